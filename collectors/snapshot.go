@@ -1,0 +1,178 @@
+// Package collectors samples PostgreSQL, the connect probe, Redis and job
+// capacity, each on one dedicated connection, and emits immutable snapshots.
+// Nothing here knows about the terminal UI.
+package collectors
+
+import "time"
+
+// Snapshot is one combined view of every configured source. It is the JSON
+// contract of `slotwatch snapshot --json` and of recordings: a source that was
+// not configured is nil (absent in JSON). Snapshots are never mutated after
+// they are published; consumers may share them freely.
+type Snapshot struct {
+	TakenAt  time.Time    `json:"taken_at"`
+	Postgres *PGStats     `json:"postgres,omitempty"`
+	Probe    *ProbeResult `json:"probe,omitempty"`
+	Redis    *RedisStats  `json:"redis,omitempty"`
+	Jobs     *JobsStats   `json:"jobs,omitempty"`
+	// Errors holds, per source ("postgres", "redis", "jobs", "probe"), the
+	// sentence describing why its latest sample failed. A source with an error
+	// still carries its last good data, marked by LastGoodAt.
+	Errors map[string]string `json:"errors"`
+}
+
+// Source names used as keys of Snapshot.Errors.
+const (
+	SourcePostgres = "postgres"
+	SourceProbe    = "probe"
+	SourceRedis    = "redis"
+	SourceJobs     = "jobs"
+)
+
+// Sample is what every source snapshot carries: when it was taken and when the
+// source last answered.
+type Sample struct {
+	SampledAt  time.Time `json:"sampled_at"`
+	LastGoodAt time.Time `json:"last_good_at"`
+}
+
+// PGStats is one sample of pg_stat_activity plus the connection-slot settings.
+type PGStats struct {
+	Sample
+	Target                       string `json:"target"` // host:port/db, never a password
+	ServerVersion                string `json:"server_version"`
+	ServerVersionNum             int    `json:"server_version_num"`
+	MaxConnections               int    `json:"max_connections"`
+	SuperuserReservedConnections int    `json:"superuser_reserved_connections"`
+	ReservedConnections          int    `json:"reserved_connections"`
+	// Total counts client backends, excluding slotwatch's own.
+	Total   int            `json:"total"`
+	ByState map[string]int `json:"by_state"`
+	// Waiting counts sessions waiting on a heavyweight lock (wait_event_type
+	// 'Lock'); ClientRead waits are not counted.
+	Waiting  int            `json:"waiting"`
+	Sessions []Session      `json:"sessions"`
+	Groups   []SessionGroup `json:"groups"`
+}
+
+// Usable is the number of slots an ordinary role can take: max_connections
+// minus the superuser and (PG16+) reserved slots.
+func (p *PGStats) Usable() int {
+	return p.MaxConnections - p.SuperuserReservedConnections - p.ReservedConnections
+}
+
+// Session is one client backend of pg_stat_activity. Durations are seconds;
+// a duration whose timestamp is NULL (no open transaction, no query yet, or a
+// row the role may not see) is 0.
+type Session struct {
+	PID             int32     `json:"pid"`
+	BackendStart    time.Time `json:"backend_start"`
+	Datname         string    `json:"datname"`
+	Usename         string    `json:"usename"`
+	ApplicationName string    `json:"application_name"`
+	ClientAddr      string    `json:"client_addr"`
+	State           string    `json:"state"`
+	StateSeconds    float64   `json:"state_seconds"`
+	XactSeconds     float64   `json:"xact_seconds"`
+	QuerySeconds    float64   `json:"query_seconds"`
+	WaitEventType   string    `json:"wait_event_type"`
+	WaitEvent       string    `json:"wait_event"`
+	BlockedBy       []int32   `json:"blocked_by"`
+	Query           string    `json:"query"`
+	// Hidden marks a row the monitoring role may not fully see
+	// ("<insufficient privilege>", NULL state): kept, not dropped.
+	Hidden bool `json:"insufficient_privilege,omitempty"`
+}
+
+// SessionKey identifies a backend across refreshes: a pid may be reused by a
+// new backend, the pair may not.
+type SessionKey struct {
+	PID          int32
+	BackendStart time.Time
+}
+
+// Key returns the identity of the session.
+func (s *Session) Key() SessionKey { return SessionKey{PID: s.PID, BackendStart: s.BackendStart} }
+
+// SessionGroup aggregates sessions by who holds them.
+type SessionGroup struct {
+	ApplicationName   string         `json:"application_name"`
+	Usename           string         `json:"usename"`
+	ClientAddr        string         `json:"client_addr"`
+	Datname           string         `json:"datname"`
+	Total             int            `json:"total"`
+	ByState           map[string]int `json:"by_state"`
+	OldestIdleSeconds float64        `json:"oldest_idle_seconds"`
+	// OldestBackendSeconds is the age of the group's oldest connection: old
+	// connections that are always idle point at persistent connections.
+	OldestBackendSeconds float64 `json:"oldest_backend_seconds"`
+}
+
+// ProbeResult is one attempt to open a fresh connection, as the application
+// would.
+type ProbeResult struct {
+	SampledAt time.Time `json:"sampled_at"`
+	OK        bool      `json:"ok"`
+	ConnectMS float64   `json:"connect_ms"`
+	SQLState  string    `json:"sqlstate,omitempty"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// RedisStats is one sample of INFO clients/stats and CLIENT LIST.
+type RedisStats struct {
+	Sample
+	Target                   string `json:"target"` // host:port/db, never a password
+	ServerVersion            string `json:"server_version"`
+	ConnectedClients         int64  `json:"connected_clients"`
+	MaxClients               int64  `json:"maxclients"`
+	BlockedClients           int64  `json:"blocked_clients"`
+	RejectedConnections      int64  `json:"rejected_connections"`
+	TotalConnectionsReceived int64  `json:"total_connections_received"`
+	// ClientsSampledAt is when CLIENT LIST was last read; with thousands of
+	// clients it is read less often than INFO (ClientListEverySeconds).
+	ClientsSampledAt       time.Time     `json:"clients_sampled_at"`
+	ClientListEverySeconds float64       `json:"client_list_every_seconds"`
+	Clients                []RedisClient `json:"clients"`
+	Groups                 []RedisGroup  `json:"groups"`
+}
+
+// RedisClient is one line of CLIENT LIST. Raw keeps the whole line so that
+// fields slotwatch does not model are still available (Field).
+type RedisClient struct {
+	ID          int64  `json:"id"`
+	Addr        string `json:"addr"`
+	Name        string `json:"name"`
+	LibName     string `json:"lib_name"`
+	AgeSeconds  int64  `json:"age_seconds"`
+	IdleSeconds int64  `json:"idle_seconds"`
+	DB          int    `json:"db"`
+	Cmd         string `json:"cmd"`
+	Flags       string `json:"flags"`
+	Raw         string `json:"-"`
+}
+
+// RedisGroup aggregates clients by host, folded name pattern and library.
+type RedisGroup struct {
+	Host             string `json:"host"`
+	Name             string `json:"name"` // digit runs folded: cache-17 → cache-#
+	LibName          string `json:"lib_name"`
+	Count            int    `json:"count"`
+	MaxIdleSeconds   int64  `json:"max_idle_seconds"`
+	OldestAgeSeconds int64  `json:"oldest_age_seconds"`
+}
+
+// JobsStats is one run of the job-capacity query.
+type JobsStats struct {
+	Sample
+	OverCapacity []JobCapacity `json:"over_capacity"`
+}
+
+// JobCapacity is a row whose count exceeds its limit. ID is text so any key
+// type (integer, uuid) the configured query returns fits.
+type JobCapacity struct {
+	ID     string `json:"id"`
+	Label  string `json:"label"`
+	Count  int64  `json:"count"`
+	Limit  int64  `json:"limit"`
+	Excess int64  `json:"excess"`
+}
