@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// fileConfig is the YAML configuration file. Flags override the environment,
+// which overrides the file.
+type fileConfig struct {
+	PG       string        `yaml:"pg"`
+	Redis    string        `yaml:"redis"`
+	DB       string        `yaml:"db"`       // restrict PostgreSQL sessions to one database
+	Interval time.Duration `yaml:"interval"` // PostgreSQL and Redis refresh, default 1s
+	Probe    struct {
+		DSN      string         `yaml:"dsn"`      // default: the pg target
+		Interval *time.Duration `yaml:"interval"` // default 10s; 0 disables
+	} `yaml:"probe"`
+	Jobs struct {
+		DSN      string        `yaml:"dsn"`   // default: the pg target
+		Query    string        `yaml:"query"` // columns id, label, count, limit
+		Interval time.Duration `yaml:"interval"`
+		Disabled bool          `yaml:"disabled"`
+	} `yaml:"jobs"`
+	ReadOnly bool   `yaml:"read_only"`
+	AuditLog string `yaml:"audit_log"`
+	Actions  struct {
+		ProtectedApps  []string      `yaml:"protected_apps"`
+		AllowSuperuser bool          `yaml:"allow_superuser"`
+		BatchSize      int           `yaml:"batch_size"`
+		BatchInterval  time.Duration `yaml:"batch_interval"`
+	} `yaml:"actions"`
+	// Alerts overrides built-in rules by name, e.g.
+	// PostgresConnectionLimitReached: {threshold: 0.9, for: 2m}.
+	Alerts map[string]alertOverride `yaml:"alerts"`
+}
+
+type alertOverride struct {
+	Threshold *float64       `yaml:"threshold"`
+	For       *time.Duration `yaml:"for"`
+	Disabled  bool           `yaml:"disabled"`
+}
+
+// targetFlags are the flags every command that talks to servers shares.
+type targetFlags struct {
+	configPath string
+	pg         string
+	redis      string
+	db         string
+	readOnly   bool
+	auditLog   string
+}
+
+func (t *targetFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.configPath, "config", "", "YAML config file (default $XDG_CONFIG_HOME/slotwatch/config.yaml when present)")
+	fs.StringVar(&t.pg, "pg", "", "PostgreSQL DSN (env SLOTWATCH_PG, DATABASE_URL; PG* variables and .pgpass honoured)")
+	fs.StringVar(&t.redis, "redis", "", "Redis URL (env SLOTWATCH_REDIS, REDIS_URL)")
+	fs.StringVar(&t.db, "db", "", "only watch sessions of this database")
+	fs.BoolVar(&t.readOnly, "read-only", false, "disable every mitigation")
+	fs.StringVar(&t.auditLog, "audit-log", "", "audit log file (default $XDG_STATE_HOME/slotwatch/audit.jsonl)")
+}
+
+// settings is the resolved configuration a command works with.
+type settings struct {
+	fileConfig
+}
+
+// resolve merges flags, environment and the config file, in that order of
+// precedence, and fills defaults.
+func (t *targetFlags) resolve(env *environment) (*settings, error) {
+	cfg, err := loadConfigFile(t.configPath, env)
+	if err != nil {
+		return nil, err
+	}
+	s := &settings{fileConfig: *cfg}
+	s.PG = firstNonEmpty(t.pg, env.getenv("SLOTWATCH_PG"), env.getenv("DATABASE_URL"), s.PG)
+	s.Redis = firstNonEmpty(t.redis, env.getenv("SLOTWATCH_REDIS"), env.getenv("REDIS_URL"), s.Redis)
+	s.DB = firstNonEmpty(t.db, s.DB)
+	s.ReadOnly = t.readOnly || s.ReadOnly
+	s.AuditLog = firstNonEmpty(t.auditLog, s.AuditLog, defaultAuditLog(env))
+	if s.Interval <= 0 {
+		s.Interval = time.Second
+	}
+	if s.Jobs.Interval <= 0 {
+		s.Jobs.Interval = 10 * time.Second
+	}
+	if s.Probe.Interval == nil {
+		d := 10 * time.Second
+		s.Probe.Interval = &d
+	}
+	return s, nil
+}
+
+// loadConfigFile reads the YAML file; a missing default file is not an
+// error, a missing explicit one is.
+func loadConfigFile(path string, env *environment) (*fileConfig, error) {
+	explicit := path != ""
+	if !explicit {
+		path = defaultConfigPath(env)
+	}
+	cfg := &fileConfig{}
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return cfg, nil
+		}
+		return nil, fmt.Errorf("cannot read the config file %s: %w; check the path given to --config", path, err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("the config file %s is not valid: %v; fix it or run without --config", path, err)
+	}
+	return cfg, nil
+}
+
+func defaultConfigPath(env *environment) string {
+	base := env.getenv("XDG_CONFIG_HOME")
+	if base == "" {
+		home := env.getenv("HOME")
+		if home == "" {
+			return ""
+		}
+		base = filepath.Join(home, ".config")
+	}
+	return filepath.Join(base, "slotwatch", "config.yaml")
+}
+
+func defaultAuditLog(env *environment) string {
+	base := env.getenv("XDG_STATE_HOME")
+	if base == "" {
+		home := env.getenv("HOME")
+		if home == "" {
+			return filepath.Join(os.TempDir(), "slotwatch-audit.jsonl")
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(base, "slotwatch", "audit.jsonl")
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

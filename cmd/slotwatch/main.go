@@ -1,0 +1,102 @@
+// Command slotwatch is a terminal console for connection-exhaustion incidents
+// on PostgreSQL and Redis. This package is wiring only: flags, configuration
+// and subcommands; the work lives in collectors, actions and tui.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit statuses shared by every subcommand.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitRefused = 3 // refused by read-only mode or the safety policy
+)
+
+// command is one subcommand. run gets the arguments after the command name.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *environment, args []string) int
+}
+
+// environment is what a subcommand may touch besides its arguments, so tests
+// can run commands in-process with their own streams and variables.
+type environment struct {
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+func commands() []command {
+	return []command{
+		{"watch", "live dashboard against --pg / --redis (the default command)", runWatch},
+		{"demo", "the dashboard on a built-in simulation of the TalentFlow incident", runDemo},
+		{"snapshot", "one collection pass, as text or --json", runSnapshot},
+		{"terminate", "cancel or terminate PostgreSQL sessions (preview unless --yes)", runTerminate},
+		{"redis-kill", "kill Redis clients (preview unless --yes)", runRedisKill},
+		{"guard", "show, set or revert server-side timeouts", runGuard},
+		{"drill", "reproduce the TalentFlow incident on real servers", runDrill},
+		{"record", "write snapshots to a JSON-lines recording, headless", runRecord},
+		{"replay", "play a recording in the dashboard", runReplay},
+		{"report", "write a Markdown postmortem draft from a recording", runReport},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	env := &environment{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	code := run(ctx, env, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches to a subcommand; with no command (or only flags) it watches.
+func run(ctx context.Context, env *environment, args []string) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		usage(env.stdout)
+		return exitOK
+	}
+	name := "watch"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		name, args = args[0], args[1:]
+	}
+	if name == "help" {
+		usage(env.stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, env, args)
+		}
+	}
+	fmt.Fprintf(env.stderr, "slotwatch: unknown command %q. Run `slotwatch help` to list the commands.\n", name)
+	return exitUsage
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: slotwatch [command] [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun `slotwatch COMMAND --help` for a command's flags.")
+}
+
+// errorSentence prints err as the one clear sentence users see.
+func errorSentence(env *environment, err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	fmt.Fprintf(env.stderr, "slotwatch: %v\n", err)
+}

@@ -1,0 +1,261 @@
+// Package testserver starts throwaway PostgreSQL and Redis servers for tests:
+// real servers from the installed binaries, on a free loopback port, in a
+// temporary directory, stopped when the test ends. Tests never mock a server.
+package testserver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// PGOptions are server settings for a throwaway PostgreSQL.
+type PGOptions struct {
+	MaxConnections         int               // default 100
+	SuperuserReservedConns int               // default 3
+	Settings               map[string]string // any other postgresql.conf setting
+}
+
+// Postgres is a running throwaway server. DSN connects as the superuser
+// "postgres" to database "postgres".
+type Postgres struct {
+	Host string
+	Port int
+	Dir  string
+	DSN  string
+	Bin  string // directory of the server binaries
+}
+
+// DSNFor returns a DSN for user on database db.
+func (p *Postgres) DSNFor(user, db string) string {
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", user, p.Host, p.Port, db)
+}
+
+// StartPostgres runs initdb and starts a server; it is stopped at cleanup.
+// As root, the server runs as the "postgres" user (initdb refuses root).
+func StartPostgres(t testing.TB, opts PGOptions) *Postgres {
+	t.Helper()
+	bin, err := postgresBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := serverDir(t, "slotwatch-pg-")
+	data := filepath.Join(dir, "data")
+	runAs := postgresRunner(t, dir)
+	if out, err := runAs(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
+		t.Fatalf("initdb failed: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	conf := map[string]string{
+		"listen_addresses":               "'127.0.0.1'",
+		"port":                           strconv.Itoa(port),
+		"unix_socket_directories":        "'" + dir + "'",
+		"max_connections":                strconv.Itoa(orDefault(opts.MaxConnections, 100)),
+		"superuser_reserved_connections": strconv.Itoa(orDefault(opts.SuperuserReservedConns, 3)),
+		"fsync":                          "off",
+		"shared_buffers":                 "16MB",
+		"logging_collector":              "off",
+	}
+	for k, v := range opts.Settings {
+		conf[k] = v
+	}
+	if err := appendConf(filepath.Join(data, "postgresql.conf"), conf); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "server.log")
+	if out, err := runAs(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(logFile)
+		t.Fatalf("pg_ctl start failed: %v\n%s\n%s", err, out, log)
+	}
+	t.Cleanup(func() {
+		_ = runAs(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").Run()
+	})
+	p := &Postgres{Host: "127.0.0.1", Port: port, Dir: dir, Bin: bin}
+	p.DSN = p.DSNFor("postgres", "postgres")
+	return p
+}
+
+// Psql runs SQL through the server's psql as the superuser and fails the test
+// on error; it is for setup, not for the code under test.
+func (p *Postgres) Psql(t testing.TB, db, sql string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(p.Bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At",
+		"-h", p.Host, "-p", strconv.Itoa(p.Port), "-U", "postgres", "-d", db, "-c", sql)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql %q: %v\n%s", sql, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Redis is a running throwaway redis-server.
+type Redis struct {
+	Addr string
+	URL  string
+}
+
+// RedisOptions are server settings for a throwaway Redis.
+type RedisOptions struct {
+	MaxClients int // default 10000
+	Args       []string
+}
+
+// StartRedis starts redis-server on a free port; it is stopped at cleanup.
+func StartRedis(t testing.TB, opts RedisOptions) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("redis-server is not installed: run `apt-get install redis-server` (or scripts/test, which installs it)")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--maxclients", strconv.Itoa(orDefault(opts.MaxClients, 10000)), "--daemonize", "no",
+		"--logfile", filepath.Join(dir, "redis.log")}
+	args = append(args, opts.Args...)
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	waitForPort(t, addr)
+	return &Redis{Addr: addr, URL: "redis://" + addr + "/0"}
+}
+
+// SharedPostgresDSN is the machine's PostgreSQL service (SLOTWATCH_TEST_PG
+// overrides it), for tests that need no special settings.
+func SharedPostgresDSN() string {
+	if v := os.Getenv("SLOTWATCH_TEST_PG"); v != "" {
+		return v
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// SharedRedisURL is the machine's Redis service (SLOTWATCH_TEST_REDIS
+// overrides it).
+func SharedRedisURL() string {
+	if v := os.Getenv("SLOTWATCH_TEST_REDIS"); v != "" {
+		return v
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+func postgresBinDir() (string, error) {
+	if v := os.Getenv("SLOTWATCH_TEST_PGBIN"); v != "" {
+		return v, nil
+	}
+	candidates, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	sort.Sort(sort.Reverse(sort.StringSlice(candidates)))
+	for _, c := range candidates {
+		return filepath.Dir(c), nil
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Dir(real), nil
+		}
+		return filepath.Dir(p), nil
+	}
+	return "", fmt.Errorf("PostgreSQL server binaries (initdb, pg_ctl) are not installed: run `apt-get install postgresql` (or scripts/test, which installs them), or set SLOTWATCH_TEST_PGBIN")
+}
+
+// serverDir makes a directory the server's user can use and removes it at
+// cleanup (t.TempDir is private to root).
+func serverDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// postgresRunner returns a command factory that runs as the postgres user
+// when the test runs as root, and hands dir to that user.
+func postgresRunner(t testing.TB, dir string) func(name string, args ...string) *exec.Cmd {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return exec.Command
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		t.Fatal("running as root needs a 'postgres' user for initdb: install the postgresql package")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return func(name string, args ...string) *exec.Cmd {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+	}
+}
+
+func appendConf(path string, conf map[string]string) error {
+	keys := make([]string, 0, len(conf))
+	for k := range conf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	b.WriteString("\n# slotwatch test settings\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = %s\n", k, conf[k])
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitForPort(t testing.TB, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var d net.Dialer
+	for ctx.Err() == nil {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("server at %s did not start listening within 15s", addr)
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
