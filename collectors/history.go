@@ -1,0 +1,146 @@
+package collectors
+
+import "time"
+
+// Ring is a fixed-capacity ring buffer: pushing into a full ring drops the
+// oldest value, so memory stays bounded however long the console runs.
+type Ring[T any] struct {
+	buf   []T
+	start int
+	n     int
+}
+
+// NewRing returns an empty ring holding at most capacity values (at least 1).
+func NewRing[T any](capacity int) *Ring[T] {
+	if capacity < 1 {
+		capacity = 1
+	}
+	return &Ring[T]{buf: make([]T, capacity)}
+}
+
+// Push appends v, dropping the oldest value when full.
+func (r *Ring[T]) Push(v T) {
+	if r.n < len(r.buf) {
+		r.buf[(r.start+r.n)%len(r.buf)] = v
+		r.n++
+		return
+	}
+	r.buf[r.start] = v
+	r.start = (r.start + 1) % len(r.buf)
+}
+
+// Len is the number of values held.
+func (r *Ring[T]) Len() int { return r.n }
+
+// At returns the i-th value, 0 being the oldest.
+func (r *Ring[T]) At(i int) T { return r.buf[(r.start+i)%len(r.buf)] }
+
+// Last returns the newest value.
+func (r *Ring[T]) Last() (T, bool) {
+	if r.n == 0 {
+		var zero T
+		return zero, false
+	}
+	return r.At(r.n - 1), true
+}
+
+// Tail copies the newest n values (or all, if fewer), oldest first.
+func (r *Ring[T]) Tail(n int) []T {
+	if n > r.n || n < 0 {
+		n = r.n
+	}
+	out := make([]T, n)
+	for i := range out {
+		out[i] = r.At(r.n - n + i)
+	}
+	return out
+}
+
+// Point is the small per-snapshot summary kept in history: enough for
+// sparklines, alert `for` windows and growth findings, without keeping every
+// session of every snapshot.
+type Point struct {
+	At            time.Time
+	PGOK          bool // a PostgreSQL sample was present and fresh
+	PGTotal       int
+	PGUsable      int
+	PGMax         int
+	PGByState     map[string]int
+	PGWaiting     int
+	ProbeRan      bool
+	ProbeOK       bool
+	ProbeSQLState string
+	ProbeMS       float64
+	RedisOK       bool
+	RedisClients  int64
+	RedisMax      int64
+	RedisRejected int64
+	RedisReceived int64
+	// RedisGroups counts clients per RedisGroup.Key().
+	RedisGroups  map[string]int
+	OverCapacity int
+}
+
+// Key identifies a Redis group across snapshots.
+func (g *RedisGroup) Key() string { return g.Host + "|" + g.Name + "|" + g.LibName }
+
+// PointOf summarises a snapshot.
+func PointOf(s Snapshot) Point {
+	p := Point{At: s.TakenAt}
+	if pg := s.Postgres; pg != nil {
+		_, failed := s.Errors[SourcePostgres]
+		p.PGOK = !failed
+		p.PGTotal, p.PGUsable, p.PGMax, p.PGWaiting = pg.Total, pg.Usable(), pg.MaxConnections, pg.Waiting
+		p.PGByState = pg.ByState
+	}
+	if pr := s.Probe; pr != nil {
+		p.ProbeRan, p.ProbeOK, p.ProbeSQLState, p.ProbeMS = true, pr.OK, pr.SQLState, pr.ConnectMS
+	}
+	if r := s.Redis; r != nil {
+		_, failed := s.Errors[SourceRedis]
+		p.RedisOK = !failed
+		p.RedisClients, p.RedisMax = r.ConnectedClients, r.MaxClients
+		p.RedisRejected, p.RedisReceived = r.RejectedConnections, r.TotalConnectionsReceived
+		p.RedisGroups = make(map[string]int, len(r.Groups))
+		for i := range r.Groups {
+			p.RedisGroups[r.Groups[i].Key()] = r.Groups[i].Count
+		}
+	}
+	if j := s.Jobs; j != nil {
+		p.OverCapacity = len(j.OverCapacity)
+	}
+	return p
+}
+
+// History keeps the recent Points of one watch session.
+type History struct {
+	points *Ring[Point]
+}
+
+// NewHistory keeps at most capacity points (e.g. 3600 = one hour at 1 s).
+func NewHistory(capacity int) *History { return &History{points: NewRing[Point](capacity)} }
+
+// Add records a snapshot's summary and returns it.
+func (h *History) Add(s Snapshot) Point {
+	p := PointOf(s)
+	h.points.Push(p)
+	return p
+}
+
+// Len is the number of points held.
+func (h *History) Len() int { return h.points.Len() }
+
+// At returns the i-th point, 0 being the oldest.
+func (h *History) At(i int) Point { return h.points.At(i) }
+
+// Tail copies the newest n points, oldest first.
+func (h *History) Tail(n int) []Point { return h.points.Tail(n) }
+
+// Since copies the points taken at or after t, oldest first.
+func (h *History) Since(t time.Time) []Point {
+	i := h.points.Len()
+	for i > 0 && !h.points.At(i-1).At.Before(t) {
+		i--
+	}
+	return h.points.Tail(h.points.Len() - i)
+}

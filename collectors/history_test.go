@@ -1,0 +1,50 @@
+package collectors
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRingDropsOldestWhenFull(t *testing.T) {
+	r := NewRing[int](3)
+	for i := 1; i <= 5; i++ {
+		r.Push(i)
+	}
+	got := r.Tail(-1)
+	want := []int{3, 4, 5}
+	if len(got) != len(want) {
+		t.Fatalf("Tail = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Tail = %v, want %v", got, want)
+		}
+	}
+	if last, _ := r.Last(); last != 5 {
+		t.Fatalf("Last = %d, want 5", last)
+	}
+	if tail := r.Tail(2); tail[0] != 4 || tail[1] != 5 {
+		t.Fatalf("Tail(2) = %v, want [4 5]", tail)
+	}
+}
+
+func TestHistorySinceAndPointSummary(t *testing.T) {
+	h := NewHistory(10)
+	t0 := time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
+	for i := 0; i < 4; i++ {
+		h.Add(Snapshot{
+			TakenAt:  t0.Add(time.Duration(i) * time.Minute),
+			Postgres: &PGStats{MaxConnections: 100, SuperuserReservedConnections: 3, Total: 90 + i},
+			Redis:    &RedisStats{ConnectedClients: int64(45 + i), Groups: []RedisGroup{{Host: "10.0.0.7", Name: "analytics-#", Count: 40 + i}}},
+			Errors:   map[string]string{},
+		})
+	}
+	since := h.Since(t0.Add(2 * time.Minute))
+	if len(since) != 2 || since[0].PGTotal != 92 || since[1].PGTotal != 93 {
+		t.Fatalf("Since = %+v, want the points with totals 92 and 93", since)
+	}
+	p := since[1]
+	if !p.PGOK || p.PGUsable != 97 || p.RedisGroups["10.0.0.7|analytics-#|"] != 43 {
+		t.Fatalf("point summary wrong: %+v", p)
+	}
+}
