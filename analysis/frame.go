@@ -55,4 +55,7 @@ type Frame struct {
 	// Trend is the recent history, oldest first (bounded, e.g. 10 minutes),
 	// copied so the UI can keep it without sharing memory with the pipeline.
 	Trend []collectors.Point
+	// Transitions lists the alert state changes this snapshot caused, for
+	// timelines (the postmortem report) and notifications.
+	Transitions []Transition
 }

@@ -1,0 +1,492 @@
+package analysis
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// Finding kinds; a Finding's ID is "<kind>/<subject>" so the same cause
+// keeps its ID across snapshots.
+const (
+	FindingPersistentConnections = "persistent-connections"
+	FindingRedisClientLeak       = "redis-client-leak"
+	FindingIdleInTxBlocker       = "idle-in-transaction-blocker"
+	FindingCheckThenInsertRace   = "check-then-insert-race"
+	FindingConnectionsRefused    = "connections-refused"
+)
+
+// Heuristic thresholds. They are deliberately conservative: a finding must
+// be backed by evidence an engineer can check in the same snapshot.
+const (
+	// A session idle longer than this has outlived any web request.
+	staleIdleAfter = 10 * time.Second
+	// CONN_MAX_AGE=60 would have closed a connection older than this.
+	persistentAfter = 60 * time.Second
+	// A group needs this many stale idle sessions, and this share of the
+	// usable slots, to be called a persistent-connection hog.
+	minPersistentSessions = 5
+	minPersistentShare    = 0.20
+	// A Redis group needs this many clients to be a leak suspect.
+	minLeakClients = 20
+	// Share of a group's clients that were used once then left idle.
+	minUsedOnceShare = 0.8
+	// History window for "only grows".
+	leakWindow = 10 * time.Minute
+)
+
+// findings derives root-cause findings from the latest snapshot and history.
+func findings(in *input) []Finding {
+	var out []Finding
+	out = append(out, persistentConnections(in)...)
+	out = append(out, idleInTransactionBlockers(in)...)
+	out = append(out, connectionsRefused(in)...)
+	out = append(out, redisLeaks(in)...)
+	out = append(out, overCapacity(in)...)
+	return out
+}
+
+type sessionGroupKey struct{ app, user, db string }
+
+func persistentConnections(in *input) []Finding {
+	pg := in.snap.Postgres
+	if pg == nil {
+		return nil
+	}
+	now := in.snap.TakenAt
+	groups := map[sessionGroupKey][]*collectors.Session{}
+	for i := range pg.Sessions {
+		s := &pg.Sessions[i]
+		if s.Hidden || s.State != "idle" || s.StateSeconds < staleIdleAfter.Seconds() ||
+			now.Sub(s.BackendStart) < persistentAfter {
+			continue
+		}
+		k := sessionGroupKey{s.ApplicationName, s.Usename, s.Datname}
+		groups[k] = append(groups[k], s)
+	}
+	usable := pg.Usable()
+	var out []Finding
+	keys := slices.Collect(maps.Keys(groups))
+	slices.SortFunc(keys, func(a, b sessionGroupKey) int {
+		return cmp.Or(cmp.Compare(a.app, b.app), cmp.Compare(a.user, b.user), cmp.Compare(a.db, b.db))
+	})
+	for _, k := range keys {
+		ss := groups[k]
+		if len(ss) < minPersistentSessions || usable > 0 && float64(len(ss)) < minPersistentShare*float64(usable) {
+			continue
+		}
+		out = append(out, persistentFinding(pg, now, k, ss))
+	}
+	return out
+}
+
+func persistentFinding(pg *collectors.PGStats, now time.Time, k sessionGroupKey, ss []*collectors.Session) Finding {
+	idle := make([]float64, len(ss))
+	oldest := ss[0].BackendStart
+	clients := map[string]bool{}
+	for i, s := range ss {
+		idle[i] = s.StateSeconds
+		if s.BackendStart.Before(oldest) {
+			oldest = s.BackendStart
+		}
+		clients[s.ClientAddr] = true
+	}
+	sort.Float64s(idle)
+	sev := "warning"
+	if pg.Total >= pg.Usable() {
+		sev = "critical"
+	}
+	who := groupLabel(k)
+	return Finding{
+		ID:       FindingPersistentConnections + "/" + who,
+		Severity: sev,
+		Title:    "Persistent connections that never age out",
+		About:    who,
+		Evidence: []string{
+			fmt.Sprintf("%d of %d client connections are idle sessions of %s from %d client address(es): %s",
+				len(ss), pg.Total, who, len(clients), strings.Join(limitList(sortedKeys(clients), 5), ", ")),
+			fmt.Sprintf("idle for %s to %s (median %s), far longer than any request",
+				secs(idle[0]), secs(idle[len(idle)-1]), secs(idle[len(idle)/2])),
+			fmt.Sprintf("the oldest connection started %s ago (backend_start %s): connections are reused, never closed",
+				shortDuration(now.Sub(oldest)), oldest.UTC().Format("2006-01-02 15:04:05 UTC")),
+			fmt.Sprintf("they hold %.0f%% of the %d slots usable by ordinary roles",
+				100*float64(len(ss))/float64(max(pg.Usable(), 1)), pg.Usable()),
+		},
+		Fix: []string{
+			"Django: set CONN_MAX_AGE=60 (not None) and CONN_HEALTH_CHECKS=True so connections age out and dead ones are replaced; or use Django 5.1 pooling (OPTIONS {\"pool\": True}, psycopg 3, CONN_MAX_AGE=0)",
+			fmt.Sprintf("server-side stop-gap (PostgreSQL 14+): ALTER ROLE %s SET idle_session_timeout = '5min' (applies to new sessions; see slotwatch guard)", quoteIdent(k.user)),
+			fmt.Sprintf("relief now: terminate the idle sessions of %s idle for more than 10 minutes", k.app),
+		},
+	}
+}
+
+func groupLabel(k sessionGroupKey) string {
+	app := k.app
+	if app == "" {
+		app = "(no application_name)"
+	}
+	return fmt.Sprintf("%s / user %s / db %s", app, k.user, k.db)
+}
+
+// idleInTransactionBlockers names each idle-in-transaction session at the
+// root of a lock-wait chain, with everything it blocks directly or through
+// other waiters.
+func idleInTransactionBlockers(in *input) []Finding {
+	pg := in.snap.Postgres
+	if pg == nil {
+		return nil
+	}
+	byPID := make(map[int32]*collectors.Session, len(pg.Sessions))
+	for i := range pg.Sessions {
+		byPID[pg.Sessions[i].PID] = &pg.Sessions[i]
+	}
+	blocked := map[int32][]*collectors.Session{}
+	for i := range pg.Sessions {
+		w := &pg.Sessions[i]
+		if len(w.BlockedBy) == 0 {
+			continue
+		}
+		for _, root := range rootBlockers(w.PID, byPID) {
+			if b := byPID[root]; b != nil && strings.HasPrefix(b.State, "idle in transaction") {
+				blocked[root] = append(blocked[root], w)
+			}
+		}
+	}
+	var out []Finding
+	for _, pid := range sortedKeys(blocked) {
+		out = append(out, blockerFinding(byPID[pid], blocked[pid]))
+	}
+	return out
+}
+
+// rootBlockers follows blocked_by edges from pid to the sessions that are not
+// themselves blocked. Cycles (deadlocks, resolved by the server within
+// deadlock_timeout) are cut.
+func rootBlockers(pid int32, byPID map[int32]*collectors.Session) []int32 {
+	seen := map[int32]bool{pid: true}
+	queue := []int32{pid}
+	var roots []int32
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		s := byPID[p]
+		if s == nil || len(s.BlockedBy) == 0 {
+			if p != pid {
+				roots = append(roots, p)
+			}
+			continue
+		}
+		for _, b := range s.BlockedBy {
+			if !seen[b] {
+				seen[b] = true
+				queue = append(queue, b)
+			}
+		}
+	}
+	return roots
+}
+
+func blockerFinding(b *collectors.Session, waiters []*collectors.Session) Finding {
+	events := map[string]int{}
+	pids := make([]string, 0, len(waiters))
+	for _, w := range waiters {
+		events[w.WaitEventType+"/"+w.WaitEvent]++
+		pids = append(pids, fmt.Sprint(w.PID))
+	}
+	var ev []string
+	for _, e := range sortedKeys(events) {
+		ev = append(ev, fmt.Sprintf("%s ×%d", e, events[e]))
+	}
+	about := fmt.Sprintf("pid %d (%s, user %s, client %s)", b.PID, orNone(b.ApplicationName), b.Usename, orNone(b.ClientAddr))
+	evidence := []string{
+		fmt.Sprintf("pid %d is %s: idle for %s with its transaction open for %s", b.PID, b.State, secs(b.StateSeconds), secs(b.XactSeconds)),
+		fmt.Sprintf("it blocks %d session(s) waiting on locks (%s): pids %s", len(waiters), strings.Join(ev, ", "), strings.Join(limitList(pids, 10), ", ")),
+	}
+	if b.Query != "" {
+		evidence = append(evidence, "its last statement: "+truncate(b.Query, 160))
+	}
+	return Finding{
+		ID:       fmt.Sprintf("%s/%d", FindingIdleInTxBlocker, b.PID),
+		Severity: "critical",
+		Title:    "Idle-in-transaction session holding locks others wait on",
+		About:    about,
+		Evidence: evidence,
+		Fix: []string{
+			fmt.Sprintf("now: terminate pid %d (cancel has no effect on an idle session); its transaction rolls back and the waiters proceed", b.PID),
+			fmt.Sprintf("guard: ALTER ROLE %s SET idle_in_transaction_session_timeout = '60s' (PostgreSQL 9.6+, new sessions; see slotwatch guard)", quoteIdent(b.Usename)),
+			"code: find the path that opens a transaction and then waits (on I/O, another service, the user) before committing; keep transactions short",
+		},
+	}
+}
+
+func connectionsRefused(in *input) []Finding {
+	pr, pg := in.snap.Probe, in.snap.Postgres
+	if pr == nil || pr.OK || pr.SQLState != sqlstateTooManyConnections {
+		return nil
+	}
+	evidence := []string{
+		fmt.Sprintf("the connect probe was refused at %s with SQLSTATE 53300: %s", pr.SampledAt.UTC().Format("15:04:05 UTC"), pr.Error),
+	}
+	if in.refusedStreak > 1 {
+		evidence = append(evidence, fmt.Sprintf("%d probes in a row were refused", in.refusedStreak))
+	}
+	about := "PostgreSQL"
+	fix := []string{
+		"headroom now: free slots (terminate idle sessions that never age out) and keep usage below max_connections minus the reserved slots",
+		"a pooler (pgbouncer in transaction mode) so application threads share a few server connections",
+	}
+	if pg != nil {
+		about = "PostgreSQL " + pg.Target
+		evidence = append(evidence, fmt.Sprintf("%d of %d max_connections used by clients; %d superuser_reserved_connections and %d reserved_connections are kept back, so ordinary roles may use %d",
+			pg.Total, pg.MaxConnections, pg.SuperuserReservedConnections, pg.ReservedConnections, pg.Usable()))
+		fix = append(fix, reservedFix(pg))
+	}
+	return []Finding{{
+		ID:       FindingConnectionsRefused + "/" + about,
+		Severity: "critical",
+		Title:    "New connections refused while slots are reserved",
+		About:    about,
+		Evidence: evidence,
+		Fix:      fix,
+	}}
+}
+
+func reservedFix(pg *collectors.PGStats) string {
+	const advice = "reserved_connections = 5 and GRANT pg_use_reserved_connections TO the on-call/monitoring role, so slotwatch and operators can always connect"
+	if pg.ServerVersionNum >= 160000 {
+		return "PostgreSQL 16+: " + advice
+	}
+	if pg.ServerVersionNum > 0 {
+		return fmt.Sprintf("this server is PostgreSQL %s: from 16 on, %s; until then only superusers get the reserved slots", pg.ServerVersion, advice)
+	}
+	return "PostgreSQL 16+: " + advice
+}
+
+// redisLeaks finds Redis client groups that look leaked: from history, a
+// group that only grew while total_connections_received climbed; from one
+// snapshot, many clients opened at different times, each used once and then
+// left idle (redis.from_url per call).
+func redisLeaks(in *input) []Finding {
+	rs := in.snap.Redis
+	if rs == nil {
+		return nil
+	}
+	growth := groupGrowth(in)
+	usedOnce := usedOnceGroups(rs.Clients)
+	var out []Finding
+	for i := range rs.Groups {
+		g := &rs.Groups[i]
+		if g.Count < minLeakClients {
+			continue
+		}
+		key := g.Key()
+		var evidence []string
+		if gr, ok := growth[key]; ok {
+			evidence = append(evidence, gr...)
+		}
+		if u, ok := usedOnce[key]; ok {
+			evidence = append(evidence, u)
+		}
+		if len(evidence) == 0 {
+			continue
+		}
+		about := redisGroupLabel(g)
+		evidence = append([]string{fmt.Sprintf("%d of %d connected clients come from %s", g.Count, rs.ConnectedClients, about)}, evidence...)
+		out = append(out, Finding{
+			ID:       FindingRedisClientLeak + "/" + key,
+			Severity: leakSeverity(rs),
+			Title:    "Redis client leak",
+			About:    about,
+			Evidence: evidence,
+			Fix: []string{
+				"code: create one shared connection pool at module level and reuse it (redis.Redis(connection_pool=POOL) or Redis.from_pool) instead of redis.from_url per call",
+				"guard: CONFIG SET timeout 300 so Redis closes clients idle for 5 minutes (not Pub/Sub or blocked clients)",
+				fmt.Sprintf("relief now: kill the idle clients of %s (the leak reopens them until the code is fixed)", about),
+			},
+		})
+	}
+	return out
+}
+
+func leakSeverity(rs *collectors.RedisStats) string {
+	if rs.RejectedConnections > 0 || rs.MaxClients > 0 && rs.ConnectedClients*5 >= rs.MaxClients*4 {
+		return "critical"
+	}
+	return "warning"
+}
+
+func redisGroupLabel(g *collectors.RedisGroup) string {
+	s := "host " + g.Host
+	if g.Name != "" {
+		s += " name " + g.Name
+	}
+	if g.LibName != "" {
+		s += " (" + g.LibName + ")"
+	}
+	return s
+}
+
+// groupGrowth returns evidence for groups whose client count never fell
+// across the leak window while it grew, with total_connections_received
+// climbing at least as much.
+func groupGrowth(in *input) map[string][]string {
+	pts := in.history.Since(in.snap.TakenAt.Add(-leakWindow))
+	var ok []collectors.Point
+	for _, p := range pts {
+		if p.RedisOK && p.RedisGroups != nil {
+			ok = append(ok, p)
+		}
+	}
+	out := map[string][]string{}
+	if len(ok) < 3 {
+		return out
+	}
+	first, last := ok[0], ok[len(ok)-1]
+	received := last.RedisReceived - first.RedisReceived
+	for key, n := range last.RedisGroups {
+		grew := n - first.RedisGroups[key]
+		if grew < minLeakClients/2 || int64(grew) > received || !neverFalls(ok, key) {
+			continue
+		}
+		span := last.At.Sub(first.At)
+		out[key] = []string{
+			fmt.Sprintf("the group only grew: %d → %d clients over %s (%+.1f per minute), never falling",
+				first.RedisGroups[key], n, shortDuration(span), float64(grew)/span.Minutes()),
+			fmt.Sprintf("total_connections_received climbed by %d over the same %s: new connections keep being opened", received, shortDuration(span)),
+		}
+	}
+	return out
+}
+
+func neverFalls(pts []collectors.Point, key string) bool {
+	for i := 1; i < len(pts); i++ {
+		if pts[i].RedisGroups[key] < pts[i-1].RedisGroups[key] {
+			return false
+		}
+	}
+	return true
+}
+
+// usedOnceGroups returns evidence for groups whose clients were mostly used
+// right after connecting and then never again, opened at many different
+// times: the CLIENT LIST fingerprint of a client created per call.
+func usedOnceGroups(clients []collectors.RedisClient) map[string]string {
+	type tally struct {
+		n, usedOnce    int
+		ages           map[int64]bool
+		oldest, newest int64
+	}
+	t := map[string]*tally{}
+	for i := range clients {
+		c := &clients[i]
+		g := collectors.RedisGroup{Host: c.Host(), Name: collectors.FoldName(c.Name), LibName: c.LibName}
+		key := g.Key()
+		x := t[key]
+		if x == nil {
+			x = &tally{ages: map[int64]bool{}, newest: c.AgeSeconds}
+			t[key] = x
+		}
+		x.n++
+		if c.AgeSeconds-c.IdleSeconds <= max(2, c.AgeSeconds/10) {
+			x.usedOnce++
+		}
+		x.ages[c.AgeSeconds] = true
+		x.oldest, x.newest = max(x.oldest, c.AgeSeconds), min(x.newest, c.AgeSeconds)
+	}
+	out := map[string]string{}
+	for key, x := range t {
+		if x.n < minLeakClients || float64(x.usedOnce) < minUsedOnceShare*float64(x.n) || len(x.ages) < 5 {
+			continue
+		}
+		out[key] = fmt.Sprintf("%d of its %d clients were used only when they connected and have sat idle since; they were opened at %d different times over the last %s and none was closed",
+			x.usedOnce, x.n, len(x.ages), shortDuration(time.Duration(x.oldest-x.newest)*time.Second))
+	}
+	return out
+}
+
+func overCapacity(in *input) []Finding {
+	j := in.snap.Jobs
+	if j == nil {
+		return nil
+	}
+	var out []Finding
+	for _, c := range j.OverCapacity {
+		if c.Count <= c.Limit {
+			continue
+		}
+		name := jobName(c)
+		evidence := []string{
+			fmt.Sprintf("%s has %d rows against a limit of %d (%d over)", name, c.Count, c.Limit, c.Count-c.Limit),
+			"a count can only pass its limit when concurrent requests each checked the count before any of them inserted: a check-then-insert race without a row lock",
+		}
+		if at, ok := firstOverCapacity(in.history); ok {
+			evidence = append(evidence, "rows over capacity first seen at "+at.UTC().Format("2006-01-02 15:04:05 UTC"))
+		}
+		out = append(out, Finding{
+			ID:       FindingCheckThenInsertRace + "/" + c.ID,
+			Severity: "warning",
+			Title:    "Over-capacity rows from a check-then-insert race",
+			About:    name,
+			Evidence: evidence,
+			Fix: []string{
+				"lock the parent row before counting, in the same transaction: SELECT … FROM jobs_job WHERE id = %s FOR UPDATE (Django: transaction.atomic() + Job.objects.select_for_update().get(pk=job_id))",
+				"or enforce the limit in the database: a counter column with CHECK (application_count <= max_applications) updated in the insert's transaction, or a trigger",
+				fmt.Sprintf("decide what to do with the %d applications accepted over the limit", c.Count-c.Limit),
+			},
+		})
+	}
+	return out
+}
+
+func firstOverCapacity(h *collectors.History) (time.Time, bool) {
+	for i := 0; i < h.Len(); i++ {
+		if p := h.At(i); p.OverCapacity > 0 {
+			return p.At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	keys := slices.Collect(maps.Keys(m))
+	slices.Sort(keys)
+	return keys
+}
+
+func limitList(items []string, n int) []string {
+	if len(items) <= n {
+		return items
+	}
+	return append(items[:n:n], fmt.Sprintf("… %d more", len(items)-n))
+}
+
+func secs(s float64) string { return shortDuration(time.Duration(s * float64(time.Second))) }
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// quoteIdent quotes a role name for the suggested SQL.
+func quoteIdent(s string) string {
+	if s == "" {
+		return "<role>"
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}

@@ -1,0 +1,154 @@
+package analysis
+
+import (
+	"time"
+
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// HistoryCapacity is how many snapshots the pipeline remembers: one hour at
+// the default 1 s interval.
+const HistoryCapacity = 3600
+
+// TrendWindow is how much history a Frame carries for sparklines.
+const TrendWindow = 10 * time.Minute
+
+// Pipeline evaluates alert rules and findings over a stream of snapshots.
+// Time is the snapshots' TakenAt, never the wall clock, so a replay or a
+// report gives the same alerts as the live run did.
+//
+// A Pipeline is not safe for concurrent use: one goroutine (the bridge, the
+// replay or report loop) owns it.
+type Pipeline struct {
+	rules   []Rule
+	alerts  []alertMachine
+	history *collectors.History
+	probe   probeTracker
+}
+
+// NewPipeline returns a pipeline over the enabled rules.
+func NewPipeline(rules []Rule) *Pipeline {
+	p := &Pipeline{history: collectors.NewHistory(HistoryCapacity)}
+	for _, r := range rules {
+		if r.Disabled || r.eval == nil {
+			continue
+		}
+		p.rules = append(p.rules, r)
+	}
+	p.alerts = make([]alertMachine, len(p.rules))
+	return p
+}
+
+// Rules returns the rules the pipeline evaluates (disabled ones left out).
+func (p *Pipeline) Rules() []Rule { return append([]Rule(nil), p.rules...) }
+
+// Step adds s to the history and evaluates alerts and findings at s.TakenAt.
+func (p *Pipeline) Step(s collectors.Snapshot) Frame {
+	p.history.Add(s)
+	p.probe.observe(s.Probe)
+	in := &input{snap: s, history: p.history, refusedStreak: p.probe.streak}
+	f := Frame{
+		Snapshot: s,
+		Alerts:   make([]Alert, len(p.rules)),
+		Trend:    p.history.Since(s.TakenAt.Add(-TrendWindow)),
+	}
+	for i := range p.rules {
+		r := &p.rules[i]
+		res := r.eval(r, in)
+		if res.known && !sourceFresh(s, r.Source) {
+			res.known = false
+		}
+		from := p.alerts[i].state
+		a := p.alerts[i].step(s.TakenAt, r, res)
+		if from != a.State {
+			f.Transitions = append(f.Transitions, Transition{Rule: r.Name, From: from, To: a.State, At: s.TakenAt, Value: a.Value, Summary: a.Summary})
+		}
+		f.Alerts[i] = a
+	}
+	f.Findings = findings(in)
+	return f
+}
+
+// Once evaluates the default rules and findings on one snapshot, as
+// `slotwatch snapshot --json` does: with no history, a rule that needs `for`
+// can only be pending and trend rules stay inactive.
+func Once(s collectors.Snapshot) ([]Alert, []Finding) {
+	f := NewPipeline(DefaultRules()).Step(s)
+	return f.Alerts, f.Findings
+}
+
+// Transition is one change of an alert's state, for timelines (report).
+type Transition struct {
+	Rule    string     `json:"rule"`
+	From    AlertState `json:"from"`
+	To      AlertState `json:"to"`
+	At      time.Time  `json:"at"`
+	Value   float64    `json:"value"`
+	Summary string     `json:"summary"`
+}
+
+// alertMachine is one rule's state. The zero value is inactive.
+type alertMachine struct {
+	state   AlertState
+	since   time.Time
+	value   float64
+	summary string
+}
+
+// step applies one evaluation. A rule whose source has no fresh data keeps
+// its state, value and summary: a collector that cannot connect (often
+// because the slots are exhausted) must neither resolve nor fire an alert.
+func (m *alertMachine) step(now time.Time, r *Rule, res outcome) Alert {
+	if m.state == "" {
+		m.state, m.since = Inactive, now
+	}
+	if !res.known {
+		return m.alert(r.Name, stale(m.summary, r.Source))
+	}
+	m.value, m.summary = res.value, res.summary
+	switch {
+	case res.active && (m.state == Inactive || m.state == Resolved):
+		m.enter(Pending, now)
+		if r.For <= 0 {
+			m.enter(Firing, now)
+		}
+	case res.active && m.state == Pending && now.Sub(m.since) >= r.For:
+		m.enter(Firing, now)
+	case !res.active && (m.state == Pending || m.state == Firing):
+		m.enter(Resolved, now)
+	}
+	return m.alert(r.Name, m.summary)
+}
+
+func (m *alertMachine) enter(s AlertState, now time.Time) { m.state, m.since = s, now }
+
+func (m *alertMachine) alert(name, summary string) Alert {
+	return Alert{Name: name, State: m.state, Since: m.since, Value: m.value, Summary: summary}
+}
+
+func stale(summary, source string) string {
+	if summary == "" {
+		return "no data from " + source + " yet"
+	}
+	return summary + " (no fresh data from " + source + ": state held)"
+}
+
+// probeTracker counts consecutive distinct probe attempts refused with
+// 53300: the probe runs less often than snapshots are taken, so the same
+// attempt appears in several snapshots and must be counted once.
+type probeTracker struct {
+	last   time.Time
+	streak int
+}
+
+func (t *probeTracker) observe(pr *collectors.ProbeResult) {
+	if pr == nil || pr.SampledAt.Equal(t.last) && t.streak > 0 {
+		return
+	}
+	t.last = pr.SampledAt
+	if !pr.OK && pr.SQLState == sqlstateTooManyConnections {
+		t.streak++
+		return
+	}
+	t.streak = 0
+}
