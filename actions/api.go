@@ -56,6 +56,9 @@ type Backend struct {
 	State           string    `json:"state"`
 	StateSeconds    float64   `json:"state_seconds"`
 	Query           string    `json:"query"`
+	// Hidden marks a row the driver's role may not fully see (no
+	// backend_start, state): it cannot be re-checked, so it is never signalled.
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // Exclusion is a backend that matched the filter but the policy protects.
@@ -131,6 +134,7 @@ type RedisPlan struct {
 	Statement string                   `json:"statement"`
 	Targets   []collectors.RedisClient `json:"targets"`
 	Excluded  []RedisExclusion         `json:"excluded"`
+	Notes     []string                 `json:"notes,omitempty"`
 	PlannedAt time.Time                `json:"planned_at"`
 }
 

@@ -1,0 +1,218 @@
+package actions
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Audit phases. A confirmed action writes an intent line before it touches
+// the server and a result line after, so a crash mid-action still leaves the
+// intent on disk.
+const (
+	PhaseIntent   = "intent"   // confirmed, about to execute
+	PhaseResult   = "result"   // executed; per-target outcomes
+	PhaseDeclined = "declined" // previewed, not confirmed
+	PhaseRefused  = "refused"  // refused by read-only mode or the safety policy
+)
+
+// Audit actions.
+const (
+	ActionCancel      = "cancel"
+	ActionTerminate   = "terminate"
+	ActionRedisKill   = "redis-kill"
+	ActionGuardSet    = "guard-set"
+	ActionGuardRevert = "guard-revert"
+)
+
+// AuditTarget is a target with the reason it was excluded, skipped or failed.
+type AuditTarget struct {
+	ID     int64  `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// AuditEntry is one JSON line of the audit log.
+type AuditEntry struct {
+	Time      time.Time `json:"time"`
+	ActionID  string    `json:"action_id"` // links the intent and result lines of one action
+	Phase     string    `json:"phase"`
+	Operator  Operator  `json:"operator"`
+	Server    string    `json:"server"` // never carries a password
+	Action    string    `json:"action"`
+	Predicate string    `json:"predicate,omitempty"`
+	Statement string    `json:"statement,omitempty"`
+	Confirmed bool      `json:"confirmed"`
+
+	Previewed []int64       `json:"previewed,omitempty"`
+	Excluded  []AuditTarget `json:"excluded,omitempty"`
+	Done      []int64       `json:"done,omitempty"`
+	Gone      []int64       `json:"gone,omitempty"`
+	Skipped   []AuditTarget `json:"skipped,omitempty"`
+	Failed    []AuditTarget `json:"failed,omitempty"`
+
+	// Guards: the setting, the role it applies to (PostgreSQL) and the value
+	// before and after; nil means "not set" (the server default applies).
+	Setting  string  `json:"setting,omitempty"`
+	Role     string  `json:"role,omitempty"`
+	Previous *string `json:"previous,omitempty"`
+	New      *string `json:"new,omitempty"`
+
+	Notes []string `json:"notes,omitempty"`
+	Error string   `json:"error,omitempty"`
+}
+
+// recentKept bounds the entries an AuditLog keeps in memory for the dashboard.
+const recentKept = 200
+
+// AuditLog appends entries to a JSON-lines file. It is safe for concurrent
+// use. An AuditLog with an empty path keeps entries in memory only (demo).
+type AuditLog struct {
+	mu     sync.Mutex
+	path   string
+	file   *os.File
+	recent []AuditEntry
+	seq    int
+}
+
+// OpenAuditLog opens path for appending, creating it (mode 0600) and its
+// parent directories, and loads its newest entries for RecentAudit. An empty
+// path gives an in-memory log.
+func OpenAuditLog(path string) (*AuditLog, error) {
+	a := &AuditLog{path: path}
+	if path == "" {
+		return a, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create the audit log directory %s: %w; pass --audit-log with a writable path", filepath.Dir(path), err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the audit log %s: %w; pass --audit-log with a writable path", path, err)
+	}
+	a.file = f
+	if old, err := ReadAuditLog(path); err == nil {
+		a.remember(old...)
+	}
+	return a, nil
+}
+
+// Path is the file the log appends to ("" for an in-memory log).
+func (a *AuditLog) Path() string { return a.path }
+
+// Close closes the file.
+func (a *AuditLog) Close() error {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.file == nil {
+		return nil
+	}
+	err := a.file.Close()
+	a.file = nil
+	return err
+}
+
+// Append writes e as one line and fsyncs it before returning, so the line
+// is on disk before the action it announces runs.
+func (a *AuditLog) Append(e AuditEntry) error {
+	if a == nil {
+		return nil
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode audit entry: %w", err)
+	}
+	line = append(line, '\n')
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.file != nil {
+		// One write per line: O_APPEND keeps concurrent writers' lines whole.
+		if _, err := a.file.Write(line); err != nil {
+			return fmt.Errorf("cannot write the audit log %s: %w", a.path, err)
+		}
+		if err := a.file.Sync(); err != nil {
+			return fmt.Errorf("cannot sync the audit log %s: %w", a.path, err)
+		}
+	}
+	a.remember(e)
+	return nil
+}
+
+func (a *AuditLog) remember(es ...AuditEntry) {
+	a.recent = append(a.recent, es...)
+	if n := len(a.recent); n > recentKept && a.path != "" {
+		a.recent = append([]AuditEntry(nil), a.recent[n-recentKept:]...)
+	}
+}
+
+// Recent returns up to n newest entries, newest last.
+func (a *AuditLog) Recent(n int) []AuditEntry {
+	if a == nil || n <= 0 {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	start := max(0, len(a.recent)-n)
+	return append([]AuditEntry(nil), a.recent[start:]...)
+}
+
+// all returns every entry: the whole file, or memory for an in-memory log.
+func (a *AuditLog) all() ([]AuditEntry, error) {
+	if a == nil {
+		return nil, nil
+	}
+	if a.path == "" {
+		return a.Recent(len(a.recent)), nil
+	}
+	return ReadAuditLog(a.path)
+}
+
+// nextID returns a new action id, unique within this log.
+func (a *AuditLog) nextID(now time.Time) string {
+	if a == nil {
+		return now.UTC().Format("20060102T150405.000000Z")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seq++
+	return fmt.Sprintf("%s-%d-%d", now.UTC().Format("20060102T150405.000000Z"), os.Getpid(), a.seq)
+}
+
+// ReadAuditLog reads every entry of an audit log file. A line that is not
+// valid JSON (a write torn by a crash) is skipped; a missing file is no
+// entries.
+func ReadAuditLog(path string) ([]AuditEntry, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the audit log %s: %w", path, err)
+	}
+	defer f.Close()
+	return decodeAudit(f)
+}
+
+func decodeAudit(r io.Reader) ([]AuditEntry, error) {
+	var out []AuditEntry
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
+	for sc.Scan() {
+		var e AuditEntry
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("read audit log: %w", err)
+	}
+	return out, nil
+}

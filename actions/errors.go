@@ -1,0 +1,21 @@
+package actions
+
+import "errors"
+
+// ErrReadOnly is returned by every action while the console runs read-only
+// (--read-only or read_only: true in the config).
+var ErrReadOnly = errors.New("slotwatch is read-only (--read-only or read_only in the config), so no action runs; restart without it to act")
+
+// RefusedError is an action the safety policy refuses as a whole, e.g. a
+// session action without any filter. Callers map it to exit status 3.
+type RefusedError struct {
+	Reason string
+}
+
+func (e *RefusedError) Error() string { return e.Reason }
+
+// IsRefused reports whether err is a read-only or safety-policy refusal.
+func IsRefused(err error) bool {
+	var r *RefusedError
+	return errors.Is(err, ErrReadOnly) || errors.As(err, &r)
+}

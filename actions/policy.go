@@ -1,0 +1,217 @@
+package actions
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// Policy is the safety policy every action obeys, whatever the caller.
+type Policy struct {
+	// ProtectedApps are application_name globs (and Redis client name globs)
+	// that are never signalled or killed.
+	ProtectedApps []string
+	// AllowSuperuser permits signalling superuser sessions.
+	AllowSuperuser bool
+	// BatchSize targets are signalled, then the action waits BatchInterval,
+	// so a mass terminate cannot stampede the server.
+	BatchSize     int
+	BatchInterval time.Duration
+	// ReadOnly refuses every action with ErrReadOnly.
+	ReadOnly bool
+}
+
+// DefaultPolicy protects slotwatch itself and the backup/restore tools, and
+// signals 50 targets every 200ms.
+func DefaultPolicy() Policy {
+	return Policy{
+		ProtectedApps: []string{"slotwatch", "slotwatch-*", "pg_dump", "pg_dumpall", "pg_basebackup", "pg_restore"},
+		BatchSize:     50,
+		BatchInterval: 200 * time.Millisecond,
+	}
+}
+
+func (p Policy) batchSize() int {
+	if p.BatchSize <= 0 {
+		return 50
+	}
+	return p.BatchSize
+}
+
+// excludeSession says why the policy protects b, or "" when it may be
+// signalled.
+func (p Policy) excludeSession(b Backend, ownPID int32) string {
+	switch {
+	case b.PID == ownPID:
+		return "the console's own connection"
+	case b.Replication || b.BackendType == "walsender":
+		return "replication connection"
+	case b.BackendType != "" && b.BackendType != "client backend":
+		return fmt.Sprintf("not a client backend (%s)", b.BackendType)
+	case b.Hidden:
+		return "not visible to this role (its identity cannot be re-checked); grant pg_read_all_stats or pg_monitor"
+	case b.Superuser && !p.AllowSuperuser:
+		return "superuser session (set actions.allow_superuser: true to allow)"
+	}
+	if g, ok := matchAny(p.ProtectedApps, b.ApplicationName); ok {
+		return fmt.Sprintf("protected application %q (actions.protected_apps: %s)", b.ApplicationName, g)
+	}
+	return ""
+}
+
+// excludeRedis says why the policy protects c, or "" when it may be killed.
+func (p Policy) excludeRedis(c collectors.RedisClient, ownID int64) string {
+	switch {
+	case c.ID == ownID:
+		return "the console's own connection"
+	case strings.ContainsAny(c.Flags, "SM"):
+		return "replication link (flags " + c.Flags + ")"
+	}
+	if g, ok := matchAny(p.ProtectedApps, c.Name); ok && c.Name != "" {
+		return fmt.Sprintf("protected client name %q (actions.protected_apps: %s)", c.Name, g)
+	}
+	return ""
+}
+
+// sessionMatcher is a compiled SessionFilter.
+type sessionMatcher struct {
+	f                       SessionFilter
+	app, user, db, clientIP matcher
+}
+
+func compileSessionFilter(f SessionFilter) (sessionMatcher, error) {
+	m := sessionMatcher{f: f}
+	var err error
+	for _, x := range []struct {
+		dst     *matcher
+		pattern string
+	}{{&m.app, f.App}, {&m.user, f.User}, {&m.db, f.DB}, {&m.clientIP, f.Client}} {
+		if *x.dst, err = newMatcher(x.pattern); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// matches reports whether b satisfies every predicate of the filter.
+func (m sessionMatcher) matches(b Backend) bool {
+	f := m.f
+	return (len(f.PIDs) == 0 || slices.Contains(f.PIDs, b.PID)) &&
+		(len(f.States) == 0 || slices.Contains(f.States, b.State)) &&
+		(f.IdleOver <= 0 || b.StateSeconds > f.IdleOver.Seconds()) &&
+		m.app.match(b.ApplicationName) && m.user.match(b.Usename) &&
+		m.db.match(b.Datname) && m.clientIP.match(b.ClientAddr)
+}
+
+// Empty reports whether the filter selects nothing specific, which would
+// mean "every session": refused.
+func (f SessionFilter) Empty() bool {
+	return len(f.PIDs) == 0 && len(f.States) == 0 && f.IdleOver <= 0 &&
+		f.App == "" && f.User == "" && f.DB == "" && f.Client == ""
+}
+
+// String is the predicate as one line, for previews and the audit log.
+func (f SessionFilter) String() string {
+	var parts []string
+	if len(f.PIDs) > 0 {
+		parts = append(parts, "pid in "+joinInts(f.PIDs))
+	}
+	if len(f.States) > 0 {
+		parts = append(parts, "state in ("+strings.Join(f.States, ", ")+")")
+	}
+	if f.IdleOver > 0 {
+		parts = append(parts, "in state over "+f.IdleOver.String())
+	}
+	for _, kv := range [][2]string{{"application", f.App}, {"user", f.User}, {"database", f.DB}, {"client", f.Client}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+" = "+kv[1])
+		}
+	}
+	if f.Limit > 0 {
+		parts = append(parts, fmt.Sprintf("limit %d", f.Limit))
+	}
+	if len(parts) == 0 {
+		return "(no filter)"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// redisMatcher is a compiled RedisFilter.
+type redisMatcher struct {
+	f               RedisFilter
+	host, name, lib matcher
+}
+
+func compileRedisFilter(f RedisFilter) (redisMatcher, error) {
+	m := redisMatcher{f: f}
+	var err error
+	if m.host, err = newMatcher(f.Host); err != nil {
+		return m, err
+	}
+	if m.name, err = newMatcher(f.Name); err != nil {
+		return m, err
+	}
+	m.lib, err = newMatcher(f.Lib)
+	return m, err
+}
+
+func (m redisMatcher) matches(c collectors.RedisClient) bool {
+	f := m.f
+	return (len(f.IDs) == 0 || slices.Contains(f.IDs, c.ID)) &&
+		m.host.match(clientHost(c.Addr)) && m.name.match(c.Name) && m.lib.match(c.LibName) &&
+		(f.IdleOver <= 0 || time.Duration(c.IdleSeconds)*time.Second > f.IdleOver) &&
+		(f.AgeOver <= 0 || time.Duration(c.AgeSeconds)*time.Second > f.AgeOver)
+}
+
+// clientHost strips the port from a CLIENT LIST addr: ip:port, [ip6]:port
+// or path:0 for a Unix socket.
+func clientHost(addr string) string {
+	if strings.HasPrefix(addr, "[") {
+		if end := strings.Index(addr, "]"); end > 0 {
+			return addr[1:end]
+		}
+	}
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[:i]
+	}
+	return addr
+}
+
+// Empty reports whether the filter selects every client: refused.
+func (f RedisFilter) Empty() bool {
+	return len(f.IDs) == 0 && f.Host == "" && f.Name == "" && f.Lib == "" && f.IdleOver <= 0 && f.AgeOver <= 0
+}
+
+// String is the predicate as one line.
+func (f RedisFilter) String() string {
+	var parts []string
+	if len(f.IDs) > 0 {
+		parts = append(parts, "id in "+joinInts(f.IDs))
+	}
+	for _, kv := range [][2]string{{"host", f.Host}, {"name", f.Name}, {"lib-name", f.Lib}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+" = "+kv[1])
+		}
+	}
+	if f.IdleOver > 0 {
+		parts = append(parts, "idle over "+f.IdleOver.String())
+	}
+	if f.AgeOver > 0 {
+		parts = append(parts, "age over "+f.AgeOver.String())
+	}
+	if len(parts) == 0 {
+		return "(no filter)"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func joinInts[T int32 | int64](xs []T) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return "(" + strings.Join(s, ", ") + ")"
+}

@@ -1,0 +1,218 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// Note shown when a cancel meets sessions waiting for their client.
+const cancelIdleNote = "cancel has no effect on idle or idle-in-transaction sessions (PostgreSQL ignores it while the backend waits for the client); terminate them instead"
+
+func isIdleState(state string) bool {
+	return state == "idle" || state == "idle in transaction" || state == "idle in transaction (aborted)"
+}
+
+func (k Kind) valid() bool { return k == Cancel || k == Terminate }
+
+// PreviewSessions lists exactly which sessions req would signal and which
+// matching sessions the policy protects, and why. It changes nothing.
+func (s *Service) PreviewSessions(ctx context.Context, req SessionRequest) (SessionPlan, error) {
+	action, server := string(req.Kind), s.pgServer()
+	if err := s.checkAllowed(action, server, req.Filter.String()); err != nil {
+		return SessionPlan{}, err
+	}
+	if s.pg == nil {
+		return SessionPlan{}, errNoPostgres
+	}
+	if !req.Kind.valid() {
+		return SessionPlan{}, fmt.Errorf("unknown session action %q: use cancel or terminate", req.Kind)
+	}
+	if req.Filter.Empty() {
+		return SessionPlan{}, s.refuse(action, server, req.Filter.String(), &RefusedError{
+			Reason: "a session action needs at least one filter (state, idle-over, app, user, db, client) or pids; it never means every session"})
+	}
+	m, err := compileSessionFilter(req.Filter)
+	if err != nil {
+		return SessionPlan{}, err
+	}
+	backends, err := s.pg.Backends(ctx)
+	if err != nil {
+		return SessionPlan{}, fmt.Errorf("list sessions on %s: %w", server, err)
+	}
+	plan := SessionPlan{Request: req, Server: server, Statement: s.sessionStatement(req), PlannedAt: s.now().UTC()}
+	s.selectSessions(&plan, m, backends)
+	return plan, nil
+}
+
+// selectSessions fills the plan's targets, exclusions and notes.
+func (s *Service) selectSessions(plan *SessionPlan, m sessionMatcher, backends []Backend) {
+	own, kind := s.pg.OwnPID(), plan.Request.Kind
+	idle := 0
+	seen := map[int32]bool{}
+	for _, b := range backends {
+		if !m.matches(b) {
+			continue
+		}
+		seen[b.PID] = true
+		reason := s.policy.excludeSession(b, own)
+		if reason == "" && kind == Cancel && isIdleState(b.State) {
+			reason, idle = "idle: cancel has no effect, terminate instead", idle+1
+		}
+		if reason != "" {
+			plan.Excluded = append(plan.Excluded, Exclusion{Backend: b, Reason: reason})
+			continue
+		}
+		plan.Targets = append(plan.Targets, b)
+	}
+	if idle > 0 {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("%d session(s) left out: %s", idle, cancelIdleNote))
+	}
+	for _, pid := range plan.Request.Filter.PIDs {
+		if !seen[pid] {
+			plan.Notes = append(plan.Notes, fmt.Sprintf("pid %d: no such session (already gone, or it does not match the other filters)", pid))
+		}
+	}
+	// Longest in their state first: with --limit the oldest idle go first.
+	sort.SliceStable(plan.Targets, func(i, j int) bool { return plan.Targets[i].StateSeconds > plan.Targets[j].StateSeconds })
+	if lim := plan.Request.Filter.Limit; lim > 0 && len(plan.Targets) > lim {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("%d more session(s) matched; the limit of %d kept those longest in their state", len(plan.Targets)-lim, lim))
+		plan.Targets = plan.Targets[:lim]
+	}
+}
+
+// StatementDescriber is implemented by drivers that can show the exact
+// statement they run for a session action.
+type StatementDescriber interface {
+	Statement(kind Kind, recheck SessionFilter) string
+}
+
+func (s *Service) sessionStatement(req SessionRequest) string {
+	if d, ok := s.pg.(StatementDescriber); ok {
+		return d.Statement(req.Kind, req.Filter)
+	}
+	return describeSignal(req.Kind, req.Filter, 0)
+}
+
+func (s *Service) pgServer() string {
+	if s.pg == nil {
+		return ""
+	}
+	return s.pg.Server()
+}
+
+// ExecuteSessions signals exactly the plan's targets, in batches. The
+// policy is applied again to each target, and the driver re-checks identity
+// and predicate in the signalling statement, so a session that changed since
+// the preview is skipped and reported, never signalled. Intent and result
+// are written to the audit log; if the intent cannot be written nothing runs.
+func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (SessionReport, error) {
+	action := string(plan.Request.Kind)
+	report := SessionReport{Plan: plan}
+	if err := s.checkAllowed(action, plan.Server, plan.Request.Filter.String()); err != nil {
+		return report, err
+	}
+	if s.pg == nil {
+		return report, errNoPostgres
+	}
+	if !plan.Request.Kind.valid() {
+		return report, fmt.Errorf("unknown session action %q: use cancel or terminate", plan.Request.Kind)
+	}
+	if plan.Server != s.pg.Server() {
+		return report, fmt.Errorf("the plan was previewed on %s, not on %s: preview again", plan.Server, s.pg.Server())
+	}
+	id := s.audit.nextID(s.now())
+	intent := s.sessionEntry(id, PhaseIntent, plan)
+	if err := s.audit.Append(intent); err != nil {
+		return report, fmt.Errorf("nothing was done because the audit log cannot record it: %w", err)
+	}
+	allowed := make([]Backend, 0, len(plan.Targets))
+	for _, b := range plan.Targets {
+		if reason := s.policy.excludeSession(b, s.pg.OwnPID()); reason != "" {
+			report.Results = append(report.Results, TargetResult{ID: int64(b.PID), Outcome: Skipped, Reason: "protected: " + reason})
+			continue
+		}
+		allowed = append(allowed, b)
+	}
+	recheck := plan.Request.Filter
+	recheck.Limit = 0
+	err := runBatches(ctx, s, allowed, func(batch []Backend) error {
+		res, err := s.pg.Signal(ctx, plan.Request.Kind, batch, recheck)
+		report.Results = append(report.Results, completeResults(batch, res, err)...)
+		if err != nil {
+			return fmt.Errorf("%s on %s: %w", action, plan.Server, err)
+		}
+		return nil
+	}, func(rest []Backend, why string) {
+		for _, b := range rest {
+			report.Results = append(report.Results, TargetResult{ID: int64(b.PID), Outcome: Skipped, Reason: why})
+		}
+	})
+	result := s.sessionEntry(id, PhaseResult, plan)
+	tally(&result, report.Results)
+	if err != nil {
+		result.Error = err.Error()
+	}
+	if aerr := s.audit.Append(result); aerr != nil && err == nil {
+		err = fmt.Errorf("the action ran but its result could not be recorded: %w", aerr)
+	}
+	return report, err
+}
+
+// completeResults makes sure every target of a batch has exactly one result,
+// whatever the driver returned.
+func completeResults(batch []Backend, res []TargetResult, err error) []TargetResult {
+	byID := make(map[int64]TargetResult, len(res))
+	for _, r := range res {
+		byID[r.ID] = r
+	}
+	out := make([]TargetResult, 0, len(batch))
+	for _, b := range batch {
+		r, ok := byID[int64(b.PID)]
+		if !ok {
+			reason := "the driver reported no result"
+			if err != nil {
+				reason = err.Error()
+			}
+			r = TargetResult{ID: int64(b.PID), Outcome: Failed, Reason: reason}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// DeclineSessions records that plan was previewed and not confirmed.
+func (s *Service) DeclineSessions(ctx context.Context, plan SessionPlan) error {
+	if s.policy.ReadOnly {
+		return ErrReadOnly
+	}
+	return s.audit.Append(s.sessionEntry(s.audit.nextID(s.now()), PhaseDeclined, plan))
+}
+
+func (s *Service) sessionEntry(id, phase string, plan SessionPlan) AuditEntry {
+	e := s.entry(id, phase, string(plan.Request.Kind), plan.Server)
+	e.Predicate = plan.Request.Filter.String()
+	e.Statement = plan.Statement
+	e.Confirmed = phase != PhaseDeclined
+	e.Notes = plan.Notes
+	for _, b := range plan.Targets {
+		e.Previewed = append(e.Previewed, int64(b.PID))
+	}
+	for _, x := range plan.Excluded {
+		e.Excluded = append(e.Excluded, AuditTarget{ID: int64(x.Backend.PID), Reason: x.Reason})
+	}
+	if phase == PhaseResult {
+		e.Notes = nil
+	}
+	return e
+}
+
+// PIDs lists the plan's target pids.
+func (p SessionPlan) PIDs() []int32 {
+	out := make([]int32, len(p.Targets))
+	for i, b := range p.Targets {
+		out[i] = b.PID
+	}
+	return slices.Clip(out)
+}
