@@ -79,6 +79,8 @@ type Session struct {
 	WaitEvent       string    `json:"wait_event"`
 	BlockedBy       []int32   `json:"blocked_by"`
 	Query           string    `json:"query"`
+	// BackendSeconds is the age of the connection (now - backend_start).
+	BackendSeconds float64 `json:"backend_seconds"`
 	// Hidden marks a row the monitoring role may not fully see
 	// ("<insufficient privilege>", NULL state): kept, not dropped.
 	Hidden bool `json:"insufficient_privilege,omitempty"`
@@ -165,6 +167,10 @@ type RedisGroup struct {
 type JobsStats struct {
 	Sample
 	OverCapacity []JobCapacity `json:"over_capacity"`
+	// DefaultQueryUnavailable is set when no jobs.query is configured and
+	// the default (TalentFlow) query's tables do not exist: the error says
+	// so, and `snapshot` does not count it as a failed source.
+	DefaultQueryUnavailable bool `json:"default_query_unavailable,omitempty"`
 }
 
 // JobCapacity is a row whose count exceeds its limit. ID is text so any key

@@ -19,7 +19,6 @@ func notYet(name string) func(context.Context, *environment, []string) int {
 var (
 	runWatch     = notYet("watch")
 	runDemo      = notYet("demo")
-	runSnapshot  = notYet("snapshot")
 	runTerminate = notYet("terminate")
 	runRedisKill = notYet("redis-kill")
 	runGuard     = notYet("guard")

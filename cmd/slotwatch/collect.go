@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"time"
+
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// errNoTargets is returned when neither --pg nor --redis (nor their
+// environment variables or config keys) names a server.
+var errNoTargets = errors.New("no server to watch: give --pg DSN and/or --redis URL (or SLOTWATCH_PG, DATABASE_URL, SLOTWATCH_REDIS, REDIS_URL, or the pg/redis keys of the config file)")
+
+// collectorsConfig turns the resolved settings into the collectors'
+// configuration. PostgreSQL is watched when a pg target is given; the
+// probe runs when it has a DSN (probe.dsn, else pg) and probe.interval is
+// not 0; job capacity runs when it has a DSN (jobs.dsn, else pg) and
+// jobs.disabled is false; Redis is watched when a redis target is given.
+func collectorsConfig(s *settings) (collectors.Config, error) {
+	var cfg collectors.Config
+	interval := s.Interval
+	if s.PG != "" {
+		cfg.PG = &collectors.PGConfig{DSN: s.PG, DB: s.DB, Interval: interval}
+	}
+	if probeDSN := firstNonEmpty(s.Probe.DSN, s.PG); probeDSN != "" && probeInterval(s) > 0 {
+		cfg.Probe = &collectors.ProbeConfig{DSN: probeDSN, Interval: probeInterval(s)}
+	}
+	if s.Redis != "" {
+		cfg.Redis = &collectors.RedisConfig{URL: s.Redis, Interval: interval}
+	}
+	if jobsDSN := firstNonEmpty(s.Jobs.DSN, s.PG); jobsDSN != "" && !s.Jobs.Disabled {
+		cfg.Jobs = &collectors.JobsConfig{DSN: jobsDSN, Query: s.Jobs.Query, Interval: s.Jobs.Interval}
+	}
+	if cfg.PG == nil && cfg.Redis == nil {
+		return cfg, errNoTargets
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func probeInterval(s *settings) time.Duration {
+	if s.Probe.Interval == nil {
+		return collectors.DefaultProbeInterval
+	}
+	return *s.Probe.Interval
+}

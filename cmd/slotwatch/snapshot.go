@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// snapshotOutput is the JSON contract of `slotwatch snapshot --json`: the
+// snapshot plus the alerts and findings of one evaluation.
+type snapshotOutput struct {
+	collectors.Snapshot
+	Alerts   []analysis.Alert   `json:"alerts"`
+	Findings []analysis.Finding `json:"findings"`
+}
+
+func runSnapshot(ctx context.Context, env *environment, args []string) int {
+	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var targets targetFlags
+	targets.register(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object (the documented snapshot contract)")
+	fs.Usage = func() {
+		fmt.Fprintln(env.stderr, "Usage: slotwatch snapshot [--json] [--pg DSN] [--redis URL] [--db NAME] [--config FILE]")
+		fmt.Fprintln(env.stderr, "One collection pass of every configured source. Exit 0 when every source answered, 1 otherwise.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "slotwatch: snapshot takes no arguments, got %q; run `slotwatch snapshot --help`.\n", fs.Arg(0))
+		return exitUsage
+	}
+	s, err := targets.resolve(env)
+	if err != nil {
+		errorSentence(env, err)
+		return exitUsage
+	}
+	cfg, err := collectorsConfig(s)
+	if err != nil {
+		errorSentence(env, err)
+		if errors.Is(err, errNoTargets) {
+			return exitUsage
+		}
+		return exitError
+	}
+	snap := collectors.CollectOnce(ctx, cfg)
+	alerts, findings := analysis.Once(snap)
+	if *asJSON {
+		err = writeSnapshotJSON(env.stdout, snapshotOutput{Snapshot: snap, Alerts: alerts, Findings: findings})
+	} else {
+		err = writeSnapshotText(env.stdout, snap, alerts, findings)
+	}
+	if err != nil {
+		errorSentence(env, fmt.Errorf("cannot write the snapshot: %w", err))
+		return exitError
+	}
+	failed := failedSources(snap)
+	for _, name := range failed {
+		fmt.Fprintf(env.stderr, "slotwatch: %s\n", snap.Errors[name])
+	}
+	if len(failed) > 0 {
+		return exitError
+	}
+	return exitOK
+}
+
+// failedSources lists the sources whose sample failed, in a stable order.
+// The default jobs query on a database without the TalentFlow tables is not
+// a failure: the user never asked for it (its error stays in the output).
+func failedSources(s collectors.Snapshot) []string {
+	order := []string{collectors.SourcePostgres, collectors.SourceProbe, collectors.SourceRedis, collectors.SourceJobs}
+	var failed []string
+	for name := range s.Errors {
+		if name == collectors.SourceJobs && s.Jobs != nil && s.Jobs.DefaultQueryUnavailable {
+			continue
+		}
+		failed = append(failed, name)
+	}
+	slices.SortFunc(failed, func(a, b string) int {
+		ia, ib := slices.Index(order, a), slices.Index(order, b)
+		if ia != ib {
+			return ia - ib
+		}
+		return strings.Compare(a, b)
+	})
+	return failed
+}
+
+func writeSnapshotJSON(w io.Writer, out snapshotOutput) error {
+	if out.Alerts == nil {
+		out.Alerts = []analysis.Alert{}
+	}
+	if out.Findings == nil {
+		out.Findings = []analysis.Finding{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// topGroups is how many groups the text summary lists per source.
+const topGroups = 10
+
+func writeSnapshotText(w io.Writer, s collectors.Snapshot, alerts []analysis.Alert, findings []analysis.Finding) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "slotwatch snapshot at %s\n", s.TakenAt.UTC().Format(time.RFC3339))
+	if pg := s.Postgres; pg != nil {
+		writePGText(&b, pg, s.Errors[collectors.SourcePostgres])
+	}
+	if pr := s.Probe; pr != nil {
+		writeProbeText(&b, pr)
+	}
+	if r := s.Redis; r != nil {
+		writeRedisText(&b, r, s.Errors[collectors.SourceRedis])
+	}
+	if j := s.Jobs; j != nil {
+		writeJobsText(&b, j, s.Errors[collectors.SourceJobs])
+	}
+	writeAnalysisText(&b, alerts, findings)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writePGText(b *strings.Builder, pg *collectors.PGStats, errText string) {
+	fmt.Fprintf(b, "\nPostgreSQL %s", pg.Target)
+	if pg.ServerVersion != "" {
+		fmt.Fprintf(b, " (version %s)", pg.ServerVersion)
+	}
+	b.WriteString("\n")
+	if errText != "" {
+		fmt.Fprintf(b, "  error: %s\n", errText)
+		if pg.LastGoodAt.IsZero() {
+			return
+		}
+		fmt.Fprintf(b, "  last good sample at %s:\n", pg.LastGoodAt.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(b, "  client connections: %d of %d usable (max_connections %d, superuser_reserved_connections %d, reserved_connections %d)\n",
+		pg.Total, pg.Usable(), pg.MaxConnections, pg.SuperuserReservedConnections, pg.ReservedConnections)
+	fmt.Fprintf(b, "  by state: %s\n", formatCounts(pg.ByState))
+	fmt.Fprintf(b, "  waiting on a lock: %d\n", pg.Waiting)
+	if len(pg.Groups) == 0 {
+		return
+	}
+	b.WriteString("  groups (largest first):\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "    TOTAL\tBY STATE\tOLDEST IDLE\tAPPLICATION\tUSER\tCLIENT\tDATABASE")
+	for _, g := range pg.Groups[:min(len(pg.Groups), topGroups)] {
+		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Total, formatCounts(g.ByState),
+			formatSeconds(g.OldestIdleSeconds), orDash(g.ApplicationName), orDash(g.Usename), orDash(g.ClientAddr), orDash(g.Datname))
+	}
+	_ = tw.Flush()
+	if n := len(pg.Groups) - topGroups; n > 0 {
+		fmt.Fprintf(b, "    ... and %d more groups (see --json)\n", n)
+	}
+}
+
+func writeProbeText(b *strings.Builder, pr *collectors.ProbeResult) {
+	if pr.OK {
+		fmt.Fprintf(b, "\nConnect probe: connected in %.1f ms\n", pr.ConnectMS)
+		return
+	}
+	if pr.SQLState != "" {
+		fmt.Fprintf(b, "\nConnect probe: REFUSED after %.1f ms: %s (SQLSTATE %s)\n", pr.ConnectMS, pr.Error, pr.SQLState)
+		return
+	}
+	fmt.Fprintf(b, "\nConnect probe: FAILED after %.1f ms: %s\n", pr.ConnectMS, pr.Error)
+}
+
+func writeRedisText(b *strings.Builder, r *collectors.RedisStats, errText string) {
+	fmt.Fprintf(b, "\nRedis %s", r.Target)
+	if r.ServerVersion != "" {
+		fmt.Fprintf(b, " (version %s)", r.ServerVersion)
+	}
+	b.WriteString("\n")
+	if errText != "" {
+		fmt.Fprintf(b, "  error: %s\n", errText)
+		if r.LastGoodAt.IsZero() {
+			return
+		}
+		fmt.Fprintf(b, "  last good sample at %s:\n", r.LastGoodAt.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(b, "  connected clients: %d of maxclients %d (blocked %d, rejected connections %d, connections received %d)\n",
+		r.ConnectedClients, r.MaxClients, r.BlockedClients, r.RejectedConnections, r.TotalConnectionsReceived)
+	if len(r.Groups) == 0 {
+		return
+	}
+	b.WriteString("  client groups (largest first; digits in names folded to #):\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "    COUNT\tMAX IDLE\tOLDEST\tHOST\tNAME\tLIBRARY")
+	for _, g := range r.Groups[:min(len(r.Groups), topGroups)] {
+		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\t%s\n", g.Count, formatSeconds(float64(g.MaxIdleSeconds)),
+			formatSeconds(float64(g.OldestAgeSeconds)), orDash(g.Host), orDash(g.Name), orDash(g.LibName))
+	}
+	_ = tw.Flush()
+	if n := len(r.Groups) - topGroups; n > 0 {
+		fmt.Fprintf(b, "    ... and %d more groups (see --json)\n", n)
+	}
+}
+
+func writeJobsText(b *strings.Builder, j *collectors.JobsStats, errText string) {
+	b.WriteString("\nJob capacity\n")
+	if errText != "" {
+		fmt.Fprintf(b, "  error: %s\n", errText)
+		return
+	}
+	if len(j.OverCapacity) == 0 {
+		b.WriteString("  no job over its limit\n")
+		return
+	}
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ID\tCOUNT\tLIMIT\tEXCESS\tLABEL")
+	for _, r := range j.OverCapacity {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t+%d\t%s\n", r.ID, r.Count, r.Limit, r.Excess, r.Label)
+	}
+	_ = tw.Flush()
+}
+
+func writeAnalysisText(b *strings.Builder, alerts []analysis.Alert, findings []analysis.Finding) {
+	var active []analysis.Alert
+	for _, a := range alerts {
+		if a.State == analysis.Pending || a.State == analysis.Firing {
+			active = append(active, a)
+		}
+	}
+	if len(active) > 0 {
+		b.WriteString("\nAlerts\n")
+		for _, a := range active {
+			fmt.Fprintf(b, "  %s %s: %s\n", a.State, a.Name, a.Summary)
+		}
+	}
+	if len(findings) > 0 {
+		b.WriteString("\nFindings\n")
+		for _, f := range findings {
+			fmt.Fprintf(b, "  [%s] %s", f.Severity, f.Title)
+			if f.About != "" {
+				fmt.Fprintf(b, " (%s)", f.About)
+			}
+			b.WriteString("\n")
+		}
+	}
+}
+
+// formatCounts prints a state map largest first: "idle 37, active 3".
+func formatCounts(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func formatSeconds(s float64) string {
+	if s <= 0 {
+		return "-"
+	}
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

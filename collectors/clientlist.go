@@ -1,0 +1,205 @@
+package collectors
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ParseClientList parses the reply of CLIENT LIST. Every line is one client of
+// space-separated key=value pairs; values never contain spaces but may contain
+// '=', so each pair is split on its first '='. Unknown fields are kept in Raw
+// and missing ones left zero, so any Redis version from 2.8 to 8.x parses.
+//
+// The strings of the returned clients are substrings of reply: parsing 10,000
+// clients allocates only the result slice.
+func ParseClientList(reply string) ([]RedisClient, error) {
+	clients := make([]RedisClient, 0, strings.Count(reply, "\n")+1)
+	lineNo := 0
+	for len(reply) > 0 {
+		line := reply
+		if i := strings.IndexByte(reply, '\n'); i >= 0 {
+			line, reply = reply[:i], reply[i+1:]
+		} else {
+			reply = ""
+		}
+		lineNo++
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			continue
+		}
+		c, err := parseClientLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("CLIENT LIST line %d: %w", lineNo, err)
+		}
+		clients = append(clients, c)
+	}
+	return clients, nil
+}
+
+func parseClientLine(line string) (RedisClient, error) {
+	c := RedisClient{Raw: line}
+	rest := line
+	for rest != "" {
+		pair := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			pair, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if pair == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(pair, "=")
+		if !ok {
+			return c, fmt.Errorf("%q is not a key=value pair", truncate(pair, 40))
+		}
+		if err := c.set(key, value); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// set stores one known field; unknown fields stay available through Field.
+func (c *RedisClient) set(key, value string) error {
+	var err error
+	switch key {
+	case "id":
+		c.ID, err = parseInt(key, value)
+	case "addr":
+		c.Addr = value
+	case "name":
+		c.Name = value
+	case "lib-name":
+		c.LibName = value
+	case "age":
+		c.AgeSeconds, err = parseInt(key, value)
+	case "idle":
+		c.IdleSeconds, err = parseInt(key, value)
+	case "db":
+		var db int64
+		db, err = parseInt(key, value)
+		c.DB = int(db)
+	case "cmd":
+		c.Cmd = value
+	case "flags":
+		c.Flags = value
+	}
+	return err
+}
+
+func parseInt(key, value string) (int64, error) {
+	n, err := strconv.ParseInt(value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("field %s=%q is not a number", key, truncate(value, 40))
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// Field returns the value of any CLIENT LIST field of this client, including
+// those slotwatch does not model (laddr, user, tot-mem, ...).
+func (c *RedisClient) Field(key string) (string, bool) {
+	rest := c.Raw
+	for rest != "" {
+		pair := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			pair, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if k, v, ok := strings.Cut(pair, "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Host is the client's address without the port: "10.0.0.7" for
+// 10.0.0.7:52144, "::1" for [::1]:52144, the socket path for path:0.
+func (c *RedisClient) Host() string { return addrHost(c.Addr) }
+
+func addrHost(addr string) string {
+	if strings.HasPrefix(addr, "[") {
+		if i := strings.IndexByte(addr, ']'); i > 0 {
+			return addr[1:i]
+		}
+		return addr
+	}
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[:i]
+	}
+	return addr
+}
+
+// FoldName replaces every run of digits by '#', so that cache-17 and cache-18
+// (one client per worker or per request) fall into one group.
+func FoldName(name string) string {
+	if strings.IndexAny(name, "0123456789") < 0 {
+		return name
+	}
+	var b strings.Builder
+	b.Grow(len(name))
+	inDigits := false
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		if ch >= '0' && ch <= '9' {
+			if !inDigits {
+				b.WriteByte('#')
+			}
+			inDigits = true
+			continue
+		}
+		inDigits = false
+		b.WriteByte(ch)
+	}
+	return b.String()
+}
+
+type redisGroupKey struct{ host, name, lib string }
+
+// GroupRedisClients aggregates clients by host, folded name and library,
+// largest group first (ties by host, name, library).
+func GroupRedisClients(clients []RedisClient) []RedisGroup {
+	index := make(map[redisGroupKey]int)
+	folded := make(map[string]string)
+	var groups []RedisGroup
+	for i := range clients {
+		c := &clients[i]
+		name, ok := folded[c.Name]
+		if !ok {
+			name = FoldName(c.Name)
+			folded[c.Name] = name
+		}
+		key := redisGroupKey{c.Host(), name, c.LibName}
+		gi, ok := index[key]
+		if !ok {
+			gi = len(groups)
+			index[key] = gi
+			groups = append(groups, RedisGroup{Host: key.host, Name: key.name, LibName: key.lib})
+		}
+		g := &groups[gi]
+		g.Count++
+		g.MaxIdleSeconds = max(g.MaxIdleSeconds, c.IdleSeconds)
+		g.OldestAgeSeconds = max(g.OldestAgeSeconds, c.AgeSeconds)
+	}
+	slices.SortFunc(groups, func(a, b RedisGroup) int {
+		if a.Count != b.Count {
+			return cmp.Compare(b.Count, a.Count)
+		}
+		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Name, b.Name), cmp.Compare(a.LibName, b.LibName))
+	})
+	if groups == nil {
+		groups = []RedisGroup{}
+	}
+	return groups
+}

@@ -1,0 +1,148 @@
+package collectors
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config says which sources to collect; a nil source is not configured and
+// is absent from every snapshot.
+type Config struct {
+	PG    *PGConfig
+	Probe *ProbeConfig
+	Redis *RedisConfig
+	Jobs  *JobsConfig
+}
+
+// PGConfig is the PostgreSQL activity collector.
+type PGConfig struct {
+	DSN string // URL or key=value; PG* variables and .pgpass fill the rest
+	// DB restricts sessions to one database; empty watches all databases.
+	DB       string
+	Interval time.Duration // default 1s
+	// StatementTimeout bounds each query of the collector (default 2s) so a
+	// stuck catalog never stalls the console.
+	StatementTimeout time.Duration
+	ConnectTimeout   time.Duration // default 5s
+}
+
+// ProbeConfig is the connect probe: a fresh connection opened and closed as
+// the application would, never kept.
+type ProbeConfig struct {
+	DSN            string        // typically the application's role
+	Interval       time.Duration // default 10s
+	ConnectTimeout time.Duration // default 5s
+}
+
+// RedisConfig is the Redis client collector.
+type RedisConfig struct {
+	URL      string        // redis://[user:password@]host:port/db, rediss://, unix://
+	Interval time.Duration // INFO every Interval (default 1s); CLIENT LIST adapts
+	Timeout  time.Duration // dial and read timeout, default 3s
+}
+
+// JobsConfig is the job-capacity collector.
+type JobsConfig struct {
+	DSN string
+	// Query returns the columns id, label, count and limit; empty means
+	// DefaultJobsQuery (the TalentFlow schema).
+	Query    string
+	Interval time.Duration // default 10s
+	// StatementTimeout bounds the query (default 5s).
+	StatementTimeout time.Duration
+}
+
+// DefaultJobsQuery fits testdata/talentflow/schema.sql: jobs with
+// max_applications, applications with job_id.
+const DefaultJobsQuery = `SELECT j.id, j.title AS label, count(a.id) AS count, j.max_applications AS "limit"
+FROM jobs j LEFT JOIN applications a ON a.job_id = j.id
+GROUP BY j.id, j.title, j.max_applications
+HAVING count(a.id) > j.max_applications`
+
+// Defaults used when a duration is left zero.
+const (
+	DefaultInterval         = time.Second
+	DefaultProbeInterval    = 10 * time.Second
+	DefaultJobsInterval     = 10 * time.Second
+	defaultStatementTimeout = 2 * time.Second
+	defaultJobsTimeout      = 5 * time.Second
+	defaultConnectTimeout   = 5 * time.Second
+	defaultRedisTimeout     = 3 * time.Second
+)
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// withDefaults returns a copy of c with every zero duration filled.
+func (c Config) withDefaults() Config {
+	if c.PG != nil {
+		pg := *c.PG
+		pg.Interval = orDuration(pg.Interval, DefaultInterval)
+		pg.StatementTimeout = orDuration(pg.StatementTimeout, defaultStatementTimeout)
+		pg.ConnectTimeout = orDuration(pg.ConnectTimeout, defaultConnectTimeout)
+		c.PG = &pg
+	}
+	if c.Probe != nil {
+		pr := *c.Probe
+		pr.Interval = orDuration(pr.Interval, DefaultProbeInterval)
+		pr.ConnectTimeout = orDuration(pr.ConnectTimeout, defaultConnectTimeout)
+		c.Probe = &pr
+	}
+	if c.Redis != nil {
+		r := *c.Redis
+		r.Interval = orDuration(r.Interval, DefaultInterval)
+		r.Timeout = orDuration(r.Timeout, defaultRedisTimeout)
+		c.Redis = &r
+	}
+	if c.Jobs != nil {
+		j := *c.Jobs
+		j.Interval = orDuration(j.Interval, DefaultJobsInterval)
+		j.StatementTimeout = orDuration(j.StatementTimeout, defaultJobsTimeout)
+		if j.Query == "" {
+			j.Query = DefaultJobsQuery
+		}
+		c.Jobs = &j
+	}
+	return c
+}
+
+// Validate checks that every configured DSN and URL parses, so that a typo
+// is reported once at start instead of on every tick.
+func (c Config) Validate() error {
+	var errs []error
+	if c.PG != nil {
+		if _, err := parsePGConfig(c.PG.DSN, "PostgreSQL target (--pg)"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Probe != nil {
+		if _, err := parsePGConfig(c.Probe.DSN, "probe DSN (probe.dsn)"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Jobs != nil {
+		if _, err := parsePGConfig(c.Jobs.DSN, "jobs DSN (jobs.dsn)"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Redis != nil {
+		if _, err := parseRedisOptions(c.Redis.URL, c.Redis.Timeout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Empty reports whether no source is configured.
+func (c Config) Empty() bool {
+	return c.PG == nil && c.Probe == nil && c.Redis == nil && c.Jobs == nil
+}
+
+func invalidTarget(what, target string, err error, secrets ...string) error {
+	return fmt.Errorf("the %s %s is not valid: %s; fix it and try again", what, target, scrub(err.Error(), secrets...))
+}

@@ -1,0 +1,336 @@
+package collectors
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// settingsTTL is how long the slot settings are cached: they only change
+// with a restart.
+const settingsTTL = 30 * time.Second
+
+// activityQuery returns every client backend in one round trip. Rows the role
+// may not see have a NULL backend_type; those with a role (usesysid) are
+// client backends (rarely a parallel worker) and are kept. pg_blocking_pids
+// takes the lock manager's partition locks, so it runs only for sessions
+// actually waiting on a heavyweight lock.
+const activityQuery = `SELECT pid, backend_start, coalesce(datname, ''), coalesce(usename, ''),
+  coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, ''),
+  coalesce(extract(epoch FROM now() - backend_start), 0)::float8,
+  coalesce(extract(epoch FROM now() - state_change), 0)::float8,
+  coalesce(extract(epoch FROM now() - xact_start), 0)::float8,
+  coalesce(extract(epoch FROM now() - query_start), 0)::float8,
+  coalesce(wait_event_type, ''), coalesce(wait_event, ''),
+  CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END,
+  coalesce(query, ''), backend_type IS NULL
+FROM pg_stat_activity
+WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL))
+  AND pid <> pg_backend_pid()
+  AND ($1 = '' OR datname = $1)
+ORDER BY pid`
+
+// settingsQuery reads the slot settings; reserved_connections exists from
+// PostgreSQL 16 on and reads as NULL before.
+const settingsQuery = `SELECT current_setting('server_version'), current_setting('server_version_num')::int,
+  current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int,
+  coalesce(current_setting('reserved_connections', true), '0')::int`
+
+// HiddenState is the by_state key of sessions whose state the monitoring
+// role may not see.
+const HiddenState = "hidden"
+
+type pgSettings struct {
+	version             string
+	versionNum          int
+	maxConnections      int
+	superuserReserved   int
+	reservedConnections int
+	readAt              time.Time
+}
+
+type pgCollector struct {
+	cfg      PGConfig
+	target   string
+	password string
+	conn     *pgx.Conn
+	settings pgSettings
+	lastGood *PGStats
+}
+
+func newPGCollector(cfg PGConfig) *pgCollector {
+	c := &pgCollector{cfg: cfg, target: RedactDSN(cfg.DSN)}
+	if cc, err := pgx.ParseConfig(cfg.DSN); err == nil {
+		c.target = pgTarget(&cc.Config)
+		c.password = cc.Password
+	}
+	return c
+}
+
+func (c *pgCollector) interval() time.Duration { return c.cfg.Interval }
+
+func (c *pgCollector) close() {
+	if c.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = c.conn.Close(ctx)
+		c.conn = nil
+	}
+}
+
+func (c *pgCollector) collect(ctx context.Context) func(*Snapshot) {
+	now := time.Now()
+	stats, err := c.sample(ctx, now)
+	if err != nil {
+		msg := scrub(err.Error(), c.password)
+		last := c.failed(now)
+		return func(s *Snapshot) {
+			s.Postgres = last
+			s.Errors[SourcePostgres] = msg
+		}
+	}
+	c.lastGood = stats
+	return func(s *Snapshot) {
+		s.Postgres = stats
+		delete(s.Errors, SourcePostgres)
+	}
+}
+
+// failed returns the last good sample re-stamped, or an empty one: a failing
+// source still appears, with its error.
+func (c *pgCollector) failed(now time.Time) *PGStats {
+	var st PGStats
+	if c.lastGood != nil {
+		st = *c.lastGood
+	} else {
+		st = PGStats{Target: c.target, ByState: map[string]int{}, Sessions: []Session{}, Groups: []SessionGroup{}}
+	}
+	st.SampledAt = now
+	return &st
+}
+
+func (c *pgCollector) sample(ctx context.Context, now time.Time) (*PGStats, error) {
+	if err := c.ensureConn(ctx); err != nil {
+		return nil, err
+	}
+	if now.Sub(c.settings.readAt) > settingsTTL {
+		if err := c.readSettings(ctx, now); err != nil {
+			return nil, c.queryFailed(ctx, "read the connection settings", err)
+		}
+	}
+	sessions, err := c.readActivity(ctx)
+	if err != nil {
+		return nil, c.queryFailed(ctx, "read pg_stat_activity", err)
+	}
+	st := &PGStats{
+		Sample:                       Sample{SampledAt: now, LastGoodAt: now},
+		Target:                       c.target,
+		ServerVersion:                c.settings.version,
+		ServerVersionNum:             c.settings.versionNum,
+		MaxConnections:               c.settings.maxConnections,
+		SuperuserReservedConnections: c.settings.superuserReserved,
+		ReservedConnections:          c.settings.reservedConnections,
+		Sessions:                     sessions,
+	}
+	summarize(st)
+	return st, nil
+}
+
+// ensureConn opens the collector's one connection, or reopens it after it
+// broke. Only one connection is ever open.
+func (c *pgCollector) ensureConn(ctx context.Context) error {
+	if c.conn != nil && !c.conn.IsClosed() {
+		return nil
+	}
+	c.close()
+	conn, err := connectPG(ctx, c.cfg.DSN, "slotwatch", c.cfg.StatementTimeout, c.cfg.ConnectTimeout)
+	if err != nil {
+		return connectFailed("", c.target, err)
+	}
+	c.conn = conn
+	c.settings.readAt = time.Time{}
+	return nil
+}
+
+// queryFailed drops a connection that broke so the next tick reconnects.
+func (c *pgCollector) queryFailed(ctx context.Context, what string, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || c.conn.IsClosed() {
+		c.close()
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("PostgreSQL at %s did not answer in time (%s): %w", c.target, what, err)
+	}
+	return fmt.Errorf("cannot %s on PostgreSQL at %s: %s", what, c.target, pgErrorText(err))
+}
+
+func (c *pgCollector) readSettings(ctx context.Context, now time.Time) error {
+	s := &c.settings
+	err := c.conn.QueryRow(ctx, settingsQuery).Scan(&s.version, &s.versionNum, &s.maxConnections,
+		&s.superuserReserved, &s.reservedConnections)
+	if err != nil {
+		return err
+	}
+	s.readAt = now
+	return nil
+}
+
+func (c *pgCollector) readActivity(ctx context.Context) ([]Session, error) {
+	rows, err := c.conn.Query(ctx, activityQuery, c.cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	sessions := make([]Session, 0, 64)
+	var (
+		start     pgtype.Timestamptz
+		backendS  float64
+		blockedBy []int32
+	)
+	for rows.Next() {
+		sessions = append(sessions, Session{})
+		s := &sessions[len(sessions)-1]
+		blockedBy = nil
+		if err := rows.Scan(&s.PID, &start, &s.Datname, &s.Usename, &s.ApplicationName, &s.ClientAddr,
+			&s.State, &backendS, &s.StateSeconds, &s.XactSeconds, &s.QuerySeconds, &s.WaitEventType,
+			&s.WaitEvent, &blockedBy, &s.Query, &s.Hidden); err != nil {
+			return nil, err
+		}
+		if start.Valid {
+			s.BackendStart = start.Time
+		}
+		s.BackendSeconds = backendS
+		s.BlockedBy = blockedBy
+		if s.BlockedBy == nil {
+			s.BlockedBy = []int32{}
+		}
+	}
+	return sessions, rows.Err()
+}
+
+type groupKey struct{ app, user, addr, db string }
+
+// summarize derives the counts by state, the lock waiters and the groups,
+// ranked by connections held.
+func summarize(st *PGStats) {
+	st.Total = len(st.Sessions)
+	st.ByState = map[string]int{}
+	index := map[groupKey]int{}
+	st.Groups = []SessionGroup{}
+	for i := range st.Sessions {
+		s := &st.Sessions[i]
+		state := sessionState(s)
+		st.ByState[state]++
+		if s.WaitEventType == "Lock" {
+			st.Waiting++
+		}
+		key := groupKey{s.ApplicationName, s.Usename, s.ClientAddr, s.Datname}
+		gi, ok := index[key]
+		if !ok {
+			gi = len(st.Groups)
+			index[key] = gi
+			st.Groups = append(st.Groups, SessionGroup{ApplicationName: key.app, Usename: key.user,
+				ClientAddr: key.addr, Datname: key.db, ByState: map[string]int{}})
+		}
+		g := &st.Groups[gi]
+		g.Total++
+		g.ByState[state]++
+		if s.State == "idle" {
+			g.OldestIdleSeconds = max(g.OldestIdleSeconds, s.StateSeconds)
+		}
+		g.OldestBackendSeconds = max(g.OldestBackendSeconds, s.BackendSeconds)
+	}
+	slices.SortFunc(st.Groups, func(a, b SessionGroup) int {
+		if a.Total != b.Total {
+			return cmp.Compare(b.Total, a.Total)
+		}
+		return cmp.Or(cmp.Compare(a.ApplicationName, b.ApplicationName), cmp.Compare(a.Usename, b.Usename),
+			cmp.Compare(a.ClientAddr, b.ClientAddr), cmp.Compare(a.Datname, b.Datname))
+	})
+}
+
+func sessionState(s *Session) string {
+	if s.State == "" {
+		return HiddenState
+	}
+	return s.State
+}
+
+// connectPG opens one connection named appName with a statement timeout,
+// bounded by connectTimeout whatever the DSN says.
+func connectPG(ctx context.Context, dsn, appName string, statementTimeout, connectTimeout time.Duration) (*pgx.Conn, error) {
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cc.RuntimeParams["application_name"] = appName
+	if _, set := cc.RuntimeParams["statement_timeout"]; !set && statementTimeout > 0 {
+		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(statementTimeout.Milliseconds(), 10)
+	}
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	return pgx.ConnectConfig(ctx, cc)
+}
+
+func parsePGConfig(dsn, what string) (*pgx.ConnConfig, error) {
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, invalidTarget(what, RedactDSN(dsn), unwrapParse(err))
+	}
+	return cc, nil
+}
+
+// unwrapParse drops pgx's "cannot parse `dsn`:" prefix, which repeats the
+// (redacted) DSN we print ourselves.
+func unwrapParse(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) && pe.Unwrap() != nil {
+		return pe.Unwrap()
+	}
+	return err
+}
+
+// pgTarget is host:port/db of the first host, never the password.
+func pgTarget(c *pgconn.Config) string {
+	host := c.Host
+	if len(host) > 0 && host[0] == '/' {
+		return fmt.Sprintf("%s/.s.PGSQL.%d/%s", host, c.Port, c.Database)
+	}
+	return fmt.Sprintf("%s/%s", net.JoinHostPort(host, strconv.Itoa(int(c.Port))), c.Database)
+}
+
+// connectFailed turns a connect error into one sentence; who is the part
+// of slotwatch that connects ("", "the connect probe", "the jobs collector").
+func connectFailed(who, target string, err error) error {
+	subject := "cannot connect"
+	if who != "" {
+		subject = who + " cannot connect"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s to PostgreSQL at %s: no answer within the connect timeout; check the address and that the server is up", subject, target)
+	}
+	return fmt.Errorf("%s to PostgreSQL at %s: %s; check the DSN and that the server is up", subject, target, pgErrorText(err))
+}
+
+// pgErrorText is the server's message with its SQLSTATE when there is one,
+// else the network error, else the driver's message.
+func pgErrorText(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return opErr.Error()
+	}
+	return err.Error()
+}

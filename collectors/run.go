@@ -1,0 +1,123 @@
+package collectors
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"time"
+)
+
+// source is one collector. It owns one connection and is used by one
+// goroutine only.
+type source interface {
+	interval() time.Duration
+	// collect takes one sample and returns how to record it (data or error)
+	// into the merged snapshot; recording happens under the hub's lock.
+	collect(ctx context.Context) func(*Snapshot)
+	close()
+}
+
+// hub merges the newest sample of every source into one snapshot.
+type hub struct {
+	mu  sync.Mutex
+	cur Snapshot
+}
+
+func newHub() *hub { return &hub{cur: Snapshot{Errors: map[string]string{}}} }
+
+// apply records one sample and returns the new merged snapshot. Published
+// snapshots are never modified: each gets its own Errors map and shares
+// only the immutable per-source structs.
+func (h *hub) apply(record func(*Snapshot)) Snapshot {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	next := h.cur
+	next.Errors = maps.Clone(h.cur.Errors)
+	record(&next)
+	next.TakenAt = time.Now()
+	h.cur = next
+	return next
+}
+
+func buildSources(cfg Config) ([]source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	var sources []source
+	if cfg.PG != nil {
+		sources = append(sources, newPGCollector(*cfg.PG))
+	}
+	if cfg.Probe != nil {
+		sources = append(sources, newProbe(*cfg.Probe))
+	}
+	if cfg.Redis != nil {
+		sources = append(sources, newRedisCollector(*cfg.Redis))
+	}
+	if cfg.Jobs != nil {
+		sources = append(sources, newJobsCollector(*cfg.Jobs))
+	}
+	return sources, nil
+}
+
+// Start runs one goroutine per configured source; each publishes the merged
+// snapshot into mb after every sample. It returns at once; the goroutines
+// close their connections and stop when ctx is cancelled. The error is only
+// for invalid configuration.
+func Start(ctx context.Context, cfg Config, mb *Mailbox) error {
+	sources, err := buildSources(cfg)
+	if err != nil {
+		return err
+	}
+	h := newHub()
+	for _, src := range sources {
+		go runSource(ctx, src, h, mb)
+	}
+	return nil
+}
+
+func runSource(ctx context.Context, src source, h *hub, mb *Mailbox) {
+	defer src.close()
+	ticker := time.NewTicker(src.interval())
+	defer ticker.Stop()
+	for {
+		record := src.collect(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		mb.Put(h.apply(record))
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// CollectOnce takes one sample of every configured source, concurrently,
+// and closes every connection it opened. Invalid configuration is reported
+// in Errors under the source it concerns ("config" when it is global).
+func CollectOnce(ctx context.Context, cfg Config) Snapshot {
+	sources, err := buildSources(cfg)
+	if err != nil {
+		return Snapshot{TakenAt: time.Now(), Errors: map[string]string{"config": err.Error()}}
+	}
+	records := make([]func(*Snapshot), len(sources))
+	var wg sync.WaitGroup
+	for i, src := range sources {
+		wg.Go(func() {
+			defer src.close()
+			records[i] = src.collect(ctx)
+		})
+	}
+	wg.Wait()
+	h := newHub()
+	var snap Snapshot
+	for _, record := range records {
+		snap = h.apply(record)
+	}
+	if len(records) == 0 {
+		snap = h.apply(func(*Snapshot) {})
+	}
+	return snap
+}
