@@ -81,12 +81,12 @@ func persistentConnections(in *input) []Finding {
 		if len(ss) < minPersistentSessions || usable > 0 && float64(len(ss)) < minPersistentShare*float64(usable) {
 			continue
 		}
-		out = append(out, persistentFinding(pg, now, k, ss))
+		out = append(out, persistentFinding(pg, refused(in.snap.Probe), now, k, ss))
 	}
 	return out
 }
 
-func persistentFinding(pg *collectors.PGStats, now time.Time, k sessionGroupKey, ss []*collectors.Session) Finding {
+func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k sessionGroupKey, ss []*collectors.Session) Finding {
 	idle := make([]float64, len(ss))
 	oldest := ss[0].BackendStart
 	clients := map[string]bool{}
@@ -99,12 +99,12 @@ func persistentFinding(pg *collectors.PGStats, now time.Time, k sessionGroupKey,
 	}
 	sort.Float64s(idle)
 	sev := "warning"
-	if pg.Total >= pg.Usable() {
+	if atLimit || pg.Total >= pg.Usable() {
 		sev = "critical"
 	}
 	who := groupLabel(k)
 	return Finding{
-		ID:       FindingPersistentConnections + "/" + who,
+		ID:       FindingPersistentConnections + "/" + k.app + "|" + k.user + "|" + k.db,
 		Severity: sev,
 		Title:    "Persistent connections that never age out",
 		About:    who,
@@ -227,7 +227,7 @@ func blockerFinding(b *collectors.Session, waiters []*collectors.Session) Findin
 
 func connectionsRefused(in *input) []Finding {
 	pr, pg := in.snap.Probe, in.snap.Postgres
-	if pr == nil || pr.OK || pr.SQLState != sqlstateTooManyConnections {
+	if !refused(pr) {
 		return nil
 	}
 	evidence := []string{
@@ -236,25 +236,29 @@ func connectionsRefused(in *input) []Finding {
 	if in.refusedStreak > 1 {
 		evidence = append(evidence, fmt.Sprintf("%d probes in a row were refused", in.refusedStreak))
 	}
-	about := "PostgreSQL"
+	about, subject := "PostgreSQL", "postgres"
 	fix := []string{
 		"headroom now: free slots (terminate idle sessions that never age out) and keep usage below max_connections minus the reserved slots",
 		"a pooler (pgbouncer in transaction mode) so application threads share a few server connections",
 	}
 	if pg != nil {
-		about = "PostgreSQL " + pg.Target
+		about, subject = "PostgreSQL "+pg.Target, pg.Target
 		evidence = append(evidence, fmt.Sprintf("%d of %d max_connections used by clients; %d superuser_reserved_connections and %d reserved_connections are kept back, so ordinary roles may use %d",
 			pg.Total, pg.MaxConnections, pg.SuperuserReservedConnections, pg.ReservedConnections, pg.Usable()))
 		fix = append(fix, reservedFix(pg))
 	}
 	return []Finding{{
-		ID:       FindingConnectionsRefused + "/" + about,
+		ID:       FindingConnectionsRefused + "/" + subject,
 		Severity: "critical",
 		Title:    "New connections refused while slots are reserved",
 		About:    about,
 		Evidence: evidence,
 		Fix:      fix,
 	}}
+}
+
+func refused(pr *collectors.ProbeResult) bool {
+	return pr != nil && !pr.OK && pr.SQLState == sqlstateTooManyConnections
 }
 
 func reservedFix(pg *collectors.PGStats) string {
