@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -230,7 +231,16 @@ func (c *PGConn) privilegeReason(kind Kind, t Backend, e *pgconn.PgError) string
 		c.role, quoteIdent(c.role), quoteIdent(t.Usename), kind)
 }
 
-func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
+// quoteIdent quotes a role name for a statement shown to the user; plain
+// lower-case names stay bare so the hint reads naturally.
+func quoteIdent(s string) string {
+	if plainIdent.MatchString(s) {
+		return s
+	}
+	return pgx.Identifier{s}.Sanitize()
+}
+
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
 func fmtTime(t *time.Time) string {
 	if t == nil {
