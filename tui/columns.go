@@ -1,0 +1,78 @@
+package tui
+
+import "strings"
+
+// column is one column of a table. Columns with a higher drop number are
+// dropped first when the terminal is narrow; the grow column takes the
+// remaining width.
+type column struct {
+	title string
+	width int
+	drop  int // 0 = never dropped
+	right bool
+	grow  bool
+}
+
+// fitColumns keeps the columns that fit in total cells (one space between
+// columns) and returns their indices with final widths.
+func fitColumns(cols []column, total, minGrow int) ([]int, []int) {
+	keep := make([]bool, len(cols))
+	for i := range keep {
+		keep[i] = true
+	}
+	used := func() int {
+		n, k := 0, 0
+		for i, c := range cols {
+			if keep[i] {
+				n += c.width
+				if c.grow {
+					n += minGrow - c.width
+				}
+				k++
+			}
+		}
+		return n + max(k-1, 0)
+	}
+	for used() > total {
+		worst := -1
+		for i, c := range cols {
+			if keep[i] && c.drop > 0 && (worst < 0 || c.drop > cols[worst].drop) {
+				worst = i
+			}
+		}
+		if worst < 0 {
+			break
+		}
+		keep[worst] = false
+	}
+	var idx, widths []int
+	rest := total - used()
+	for i, c := range cols {
+		if !keep[i] {
+			continue
+		}
+		w := c.width
+		if c.grow {
+			w = max(minGrow+rest, 1)
+		}
+		idx = append(idx, i)
+		widths = append(widths, w)
+	}
+	return idx, widths
+}
+
+// renderRow lays out the values of the kept columns.
+func renderRow(cols []column, idx, widths []int, values []string) string {
+	var b strings.Builder
+	for k, i := range idx {
+		if k > 0 {
+			b.WriteByte(' ')
+		}
+		if cols[i].right {
+			b.WriteString(rcol(values[i], widths[k]))
+		} else {
+			b.WriteString(col(values[i], widths[k]))
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,371 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/slotwatch/slotwatch/actions"
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+type sessionTarget = collectors.Session
+
+const (
+	kindCancel    = actions.Cancel
+	kindTerminate = actions.Terminate
+)
+
+// actionTimeout bounds one preview or execution so a hung server cannot keep
+// the dialog waiting forever.
+const actionTimeout = 60 * time.Second
+
+// Messages carrying action results back into Update.
+type (
+	sessionPlanMsg struct {
+		plan   actions.SessionPlan
+		narrow func(actions.Backend) bool
+		err    error
+	}
+	redisPlanMsg struct {
+		plan   actions.RedisPlan
+		narrow func(collectors.RedisClient) bool
+		err    error
+	}
+	sessionDoneMsg struct {
+		report actions.SessionReport
+		err    error
+	}
+	redisDoneMsg struct {
+		report actions.RedisReport
+		err    error
+	}
+	declinedMsg struct {
+		what string
+		err  error
+	}
+)
+
+// confirmDialog holds a previewed plan until the engineer answers.
+type confirmDialog struct {
+	session *actions.SessionPlan
+	redis   *actions.RedisPlan
+	scroll  int
+}
+
+func (d *confirmDialog) targets() int {
+	if d.session != nil {
+		return len(d.session.Targets)
+	}
+	return len(d.redis.Targets)
+}
+
+// lines bounds scrolling: targets and exclusions plus their headings.
+func (d *confirmDialog) lines() int {
+	if d.session != nil {
+		return len(d.session.Targets) + len(d.session.Excluded) + 2
+	}
+	return len(d.redis.Targets) + len(d.redis.Excluded) + 2
+}
+
+// askSessions previews a cancel or terminate of the given sessions.
+func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
+	if len(targets) == 0 {
+		m.footer.setText("No session under the cursor.")
+		return m, nil
+	}
+	keys := make(map[int32]time.Time, len(targets))
+	req := actions.SessionRequest{Kind: kind}
+	for _, s := range targets {
+		req.Filter.PIDs = append(req.Filter.PIDs, s.PID)
+		keys[s.PID] = s.BackendStart
+	}
+	// Keep only the backends that were on screen: a pid reused since the
+	// snapshot is a different session and is not the engineer's choice.
+	narrow := func(b actions.Backend) bool {
+		start, ok := keys[b.PID]
+		return ok && (start.IsZero() || b.BackendStart.IsZero() || start.Equal(b.BackendStart))
+	}
+	m.footer.setText(fmt.Sprintf("Previewing %s of %d session(s)…", kind, len(targets)))
+	return m, m.previewSessionsCmd(req, narrow)
+}
+
+// askGroup previews "terminate every session of this group idle longer than N".
+func (m Model) askGroup(g collectors.SessionGroup) (tea.Model, tea.Cmd) {
+	req := actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{
+		States: []string{"idle"}, IdleOver: m.opts.GroupIdleOver,
+		App: globExact(g.ApplicationName), User: globExact(g.Usename), DB: globExact(g.Datname), Client: globExact(g.ClientAddr),
+	}}
+	// An empty field would match everything in the filter: narrow the plan
+	// to exactly this group.
+	narrow := func(b actions.Backend) bool {
+		return b.ApplicationName == g.ApplicationName && b.Usename == g.Usename &&
+			b.Datname == g.Datname && b.ClientAddr == g.ClientAddr
+	}
+	m.footer.setText(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", groupLabel(g), durOf(m.opts.GroupIdleOver)))
+	return m, m.previewSessionsCmd(req, narrow)
+}
+
+func groupOfSession(s *collectors.Session) collectors.SessionGroup {
+	return collectors.SessionGroup{ApplicationName: s.ApplicationName, Usename: s.Usename, ClientAddr: s.ClientAddr, Datname: s.Datname}
+}
+
+func groupLabel(g collectors.SessionGroup) string {
+	return fmt.Sprintf("%s@%s from %s (%s)", orDash(g.Usename), orDash(g.Datname), orDash(g.ClientAddr), orDash(g.ApplicationName))
+}
+
+// globExact escapes glob metacharacters so a value matches only itself.
+func globExact(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`)
+	return r.Replace(s)
+}
+
+// askRedis previews killing the client or group under the Redis cursor.
+func (m Model) askRedis() (tea.Model, tea.Cmd) {
+	if c := m.redis.currentClient(); c != nil {
+		id := c.ID
+		f := actions.RedisFilter{IDs: []int64{id}}
+		m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of client %d…", id))
+		return m, m.previewRedisCmd(f, func(rc collectors.RedisClient) bool { return rc.ID == id })
+	}
+	g := m.redis.currentGroup()
+	if g == nil {
+		m.footer.setText("No Redis group under the cursor (Tab to the Redis pane).")
+		return m, nil
+	}
+	grp := *g
+	f := actions.RedisFilter{Host: globExact(grp.Host), Lib: globExact(grp.LibName),
+		Name: strings.ReplaceAll(globExact(grp.Name), "#", "*")}
+	narrow := func(c collectors.RedisClient) bool {
+		return c.Host() == grp.Host && c.LibName == grp.LibName && collectors.FoldName(c.Name) == grp.Name
+	}
+	m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of group %s…", grp.Key()))
+	return m, m.previewRedisCmd(f, narrow)
+}
+
+func (m *Model) previewSessionsCmd(req actions.SessionRequest, narrow func(actions.Backend) bool) tea.Cmd {
+	mit, ctx := m.opts.Mitigator, m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+		defer cancel()
+		plan, err := mit.PreviewSessions(ctx, req)
+		return sessionPlanMsg{plan: plan, narrow: narrow, err: err}
+	}
+}
+
+func (m *Model) previewRedisCmd(f actions.RedisFilter, narrow func(collectors.RedisClient) bool) tea.Cmd {
+	mit, ctx := m.opts.Mitigator, m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+		defer cancel()
+		plan, err := mit.PreviewRedis(ctx, f)
+		return redisPlanMsg{plan: plan, narrow: narrow, err: err}
+	}
+}
+
+// onActionMsg handles previews, results and audit refreshes.
+func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case sessionPlanMsg:
+		if msg.err != nil {
+			m.footer.setError("preview", msg.err)
+			return m, nil
+		}
+		plan := msg.plan
+		if msg.narrow != nil {
+			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(b actions.Backend) bool { return !msg.narrow(b) })
+		}
+		m.confirm, m.mode = &confirmDialog{session: &plan}, modeConfirm
+		m.footer.setText("")
+	case redisPlanMsg:
+		if msg.err != nil {
+			m.footer.setError("preview", msg.err)
+			return m, nil
+		}
+		plan := msg.plan
+		if msg.narrow != nil {
+			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(c collectors.RedisClient) bool { return !msg.narrow(c) })
+		}
+		m.confirm, m.mode = &confirmDialog{redis: &plan}, modeConfirm
+		m.footer.setText("")
+	case sessionDoneMsg:
+		if msg.err != nil {
+			m.footer.setError(string(msg.report.Plan.Request.Kind), msg.err)
+		} else {
+			m.footer.setText(summarize(string(msg.report.Plan.Request.Kind), msg.report.Results))
+			clear(m.sessions.marks)
+		}
+		return m, m.auditCmd()
+	case redisDoneMsg:
+		if msg.err != nil {
+			m.footer.setError("CLIENT KILL", msg.err)
+		} else {
+			m.footer.setText(summarize("CLIENT KILL", msg.report.Results))
+		}
+		return m, m.auditCmd()
+	case declinedMsg:
+		if msg.err != nil {
+			m.footer.setError("recording the declined "+msg.what, msg.err)
+		} else {
+			m.footer.setText(fmt.Sprintf("Declined %s: nothing was changed.", msg.what))
+		}
+		return m, m.auditCmd()
+	case auditMsg:
+		m.footer.audit = msg.entries
+	}
+	return m, nil
+}
+
+func (m Model) onConfirmKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	d := m.confirm
+	k := m.keys.confirm
+	switch {
+	case key.Matches(msg, k.Up):
+		d.scroll = max(0, d.scroll-1)
+	case key.Matches(msg, k.Down):
+		d.scroll = min(d.scroll+1, d.lines())
+	case key.Matches(msg, k.Yes):
+		m.mode, m.confirm = modeNormal, nil
+		if d.targets() == 0 {
+			m.footer.setText("Nothing to do: no target left after the safety policy.")
+			return m, m.declineCmd(d)
+		}
+		return m, m.executeCmd(d)
+	case key.Matches(msg, k.No):
+		m.mode, m.confirm = modeNormal, nil
+		return m, m.declineCmd(d)
+	}
+	return m, nil
+}
+
+func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
+	mit, ctx := m.opts.Mitigator, m.ctx
+	if d.session != nil {
+		plan := *d.session
+		m.footer.setText(fmt.Sprintf("Running %s on %d session(s)…", plan.Request.Kind, len(plan.Targets)))
+		return func() tea.Msg {
+			ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+			defer cancel()
+			rep, err := mit.ExecuteSessions(ctx, plan)
+			rep.Plan = plan
+			return sessionDoneMsg{report: rep, err: err}
+		}
+	}
+	plan := *d.redis
+	m.footer.setText(fmt.Sprintf("Killing %d Redis client(s)…", len(plan.Targets)))
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+		defer cancel()
+		rep, err := mit.ExecuteRedis(ctx, plan)
+		return redisDoneMsg{report: rep, err: err}
+	}
+}
+
+func (m *Model) declineCmd(d *confirmDialog) tea.Cmd {
+	mit, ctx := m.opts.Mitigator, m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+		defer cancel()
+		if d.session != nil {
+			return declinedMsg{what: string(d.session.Request.Kind), err: mit.DeclineSessions(ctx, *d.session)}
+		}
+		return declinedMsg{what: "CLIENT KILL", err: mit.DeclineRedis(ctx, *d.redis)}
+	}
+}
+
+// summarize turns per-target results into one footer sentence.
+func summarize(what string, results []actions.TargetResult) string {
+	counts := map[actions.Outcome]int{}
+	var reasons []string
+	for _, r := range results {
+		counts[r.Outcome]++
+		if (r.Outcome == actions.Skipped || r.Outcome == actions.Failed) && r.Reason != "" && len(reasons) < 2 {
+			reasons = append(reasons, fmt.Sprintf("%d: %s", r.ID, r.Reason))
+		}
+	}
+	var parts []string
+	for _, o := range []actions.Outcome{actions.Done, actions.Gone, actions.Skipped, actions.Failed} {
+		if counts[o] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no target")
+	}
+	s := fmt.Sprintf("%s: %s", what, strings.Join(parts, ", "))
+	if len(reasons) > 0 {
+		s += " (" + strings.Join(reasons, "; ") + ")"
+	}
+	return s
+}
+
+// dialogView renders the confirmation: what will run, on which targets, and
+// what the safety policy excluded.
+func (m *Model) dialogView(w, h int) block {
+	d := m.confirm
+	var head, body []string
+	var verb string
+	if p := d.session; p != nil {
+		verb = string(p.Request.Kind)
+		head = append(head, m.st.dialog.Render(fmt.Sprintf("CONFIRM %s of %d session(s) on %s",
+			strings.ToUpper(verb), len(p.Targets), p.Server)))
+		head = append(head, "Statement: "+oneLine(p.Statement))
+		for _, n := range p.Notes {
+			head = append(head, m.st.warning.Render("Note: "+n))
+		}
+		body = append(body, m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets))))
+		for _, b := range p.Targets {
+			body = append(body, fmt.Sprintf("  %7d %-14s %-16s %-15s %-8s %8s  %s", b.PID, b.Usename, orDash(b.ApplicationName),
+				orDash(b.ClientAddr), b.State, dur(b.StateSeconds), oneLine(b.Query)))
+		}
+		body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+		for _, e := range p.Excluded {
+			body = append(body, fmt.Sprintf("  %7d %-14s %-16s %s", e.Backend.PID, e.Backend.Usename,
+				orDash(e.Backend.ApplicationName), e.Reason))
+		}
+	} else {
+		p := d.redis
+		verb = "kill"
+		head = append(head, m.st.dialog.Render(fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), p.Server)))
+		head = append(head, "Statement: "+oneLine(p.Statement))
+		body = append(body, m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets))))
+		for _, c := range p.Targets {
+			body = append(body, fmt.Sprintf("  %7d %-21s %-14s %-10s age %s idle %s", c.ID, c.Addr, orDash(c.Name),
+				orDash(c.LibName), dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds))))
+		}
+		body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+		for _, e := range p.Excluded {
+			body = append(body, fmt.Sprintf("  %7d %-21s %s", e.Client.ID, e.Client.Addr, e.Reason))
+		}
+	}
+	ask := m.st.dialog.Render(fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", verb, d.targets()))
+	if d.targets() == 0 {
+		ask = m.st.dialog.Render("Nothing would be changed. Press n or Esc to close.")
+	}
+	room := max(h-len(head)-1, 0)
+	scroll := min(d.scroll, max(len(body)-room, 0))
+	end := min(len(body), scroll+room)
+	lines := append(head, body[scroll:end]...)
+	if end < len(body) && room > 0 {
+		lines[len(lines)-1] = m.st.dim.Render(fmt.Sprintf("  … %d more lines (↓ to scroll)", len(body)-end+1))
+	}
+	lines = append(fitBlock(lines, w, h-1), ask)
+	return fitBlock(lines, w, h)
+}
+
+// errorText is the sentence shown for a failed action.
+func errorText(what string, err error) string {
+	switch {
+	case errors.Is(err, actions.ErrReadOnly):
+		return "Refused: " + err.Error()
+	case actions.IsRefused(err):
+		return "Refused by the safety policy: " + err.Error()
+	}
+	return fmt.Sprintf("%s failed: %v", what, err)
+}

@@ -1,0 +1,392 @@
+package tui
+
+import (
+	"context"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/slotwatch/slotwatch/analysis"
+)
+
+// uiMode is what the keyboard currently talks to.
+type uiMode int
+
+const (
+	modeNormal uiMode = iota
+	modeFilter
+	modeConfirm
+	modeDetail
+	modeHelp
+)
+
+// focus is the pane the navigation and action keys apply to.
+type focus int
+
+const (
+	focusSessions focus = iota
+	focusGroups
+	focusRedis
+	numFocus
+)
+
+// Messages the model receives.
+type (
+	frameMsg   struct{ frame analysis.Frame }
+	tickMsg    time.Time
+	hookErrMsg struct{ err error }
+)
+
+// Model is the root model: it routes keys by mode and focus and delegates
+// state and rendering to the panes.
+type Model struct {
+	opts  Options
+	ctx   context.Context
+	st    styles
+	keys  keys
+	help  help.Model
+	input textinput.Model
+
+	width, height int
+	mode          uiMode
+	focus         focus
+
+	frame    analysis.Frame
+	hasFrame bool
+	frameAt  time.Time // when the frame arrived, on the model's clock
+	now      time.Time
+	paused   bool
+	held     *analysis.Frame // newest frame received while paused
+
+	sessions sessionsPane
+	groups   groupsPane
+	redis    redisPane
+	footer   footerPane
+	confirm  *confirmDialog
+	detail   detailView
+	replay   *replayState
+}
+
+// New builds the root model. ctx bounds the actions it runs; r renders the
+// styles (nil: a renderer on Options.Output, without colour if NoColor).
+func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
+	opts = opts.withDefaults()
+	if r == nil {
+		r = newRenderer(opts)
+	}
+	m := Model{opts: opts, ctx: ctx, st: newStyles(r), keys: newKeys(), help: help.New(),
+		input: textinput.New(), sessions: newSessionsPane(), now: opts.Now()}
+	m.help.Styles.ShortKey, m.help.Styles.FullKey = m.st.helpKey, m.st.helpKey
+	m.help.Styles.ShortDesc, m.help.Styles.FullDesc = m.st.helpDesc, m.st.helpDesc
+	m.help.Styles.ShortSeparator, m.help.Styles.FullSeparator = m.st.dim, m.st.dim
+	m.help.Styles.Ellipsis = m.st.dim
+	m.input.Prompt = "/"
+	m.input.Placeholder = "pid, user, application, client, state or query"
+	m.input.CharLimit = 200
+	if m.actionsDisabled() {
+		m.keys.disableActions()
+	}
+	if len(opts.Frames) > 0 || opts.Mode == ModeReplay {
+		m.replay = newReplay(opts.Frames)
+		if f, ok := m.replay.frame(); ok {
+			m.applyFrame(f, f.Snapshot.TakenAt)
+		}
+	}
+	return m
+}
+
+// actionsDisabled is true when nothing may be changed: no Mitigator,
+// read-only, or replaying a recording.
+func (m *Model) actionsDisabled() bool {
+	return m.opts.Mitigator == nil || m.opts.Mitigator.ReadOnly() || m.opts.Mode == ModeReplay
+}
+
+// Init starts the clock (data age keeps counting when no frame arrives) and
+// the replay player.
+func (m Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{tick()}
+	if m.replay != nil {
+		cmds = append(cmds, m.replay.tickCmd())
+	}
+	if !m.actionsDisabled() {
+		cmds = append(cmds, m.auditCmd())
+	}
+	return tea.Batch(cmds...)
+}
+
+func tick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// Update stores state; anything slow runs in a returned command.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.relayout()
+		return m, nil
+	case frameMsg:
+		if m.paused {
+			m.held = &msg.frame
+			return m, nil
+		}
+		m.applyFrame(msg.frame, m.opts.Now())
+		return m, nil
+	case tickMsg:
+		if m.replay == nil {
+			m.now = m.opts.Now()
+		}
+		return m, tick()
+	case replayTickMsg:
+		return m.onReplayTick(msg)
+	case hookErrMsg:
+		m.footer.setError("recording", msg.err)
+		return m, nil
+	case tea.KeyMsg:
+		return m.onKey(msg)
+	}
+	return m.onActionMsg(msg)
+}
+
+// applyFrame makes f the displayed frame; at is when it arrived.
+func (m *Model) applyFrame(f analysis.Frame, at time.Time) {
+	m.frame, m.hasFrame, m.frameAt = f, true, at
+	if m.replay != nil {
+		m.now = at
+	}
+	if pg := f.Snapshot.Postgres; pg != nil {
+		m.sessions.setSessions(pg.Sessions)
+		m.groups.set(pg.Groups)
+	} else {
+		m.sessions.setSessions(nil)
+		m.groups.set(nil)
+	}
+	m.redis.set(f.Snapshot.Redis)
+	m.relayout()
+}
+
+// relayout tells the panes how many rows they get.
+func (m *Model) relayout() {
+	l := m.layout()
+	m.sessions.setVisible(l.sessions - 2)
+}
+
+func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if msg.String() == "ctrl+c" {
+		return m, tea.Quit
+	}
+	switch m.mode {
+	case modeHelp:
+		if key.Matches(msg, m.keys.global.Help, m.keys.detail.Back, m.keys.global.Quit) {
+			m.mode = modeNormal
+		}
+		return m, nil
+	case modeConfirm:
+		return m.onConfirmKey(msg)
+	case modeFilter:
+		return m.onFilterKey(msg)
+	case modeDetail:
+		return m.onDetailKey(msg)
+	}
+	return m.onNormalKey(msg)
+}
+
+func (m Model) onNormalKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	g := m.keys.global
+	switch {
+	case key.Matches(msg, g.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, g.Help):
+		m.mode = modeHelp
+		return m, nil
+	case m.replay != nil:
+		if handled, cmd := m.onReplayKey(msg); handled {
+			return m, cmd
+		}
+	case key.Matches(msg, g.Pause):
+		m.togglePause()
+		return m, nil
+	}
+	if key.Matches(msg, g.Focus) {
+		if msg.String() == "shift+tab" {
+			m.focus = (m.focus + numFocus - 1) % numFocus
+		} else {
+			m.focus = (m.focus + 1) % numFocus
+		}
+		return m, nil
+	}
+	if m.actionsDisabled() && isActionKey(msg.String()) {
+		m.footer.setText(m.disabledReason())
+		return m, nil
+	}
+	switch m.focus {
+	case focusGroups:
+		return m.onGroupsKey(msg)
+	case focusRedis:
+		return m.onRedisKey(msg)
+	}
+	return m.onSessionsKey(msg)
+}
+
+func isActionKey(k string) bool {
+	switch k {
+	case "C", "K", "G", "X", " ", "u":
+		return true
+	}
+	return false
+}
+
+func (m *Model) disabledReason() string {
+	switch {
+	case m.opts.Mode == ModeReplay:
+		return "Actions are disabled while replaying a recording."
+	case m.opts.Mitigator == nil:
+		return "Actions are unavailable: no server connection to act on."
+	}
+	return "Read-only mode: actions are disabled (restart without --read-only to act)."
+}
+
+func (m *Model) togglePause() {
+	m.paused = !m.paused
+	if !m.paused && m.held != nil {
+		m.applyFrame(*m.held, m.opts.Now())
+		m.held = nil
+	}
+}
+
+// navigate applies a navigation key to a cursor; false when msg is not one.
+func (m *Model) navigate(msg tea.KeyMsg, move func(delta int), page int) bool {
+	n := m.keys.nav
+	switch {
+	case key.Matches(msg, n.Up):
+		move(-1)
+	case key.Matches(msg, n.Down):
+		move(1)
+	case key.Matches(msg, n.PageUp):
+		move(-max(page, 1))
+	case key.Matches(msg, n.PageDown):
+		move(max(page, 1))
+	case key.Matches(msg, n.Top):
+		move(-1 << 30)
+	case key.Matches(msg, n.Bottom):
+		move(1 << 30)
+	default:
+		return false
+	}
+	return true
+}
+
+func (m Model) onSessionsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	p := &m.sessions
+	if m.navigate(msg, func(d int) { p.setCursor(p.cursor + d) }, p.visible) {
+		return m, nil
+	}
+	k := m.keys.sessions
+	switch {
+	case key.Matches(msg, k.Detail):
+		if s := p.current(); s != nil {
+			m.detail = detailView{key: s.Key(), session: *s}
+			m.mode = modeDetail
+		}
+	case key.Matches(msg, k.Filter):
+		m.mode = modeFilter
+		m.input.SetValue(p.text)
+		m.input.CursorEnd()
+		return m, m.input.Focus()
+	case key.Matches(msg, k.Sort):
+		p.nextSort()
+	case key.Matches(msg, k.Reverse):
+		p.desc = !p.desc
+		p.refresh()
+	case key.Matches(msg, k.Active):
+		p.setStateFilter(onlyActive)
+	case key.Matches(msg, k.Idle):
+		p.setStateFilter(onlyIdle)
+	case key.Matches(msg, k.IdleTx):
+		p.setStateFilter(onlyIdleTx)
+	case key.Matches(msg, k.Waiting):
+		p.setStateFilter(onlyWaiting)
+	case key.Matches(msg, k.AllStates):
+		p.setStateFilter("")
+	case key.Matches(msg, k.Mark):
+		p.toggleMark()
+	case key.Matches(msg, k.ClearMarks):
+		clear(p.marks)
+	case key.Matches(msg, k.Cancel):
+		return m.askSessions(kindCancel, p.targets())
+	case key.Matches(msg, k.Terminate):
+		return m.askSessions(kindTerminate, p.targets())
+	case key.Matches(msg, k.TerminateGroup):
+		if s := p.current(); s != nil {
+			return m.askGroup(groupOfSession(s))
+		}
+	}
+	return m, nil
+}
+
+func (m Model) onGroupsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if m.navigate(msg, m.groups.move, 5) {
+		return m, nil
+	}
+	if key.Matches(msg, m.keys.groups.TerminateGroup) {
+		if g := m.groups.current(); g != nil {
+			return m.askGroup(*g)
+		}
+	}
+	return m, nil
+}
+
+func (m Model) onRedisKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if m.navigate(msg, m.redis.move, 5) {
+		return m, nil
+	}
+	switch {
+	case key.Matches(msg, m.keys.redis.Clients):
+		m.redis.toggleClients()
+	case key.Matches(msg, m.keys.redis.Kill):
+		return m.askRedis()
+	}
+	return m, nil
+}
+
+func (m Model) onFilterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	switch {
+	case key.Matches(msg, m.keys.filter.Apply):
+		m.mode = modeNormal
+		m.input.Blur()
+		return m, nil
+	case key.Matches(msg, m.keys.filter.Clear):
+		m.mode = modeNormal
+		m.input.Blur()
+		m.input.SetValue("")
+		m.sessions.text = ""
+		m.sessions.refresh()
+		return m, nil
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(msg)
+	m.sessions.text = m.input.Value()
+	m.sessions.refresh()
+	return m, cmd
+}
+
+func (m Model) onDetailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	switch {
+	case key.Matches(msg, m.keys.global.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, m.keys.detail.Back):
+		m.mode = modeNormal
+	case m.actionsDisabled() && isActionKey(msg.String()):
+		m.footer.setText(m.disabledReason())
+	case key.Matches(msg, m.keys.sessions.Cancel):
+		return m.askSessions(kindCancel, []sessionTarget{m.detail.session})
+	case key.Matches(msg, m.keys.sessions.Terminate):
+		return m.askSessions(kindTerminate, []sessionTarget{m.detail.session})
+	case m.navigate(msg, func(d int) { m.detail.scroll = max(0, m.detail.scroll+d) }, 10):
+	}
+	return m, nil
+}

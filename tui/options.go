@@ -1,0 +1,107 @@
+// Package tui is the live incident dashboard: bubbletea models that render
+// analysis frames and ask a Mitigator to act. Update only stores state; every
+// action runs in a returned tea.Cmd, and data arrives from a bridge goroutine
+// that owns the analysis pipeline.
+package tui
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/slotwatch/slotwatch/actions"
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// Mode says where frames come from.
+type Mode int
+
+const (
+	ModeLive   Mode = iota // collectors against real servers
+	ModeDemo               // the built-in simulation
+	ModeReplay             // a recording, played from precomputed frames
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeDemo:
+		return "DEMO"
+	case ModeReplay:
+		return "REPLAY"
+	default:
+		return "LIVE"
+	}
+}
+
+// Mitigator is what the dashboard needs from actions.Service. A nil
+// Mitigator means actions are unavailable (replay, or no server to act on).
+type Mitigator interface {
+	ReadOnly() bool
+	PreviewSessions(ctx context.Context, req actions.SessionRequest) (actions.SessionPlan, error)
+	ExecuteSessions(ctx context.Context, plan actions.SessionPlan) (actions.SessionReport, error)
+	DeclineSessions(ctx context.Context, plan actions.SessionPlan) error
+	PreviewRedis(ctx context.Context, f actions.RedisFilter) (actions.RedisPlan, error)
+	ExecuteRedis(ctx context.Context, plan actions.RedisPlan) (actions.RedisReport, error)
+	DeclineRedis(ctx context.Context, plan actions.RedisPlan) error
+	RecentAudit(n int) []actions.AuditEntry
+}
+
+// Intervals are the sampling periods of each source: a source whose last good
+// sample is older than three of its intervals is marked STALE.
+type Intervals struct {
+	Postgres, Probe, Redis, Jobs time.Duration
+}
+
+func (iv Intervals) withDefaults() Intervals {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&iv.Postgres, time.Second)
+	def(&iv.Redis, time.Second)
+	def(&iv.Probe, 10*time.Second)
+	def(&iv.Jobs, 10*time.Second)
+	return iv
+}
+
+// Options configure the dashboard.
+type Options struct {
+	Mode Mode
+	// Mailbox and Pipeline feed live and demo mode: the bridge goroutine owns
+	// the pipeline.
+	Mailbox  *collectors.Mailbox
+	Pipeline Stepper
+	// OnSnapshot, when set, sees every snapshot the bridge takes (recording).
+	// An error is shown in the footer; collection continues.
+	OnSnapshot func(collectors.Snapshot) error
+	// Frames are the precomputed frames of a recording (replay mode).
+	Frames []analysis.Frame
+	// Mitigator runs actions; nil disables them.
+	Mitigator Mitigator
+	// GroupIdleOver is N in "terminate all idle longer than N in this group"
+	// (default 10m).
+	GroupIdleOver time.Duration
+	Intervals     Intervals
+	// Now is the clock (tests pin it); default time.Now.
+	Now func() time.Time
+	// NoColor renders without colour (NO_COLOR); Output is the terminal
+	// (default os.Stdout) and Input the keyboard (default os.Stdin).
+	NoColor bool
+	Output  io.Writer
+	Input   io.Reader
+	// Title names the incident target in the header, e.g. "talentflow".
+	Title string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.GroupIdleOver <= 0 {
+		o.GroupIdleOver = 10 * time.Minute
+	}
+	o.Intervals = o.Intervals.withDefaults()
+	return o
+}

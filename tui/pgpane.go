@@ -1,0 +1,127 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// pgStates renders the session counts by state with their sparklines.
+func (m *Model) pgStates(w, h int) block {
+	pg := m.frame.Snapshot.Postgres
+	lines := []string{m.st.bold.Render(" PostgreSQL by state")}
+	if pg == nil {
+		lines = append(lines, "  not configured")
+		return fitBlock(lines, w, h)
+	}
+	trend := m.frame.Trend
+	type row struct {
+		label string
+		now   int
+		hist  func(collectors.Point) int
+	}
+	rows := []row{
+		{"total", pg.Total, func(p collectors.Point) int { return p.PGTotal }},
+		{"active", pg.ByState["active"], func(p collectors.Point) int { return p.PGByState["active"] }},
+		{"idle", pg.ByState["idle"], func(p collectors.Point) int { return p.PGByState["idle"] }},
+		{"idle/tx", pg.ByState["idle in transaction"] + pg.ByState["idle in transaction (aborted)"],
+			func(p collectors.Point) int {
+				return p.PGByState["idle in transaction"] + p.PGByState["idle in transaction (aborted)"]
+			}},
+		{"lock wait", pg.Waiting, func(p collectors.Point) int { return p.PGWaiting }},
+	}
+	sw := max(w-16, 0)
+	for _, r := range rows {
+		vals := make([]float64, 0, len(trend))
+		for _, p := range trend {
+			if p.PGOK {
+				vals = append(vals, float64(r.hist(p)))
+			}
+		}
+		lines = append(lines, fmt.Sprintf("  %-9s %3d %s", r.label, r.now, sparkline(vals, sw)))
+	}
+	return fitBlock(lines, w, h)
+}
+
+// groupsPane ranks who holds the connections: the leaker is the first line.
+type groupsPane struct {
+	groups []collectors.SessionGroup
+	cursor int
+	key    string
+}
+
+func groupKey(g *collectors.SessionGroup) string {
+	return g.ApplicationName + "|" + g.Usename + "|" + g.ClientAddr + "|" + g.Datname
+}
+
+func (p *groupsPane) set(groups []collectors.SessionGroup) {
+	p.groups = slices.Clone(groups)
+	slices.SortStableFunc(p.groups, func(a, b collectors.SessionGroup) int {
+		if c := cmp.Compare(b.Total, a.Total); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.OldestIdleSeconds, a.OldestIdleSeconds)
+	})
+	for i := range p.groups {
+		if groupKey(&p.groups[i]) == p.key {
+			p.cursor = i
+			return
+		}
+	}
+	p.move(0)
+}
+
+func (p *groupsPane) move(delta int) {
+	p.cursor = max(0, min(p.cursor+delta, len(p.groups)-1))
+	if g := p.current(); g != nil {
+		p.key = groupKey(g)
+	}
+}
+
+func (p *groupsPane) current() *collectors.SessionGroup {
+	if p.cursor < 0 || p.cursor >= len(p.groups) {
+		return nil
+	}
+	return &p.groups[p.cursor]
+}
+
+var groupColumns = []column{
+	{title: "APPLICATION", width: 14, grow: true},
+	{title: "USER", width: 14, drop: 2},
+	{title: "CLIENT", width: 12, drop: 1},
+	{title: "DB", width: 10, drop: 3},
+	{title: "CONNS", width: 5, right: true},
+	{title: "IDLE", width: 4, right: true, drop: 4},
+	{title: "OLDEST", width: 7, right: true},
+}
+
+func (p *groupsPane) view(st styles, w, h int, focused bool) block {
+	lines := []string{paneTitle(st, focused, fmt.Sprintf("Connections by group (%d)", len(p.groups)))}
+	idx, widths := fitColumns(groupColumns, w-1, 14)
+	titles := make([]string, len(groupColumns))
+	for i, c := range groupColumns {
+		titles[i] = c.title
+	}
+	lines = append(lines, st.heading.Render(fitLine(" "+renderRow(groupColumns, idx, widths, titles), w)))
+	rows := max(h-2, 0)
+	off := max(0, p.cursor-rows+1)
+	for i := off; i < len(p.groups) && i < off+rows; i++ {
+		g := &p.groups[i]
+		idle := g.ByState["idle"]
+		vals := []string{orDash(g.ApplicationName), orDash(g.Usename), orDash(g.ClientAddr), orDash(g.Datname),
+			strconv.Itoa(g.Total), strconv.Itoa(idle), dur(g.OldestIdleSeconds)}
+		prefix := " "
+		if focused && i == p.cursor {
+			prefix = ">"
+		}
+		line := fitLine(prefix+renderRow(groupColumns, idx, widths, vals), w)
+		if focused && i == p.cursor {
+			line = st.selected.Render(line)
+		}
+		lines = append(lines, line)
+	}
+	return fitBlock(lines, w, h)
+}

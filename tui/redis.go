@@ -1,0 +1,232 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// redisPane shows Redis clients by group, or the raw client list on demand.
+type redisPane struct {
+	stats       *collectors.RedisStats
+	groups      []collectors.RedisGroup
+	clients     []collectors.RedisClient
+	showClients bool
+	cursor      int
+	key         string // group key or client id under the cursor
+}
+
+func (p *redisPane) set(r *collectors.RedisStats) {
+	p.stats = r
+	p.groups, p.clients = nil, nil
+	if r != nil {
+		p.groups = slices.Clone(r.Groups)
+		slices.SortStableFunc(p.groups, func(a, b collectors.RedisGroup) int { return cmp.Compare(b.Count, a.Count) })
+		p.clients = slices.Clone(r.Clients)
+		slices.SortStableFunc(p.clients, func(a, b collectors.RedisClient) int {
+			return cmp.Compare(b.IdleSeconds, a.IdleSeconds)
+		})
+	}
+	for i := 0; i < p.len(); i++ {
+		if p.keyAt(i) == p.key {
+			p.cursor = i
+			return
+		}
+	}
+	p.move(0)
+}
+
+func (p *redisPane) len() int {
+	if p.showClients {
+		return len(p.clients)
+	}
+	return len(p.groups)
+}
+
+func (p *redisPane) keyAt(i int) string {
+	if p.showClients {
+		return strconv.FormatInt(p.clients[i].ID, 10)
+	}
+	return p.groups[i].Key()
+}
+
+func (p *redisPane) move(delta int) {
+	p.cursor = max(0, min(p.cursor+delta, p.len()-1))
+	if p.cursor < p.len() {
+		p.key = p.keyAt(p.cursor)
+	}
+}
+
+func (p *redisPane) toggleClients() {
+	p.showClients = !p.showClients
+	p.cursor, p.key = 0, ""
+	p.move(0)
+}
+
+func (p *redisPane) currentGroup() *collectors.RedisGroup {
+	if p.showClients || p.cursor >= len(p.groups) {
+		return nil
+	}
+	return &p.groups[p.cursor]
+}
+
+func (p *redisPane) currentClient() *collectors.RedisClient {
+	if !p.showClients || p.cursor >= len(p.clients) {
+		return nil
+	}
+	return &p.clients[p.cursor]
+}
+
+// growthPerMinute is a group's client count change per minute over the
+// trend window; ok is false with less than half a minute of history.
+func growthPerMinute(trend []collectors.Point, key string) (float64, bool) {
+	first, last := -1, -1
+	for i, p := range trend {
+		if !p.RedisOK || p.RedisGroups == nil {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		last = i
+	}
+	if first < 0 {
+		return 0, false
+	}
+	span := trend[last].At.Sub(trend[first].At)
+	if span < 30*time.Second {
+		return 0, false
+	}
+	d := trend[last].RedisGroups[key] - trend[first].RedisGroups[key]
+	return float64(d) / span.Minutes(), true
+}
+
+var redisGroupColumns = []column{
+	{title: "HOST", width: 15, grow: true},
+	{title: "NAME", width: 12, drop: 2},
+	{title: "LIB", width: 9, drop: 3},
+	{title: "COUNT", width: 5, right: true},
+	{title: "/MIN", width: 6, right: true},
+	{title: "MAX IDLE", width: 8, right: true, drop: 1},
+}
+
+var redisClientColumns = []column{
+	{title: "ID", width: 7, right: true},
+	{title: "ADDR", width: 21, grow: true},
+	{title: "NAME", width: 12, drop: 2},
+	{title: "LIB", width: 9, drop: 3},
+	{title: "AGE", width: 7, right: true, drop: 1},
+	{title: "IDLE", width: 7, right: true},
+	{title: "CMD", width: 10, drop: 4},
+}
+
+func (m *Model) redisTitle(w int) string {
+	r := m.redis.stats
+	if r == nil {
+		return "Redis not configured"
+	}
+	vals := make([]float64, 0, len(m.frame.Trend))
+	for _, p := range m.frame.Trend {
+		if p.RedisOK {
+			vals = append(vals, float64(p.RedisClients))
+		}
+	}
+	view := "groups"
+	if m.redis.showClients {
+		view = "client list"
+	}
+	t := fmt.Sprintf("Redis %s %d/%d ", view, r.ConnectedClients, r.MaxClients)
+	return t + sparkline(vals, max(w-len(t)-4, 0))
+}
+
+// clientListNote says when CLIENT LIST is read less often than INFO, so an
+// engineer knows the groups lag the client count.
+func (m *Model) clientListNote() string {
+	r := m.redis.stats
+	if r == nil || r.ClientListEverySeconds <= m.opts.Intervals.Redis.Seconds() {
+		return ""
+	}
+	note := fmt.Sprintf(" CLIENT LIST every %s", dur(r.ClientListEverySeconds))
+	if !r.ClientsSampledAt.IsZero() {
+		note += ", " + ageText(m.frame.Snapshot.TakenAt.Sub(r.ClientsSampledAt)) + " old"
+	}
+	return note
+}
+
+func (m *Model) redisView(w, h int) block {
+	p := &m.redis
+	focused := m.focus == focusRedis
+	lines := []string{paneTitle(m.st, focused, m.redisTitle(w))}
+	if note := m.clientListNote(); note != "" {
+		lines = append(lines, m.st.dim.Render(note))
+	}
+	cols := redisGroupColumns
+	if p.showClients {
+		cols = redisClientColumns
+	}
+	idx, widths := fitColumns(cols, w-1, 8)
+	titles := make([]string, len(cols))
+	for i, c := range cols {
+		titles[i] = c.title
+	}
+	lines = append(lines, m.st.heading.Render(fitLine(" "+renderRow(cols, idx, widths, titles), w)))
+	rows := max(h-len(lines), 0)
+	off := max(0, p.cursor-rows+1)
+	for i := off; i < p.len() && i < off+rows; i++ {
+		var vals []string
+		if p.showClients {
+			c := &p.clients[i]
+			vals = []string{strconv.FormatInt(c.ID, 10), c.Addr, orDash(c.Name), orDash(c.LibName),
+				dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds)), orDash(c.Cmd)}
+		} else {
+			g := &p.groups[i]
+			growth := "-"
+			if v, ok := growthPerMinute(m.frame.Trend, g.Key()); ok {
+				growth = fmt.Sprintf("%+.1f", v)
+			}
+			vals = []string{orDash(g.Host), orDash(g.Name), orDash(g.LibName), strconv.Itoa(g.Count), growth,
+				dur(float64(g.MaxIdleSeconds))}
+		}
+		prefix := " "
+		if focused && i == p.cursor {
+			prefix = ">"
+		}
+		line := fitLine(prefix+renderRow(cols, idx, widths, vals), w)
+		if focused && i == p.cursor {
+			line = m.st.selected.Render(line)
+		}
+		lines = append(lines, line)
+	}
+	return fitBlock(lines, w, h)
+}
+
+var jobColumns = []column{
+	{title: "JOB", width: 8},
+	{title: "LABEL", width: 12, grow: true, drop: 1},
+	{title: "COUNT", width: 5, right: true},
+	{title: "LIMIT", width: 5, right: true},
+	{title: "EXCESS", width: 6, right: true},
+}
+
+func (m *Model) jobsView(w, h int) block {
+	j := m.frame.Snapshot.Jobs
+	if j == nil {
+		return fitBlock([]string{m.st.bold.Render(" Jobs not configured")}, w, h)
+	}
+	lines := []string{m.st.bold.Render(fmt.Sprintf(" Jobs over capacity (%d)", len(j.OverCapacity)))}
+	idx, widths := fitColumns(jobColumns, w-1, 6)
+	titles := []string{"JOB", "LABEL", "COUNT", "LIMIT", "EXCESS"}
+	lines = append(lines, m.st.heading.Render(fitLine(" "+renderRow(jobColumns, idx, widths, titles), w)))
+	for _, c := range j.OverCapacity {
+		lines = append(lines, " "+renderRow(jobColumns, idx, widths, []string{c.ID, c.Label,
+			strconv.FormatInt(c.Count, 10), strconv.FormatInt(c.Limit, 10), "+" + strconv.FormatInt(c.Excess, 10)}))
+	}
+	if len(j.OverCapacity) == 0 {
+		lines = append(lines, m.st.ok.Render(" OK every job within its limit"))
+	}
+	return fitBlock(lines, w, h)
+}

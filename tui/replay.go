@@ -1,0 +1,138 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/slotwatch/slotwatch/analysis"
+)
+
+// replayStep is how often the player advances on the wall clock.
+const replayStep = 250 * time.Millisecond
+
+// replayState plays precomputed frames on a virtual clock.
+type replayState struct {
+	frames  []analysis.Frame
+	idx     int
+	at      time.Time // virtual time
+	playing bool
+	speed   float64
+	gen     int // invalidates ticks of an earlier play
+}
+
+type replayTickMsg struct{ gen int }
+
+func newReplay(frames []analysis.Frame) *replayState {
+	r := &replayState{frames: frames, playing: true, speed: 1}
+	if len(frames) > 0 {
+		r.at = frames[0].Snapshot.TakenAt
+	}
+	return r
+}
+
+func (r *replayState) frame() (analysis.Frame, bool) {
+	if r.idx < 0 || r.idx >= len(r.frames) {
+		return analysis.Frame{}, false
+	}
+	return r.frames[r.idx], true
+}
+
+func (r *replayState) tickCmd() tea.Cmd {
+	gen := r.gen
+	return tea.Tick(replayStep, func(time.Time) tea.Msg { return replayTickMsg{gen: gen} })
+}
+
+// seek moves the virtual clock to t and shows the last frame taken by then.
+func (r *replayState) seek(t time.Time) {
+	if len(r.frames) == 0 {
+		return
+	}
+	first, last := r.frames[0].Snapshot.TakenAt, r.frames[len(r.frames)-1].Snapshot.TakenAt
+	if t.Before(first) {
+		t = first
+	}
+	if t.After(last) {
+		t = last
+	}
+	r.at = t
+	r.idx = 0
+	for i := range r.frames {
+		if r.frames[i].Snapshot.TakenAt.After(t) {
+			break
+		}
+		r.idx = i
+	}
+}
+
+func (r *replayState) atEnd() bool { return r.idx >= len(r.frames)-1 }
+
+func (r *replayState) status() string {
+	state := "PLAYING"
+	if !r.playing {
+		state = "STOPPED"
+		if r.atEnd() {
+			state = "END"
+		}
+	}
+	return fmt.Sprintf("%s ×%g frame %d/%d", state, r.speed, r.idx+1, len(r.frames))
+}
+
+func (m Model) onReplayTick(msg replayTickMsg) (tea.Model, tea.Cmd) {
+	r := m.replay
+	if r == nil || msg.gen != r.gen || !r.playing {
+		return m, nil
+	}
+	before := r.idx
+	r.seek(r.at.Add(time.Duration(float64(replayStep) * r.speed)))
+	if r.idx != before {
+		m.showReplayFrame()
+	}
+	if r.atEnd() {
+		r.playing = false
+		return m, nil
+	}
+	return m, r.tickCmd()
+}
+
+func (m *Model) showReplayFrame() {
+	if f, ok := m.replay.frame(); ok {
+		m.applyFrame(f, m.replay.at)
+	}
+}
+
+// onReplayKey handles playback keys; handled is false for other keys.
+func (m *Model) onReplayKey(msg tea.KeyMsg) (bool, tea.Cmd) {
+	r, k := m.replay, m.keys.replay
+	switch {
+	case key.Matches(msg, k.Play):
+		r.playing = !r.playing
+		r.gen++
+		if r.playing {
+			if r.atEnd() {
+				r.seek(r.frames[0].Snapshot.TakenAt)
+				m.showReplayFrame()
+			}
+			return true, r.tickCmd()
+		}
+		return true, nil
+	case key.Matches(msg, k.Faster):
+		r.speed = min(r.speed*2, 256)
+	case key.Matches(msg, k.Slower):
+		r.speed = max(r.speed/2, 0.25)
+	case key.Matches(msg, k.Back):
+		r.seek(r.at.Add(-time.Minute))
+	case key.Matches(msg, k.Forward):
+		r.seek(r.at.Add(time.Minute))
+	case key.Matches(msg, k.Start) && len(r.frames) > 0:
+		r.seek(r.frames[0].Snapshot.TakenAt)
+	case key.Matches(msg, k.End) && len(r.frames) > 0:
+		r.seek(r.frames[len(r.frames)-1].Snapshot.TakenAt)
+	default:
+		return false, nil
+	}
+	m.showReplayFrame()
+	return true, nil
+}

@@ -1,0 +1,53 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+)
+
+func newRenderer(opts Options) *lipgloss.Renderer {
+	out := opts.Output
+	if out == nil {
+		out = os.Stdout
+	}
+	r := lipgloss.NewRenderer(out)
+	if opts.NoColor {
+		r.SetColorProfile(termenv.Ascii)
+	}
+	return r
+}
+
+// Run shows the dashboard until the engineer quits or ctx ends. Live and
+// demo mode need Mailbox and Pipeline; replay mode needs Frames.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Mode != ModeReplay && (opts.Mailbox == nil || opts.Pipeline == nil) {
+		return errors.New("the dashboard needs a mailbox and a pipeline outside replay mode")
+	}
+	if opts.Mode == ModeReplay && len(opts.Frames) == 0 {
+		return errors.New("the recording holds no snapshot to replay")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	progOpts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}
+	if opts.Output != nil {
+		progOpts = append(progOpts, tea.WithOutput(opts.Output))
+	}
+	if opts.Input != nil {
+		progOpts = append(progOpts, tea.WithInput(opts.Input))
+	}
+	p := tea.NewProgram(New(ctx, opts, nil), progOpts...)
+	if opts.Mode != ModeReplay {
+		go bridge(ctx, opts.Mailbox, opts.Pipeline, opts.OnSnapshot, func(msg any) { p.Send(msg) })
+	}
+	_, err := p.Run()
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("the dashboard stopped: %w", err)
+	}
+	return nil
+}

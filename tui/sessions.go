@@ -1,0 +1,356 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// Session table columns, in display order.
+const (
+	colPID = iota
+	colUser
+	colApp
+	colClient
+	colState
+	colInState
+	colXact
+	colWait
+	colBlocked
+	colQuery
+	numCols
+)
+
+var sessionColumns = [numCols]column{
+	colPID:     {title: "PID", width: 7, right: true},
+	colUser:    {title: "USER", width: 14, drop: 5},
+	colApp:     {title: "APPLICATION", width: 16},
+	colClient:  {title: "CLIENT", width: 13, drop: 2},
+	colState:   {title: "STATE", width: 8},
+	colInState: {title: "IN STATE", width: 9, right: true},
+	colXact:    {title: "XACT", width: 8, right: true, drop: 3},
+	colWait:    {title: "WAIT", width: 18, drop: 4},
+	colBlocked: {title: "BLOCKED BY", width: 10, drop: 1},
+	colQuery:   {title: "QUERY", width: 10, grow: true},
+}
+
+// stateFilter values; "" shows every state.
+const (
+	onlyActive  = "active"
+	onlyIdle    = "idle"
+	onlyIdleTx  = "idle in transaction"
+	onlyWaiting = "waiting"
+)
+
+// sessionsPane is the sessions table. rows (indices into all, filtered and
+// sorted) are computed in Update, so View only formats visible rows.
+type sessionsPane struct {
+	all       []collectors.Session
+	rows      []int
+	cursor    int
+	offset    int
+	visible   int // rows that fit, set from the layout on resize
+	cursorKey collectors.SessionKey
+	marks     map[collectors.SessionKey]bool
+	state     string
+	text      string
+	sortCol   int
+	desc      bool
+}
+
+func newSessionsPane() sessionsPane {
+	return sessionsPane{marks: map[collectors.SessionKey]bool{}, sortCol: colInState, desc: true, visible: 10}
+}
+
+// setSessions replaces the data, keeping the cursor on the same backend
+// (pid + backend_start) when it is still there.
+func (p *sessionsPane) setSessions(all []collectors.Session) {
+	p.all = all
+	present := make(map[collectors.SessionKey]bool, len(all))
+	for i := range all {
+		present[all[i].Key()] = true
+	}
+	for k := range p.marks {
+		if !present[k] {
+			delete(p.marks, k)
+		}
+	}
+	p.refresh()
+}
+
+// refresh recomputes the visible rows after data, filter or sort changed.
+func (p *sessionsPane) refresh() {
+	p.rows = p.rows[:0]
+	needle := strings.ToLower(p.text)
+	for i := range p.all {
+		if p.matches(&p.all[i], needle) {
+			p.rows = append(p.rows, i)
+		}
+	}
+	slices.SortStableFunc(p.rows, func(a, b int) int {
+		c := compareSessions(&p.all[a], &p.all[b], p.sortCol)
+		if p.desc {
+			c = -c
+		}
+		if c == 0 {
+			c = cmp.Compare(p.all[a].PID, p.all[b].PID)
+		}
+		return c
+	})
+	p.restoreCursor()
+}
+
+func (p *sessionsPane) restoreCursor() {
+	for i, r := range p.rows {
+		if p.all[r].Key() == p.cursorKey {
+			p.cursor = i
+			p.scroll()
+			return
+		}
+	}
+	p.setCursor(p.cursor)
+}
+
+func (p *sessionsPane) matches(s *collectors.Session, needle string) bool {
+	switch p.state {
+	case "":
+	case onlyWaiting:
+		if s.WaitEventType != "Lock" {
+			return false
+		}
+	case onlyIdleTx:
+		if !strings.HasPrefix(s.State, "idle in transaction") {
+			return false
+		}
+	default:
+		if s.State != p.state {
+			return false
+		}
+	}
+	if needle == "" {
+		return true
+	}
+	for _, f := range []string{strconv.Itoa(int(s.PID)), s.Usename, s.ApplicationName, s.ClientAddr, s.State,
+		s.Datname, s.WaitEvent, s.Query} {
+		if strings.Contains(strings.ToLower(f), needle) {
+			return true
+		}
+	}
+	return false
+}
+
+func compareSessions(a, b *collectors.Session, c int) int {
+	switch c {
+	case colPID:
+		return cmp.Compare(a.PID, b.PID)
+	case colUser:
+		return strings.Compare(a.Usename, b.Usename)
+	case colApp:
+		return strings.Compare(a.ApplicationName, b.ApplicationName)
+	case colClient:
+		return strings.Compare(a.ClientAddr, b.ClientAddr)
+	case colState:
+		return strings.Compare(a.State, b.State)
+	case colInState:
+		return cmp.Compare(a.StateSeconds, b.StateSeconds)
+	case colXact:
+		return cmp.Compare(a.XactSeconds, b.XactSeconds)
+	case colWait:
+		return strings.Compare(a.WaitEventType+a.WaitEvent, b.WaitEventType+b.WaitEvent)
+	case colBlocked:
+		return cmp.Compare(len(a.BlockedBy), len(b.BlockedBy))
+	default:
+		return strings.Compare(a.Query, b.Query)
+	}
+}
+
+// setCursor moves the cursor to row i (clamped) and remembers its backend.
+func (p *sessionsPane) setCursor(i int) {
+	p.cursor = max(0, min(i, len(p.rows)-1))
+	if s := p.current(); s != nil {
+		p.cursorKey = s.Key()
+	}
+	p.scroll()
+}
+
+func (p *sessionsPane) scroll() {
+	if p.cursor < p.offset {
+		p.offset = p.cursor
+	}
+	if p.visible > 0 && p.cursor >= p.offset+p.visible {
+		p.offset = p.cursor - p.visible + 1
+	}
+	p.offset = max(0, min(p.offset, len(p.rows)-p.visible))
+}
+
+func (p *sessionsPane) setVisible(n int) {
+	p.visible = max(n, 1)
+	p.scroll()
+}
+
+// current is the session under the cursor, nil when the table is empty.
+func (p *sessionsPane) current() *collectors.Session {
+	if p.cursor < 0 || p.cursor >= len(p.rows) {
+		return nil
+	}
+	return &p.all[p.rows[p.cursor]]
+}
+
+func (p *sessionsPane) toggleMark() {
+	s := p.current()
+	if s == nil {
+		return
+	}
+	if p.marks[s.Key()] {
+		delete(p.marks, s.Key())
+	} else {
+		p.marks[s.Key()] = true
+	}
+	p.setCursor(p.cursor + 1)
+}
+
+// targets are the marked sessions, or the one under the cursor.
+func (p *sessionsPane) targets() []collectors.Session {
+	var out []collectors.Session
+	for _, r := range p.rows {
+		if p.marks[p.all[r].Key()] {
+			out = append(out, p.all[r])
+		}
+	}
+	if len(out) == 0 {
+		if s := p.current(); s != nil {
+			out = append(out, *s)
+		}
+	}
+	return out
+}
+
+func (p *sessionsPane) setStateFilter(state string) {
+	if p.state == state {
+		state = ""
+	}
+	p.state = state
+	p.refresh()
+}
+
+func (p *sessionsPane) nextSort() {
+	p.sortCol = (p.sortCol + 1) % numCols
+	p.desc = p.sortCol == colInState || p.sortCol == colXact || p.sortCol == colBlocked
+	p.refresh()
+}
+
+func stateLabel(s *collectors.Session) string {
+	switch {
+	case s.Hidden && s.State == "":
+		return "?hidden"
+	case s.State == "idle in transaction":
+		return "idle/tx"
+	case s.State == "idle in transaction (aborted)":
+		return "idle/tx!"
+	case s.State == "fastpath function call":
+		return "fastpath"
+	}
+	return orDash(s.State)
+}
+
+func sessionValues(s *collectors.Session) []string {
+	v := make([]string, numCols)
+	v[colPID] = strconv.Itoa(int(s.PID))
+	v[colUser] = orDash(s.Usename)
+	v[colApp] = orDash(s.ApplicationName)
+	v[colClient] = orDash(s.ClientAddr)
+	v[colState] = stateLabel(s)
+	v[colInState] = dur(s.StateSeconds)
+	v[colXact] = dur(s.XactSeconds)
+	if s.WaitEventType != "" {
+		v[colWait] = s.WaitEventType + ":" + s.WaitEvent
+	} else {
+		v[colWait] = "-"
+	}
+	v[colBlocked] = "-"
+	if len(s.BlockedBy) > 0 {
+		parts := make([]string, len(s.BlockedBy))
+		for i, pid := range s.BlockedBy {
+			parts[i] = strconv.Itoa(int(pid))
+		}
+		v[colBlocked] = strings.Join(parts, ",")
+	}
+	v[colQuery] = oneLine(s.Query)
+	return v
+}
+
+// view renders the title, the column header and only the visible rows.
+func (p *sessionsPane) view(st styles, w, h int, focused bool, filterLine string) block {
+	if h <= 0 {
+		return nil
+	}
+	lines := make([]string, 0, h)
+	lines = append(lines, paneTitle(st, focused, p.title(filterLine)))
+	idx, widths := fitColumns(sessionColumns[:], w-2, 16)
+	titles := make([]string, numCols)
+	for i, c := range sessionColumns {
+		titles[i] = c.title
+		if i == p.sortCol {
+			titles[i] += map[bool]string{true: "▼", false: "▲"}[p.desc]
+		}
+	}
+	lines = append(lines, st.heading.Render(fitLine("  "+renderRow(sessionColumns[:], idx, widths, titles), w)))
+	end := min(len(p.rows), p.offset+h-2)
+	for i := p.offset; i < end; i++ {
+		s := &p.all[p.rows[i]]
+		prefix := " "
+		if i == p.cursor {
+			prefix = ">"
+		}
+		mark := " "
+		if p.marks[s.Key()] {
+			mark = "*"
+		}
+		row := fitLine(prefix+mark+renderRow(sessionColumns[:], idx, widths, sessionValues(s)), w)
+		switch {
+		case i == p.cursor && focused:
+			row = st.selected.Render(row)
+		case mark == "*":
+			row = st.marked.Render(row)
+		}
+		lines = append(lines, row)
+	}
+	if len(p.rows) == 0 {
+		lines = append(lines, st.dim.Render("  no session matches"))
+	}
+	return fitBlock(lines, w, h)
+}
+
+func (p *sessionsPane) title(filterLine string) string {
+	t := fmt.Sprintf("Sessions %d", len(p.rows))
+	if len(p.rows) != len(p.all) {
+		t += fmt.Sprintf(" of %d", len(p.all))
+	}
+	if p.state != "" {
+		t += " · state=" + p.state
+	}
+	if filterLine != "" {
+		t += " · " + filterLine
+	} else if p.text != "" {
+		t += " · /" + p.text
+	}
+	if n := len(p.marks); n > 0 {
+		t += fmt.Sprintf(" · %d marked", n)
+	}
+	if len(p.rows) > 0 {
+		t += fmt.Sprintf(" · row %d", p.cursor+1)
+	}
+	return t
+}
+
+// paneTitle marks the focused pane with a glyph, not colour alone.
+func paneTitle(st styles, focused bool, t string) string {
+	if focused {
+		return st.focused.Render("▌" + t)
+	}
+	return st.bold.Render(" " + t)
+}
