@@ -46,8 +46,8 @@ func (k navKeys) list() []key.Binding {
 // (Space marks, C cancels, K terminates).
 type sessionKeys struct {
 	Detail, Mark, Cancel, Terminate, TerminateGroup, ClearMarks key.Binding
-	Filter, Sort, Reverse                                    key.Binding
-	Active, Idle, IdleTx, Waiting, AllStates                 key.Binding
+	Filter, Sort, Reverse                                       key.Binding
+	Active, Idle, IdleTx, Waiting, AllStates                    key.Binding
 }
 
 func newSessionKeys() sessionKeys {
