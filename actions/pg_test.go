@@ -38,6 +38,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("read-only refuses", f.testReadOnly)
 	t.Run("limit and batches", f.testLimitAndBatches)
 	t.Run("empty filter is refused", f.testEmptyFilter)
+	t.Run("globs mean the same in PostgreSQL", f.testGlobAgreement)
 }
 
 // hold opens a session as user with application_name app and runs setup.
@@ -380,5 +381,24 @@ func (f *pgFixture) testEmptyFilter(t *testing.T) {
 	}
 	if es := readAudit(t, path); len(es) != 1 || es[0].Phase != PhaseRefused {
 		t.Fatalf("audit = %+v", es)
+	}
+}
+
+// TestGlobAgreesWithPostgres runs inside TestPostgres's server: the regexp a
+// glob becomes must mean the same in PostgreSQL (re-check) as in Go (preview).
+func (f *pgFixture) testGlobAgreement(t *testing.T) {
+	ctx := context.Background()
+	conn := f.hold(t, "postgres", "glob-check")
+	for _, c := range globCases {
+		if c.glob == "" {
+			continue // an empty filter field adds no predicate to the statement
+		}
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT $1::text ~ $2", c.text, globRegexp(c.glob)).Scan(&got); err != nil {
+			t.Fatalf("glob %q: %v", c.glob, err)
+		}
+		if got != c.want {
+			t.Errorf("PostgreSQL: glob %q on %q = %v, want %v", c.glob, c.text, got, c.want)
+		}
 	}
 }
