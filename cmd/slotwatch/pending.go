@@ -22,8 +22,6 @@ var (
 	runTerminate = notYet("terminate")
 	runRedisKill = notYet("redis-kill")
 	runGuard     = notYet("guard")
-	runDrill     = notYet("drill")
-	runRecord    = notYet("record")
 	runReplay    = notYet("replay")
 	runReport    = notYet("report")
 )

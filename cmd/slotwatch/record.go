@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/recording"
+)
+
+func runRecord(ctx context.Context, env *environment, args []string) int {
+	fs := flag.NewFlagSet("record", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var targets targetFlags
+	targets.register(fs)
+	out := fs.String("out", "", "recording file to create (JSON lines; a name ending in .gz is gzip-compressed)")
+	duration := fs.Duration("for", 0, "stop after this long (default: until Ctrl-C)")
+	fs.Usage = func() {
+		fmt.Fprintln(env.stderr, "Usage: slotwatch record --out FILE [--for D] [--pg DSN] [--redis URL] [--config FILE]")
+		fmt.Fprintln(env.stderr, "Writes every snapshot to FILE, one JSON line each, without the dashboard, until Ctrl-C or --for.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *out == "" || fs.NArg() > 0 || *duration < 0 {
+		fmt.Fprintln(env.stderr, "slotwatch: record needs --out FILE (and a positive --for, if any); run `slotwatch record --help`.")
+		return exitUsage
+	}
+	s, err := targets.resolve(env)
+	if err != nil {
+		errorSentence(env, err)
+		return exitUsage
+	}
+	cfg, err := collectorsConfig(s)
+	if err != nil {
+		errorSentence(env, err)
+		if errors.Is(err, errNoTargets) {
+			return exitUsage
+		}
+		return exitError
+	}
+	w, err := recording.Create(*out)
+	if err != nil {
+		errorSentence(env, err)
+		return exitError
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	err = record(ctx, env, cfg, w, s.Interval)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	size := ""
+	if st, serr := os.Stat(*out); serr == nil {
+		size = fmt.Sprintf(", %.1f kB", float64(st.Size())/1000)
+	}
+	fmt.Fprintf(env.stderr, "slotwatch: wrote %d snapshots to %s%s\n", w.Count(), *out, size)
+	if err != nil {
+		errorSentence(env, err)
+		return exitError
+	}
+	return exitOK
+}
+
+// record writes the newest snapshot once per refresh interval until ctx
+// ends. Every source publishes the merged snapshot when it samples, so
+// PostgreSQL, Redis, the probe and jobs would give several nearly equal
+// snapshots a second; one per interval keeps an hour at 1 s to 3,600 lines.
+// The mailbox keeps only the newest snapshot, so a slow disk skips
+// snapshots rather than holding the collectors back.
+func record(ctx context.Context, env *environment, cfg collectors.Config, w *recording.Writer, every time.Duration) error {
+	collectCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	mb := collectors.NewMailbox()
+	if err := collectors.Start(collectCtx, cfg, mb); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "slotwatch: recording to %s (Ctrl-C to stop)\n", w.Path())
+	reported := map[string]string{}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		snap, ok := mb.Take()
+		if !ok {
+			continue
+		}
+		reportSourceErrors(env, snap, reported)
+		if err := w.Write(snap); err != nil {
+			return err
+		}
+	}
+}
+
+// reportSourceErrors prints a source's error when it first appears or
+// changes, and once when the source recovers, instead of every second.
+func reportSourceErrors(env *environment, snap collectors.Snapshot, reported map[string]string) {
+	for src, msg := range snap.Errors {
+		if reported[src] != msg {
+			fmt.Fprintf(env.stderr, "slotwatch: %s %s: %s\n", snap.TakenAt.Format(time.TimeOnly), src, msg)
+			reported[src] = msg
+		}
+	}
+	for src := range reported {
+		if _, still := snap.Errors[src]; !still {
+			fmt.Fprintf(env.stderr, "slotwatch: %s %s answers again\n", snap.TakenAt.Format(time.TimeOnly), src)
+			delete(reported, src)
+		}
+	}
+}
