@@ -92,7 +92,7 @@ func (m *Model) middleView(w, h int) block {
 	}
 	rest := w - statesW - 2
 	groupsW := rest / 2
-	redisW := rest - groupsW - 1
+	redisW := rest - groupsW
 	states := m.pgStates(statesW, h)
 	if jobsH := 2 + m.jobRows(); h >= 9 {
 		jh := min(jobsH, h/3+1)

@@ -1,0 +1,69 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// checkScreen asserts the layout invariants: exactly h lines, each exactly
+// w cells wide.
+func checkScreen(t *testing.T, view string, w, h int) {
+	t.Helper()
+	lines := strings.Split(view, "\n")
+	if len(lines) != h {
+		t.Fatalf("%dx%d: view has %d lines", w, h, len(lines))
+	}
+	for i, l := range lines {
+		if got := ansi.StringWidth(l); got != w {
+			t.Fatalf("%dx%d: line %d is %d cells wide: %q", w, h, i, got, l)
+		}
+	}
+}
+
+// TestLayoutGrid renders every mode over a grid of terminal sizes, from far
+// below the minimum to a war-room screen.
+func TestLayoutGrid(t *testing.T) {
+	frame := incidentFrame(t)
+	mit := &fakeMitigator{sessions: frame.Snapshot.Postgres.Sessions}
+	empty := analysis.Frame{Snapshot: collectors.Snapshot{TakenAt: fixedNow}}
+	scenarios := map[string]func(m Model) Model{
+		"normal": func(m Model) Model { return m },
+		"detail": func(m Model) Model { return update(m, keyMsg("enter")) },
+		"help":   func(m Model) Model { return update(m, keyMsg("?")) },
+		"filter": func(m Model) Model { return update(update(m, keyMsg("/")), keyMsg("web")) },
+		"confirm": func(m Model) Model {
+			next, cmd := m.Update(keyMsg("K"))
+			return update(next.(Model), cmd())
+		},
+		"redis-clients": func(m Model) Model {
+			return update(update(update(m, keyMsg("tab")), keyMsg("tab")), keyMsg("l"))
+		},
+	}
+	for w := 20; w <= 240; w += 11 {
+		for h := 5; h <= 70; h += 5 {
+			for name, apply := range scenarios {
+				m := apply(newTestModel(t, Options{Mitigator: mit}, frame, w, h))
+				t.Run(fmt.Sprintf("%s/%dx%d", name, w, h), func(t *testing.T) { checkScreen(t, m.View(), w, h) })
+			}
+			m := newTestModel(t, Options{}, empty, w, h)
+			checkScreen(t, m.View(), w, h)
+		}
+	}
+}
+
+func TestTooSmallSaysSo(t *testing.T) {
+	m := newTestModel(t, Options{}, incidentFrame(t), 79, 24)
+	if v := m.View(); !strings.Contains(v, "Terminal too small") {
+		t.Fatalf("79x24 should explain the minimum size, got:\n%s", v)
+	}
+	m = newTestModel(t, Options{}, incidentFrame(t), 80, 24)
+	if v := m.View(); strings.Contains(v, "too small") || !strings.Contains(v, "92/97 used") {
+		t.Fatalf("80x24 should show the dashboard, got:\n%s", v)
+	}
+}
