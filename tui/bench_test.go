@@ -1,0 +1,115 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// bigFrame is the incident with n sessions (the fixture's rows repeated).
+func bigFrame(b testing.TB, n int) analysis.Frame {
+	f := incidentFrame(b)
+	pg := *f.Snapshot.Postgres
+	base := pg.Sessions
+	pg.Sessions = make([]collectors.Session, n)
+	for i := range pg.Sessions {
+		s := base[i%len(base)]
+		s.PID = int32(30000 + i)
+		s.StateSeconds += float64(i % 500)
+		pg.Sessions[i] = s
+	}
+	pg.Total = n
+	f.Snapshot.Postgres = &pg
+	return f
+}
+
+// advance is the next steady-state sample: one second later, every session
+// one second older in its state.
+func advance(f analysis.Frame, step int) analysis.Frame {
+	pg := *f.Snapshot.Postgres
+	pg.Sessions = append([]collectors.Session(nil), pg.Sessions...)
+	for i := range pg.Sessions {
+		pg.Sessions[i].StateSeconds += float64(step)
+	}
+	f.Snapshot.Postgres = &pg
+	f.Snapshot.TakenAt = f.Snapshot.TakenAt.Add(time.Duration(step) * time.Second)
+	return f
+}
+
+func BenchmarkView5000Sessions(b *testing.B) {
+	m := newTestModel(b, Options{}, bigFrame(b, 5000), 200, 50)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = m.View()
+	}
+}
+
+func BenchmarkUpdateViewIncident(b *testing.B) {
+	benchUpdateView(b, incidentFrame(b))
+}
+
+func BenchmarkUpdateView5000Sessions(b *testing.B) {
+	benchUpdateView(b, bigFrame(b, 5000))
+}
+
+func benchUpdateView(b *testing.B, f analysis.Frame) {
+	m := newTestModel(b, Options{}, f, 200, 50)
+	frames := []analysis.Frame{advance(f, 1), advance(f, 2)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m = update(m, frameMsg{frame: frames[i%2]})
+		_ = m.View()
+	}
+}
+
+// syncBuffer is the terminal: the program writes from its own goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+// BenchmarkBytesPerRefresh runs the real program against a buffer and
+// reports the bytes bubbletea writes to the terminal for one steady-state
+// refresh of the incident at 120x40 (what crosses an SSH link per second).
+func BenchmarkBytesPerRefresh(b *testing.B) {
+	f := incidentFrame(b)
+	out := &syncBuffer{}
+	m := New(context.Background(), Options{Now: func() time.Time { return fixedNow }}, asciiRenderer())
+	p := tea.NewProgram(m, tea.WithOutput(out), tea.WithInput(nil), tea.WithoutSignalHandler())
+	done := make(chan struct{})
+	go func() { _, _ = p.Run(); close(done) }()
+	p.Send(tea.WindowSizeMsg{Width: 120, Height: 40})
+	p.Send(frameMsg{frame: f})
+	time.Sleep(100 * time.Millisecond) // first full paint
+	b.ResetTimer()
+	start := out.Len()
+	for i := 0; i < b.N; i++ {
+		p.Send(frameMsg{frame: advance(f, i+1)})
+		time.Sleep(40 * time.Millisecond) // let the 60 fps renderer flush this frame alone
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(out.Len()-start)/float64(b.N), "bytes/refresh")
+	p.Quit()
+	<-done
+}
