@@ -62,6 +62,10 @@ type AuditEntry struct {
 	Role     string  `json:"role,omitempty"`
 	Previous *string `json:"previous,omitempty"`
 	New      *string `json:"new,omitempty"`
+	// Outcome of a guard change (done, skipped, failed); RevertOf is the
+	// action id of the guard-set a guard-revert undoes.
+	Outcome  Outcome `json:"outcome,omitempty"`
+	RevertOf string  `json:"revert_of,omitempty"`
 
 	Notes []string `json:"notes,omitempty"`
 	Error string   `json:"error,omitempty"`

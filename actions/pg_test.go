@@ -39,6 +39,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("limit and batches", f.testLimitAndBatches)
 	t.Run("empty filter is refused", f.testEmptyFilter)
 	t.Run("globs mean the same in PostgreSQL", f.testGlobAgreement)
+	t.Run("guards set, show and revert step by step", f.testGuards)
 }
 
 // hold opens a session as user with application_name app and runs setup.

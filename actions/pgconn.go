@@ -255,3 +255,50 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+var _ PGGuardDriver = (*PGConn)(nil)
+
+func identifier(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// RoleExists reports whether role exists.
+func (c *PGConn) RoleExists(ctx context.Context, role string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ok bool
+	err := c.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&ok)
+	return ok, err
+}
+
+// RoleGuardSettings reads role-wide settings (ALTER ROLE … SET, all
+// databases) from pg_db_role_setting.
+func (c *PGConn) RoleGuardSettings(ctx context.Context, role string, names []string) ([]RoleSetting, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rows, err := c.conn.Query(ctx, `SELECT r.rolname, split_part(cfg, '=', 1), substr(cfg, strpos(cfg, '=') + 1)
+FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole CROSS JOIN LATERAL unnest(s.setconfig) AS cfg
+WHERE s.setdatabase = 0 AND ($1 = '' OR r.rolname = $1) AND split_part(cfg, '=', 1) = ANY($2)
+ORDER BY 1, 2`, role, names)
+	if err != nil {
+		return nil, fmt.Errorf("query pg_db_role_setting: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RoleSetting, error) {
+		var rs RoleSetting
+		err := row.Scan(&rs.Role, &rs.Name, &rs.Value)
+		return rs, err
+	})
+}
+
+// ApplyRoleSetting runs AlterRoleStatement.
+func (c *PGConn) ApplyRoleSetting(ctx context.Context, role, name string, value *string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := c.conn.Exec(ctx, AlterRoleStatement(role, name, value))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+		return fmt.Errorf("permission denied: changing settings of role %s needs superuser, or CREATEROLE (with ADMIN OPTION on %s from PostgreSQL 16); %s cannot", role, role, c.role)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", AlterRoleStatement(role, name, value), err)
+	}
+	return nil
+}

@@ -36,6 +36,7 @@ func TestRedis(t *testing.T) {
 	t.Run("kill by lib-name", f.testByLib)
 	t.Run("idle-over and age-over, a client turning busy survives", f.testIdleAndAge)
 	t.Run("own connection and read-only", f.testOwnAndReadOnly)
+	t.Run("timeout guard set and revert", f.testGuard)
 }
 
 // client opens a raw connection from localIP named name.

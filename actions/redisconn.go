@@ -147,3 +147,26 @@ func (c *RedisConn) Kill(ctx context.Context, id int64) (bool, error) {
 	}
 	return n > 0, nil
 }
+
+var _ RedisGuardDriver = (*RedisConn)(nil)
+
+// ConfigGet reads one configuration parameter.
+func (c *RedisConn) ConfigGet(ctx context.Context, name string) (string, error) {
+	m, err := c.rdb.ConfigGet(ctx, name).Result()
+	if err != nil {
+		return "", fmt.Errorf("CONFIG GET %s: %w (managed Redis may rename or disable CONFIG)", name, err)
+	}
+	v, ok := m[name]
+	if !ok {
+		return "", fmt.Errorf("CONFIG GET %s returned nothing", name)
+	}
+	return v, nil
+}
+
+// ConfigSet changes one configuration parameter at runtime.
+func (c *RedisConn) ConfigSet(ctx context.Context, name, value string) error {
+	if err := c.rdb.ConfigSet(ctx, name, value).Err(); err != nil {
+		return fmt.Errorf("CONFIG SET %s %s: %w (managed Redis may rename or disable CONFIG)", name, value, err)
+	}
+	return nil
+}
