@@ -23,12 +23,16 @@ const (
 )
 
 // Heuristic thresholds. They are deliberately conservative: a finding must
-// be backed by evidence an engineer can check in the same snapshot.
+// be backed by evidence an engineer can check in the same snapshot. A drill
+// must run at least PersistentAfter before the persistent-connections
+// finding can appear.
 const (
-	// A session idle longer than this has outlived any web request.
-	staleIdleAfter = 10 * time.Second
-	// CONN_MAX_AGE=60 would have closed a connection older than this.
-	persistentAfter = 60 * time.Second
+	// StaleIdleAfter: a session idle longer than this has outlived any web
+	// request.
+	StaleIdleAfter = 10 * time.Second
+	// PersistentAfter: CONN_MAX_AGE=60 would have closed a connection older
+	// than this at the end of its next request.
+	PersistentAfter = 60 * time.Second
 	// A group needs this many stale idle sessions, and this share of the
 	// usable slots, to be called a persistent-connection hog.
 	minPersistentSessions = 5
@@ -37,6 +41,9 @@ const (
 	minLeakClients = 20
 	// Share of a group's clients that were used once then left idle.
 	minUsedOnceShare = 0.8
+	// Distinct connection ages needed to tell a leak from a pool warm-up
+	// that opened its clients at once.
+	minOpenTimes = 5
 	// History window for "only grows".
 	leakWindow = 10 * time.Minute
 )
@@ -52,6 +59,15 @@ func findings(in *input) []Finding {
 	return out
 }
 
+// backendAge prefers the server-side age the collector reads (now() -
+// backend_start on the server's clock) over the local clock.
+func backendAge(s *collectors.Session, now time.Time) time.Duration {
+	if s.BackendSeconds > 0 {
+		return time.Duration(s.BackendSeconds * float64(time.Second))
+	}
+	return now.Sub(s.BackendStart)
+}
+
 type sessionGroupKey struct{ app, user, db string }
 
 func persistentConnections(in *input) []Finding {
@@ -63,8 +79,8 @@ func persistentConnections(in *input) []Finding {
 	groups := map[sessionGroupKey][]*collectors.Session{}
 	for i := range pg.Sessions {
 		s := &pg.Sessions[i]
-		if s.Hidden || s.State != "idle" || s.StateSeconds < staleIdleAfter.Seconds() ||
-			now.Sub(s.BackendStart) < persistentAfter {
+		if s.Hidden || s.State != "idle" || s.StateSeconds < StaleIdleAfter.Seconds() ||
+			backendAge(s, now) < PersistentAfter {
 			continue
 		}
 		k := sessionGroupKey{s.ApplicationName, s.Usename, s.Datname}
@@ -88,12 +104,12 @@ func persistentConnections(in *input) []Finding {
 
 func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k sessionGroupKey, ss []*collectors.Session) Finding {
 	idle := make([]float64, len(ss))
-	oldest := ss[0].BackendStart
+	oldest := ss[0]
 	clients := map[string]bool{}
 	for i, s := range ss {
 		idle[i] = s.StateSeconds
-		if s.BackendStart.Before(oldest) {
-			oldest = s.BackendStart
+		if backendAge(s, now) > backendAge(oldest, now) {
+			oldest = s
 		}
 		clients[s.ClientAddr] = true
 	}
@@ -114,7 +130,7 @@ func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k se
 			fmt.Sprintf("idle for %s to %s (median %s), far longer than any request",
 				secs(idle[0]), secs(idle[len(idle)-1]), secs(idle[len(idle)/2])),
 			fmt.Sprintf("the oldest connection started %s ago (backend_start %s): connections are reused, never closed",
-				shortDuration(now.Sub(oldest)), oldest.UTC().Format("2006-01-02 15:04:05 UTC")),
+				shortDuration(backendAge(oldest, now)), oldest.BackendStart.UTC().Format("2006-01-02 15:04:05 UTC")),
 			fmt.Sprintf("they hold %.0f%% of the %d slots usable by ordinary roles",
 				100*float64(len(ss))/float64(max(pg.Usable(), 1)), pg.Usable()),
 		},
@@ -142,9 +158,24 @@ func idleInTransactionBlockers(in *input) []Finding {
 	if pg == nil {
 		return nil
 	}
-	byPID := make(map[int32]*collectors.Session, len(pg.Sessions))
+	// Only waiters and the sessions they name matter: index just those.
+	involved := map[int32]bool{}
 	for i := range pg.Sessions {
-		byPID[pg.Sessions[i].PID] = &pg.Sessions[i]
+		if s := &pg.Sessions[i]; len(s.BlockedBy) > 0 {
+			involved[s.PID] = true
+			for _, b := range s.BlockedBy {
+				involved[b] = true
+			}
+		}
+	}
+	if len(involved) == 0 {
+		return nil
+	}
+	byPID := make(map[int32]*collectors.Session, len(involved))
+	for i := range pg.Sessions {
+		if involved[pg.Sessions[i].PID] {
+			byPID[pg.Sessions[i].PID] = &pg.Sessions[i]
+		}
 	}
 	blocked := map[int32][]*collectors.Session{}
 	for i := range pg.Sessions {
@@ -340,22 +371,16 @@ func redisGroupLabel(g *collectors.RedisGroup) string {
 // across the leak window while it grew, with total_connections_received
 // climbing at least as much.
 func groupGrowth(in *input) map[string][]string {
-	pts := in.history.Since(in.snap.TakenAt.Add(-leakWindow))
-	var ok []collectors.Point
-	for _, p := range pts {
-		if p.RedisOK && p.RedisGroups != nil {
-			ok = append(ok, p)
-		}
-	}
+	w := redisWindow(in.history, in.snap.TakenAt.Add(-leakWindow))
 	out := map[string][]string{}
-	if len(ok) < 3 {
+	if w.len() < 3 {
 		return out
 	}
-	first, last := ok[0], ok[len(ok)-1]
+	first, last := w.at(0), w.at(w.len()-1)
 	received := last.RedisReceived - first.RedisReceived
 	for key, n := range last.RedisGroups {
 		grew := n - first.RedisGroups[key]
-		if grew < minLeakClients/2 || int64(grew) > received || !neverFalls(ok, key) {
+		if grew < minLeakClients/2 || int64(grew) > received || !neverFalls(w, key) {
 			continue
 		}
 		span := last.At.Sub(first.At)
@@ -368,11 +393,14 @@ func groupGrowth(in *input) map[string][]string {
 	return out
 }
 
-func neverFalls(pts []collectors.Point, key string) bool {
-	for i := 1; i < len(pts); i++ {
-		if pts[i].RedisGroups[key] < pts[i-1].RedisGroups[key] {
+func neverFalls(w window, key string) bool {
+	prev := w.at(0).RedisGroups[key]
+	for i := 1; i < w.len(); i++ {
+		n := w.at(i).RedisGroups[key]
+		if n < prev {
 			return false
 		}
+		prev = n
 	}
 	return true
 }
@@ -382,36 +410,60 @@ func neverFalls(pts []collectors.Point, key string) bool {
 // times: the CLIENT LIST fingerprint of a client created per call.
 func usedOnceGroups(clients []collectors.RedisClient) map[string]string {
 	type tally struct {
+		group          collectors.RedisGroup
 		n, usedOnce    int
-		ages           map[int64]bool
+		ages           map[int64]bool // distinct ages, up to minOpenTimes
 		oldest, newest int64
 	}
 	t := map[string]*tally{}
+	var buf []byte
 	for i := range clients {
 		c := &clients[i]
-		g := collectors.RedisGroup{Host: c.Host(), Name: collectors.FoldName(c.Name), LibName: c.LibName}
-		key := g.Key()
-		x := t[key]
+		buf = groupKey(buf[:0], c)
+		x := t[string(buf)]
 		if x == nil {
-			x = &tally{ages: map[int64]bool{}, newest: c.AgeSeconds}
-			t[key] = x
+			g := collectors.RedisGroup{Host: c.Host(), Name: collectors.FoldName(c.Name), LibName: c.LibName}
+			x = &tally{group: g, ages: map[int64]bool{}, newest: c.AgeSeconds}
+			t[g.Key()] = x
 		}
 		x.n++
 		if c.AgeSeconds-c.IdleSeconds <= max(2, c.AgeSeconds/10) {
 			x.usedOnce++
 		}
-		x.ages[c.AgeSeconds] = true
+		if len(x.ages) < minOpenTimes {
+			x.ages[c.AgeSeconds] = true
+		}
 		x.oldest, x.newest = max(x.oldest, c.AgeSeconds), min(x.newest, c.AgeSeconds)
 	}
 	out := map[string]string{}
-	for key, x := range t {
-		if x.n < minLeakClients || float64(x.usedOnce) < minUsedOnceShare*float64(x.n) || len(x.ages) < 5 {
+	for k, x := range t {
+		if x.n < minLeakClients || float64(x.usedOnce) < minUsedOnceShare*float64(x.n) || len(x.ages) < minOpenTimes {
 			continue
 		}
-		out[key] = fmt.Sprintf("%d of its %d clients were used only when they connected and have sat idle since; they were opened at %d different times over the last %s and none was closed",
-			x.usedOnce, x.n, len(x.ages), shortDuration(time.Duration(x.oldest-x.newest)*time.Second))
+		out[k] = fmt.Sprintf("%d of its %d clients were used only when they connected and have sat idle since; they were opened over the last %s and none was closed",
+			x.usedOnce, x.n, shortDuration(time.Duration(x.oldest-x.newest)*time.Second))
 	}
 	return out
+}
+
+// groupKey appends the RedisGroup.Key of c's group to buf without
+// allocating: host | name with digit runs folded to # | library.
+func groupKey(buf []byte, c *collectors.RedisClient) []byte {
+	buf = append(buf, c.Host()...)
+	buf = append(buf, '|')
+	digits := false
+	for i := 0; i < len(c.Name); i++ {
+		ch := c.Name[i]
+		isDigit := ch >= '0' && ch <= '9'
+		if isDigit && !digits {
+			buf = append(buf, '#')
+		} else if !isDigit {
+			buf = append(buf, ch)
+		}
+		digits = isDigit
+	}
+	buf = append(buf, '|')
+	return append(buf, c.LibName...)
 }
 
 func overCapacity(in *input) []Finding {
@@ -439,7 +491,7 @@ func overCapacity(in *input) []Finding {
 			About:    name,
 			Evidence: evidence,
 			Fix: []string{
-				"lock the parent row before counting, in the same transaction: SELECT … FROM jobs_job WHERE id = %s FOR UPDATE (Django: transaction.atomic() + Job.objects.select_for_update().get(pk=job_id))",
+				"lock the parent row before counting, in the same transaction: SELECT … FROM jobs WHERE id = %s FOR UPDATE (Django: transaction.atomic() + Job.objects.select_for_update().get(pk=job_id))",
 				"or enforce the limit in the database: a counter column with CHECK (application_count <= max_applications) updated in the insert's transaction, or a trigger",
 				fmt.Sprintf("decide what to do with the %d applications accepted over the limit", c.Count-c.Limit),
 			},

@@ -160,3 +160,20 @@ func TestPersistentSeverityFollowsTheLimit(t *testing.T) {
 		t.Errorf("severity %s at the limit, want critical", f.Severity)
 	}
 }
+
+// groupKey must agree with the collectors' grouping, or leak evidence would
+// attach to no group.
+func TestGroupKeyMatchesCollectors(t *testing.T) {
+	cs := []collectors.RedisClient{
+		{Addr: "10.0.5.7:5000", Name: "analytics-cache-17", LibName: "redis-py"},
+		{Addr: "[::1]:6000", Name: "w1-c22x3", LibName: "go-redis(,go1.26)"},
+		{Addr: "/tmp/redis.sock:0", Name: ""},
+		{Addr: "10.0.0.1:1", Name: "123abc456"},
+	}
+	for i := range cs {
+		g := collectors.GroupRedisClients(cs[i : i+1])[0]
+		if got := string(groupKey(nil, &cs[i])); got != g.Key() {
+			t.Errorf("groupKey(%+v) = %q, collectors say %q", cs[i], got, g.Key())
+		}
+	}
+}

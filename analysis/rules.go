@@ -270,25 +270,44 @@ func evalRedisGrowing(r *Rule, in *input) outcome {
 	if rs == nil {
 		return outcome{}
 	}
-	now := in.snap.TakenAt
-	var pts []collectors.Point
-	for _, p := range in.history.Since(now.Add(-r.Window)) {
-		if p.RedisOK {
-			pts = append(pts, p)
-		}
-	}
+	pts := redisWindow(in.history, in.snap.TakenAt.Add(-r.Window))
 	o := outcome{known: true}
-	if len(pts) < 3 || pts[len(pts)-1].At.Sub(pts[0].At) < r.Window/2 {
+	n := pts.len()
+	if n < 3 || pts.at(n-1).At.Sub(pts.at(0).At) < r.Window/2 {
 		o.summary = fmt.Sprintf("%d clients; not enough history yet to judge growth over %s", rs.ConnectedClients, r.Window)
 		return o
 	}
-	first, mid, last := pts[0], pts[len(pts)/2], pts[len(pts)-1]
+	first, mid, last := pts.at(0), pts.at(n/2), pts.at(n-1)
 	o.value = perMinute(first, last)
 	o.active = perMinute(first, mid) >= r.Threshold && perMinute(mid, last) >= r.Threshold
 	o.summary = fmt.Sprintf("Redis clients %d → %d over %s (%+.1f per minute, threshold %g)",
 		first.RedisClients, last.RedisClients, shortDuration(last.At.Sub(first.At)), o.value, r.Threshold)
 	return o
 }
+
+// window is the history points with a good Redis sample taken at or after
+// a time, oldest first, as indices into the history ring: no copies.
+type window struct {
+	h   *collectors.History
+	idx []int
+}
+
+func redisWindow(h *collectors.History, since time.Time) window {
+	i := h.Len()
+	for i > 0 && !h.At(i-1).At.Before(since) {
+		i--
+	}
+	w := window{h: h, idx: make([]int, 0, h.Len()-i)}
+	for ; i < h.Len(); i++ {
+		if h.At(i).RedisOK {
+			w.idx = append(w.idx, i)
+		}
+	}
+	return w
+}
+
+func (w window) len() int                  { return len(w.idx) }
+func (w window) at(i int) collectors.Point { return w.h.At(w.idx[i]) }
 
 func perMinute(a, b collectors.Point) float64 {
 	d := b.At.Sub(a.At).Minutes()
