@@ -20,8 +20,10 @@ import (
 const settingsTTL = 30 * time.Second
 
 // activityQuery returns every client backend in one round trip. Rows the role
-// may not see have a NULL backend_type; those with a role (usesysid) are
-// client backends (rarely a parallel worker) and are kept. pg_blocking_pids
+// may not see have a NULL backend_type; those with a role and a database are
+// kept as client backends (an autovacuum or parallel worker of another role
+// can slip in for its few seconds; the launchers and writers have no
+// database and stay out). pg_blocking_pids
 // takes the lock manager's partition locks, so it runs only for sessions
 // actually waiting on a heavyweight lock.
 const activityQuery = `SELECT pid, backend_start, coalesce(datname, ''), coalesce(usename, ''),
@@ -34,7 +36,7 @@ const activityQuery = `SELECT pid, backend_start, coalesce(datname, ''), coalesc
   CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END,
   coalesce(query, ''), backend_type IS NULL
 FROM pg_stat_activity
-WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL))
+WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL))
   AND pid <> pg_backend_pid()
   AND ($1 = '' OR datname = $1)
 ORDER BY pid`

@@ -1,0 +1,430 @@
+package collectors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/slotwatch/slotwatch/internal/testserver"
+)
+
+// TestPostgres shares one throwaway server (max_connections=20) between
+// subtests, which run one after the other and each close what they open.
+func TestPostgres(t *testing.T) {
+	p := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 20})
+	p.Psql(t, "postgres", "CREATE ROLE app LOGIN; CREATE ROLE watcher LOGIN; CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0); GRANT ALL ON t TO app")
+	t.Run("states groups and blocked_by", func(t *testing.T) { testStatesAndGroups(t, p) })
+	t.Run("non-privileged role sees hidden rows", func(t *testing.T) { testHiddenRows(t, p) })
+	t.Run("db filter", func(t *testing.T) { testDBFilter(t, p) })
+	t.Run("jobs capacity", func(t *testing.T) { testJobs(t, p) })
+	t.Run("reconnects after its backend is terminated", func(t *testing.T) { testReconnect(t, p) })
+	t.Run("probe sees 53300 while the collector keeps working", func(t *testing.T) { testProbeExhausted(t, p) })
+	t.Run("unreachable server and bad DSN", testPGErrors)
+}
+
+// hold opens a connection named app and closes it when the test ends.
+func hold(t *testing.T, dsn, app string) *pgx.Conn {
+	t.Helper()
+	conn, err := holdConn(dsn, app)
+	if err != nil {
+		t.Fatalf("open a %s session: %v", app, err)
+	}
+	return conn
+}
+
+func holdConn(dsn, app string) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cc.RuntimeParams["application_name"] = app
+	return pgx.ConnectConfig(ctx, cc)
+}
+
+func closeAll(conns ...*pgx.Conn) {
+	for _, c := range conns {
+		_ = c.Close(context.Background())
+	}
+}
+
+// exec runs sql on conn in the background (it is expected to block) and
+// cancels it when the test ends.
+func execBackground(t *testing.T, conn *pgx.Conn, sql string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = conn.Exec(ctx, sql)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		closeAll(conn)
+	})
+}
+
+// collectUntil runs CollectOnce until ok accepts the snapshot (10 s at most).
+func collectUntil(t *testing.T, cfg Config, ok func(Snapshot) bool) Snapshot {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := CollectOnce(context.Background(), cfg)
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			out, _ := json.MarshalIndent(s, "", " ")
+			t.Fatalf("the snapshot never reached the expected state; last one:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func sessionsOf(pg *PGStats, app string) []Session {
+	var out []Session
+	for _, s := range pg.Sessions {
+		if s.ApplicationName == app {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func groupOf(pg *PGStats, app string) *SessionGroup {
+	for i := range pg.Groups {
+		if pg.Groups[i].ApplicationName == app {
+			return &pg.Groups[i]
+		}
+	}
+	return nil
+}
+
+func testStatesAndGroups(t *testing.T, p *testserver.Postgres) {
+	dsn := p.DSNFor("app", "postgres")
+	var idle []*pgx.Conn
+	for range 3 {
+		idle = append(idle, hold(t, dsn, "web-idle"))
+	}
+	defer closeAll(idle...)
+	ctx := context.Background()
+	var iit []*pgx.Conn
+	for range 2 {
+		c := hold(t, dsn, "web-iit")
+		if _, err := c.Exec(ctx, "BEGIN; SELECT 1"); err != nil {
+			t.Fatal(err)
+		}
+		iit = append(iit, c)
+	}
+	defer closeAll(iit...)
+	execBackground(t, hold(t, dsn, "web-active"), "SELECT pg_sleep(60)")
+	locker := hold(t, dsn, "locker")
+	defer closeAll(locker)
+	if _, err := locker.Exec(ctx, "BEGIN; UPDATE t SET v = v + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	execBackground(t, hold(t, dsn, "waiter"), "UPDATE t SET v = v + 1 WHERE id = 1")
+
+	cfg := Config{PG: &PGConfig{DSN: p.DSN}}
+	s := collectUntil(t, cfg, func(s Snapshot) bool {
+		pg := s.Postgres
+		return pg != nil && len(s.Errors) == 0 && pg.Waiting == 1 &&
+			len(sessionsOf(pg, "web-active")) == 1 && sessionsOf(pg, "web-active")[0].State == "active"
+	})
+	pg := s.Postgres
+	if pg.MaxConnections != 20 || pg.SuperuserReservedConnections != 3 || pg.Usable() != 17 || pg.ServerVersionNum < 120000 {
+		t.Errorf("settings = max %d, superuser reserved %d, usable %d, version %d; want 20, 3, 17, >= 12",
+			pg.MaxConnections, pg.SuperuserReservedConnections, pg.Usable(), pg.ServerVersionNum)
+	}
+	want := map[string]struct {
+		total int
+		state string
+	}{"web-idle": {3, "idle"}, "web-iit": {2, "idle in transaction"}, "web-active": {1, "active"},
+		"locker": {1, "idle in transaction"}, "waiter": {1, "active"}}
+	for app, w := range want {
+		g := groupOf(pg, app)
+		if g == nil || g.Total != w.total || g.ByState[w.state] != w.total || g.Usename != "app" || g.Datname != "postgres" || g.ClientAddr != "127.0.0.1" {
+			t.Errorf("group %s = %+v, want %d sessions %s of app on postgres from 127.0.0.1", app, g, w.total, w.state)
+		}
+	}
+	if pg.Groups[0].ApplicationName != "web-idle" || pg.Groups[1].ApplicationName != "web-iit" {
+		t.Errorf("groups are not ranked by connections held: %s, %s first", pg.Groups[0].ApplicationName, pg.Groups[1].ApplicationName)
+	}
+	if g := groupOf(pg, "web-idle"); g.OldestIdleSeconds <= 0 || g.OldestBackendSeconds < g.OldestIdleSeconds {
+		t.Errorf("web-idle oldest idle %.3f s, oldest backend %.3f s: want 0 < idle <= backend", g.OldestIdleSeconds, g.OldestBackendSeconds)
+	}
+	waiter, lockerS := sessionsOf(pg, "waiter")[0], sessionsOf(pg, "locker")[0]
+	if waiter.WaitEventType != "Lock" || waiter.WaitEvent != "transactionid" || !slices.Equal(waiter.BlockedBy, []int32{int32(locker.PgConn().PID())}) {
+		t.Errorf("waiter waits on %s/%s blocked by %v; want Lock/transactionid blocked by [%d]",
+			waiter.WaitEventType, waiter.WaitEvent, waiter.BlockedBy, locker.PgConn().PID())
+	}
+	if lockerS.PID != int32(locker.PgConn().PID()) || lockerS.XactSeconds <= 0 || lockerS.BlockedBy == nil || len(lockerS.BlockedBy) != 0 ||
+		!strings.Contains(lockerS.Query, "UPDATE t") || lockerS.BackendStart.IsZero() {
+		t.Errorf("locker session = %+v; want its pid, an open transaction, no blockers and its last query", lockerS)
+	}
+	for _, sess := range pg.Sessions {
+		if sess.ApplicationName == "slotwatch" || sess.Hidden {
+			t.Errorf("unexpected session %+v: the collector's own backend must be left out and a superuser sees every row", sess)
+		}
+	}
+	// The counts are exactly those of pg_stat_activity (psql's own session
+	// and the collector's excepted).
+	rows := p.Psql(t, "postgres", `SELECT state || '=' || count(*) FROM pg_stat_activity
+		WHERE backend_type = 'client backend' AND application_name NOT IN ('psql', 'slotwatch') GROUP BY state ORDER BY state`)
+	var got []string
+	for _, state := range slices.Sorted(maps.Keys(pg.ByState)) {
+		got = append(got, fmt.Sprintf("%s=%d", state, pg.ByState[state]))
+	}
+	if strings.Join(got, "\n") != rows {
+		t.Errorf("by_state = %v, pg_stat_activity says %q", got, rows)
+	}
+	if pg.Total != 8 {
+		t.Errorf("total = %d, want the 8 sessions held", pg.Total)
+	}
+}
+
+func testHiddenRows(t *testing.T, p *testserver.Postgres) {
+	other := hold(t, p.DSNFor("app", "postgres"), "other-role")
+	defer closeAll(other)
+	mine := hold(t, p.DSNFor("watcher", "postgres"), "watcher-own")
+	defer closeAll(mine)
+
+	cfg := Config{PG: &PGConfig{DSN: p.DSNFor("watcher", "postgres")}}
+	s := collectUntil(t, cfg, func(s Snapshot) bool {
+		return s.Postgres != nil && len(sessionsOf(s.Postgres, "other-role")) == 1 && len(sessionsOf(s.Postgres, "watcher-own")) == 1
+	})
+	pg := s.Postgres
+	hidden := sessionsOf(pg, "other-role")[0]
+	if !hidden.Hidden || hidden.State != "" || hidden.Query != "<insufficient privilege>" || hidden.Usename != "app" || hidden.PID != int32(other.PgConn().PID()) {
+		t.Errorf("another role's session seen by a non-privileged role = %+v; want it kept, marked hidden, with pid and user", hidden)
+	}
+	if g := groupOf(pg, "other-role"); g == nil || g.ByState[HiddenState] != 1 {
+		t.Errorf("group of the hidden session = %+v, want by_state[%q] = 1", g, HiddenState)
+	}
+	own := sessionsOf(pg, "watcher-own")[0]
+	if own.Hidden || own.State != "idle" {
+		t.Errorf("the role's own session = %+v, want fully visible and idle", own)
+	}
+	// A superuser counts the same client backends.
+	superuser := CollectOnce(context.Background(), Config{PG: &PGConfig{DSN: p.DSN}})
+	if superuser.Postgres.Total != pg.Total || pg.ByState[HiddenState] == 0 {
+		t.Errorf("non-privileged total %d (hidden %d), superuser total %d: hidden rows must be counted, not dropped\n%+v\n%+v",
+			pg.Total, pg.ByState[HiddenState], superuser.Postgres.Total, pg.Sessions, superuser.Postgres.Sessions)
+	}
+}
+
+func testDBFilter(t *testing.T, p *testserver.Postgres) {
+	p.Psql(t, "postgres", "CREATE DATABASE other")
+	c := hold(t, p.DSNFor("app", "other"), "in-other")
+	defer closeAll(c)
+	all := collectUntil(t, Config{PG: &PGConfig{DSN: p.DSN}}, func(s Snapshot) bool {
+		return s.Postgres != nil && len(sessionsOf(s.Postgres, "in-other")) == 1
+	})
+	filtered := CollectOnce(context.Background(), Config{PG: &PGConfig{DSN: p.DSN, DB: "postgres"}})
+	if len(sessionsOf(filtered.Postgres, "in-other")) != 0 || filtered.Postgres.Total >= all.Postgres.Total {
+		t.Errorf("--db postgres still shows sessions of database other (total %d, unfiltered %d)", filtered.Postgres.Total, all.Postgres.Total)
+	}
+	only := CollectOnce(context.Background(), Config{PG: &PGConfig{DSN: p.DSN, DB: "other"}})
+	if only.Postgres.Total != 1 || only.Postgres.Sessions[0].Datname != "other" {
+		t.Errorf("--db other shows %d sessions, want the one in other", only.Postgres.Total)
+	}
+}
+
+func testJobs(t *testing.T, p *testserver.Postgres) {
+	p.Psql(t, "postgres", "CREATE DATABASE talentflow")
+	schema, err := os.ReadFile(filepath.Join("..", "testdata", "talentflow", "schema.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Psql(t, "talentflow", string(schema))
+	p.Psql(t, "talentflow", `INSERT INTO jobs (id, title, max_applications) VALUES (12345, 'Senior Backend Engineer', 3), (20001, 'Data Engineer', 10);
+		INSERT INTO candidates (name, email) SELECT 'c' || g, g || '@x' FROM generate_series(1, 6) g;
+		INSERT INTO applications (job_id, candidate_id) SELECT 12345, g FROM generate_series(1, 5) g;
+		INSERT INTO applications (job_id, candidate_id) SELECT 20001, g FROM generate_series(1, 2) g`)
+	dsn := p.DSNFor("postgres", "talentflow")
+
+	s := CollectOnce(context.Background(), Config{Jobs: &JobsConfig{DSN: dsn}})
+	want := []JobCapacity{{ID: "12345", Label: "Senior Backend Engineer", Count: 5, Limit: 3, Excess: 2}}
+	if s.Errors[SourceJobs] != "" || s.Jobs == nil || !slices.Equal(s.Jobs.OverCapacity, want) {
+		t.Fatalf("jobs = %+v, errors %v; want %+v", s.Jobs, s.Errors, want)
+	}
+
+	uuidQuery := `SELECT gen_random_uuid() AS id, 'uuid job' AS label, 7 AS count, 5 AS "limit";`
+	s = CollectOnce(context.Background(), Config{Jobs: &JobsConfig{DSN: dsn, Query: uuidQuery}})
+	if s.Jobs == nil || len(s.Jobs.OverCapacity) != 1 || len(s.Jobs.OverCapacity[0].ID) != 36 || s.Jobs.OverCapacity[0].Excess != 2 {
+		t.Errorf("a uuid id must be rendered as text: %+v, %v", s.Jobs, s.Errors)
+	}
+
+	s = CollectOnce(context.Background(), Config{Jobs: &JobsConfig{DSN: dsn, Query: "SELECT id, title AS label, 1 AS count FROM jobs"}})
+	if msg := s.Errors[SourceJobs]; !strings.Contains(msg, "no column named limit") {
+		t.Errorf("a query without limit gave %q, want an error naming the column", msg)
+	}
+
+	s = CollectOnce(context.Background(), Config{Jobs: &JobsConfig{DSN: p.DSN}})
+	if msg := s.Errors[SourceJobs]; !strings.Contains(msg, "table jobs not found") || !strings.Contains(msg, "jobs.disabled") || !s.Jobs.DefaultQueryUnavailable {
+		t.Errorf("default query without the TalentFlow tables gave %q (unavailable %v)", msg, s.Jobs.DefaultQueryUnavailable)
+	}
+	s = CollectOnce(context.Background(), Config{Jobs: &JobsConfig{DSN: p.DSN, Query: "SELECT id, 'x' AS label, 1 AS count, 0 AS \"limit\" FROM missing_table"}})
+	if s.Jobs.DefaultQueryUnavailable || !strings.Contains(s.Errors[SourceJobs], "missing_table") {
+		t.Errorf("a configured query on a missing table gave %q (unavailable %v); want a failure naming the table", s.Errors[SourceJobs], s.Jobs.DefaultQueryUnavailable)
+	}
+}
+
+func slotwatchBackends(t *testing.T, p *testserver.Postgres) []string {
+	out := p.Psql(t, "postgres", "SELECT pid FROM pg_stat_activity WHERE application_name = 'slotwatch'")
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+func testReconnect(t *testing.T, p *testserver.Postgres) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mb := NewMailbox()
+	if err := Start(ctx, Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}}, mb); err != nil {
+		t.Fatal(err)
+	}
+	first := waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && len(s.Errors) == 0 })
+	before := slotwatchBackends(t, p)
+	if len(before) != 1 {
+		t.Fatalf("slotwatch backends = %v, want exactly one connection", before)
+	}
+	p.Psql(t, "postgres", "SELECT pg_terminate_backend("+before[0]+")")
+	failed := waitMailbox(t, mb, func(s Snapshot) bool { return s.Errors[SourcePostgres] != "" })
+	if !failed.Postgres.LastGoodAt.After(first.Postgres.LastGoodAt.Add(-time.Nanosecond)) || failed.Postgres.MaxConnections != 20 {
+		t.Errorf("a failed tick must keep the last good data: %+v", failed.Postgres)
+	}
+	waitMailbox(t, mb, func(s Snapshot) bool {
+		after := slotwatchBackends(t, p)
+		return len(s.Errors) == 0 && len(after) == 1 && after[0] != before[0]
+	})
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(slotwatchBackends(t, p)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the collector's connection is still open after its context was cancelled")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitMailbox takes snapshots from mb until ok accepts one (10 s at most).
+func waitMailbox(t *testing.T, mb *Mailbox, ok func(Snapshot) bool) Snapshot {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	var last Snapshot
+	for {
+		select {
+		case <-mb.Ready():
+			s, _ := mb.Take()
+			last = s
+			if ok(s) {
+				return s
+			}
+		case <-timeout:
+			out, _ := json.MarshalIndent(last, "", " ")
+			t.Fatalf("no snapshot reached the expected state; last one:\n%s", out)
+		}
+	}
+}
+
+func testProbeExhausted(t *testing.T, p *testserver.Postgres) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	appDSN := p.DSNFor("app", "postgres")
+	mb := NewMailbox()
+	cfg := Config{
+		PG:    &PGConfig{DSN: appDSN, Interval: 50 * time.Millisecond},
+		Probe: &ProbeConfig{DSN: appDSN, Interval: 100 * time.Millisecond},
+	}
+	if err := Start(ctx, cfg, mb); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && s.Probe != nil && s.Probe.OK && len(s.Errors) == 0 })
+
+	// Take every slot an ordinary role may take.
+	var held []*pgx.Conn
+	defer func() { closeAll(held...) }()
+	var refusal *pgconn.PgError
+	for range 25 {
+		c, err := holdConn(appDSN, "hog")
+		if err != nil {
+			if !errors.As(err, &refusal) {
+				t.Fatalf("filling the slots failed for another reason: %v", err)
+			}
+			break
+		}
+		held = append(held, c)
+	}
+	if refusal == nil || refusal.Code != SQLStateTooManyConnections {
+		t.Fatalf("the server never refused an ordinary role (held %d): %v", len(held), refusal)
+	}
+	exhaustedAt := time.Now()
+	s := waitMailbox(t, mb, func(s Snapshot) bool {
+		return s.Probe != nil && s.Probe.SampledAt.After(exhaustedAt) && s.Postgres.SampledAt.After(exhaustedAt)
+	})
+	if s.Probe.OK || s.Probe.SQLState != "53300" || !strings.Contains(s.Probe.Error, "remaining connection slots are reserved") {
+		t.Errorf("probe = %+v; want a 53300 refusal about reserved slots", s.Probe)
+	}
+	if _, failed := s.Errors[SourceProbe]; failed {
+		t.Errorf("a 53300 refusal is the probe's finding, not a probe failure: %v", s.Errors)
+	}
+	if msg := s.Errors[SourcePostgres]; msg != "" || !s.Postgres.LastGoodAt.After(exhaustedAt) {
+		t.Errorf("the collector's pre-opened connection stopped working: %q", msg)
+	}
+	if got := len(sessionsOf(s.Postgres, "hog")); got != len(held) {
+		t.Errorf("collector sees %d hog sessions, %d are held", got, len(held))
+	}
+	if s.Postgres.Total != s.Postgres.Usable()-1 {
+		t.Errorf("total %d, want every usable slot but the collector's own (%d): %+v", s.Postgres.Total, s.Postgres.Usable()-1, s.Postgres.Groups)
+	}
+}
+
+func testPGErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dead := "postgres://app:S3cretPW@127.0.0.1:" + strconv.Itoa(port) + "/postgres?sslmode=disable"
+	s := CollectOnce(context.Background(), Config{PG: &PGConfig{DSN: dead}, Probe: &ProbeConfig{DSN: dead}, Jobs: &JobsConfig{DSN: dead}})
+	wantTarget := fmt.Sprintf("127.0.0.1:%d/postgres", port)
+	for _, src := range []string{SourcePostgres, SourceProbe, SourceJobs} {
+		msg := s.Errors[src]
+		if !strings.Contains(msg, "cannot connect to PostgreSQL at "+wantTarget) || !strings.Contains(msg, "connection refused") {
+			t.Errorf("%s error for an unreachable server = %q, want a sentence naming %s", src, msg, wantTarget)
+		}
+	}
+	if s.Postgres == nil || s.Postgres.Target != wantTarget || !s.Postgres.LastGoodAt.IsZero() {
+		t.Errorf("a failing source must still appear, with its target and no last good sample: %+v", s.Postgres)
+	}
+	out, _ := json.Marshal(s)
+	if strings.Contains(string(out), "S3cretPW") {
+		t.Errorf("the password leaked into the snapshot: %s", out)
+	}
+
+	for _, bad := range []string{"postgres://app:S3cretPW@127.0.0.1:notaport/db", "host=127.0.0.1 password=S3cretPW sslmode=bogus"} {
+		err := Config{PG: &PGConfig{DSN: bad}}.Validate()
+		if err == nil || !strings.Contains(err.Error(), "is not valid") || strings.Contains(err.Error(), "S3cretPW") {
+			t.Errorf("Validate(%q) = %v; want a clear error without the password", RedactDSN(bad), err)
+		}
+		if err := Start(context.Background(), Config{PG: &PGConfig{DSN: bad}}, NewMailbox()); err == nil {
+			t.Errorf("Start accepted the invalid DSN %q", RedactDSN(bad))
+		}
+	}
+}
