@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slotwatch/slotwatch/analysis"
 )
 
 // fileConfig is the YAML configuration file. Flags override the environment,
@@ -157,4 +159,18 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// alertRules returns the built-in alert rules with the config file's
+// overrides applied; an unknown rule name is an error naming the valid ones.
+func (s *settings) alertRules() ([]analysis.Rule, error) {
+	overrides := make(map[string]analysis.Override, len(s.Alerts))
+	for name, o := range s.Alerts {
+		overrides[name] = analysis.Override{Threshold: o.Threshold, For: o.For, Disabled: o.Disabled}
+	}
+	rules, err := analysis.ApplyOverrides(analysis.DefaultRules(), overrides)
+	if err != nil {
+		return nil, fmt.Errorf("the config file's alerts section is not valid: %w", err)
+	}
+	return rules, nil
 }
