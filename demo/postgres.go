@@ -64,7 +64,9 @@ type backend struct {
 }
 
 type pgServer struct {
-	backends     []*backend // by pid
+	backends []*backend // by pid
+	// roleSettings are ALTER ROLE … SET values (guards): role → name → value.
+	roleSettings map[string]map[string]string
 	collectorPID int32
 	driverPID    int32
 }
@@ -163,7 +165,7 @@ func newPGServer(rnd *source, now time.Time, pods []string) *pgServer {
 			w.wait = "transactionid"
 		}
 	}
-	s := &pgServer{collectorPID: collector.pid, driverPID: driver.pid}
+	s := &pgServer{collectorPID: collector.pid, driverPID: driver.pid, roleSettings: map[string]map[string]string{}}
 	slices.SortFunc(bs, func(a, b *backend) int { return cmp.Compare(a.pid, b.pid) })
 	s.backends = bs
 	return s

@@ -95,6 +95,8 @@ type redisServer struct {
 	leakOpened int
 	leakHost   string
 	driverID   int64
+	// timeout closes clients idle longer than it (CONFIG SET timeout); 0 off.
+	timeout time.Duration
 }
 
 func newRedisServer(rnd *source, now time.Time, pods []string) *redisServer {
@@ -147,6 +149,19 @@ func (r *redisServer) advance(t time.Duration, start time.Time) {
 			cmd:     "get",
 		})
 	}
+	r.expire(start.Add(t))
+}
+
+// expire closes the clients idle longer than the timeout, as Redis's client
+// cron does; slotwatch's connections and the pooled clients are never idle
+// that long.
+func (r *redisServer) expire(now time.Time) {
+	if r.timeout <= 0 {
+		return
+	}
+	r.clients = slices.DeleteFunc(r.clients, func(c *redisClient) bool {
+		return !c.pooled && c.name != "slotwatch" && now.Sub(c.lastCmd) > r.timeout
+	})
 }
 
 func (r *redisServer) find(id int64) int {

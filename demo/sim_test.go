@@ -345,3 +345,60 @@ func BenchmarkSimSnapshot(b *testing.B) {
 		}
 	}
 }
+
+// The Redis timeout guard closes leaked clients idle longer than it and
+// bounds the leak; a PostgreSQL role guard is recorded but, like the real
+// ALTER ROLE … SET, leaves the sessions already open alone.
+func TestGuards(t *testing.T) {
+	ctx := context.Background()
+	s := New(Options{Seed: 4})
+	s.Advance(30 * time.Minute)
+	svc := service(s)
+	plan, err := svc.PreviewGuardSet(ctx, actions.GuardRequest{Setting: actions.GuardRedisTimeout, Value: "300"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Current == nil || *plan.Current != "0" {
+		t.Fatalf("current timeout %v, want 0", plan.Current)
+	}
+	if res, err := svc.ExecuteGuard(ctx, plan); err != nil || res.Outcome != actions.Done {
+		t.Fatalf("set timeout: %+v, %v", res, err)
+	}
+	s.Advance(time.Second)
+	// Leaked clients opened in the last 300 s survive: about 2.3 a minute.
+	got := s.Snapshot().Redis.ConnectedClients
+	if got < steadyClients+10 || got > steadyClients+13 {
+		t.Fatalf("%d clients after timeout 300, want the steady %d plus the last five minutes' leak", got, steadyClients)
+	}
+	s.Advance(30 * time.Minute)
+	if got := s.Snapshot().Redis.ConnectedClients; got > steadyClients+13 {
+		t.Fatalf("%d clients 30 minutes later: the timeout should bound the leak", got)
+	}
+
+	gp, err := svc.PreviewGuardSet(ctx, actions.GuardRequest{Setting: actions.GuardIdleInTransaction, Role: "talentflow", Value: "60s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := svc.ExecuteGuard(ctx, gp); err != nil || res.Outcome != actions.Done {
+		t.Fatalf("set idle_in_transaction_session_timeout: %+v, %v", res, err)
+	}
+	vals, err := svc.ShowGuards(ctx, "talentflow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, v := range vals {
+		if v.Setting == actions.GuardIdleInTransaction && v.Value != nil && *v.Value == "60s" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("guard not shown: %+v", vals)
+	}
+	if n := s.Snapshot().Postgres.ByState["idle in transaction"]; n != 3 {
+		t.Fatalf("%d sessions idle in transaction after the role guard, want the 3 already open", n)
+	}
+	if _, err := svc.PreviewGuardSet(ctx, actions.GuardRequest{Setting: actions.GuardIdleSession, Role: "nobody", Value: "5min"}); err == nil {
+		t.Fatal("a guard on a missing role was accepted")
+	}
+}
