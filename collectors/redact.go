@@ -51,6 +51,24 @@ func RedactURL(raw string) string {
 	return u.String()
 }
 
+// urlPassword returns the password of a URL's user info, even when the
+// URL does not parse (its parse error quotes it whole).
+func urlPassword(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		if u.User != nil {
+			pw, _ := u.User.Password()
+			return pw
+		}
+		return ""
+	}
+	if m := userinfoPassword.FindStringSubmatch(raw); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+var userinfoPassword = regexp.MustCompile(`://[^:/@\s]*:([^@\s]*)@`)
+
 // scrub removes secrets from a message that a driver built, as a last line
 // of defence: errors are printed to the terminal and to recordings.
 func scrub(msg string, secrets ...string) string {

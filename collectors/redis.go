@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,11 +71,7 @@ func newRedisCollector(cfg RedisConfig) *redisCollector {
 func parseRedisOptions(rawURL string, timeout time.Duration) (*redis.Options, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
-		pw := ""
-		if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
-			pw, _ = u.User.Password()
-		}
-		return nil, invalidTarget("Redis target (--redis)", RedactURL(rawURL), err, pw)
+		return nil, invalidTarget("Redis target (--redis)", RedactURL(rawURL), err, urlPassword(rawURL))
 	}
 	opt.ClientName = "slotwatch"
 	opt.PoolSize, opt.MaxActiveConns, opt.MinIdleConns, opt.MaxIdleConns = 1, 1, 0, 1
@@ -194,6 +189,9 @@ func (c *redisCollector) redisFailed(err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "max number of clients reached") {
 		return fmt.Errorf("Redis at %s refuses new connections: max number of clients reached; slotwatch keeps its connection once it has one, so start it before the limit is hit or raise maxclients", c.target)
+	}
+	if strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.HasSuffix(msg, "EOF") {
+		return fmt.Errorf("Redis at %s closed slotwatch's connection (%s), as it does when maxclients is reached; check connected_clients against maxclients with redis-cli INFO clients", c.target, msg)
 	}
 	return fmt.Errorf("cannot read from Redis at %s: %s; check --redis and that the server is up", c.target, msg)
 }
