@@ -293,3 +293,22 @@ func TestApplyOverridesRejectsBadInput(t *testing.T) {
 		t.Errorf("error %v should list the valid rule names", err)
 	}
 }
+
+func TestOnceWithOverridesAndReset(t *testing.T) {
+	zero := time.Duration(0)
+	rules, err := ApplyOverrides(DefaultRules(), map[string]Override{RulePGConnectionLimit: {For: &zero}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, _ := OnceWith(rules, pgSnap(t0, 95))
+	if alerts[0].Name != RulePGConnectionLimit || alerts[0].State != Firing {
+		t.Fatalf("with for 0 one pass fires: %+v", alerts[0])
+	}
+	p := NewPipeline(DefaultRules())
+	p.Step(pgSnap(t0, 95))
+	p.Reset()
+	a := alertNamed(t, p.Step(pgSnap(t0.Add(-time.Hour), 10)), RulePGConnectionLimit)
+	if a.State != Inactive || !a.Since.Equal(t0.Add(-time.Hour)) {
+		t.Fatalf("after Reset: %+v, want inactive since the new first snapshot", a)
+	}
+}

@@ -72,9 +72,20 @@ func (p *Pipeline) Step(s collectors.Snapshot) Frame {
 // Once evaluates the default rules and findings on one snapshot, as
 // `slotwatch snapshot --json` does: with no history, a rule that needs `for`
 // can only be pending and trend rules stay inactive.
-func Once(s collectors.Snapshot) ([]Alert, []Finding) {
-	f := NewPipeline(DefaultRules()).Step(s)
+func Once(s collectors.Snapshot) ([]Alert, []Finding) { return OnceWith(DefaultRules(), s) }
+
+// OnceWith is Once with the rules from the configuration (ApplyOverrides).
+func OnceWith(rules []Rule, s collectors.Snapshot) ([]Alert, []Finding) {
+	f := NewPipeline(rules).Step(s)
 	return f.Alerts, f.Findings
+}
+
+// Reset forgets the history and every alert state, e.g. when a replay seeks
+// backwards: alert time must only move forward.
+func (p *Pipeline) Reset() {
+	p.history = collectors.NewHistory(HistoryCapacity)
+	p.alerts = make([]alertMachine, len(p.rules))
+	p.probe = probeTracker{}
 }
 
 // Transition is one change of an alert's state, for timelines (report).
