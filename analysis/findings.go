@@ -137,7 +137,7 @@ func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k se
 		Fix: []string{
 			"Django: set CONN_MAX_AGE=60 (not None) and CONN_HEALTH_CHECKS=True so connections age out and dead ones are replaced; or use Django 5.1 pooling (OPTIONS {\"pool\": True}, psycopg 3, CONN_MAX_AGE=0)",
 			fmt.Sprintf("server-side stop-gap (PostgreSQL 14+): ALTER ROLE %s SET idle_session_timeout = '5min' (applies to new sessions; see slotwatch guard)", quoteIdent(k.user)),
-			fmt.Sprintf("relief now: terminate the idle sessions of %s idle for more than 10 minutes", k.app),
+			fmt.Sprintf("relief now: terminate the sessions of %s idle for more than 10 minutes; the workers reconnect as traffic arrives, so this buys time until the setting is fixed", k.app),
 		},
 	}
 }
