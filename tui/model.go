@@ -84,6 +84,7 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 	m.help.Styles.ShortDesc, m.help.Styles.FullDesc = m.st.helpDesc, m.st.helpDesc
 	m.help.Styles.ShortSeparator, m.help.Styles.FullSeparator = m.st.dim, m.st.dim
 	m.help.Styles.Ellipsis = m.st.dim
+	m.footer.setText(opts.Notice)
 	m.input.Prompt = "/"
 	m.input.Placeholder = "pid, user, application, client, state or query"
 	m.input.CharLimit = 200
@@ -92,6 +93,9 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 	}
 	if len(opts.Frames) > 0 || opts.Mode == ModeReplay {
 		m.replay = newReplay(opts.Frames)
+		if opts.ReplaySpeed > 0 {
+			m.replay.speed = opts.ReplaySpeed
+		}
 		if f, ok := m.replay.frame(); ok {
 			m.applyFrame(f, f.Snapshot.TakenAt)
 		}

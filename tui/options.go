@@ -76,8 +76,10 @@ type Options struct {
 	// OnSnapshot, when set, sees every snapshot the bridge takes (recording).
 	// An error is shown in the footer; collection continues.
 	OnSnapshot func(collectors.Snapshot) error
-	// Frames are the precomputed frames of a recording (replay mode).
-	Frames []analysis.Frame
+	// Frames are the precomputed frames of a recording (replay mode), played
+	// at ReplaySpeed (default 1: real time).
+	Frames      []analysis.Frame
+	ReplaySpeed float64
 	// Mitigator runs actions; nil disables them.
 	Mitigator Mitigator
 	// GroupIdleOver is N in "terminate all idle longer than N in this group"
@@ -93,6 +95,9 @@ type Options struct {
 	Input   io.Reader
 	// Title names the incident target in the header, e.g. "talentflow".
 	Title string
+	// Notice is shown in the footer at start, e.g. why actions on one server
+	// are unavailable or how many lines of a recording were unreadable.
+	Notice string
 }
 
 func (o Options) withDefaults() Options {

@@ -8,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // replayStep is how often the player advances on the wall clock.
@@ -25,7 +26,23 @@ type replayState struct {
 
 type replayTickMsg struct{ gen int }
 
+// newReplay plays frames. A frame without Trend gets the trend window as a
+// sub-slice of one shared series of points, so an hour-long recording does
+// not hold a ten-minute copy per frame.
 func newReplay(frames []analysis.Frame) *replayState {
+	points := make([]collectors.Point, len(frames))
+	for i := range frames {
+		points[i] = collectors.PointOf(frames[i].Snapshot)
+	}
+	from := 0
+	for i := range frames {
+		for from < i && points[from].At.Before(frames[i].Snapshot.TakenAt.Add(-analysis.TrendWindow)) {
+			from++
+		}
+		if frames[i].Trend == nil {
+			frames[i].Trend = points[from : i+1 : i+1]
+		}
+	}
 	r := &replayState{frames: frames, playing: true, speed: 1}
 	if len(frames) > 0 {
 		r.at = frames[0].Snapshot.TakenAt

@@ -17,11 +17,8 @@ func notYet(name string) func(context.Context, *environment, []string) int {
 }
 
 var (
-	runWatch     = notYet("watch")
-	runDemo      = notYet("demo")
 	runTerminate = notYet("terminate")
 	runRedisKill = notYet("redis-kill")
 	runGuard     = notYet("guard")
-	runReplay    = notYet("replay")
 	runReport    = notYet("report")
 )

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/slotwatch/slotwatch/actions"
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/recording"
+	"github.com/slotwatch/slotwatch/tui"
+)
+
+func runWatch(ctx context.Context, env *environment, args []string) int {
+	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var targets targetFlags
+	targets.register(fs)
+	var dash dashboardFlags
+	dash.register(fs)
+	recordPath := fs.String("record", "", "also write every snapshot to this recording (JSON lines; .gz compresses)")
+	fs.Usage = func() {
+		fmt.Fprintln(env.stderr, "Usage: slotwatch [watch] [--pg DSN] [--redis URL] [--config FILE] [--record FILE] [--read-only]")
+		fmt.Fprintln(env.stderr, "The live incident dashboard. Press ? in it for the keys. Without servers, try `slotwatch demo`.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "slotwatch: watch takes no arguments, got %q; run `slotwatch watch --help`.\n", fs.Arg(0))
+		return exitUsage
+	}
+	s, err := targets.resolve(env)
+	if err != nil {
+		errorSentence(env, err)
+		return exitUsage
+	}
+	cfg, err := collectorsConfig(s)
+	if err != nil {
+		errorSentence(env, err)
+		if errors.Is(err, errNoTargets) {
+			fmt.Fprintln(env.stderr, "slotwatch: to try the console without servers, run `slotwatch demo`.")
+			return exitUsage
+		}
+		return exitError
+	}
+	rules, err := dashRules(s)
+	if err != nil {
+		errorSentence(env, err)
+		return exitUsage
+	}
+	return watch(ctx, env, s, cfg, rules, dash, *recordPath)
+}
+
+func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Config, rules []analysis.Rule,
+	dash dashboardFlags, recordPath string) int {
+	audit, err := actions.OpenAuditLog(s.AuditLog)
+	if err != nil {
+		errorSentence(env, fmt.Errorf("cannot open the audit log: %w; give a writable --audit-log FILE", err))
+		return exitError
+	}
+	defer audit.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pg, rds, notice, closeActions := dialActions(ctx, s)
+	defer closeActions()
+	svc := actions.NewService(pg, rds, dashPolicy(s), audit, actions.CurrentOperator(env.getenv))
+
+	opts := tui.Options{
+		Mode: tui.ModeLive, Mailbox: collectors.NewMailbox(), Pipeline: analysis.NewPipeline(rules),
+		Mitigator: svc, GroupIdleOver: dash.groupIdleOver, Notice: notice, NoColor: noColor(env),
+		Intervals: tui.Intervals{Postgres: s.Interval, Redis: s.Interval, Probe: probeInterval(s), Jobs: s.Jobs.Interval},
+	}
+	if recordPath != "" {
+		w, err := recording.Create(recordPath)
+		if err != nil {
+			errorSentence(env, err)
+			return exitError
+		}
+		defer func() {
+			if err := w.Close(); err != nil {
+				errorSentence(env, err)
+			}
+			fmt.Fprintf(env.stderr, "slotwatch: wrote %d snapshots to %s\n", w.Count(), w.Path())
+		}()
+		opts.OnSnapshot = throttledHook(s.Interval, w.Write)
+	}
+	if err := collectors.Start(ctx, cfg, opts.Mailbox); err != nil {
+		errorSentence(env, err)
+		return exitError
+	}
+	if err := tui.Run(ctx, opts); err != nil {
+		errorSentence(env, err)
+		return exitError
+	}
+	return exitOK
+}
