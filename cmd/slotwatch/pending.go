@@ -17,8 +17,4 @@ func notYet(name string) func(context.Context, *environment, []string) int {
 }
 
 var (
-	runTerminate = notYet("terminate")
-	runRedisKill = notYet("redis-kill")
-	runGuard     = notYet("guard")
-	runReport    = notYet("report")
 )

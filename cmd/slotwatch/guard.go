@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/slotwatch/slotwatch/actions"
+)
+
+const guardUsage = `Usage:
+  slotwatch guard show [--role R] [--json]
+  slotwatch guard set NAME VALUE [--role R] [--yes] [--json]
+  slotwatch guard revert NAME [--role R] [--yes] [--json]
+
+Guards are server-side timeouts that stop the bleeding without a deploy:
+  idle_session_timeout                 per role, PostgreSQL 14+ (VALUE like 5min, 300s, 0 = off)
+  idle_in_transaction_session_timeout  per role (VALUE like 30s)
+  redis-timeout                        Redis CONFIG SET timeout (VALUE in seconds, 0 = off)
+set and revert preview unless --yes. The previous value is recorded in the audit
+log; revert restores the value before the newest change slotwatch made (repeat it
+to walk further back).
+Exit 0 done (or preview), 1 error, 2 usage, 3 refused by read-only.`
+
+type guardFlags struct {
+	targets targetFlags
+	role    string
+	yes     bool
+	asJSON  bool
+}
+
+func runGuard(ctx context.Context, env *environment, args []string) int {
+	fs := flag.NewFlagSet("guard", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var f guardFlags
+	f.targets.register(fs)
+	fs.StringVar(&f.role, "role", "", "PostgreSQL role the guard applies to")
+	fs.BoolVar(&f.yes, "yes", false, "execute; without it set and revert only preview")
+	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(env.stderr, guardUsage)
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	req, verb, err := guardRequest(pos, f.role)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "slotwatch: %v\n", err)
+		return exitUsage
+	}
+	s, err := f.targets.resolve(env)
+	if err != nil {
+		return exitFor(env, usageError{err})
+	}
+	needPG, needRedis := guardTargets(verb, req.Setting, s)
+	deps, err := openActions(ctx, env, s, needPG, needRedis, verb == "show")
+	if err != nil {
+		return exitFor(env, err)
+	}
+	defer deps.close()
+	if verb == "show" {
+		return guardShow(ctx, env, deps.svc, f.role, f.asJSON)
+	}
+	return guardChange(ctx, env, deps.svc, verb, req, f.yes, f.asJSON)
+}
+
+// guardRequest reads the positional arguments: show | set NAME VALUE |
+// revert NAME.
+func guardRequest(pos []string, role string) (actions.GuardRequest, string, error) {
+	if len(pos) == 0 {
+		return actions.GuardRequest{}, "", errors.New("guard needs a verb: show, set NAME VALUE or revert NAME; run `slotwatch guard --help`")
+	}
+	verb, want := pos[0], map[string]int{"show": 1, "set": 3, "revert": 2}
+	n, ok := want[verb]
+	if !ok {
+		return actions.GuardRequest{}, "", fmt.Errorf("unknown guard verb %q: use show, set or revert", verb)
+	}
+	if len(pos) != n {
+		return actions.GuardRequest{}, "", fmt.Errorf("guard %s takes %d argument(s) after the verb, got %d; run `slotwatch guard --help`", verb, n-1, len(pos)-1)
+	}
+	req := actions.GuardRequest{Role: role}
+	if n >= 2 {
+		req.Setting = guardName(pos[1])
+		if !knownGuard(req.Setting) {
+			return req, verb, fmt.Errorf("unknown guard %q: use one of %s", pos[1], strings.Join(actions.Guards(), ", "))
+		}
+	}
+	if n == 3 {
+		req.Value = pos[2]
+	}
+	return req, verb, nil
+}
+
+// guardName accepts dashes for underscores and "timeout" for the Redis one.
+func guardName(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch s {
+	case "redis-timeout", "redis_timeout", "timeout":
+		return actions.GuardRedisTimeout
+	}
+	return strings.ReplaceAll(s, "-", "_")
+}
+
+func knownGuard(name string) bool {
+	for _, g := range actions.Guards() {
+		if g == name {
+			return true
+		}
+	}
+	return false
+}
+
+// guardTargets says which servers a guard command talks to: show uses
+// whichever are configured.
+func guardTargets(verb, setting string, s *settings) (pg, redis bool) {
+	if verb == "show" {
+		return s.PG != "", s.Redis != ""
+	}
+	if setting == actions.GuardRedisTimeout {
+		return false, true
+	}
+	return true, false
+}
+
+func guardShow(ctx context.Context, env *environment, svc *actions.Service, role string, asJSON bool) int {
+	if !svc.HasPostgres() && !svc.HasRedis() {
+		return exitFor(env, usageError{errors.New("no target: pass --pg DSN and/or --redis URL")})
+	}
+	values, err := svc.ShowGuards(ctx, role)
+	if err != nil {
+		return exitFor(env, err)
+	}
+	if asJSON {
+		if values == nil {
+			values = []actions.GuardValue{}
+		}
+		_ = writeJSON(env.stdout, values)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SETTING\tROLE\tSERVER\tVALUE\tREVERT TO")
+	for _, v := range values {
+		revert := "-"
+		if v.RevertOf != "" {
+			revert = actions.ShowValue(v.RevertTo)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, orDash(v.Role), v.Server, actions.ShowValue(v.Value), revert)
+	}
+	_ = tw.Flush()
+	if len(values) == 0 {
+		fmt.Fprintln(env.stdout, "no role sets idle_session_timeout or idle_in_transaction_session_timeout (name one with --role).")
+	}
+	return exitOK
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// guardOutput is the JSON of guard set and revert.
+type guardOutput struct {
+	Executed bool                 `json:"executed"`
+	Plan     actions.GuardPlan    `json:"plan"`
+	Result   *actions.GuardResult `json:"result,omitempty"`
+}
+
+func guardChange(ctx context.Context, env *environment, svc *actions.Service, verb string, req actions.GuardRequest, yes, asJSON bool) int {
+	var plan actions.GuardPlan
+	var err error
+	if verb == "set" {
+		plan, err = svc.PreviewGuardSet(ctx, req)
+	} else {
+		plan, err = svc.PreviewGuardRevert(ctx, req)
+	}
+	if err != nil {
+		return exitFor(env, err)
+	}
+	if !yes {
+		if err := svc.DeclineGuard(ctx, plan); err != nil {
+			errorSentence(env, err)
+		}
+		if asJSON {
+			_ = writeJSON(env.stdout, guardOutput{Plan: plan})
+			return exitOK
+		}
+		printGuardPlan(env.stdout, plan)
+		fmt.Fprintln(env.stdout, "Preview only: nothing was changed. Run again with --yes to apply it.")
+		return exitOK
+	}
+	res, err := svc.ExecuteGuard(ctx, plan)
+	if asJSON {
+		_ = writeJSON(env.stdout, guardOutput{Executed: true, Plan: plan, Result: &res})
+	} else {
+		printGuardPlan(env.stdout, plan)
+		if res.Reason != "" {
+			fmt.Fprintf(env.stdout, "%s: %s\n", res.Outcome, res.Reason)
+		} else {
+			fmt.Fprintf(env.stdout, "%s: %s is now %s (was %s).\n", res.Outcome, plan.Setting, actions.ShowValue(plan.New), actions.ShowValue(plan.Current))
+		}
+	}
+	if err != nil {
+		return exitFor(env, err)
+	}
+	if res.Outcome != actions.Done {
+		return exitError
+	}
+	return exitOK
+}
+
+func printGuardPlan(w io.Writer, plan actions.GuardPlan) {
+	fmt.Fprintf(w, "%s %s on %s", plan.Action, plan.Setting, plan.Server)
+	if plan.Role != "" {
+		fmt.Fprintf(w, " for role %s", plan.Role)
+	}
+	fmt.Fprintf(w, ": %s -> %s\n", actions.ShowValue(plan.Current), actions.ShowValue(plan.New))
+	fmt.Fprintf(w, "statement: %s\n", plan.Statement)
+	printNotes(w, plan.Notes)
+}

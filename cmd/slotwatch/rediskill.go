@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/slotwatch/slotwatch/actions"
+)
+
+type redisKillFlags struct {
+	targets  targetFlags
+	ids      intListFlag
+	host     string
+	name     string
+	lib      string
+	idleOver time.Duration
+	ageOver  time.Duration
+	yes      bool
+	asJSON   bool
+}
+
+func (f *redisKillFlags) register(fs *flag.FlagSet) {
+	f.targets.register(fs)
+	fs.Var(&f.ids, "id", "client id from CLIENT LIST (repeat or comma-separate)")
+	fs.StringVar(&f.host, "host", "", "client host (addr without the port), exact or glob")
+	fs.StringVar(&f.name, "name", "", "client name, exact or glob (cache-*)")
+	fs.StringVar(&f.lib, "lib", "", "client lib-name (Redis 7.2+), exact or glob (redis-py)")
+	fs.DurationVar(&f.idleOver, "idle-over", 0, "only clients idle longer than this, e.g. 5m")
+	fs.DurationVar(&f.ageOver, "age-over", 0, "only clients connected longer than this, e.g. 1h")
+	fs.BoolVar(&f.yes, "yes", false, "execute; without it the command only previews and changes nothing")
+	fs.BoolVar(&f.asJSON, "json", false, "print the plan (and results) as JSON")
+}
+
+func (f *redisKillFlags) filter() actions.RedisFilter {
+	return actions.RedisFilter{IDs: f.ids, Host: f.host, Name: f.name, Lib: f.lib, IdleOver: f.idleOver, AgeOver: f.ageOver}
+}
+
+func runRedisKill(ctx context.Context, env *environment, args []string) int {
+	fs := flag.NewFlagSet("redis-kill", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var f redisKillFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(env.stderr, "Usage: slotwatch redis-kill [--id N ...] [--host H] [--name N] [--lib L] [--idle-over D] [--age-over D] [--yes] [--json]")
+		fmt.Fprintln(env.stderr, "Previews which Redis clients CLIENT KILL would close; --yes executes.")
+		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "slotwatch: redis-kill takes flags only, got %q; use --id N for client ids.\n", fs.Arg(0))
+		return exitUsage
+	}
+	if f.filter().Empty() {
+		fmt.Fprintln(env.stderr, "slotwatch: redis-kill needs at least one filter (--host, --name, --lib, --idle-over, --age-over) or --id; it never means every client.")
+		return exitUsage
+	}
+	s, err := f.targets.resolve(env)
+	if err != nil {
+		return exitFor(env, usageError{err})
+	}
+	deps, err := openActions(ctx, env, s, false, true, false)
+	if err != nil {
+		return exitFor(env, err)
+	}
+	defer deps.close()
+	return redisKill(ctx, env, deps.svc, f.filter(), f.yes, f.asJSON)
+}
+
+func redisKill(ctx context.Context, env *environment, svc *actions.Service, filter actions.RedisFilter, yes, asJSON bool) int {
+	plan, err := svc.PreviewRedis(ctx, filter)
+	if err != nil {
+		return exitFor(env, err)
+	}
+	if !yes || len(plan.Targets) == 0 {
+		if !yes {
+			if err := svc.DeclineRedis(ctx, plan); err != nil {
+				errorSentence(env, err)
+			}
+		}
+		return previewRedis(env, plan, yes, asJSON)
+	}
+	report, err := svc.ExecuteRedis(ctx, plan)
+	if asJSON {
+		_ = writeJSON(env.stdout, actionOutput[actions.RedisPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
+	} else {
+		printRedisPlan(env.stdout, plan)
+		printResults(env.stdout, "client", report.Results)
+	}
+	if err != nil {
+		return exitFor(env, err)
+	}
+	return resultExit(report.Results)
+}
+
+func previewRedis(env *environment, plan actions.RedisPlan, yes, asJSON bool) int {
+	if asJSON {
+		_ = writeJSON(env.stdout, actionOutput[actions.RedisPlan]{Plan: plan, Results: []actions.TargetResult{}})
+	} else {
+		printRedisPlan(env.stdout, plan)
+	}
+	switch {
+	case len(plan.Targets) == 0 && len(plan.Excluded) > 0:
+		fmt.Fprintln(env.stderr, "slotwatch: every matching client is protected by the safety policy; nothing to do.")
+		return exitRefused
+	case len(plan.Targets) == 0:
+		fmt.Fprintln(env.stderr, "slotwatch: no client matches; nothing to do.")
+	case !yes && !asJSON:
+		fmt.Fprintf(env.stdout, "Preview only: nothing was changed. Run again with --yes to kill these %d client(s).\n", len(plan.Targets))
+	}
+	return exitOK
+}
+
+func printRedisPlan(w io.Writer, plan actions.RedisPlan) {
+	fmt.Fprintf(w, "redis-kill on %s where %s: %d client(s)\n", plan.Server, plan.Filter, len(plan.Targets))
+	if len(plan.Targets) > 0 {
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ID\tADDR\tNAME\tLIB\tAGE\tIDLE\tCMD")
+		for _, c := range plan.Targets {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%ds\t%ds\t%s\n", c.ID, c.Addr, shortClient(c), c.LibName, c.AgeSeconds, c.IdleSeconds, c.Cmd)
+		}
+		_ = tw.Flush()
+	}
+	if len(plan.Excluded) > 0 {
+		fmt.Fprintf(w, "excluded by the safety policy (%d):\n", len(plan.Excluded))
+		for _, x := range plan.Excluded {
+			fmt.Fprintf(w, "  client %d (%s, %s): %s\n", x.Client.ID, x.Client.Addr, shortClient(x.Client), x.Reason)
+		}
+	}
+	printNotes(w, plan.Notes)
+	fmt.Fprintf(w, "statement: %s\n", plan.Statement)
+}

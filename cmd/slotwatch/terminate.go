@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/slotwatch/slotwatch/actions"
+)
+
+type terminateFlags struct {
+	targets  targetFlags
+	cancel   bool
+	states   listFlag
+	idleOver time.Duration
+	app      string
+	user     string
+	client   string
+	pids     intListFlag
+	limit    int
+	yes      bool
+	asJSON   bool
+	timeout  time.Duration
+}
+
+func (f *terminateFlags) register(fs *flag.FlagSet) {
+	f.targets.register(fs)
+	fs.BoolVar(&f.cancel, "cancel", false, "cancel the running query (pg_cancel_backend) instead of terminating the session")
+	fs.Var(&f.states, "state", "session state: idle, 'idle in transaction', active, ... (repeat or comma-separate)")
+	fs.DurationVar(&f.idleOver, "idle-over", 0, "only sessions longer than this in their current state, e.g. 10m")
+	fs.StringVar(&f.app, "app", "", "application_name, exact or glob (web-*)")
+	fs.StringVar(&f.user, "user", "", "role name, exact or glob")
+	fs.StringVar(&f.client, "client", "", "client address, exact or glob (10.0.3.*; 'local' for a Unix socket)")
+	fs.Var(&f.pids, "pid", "backend pid (repeat or comma-separate)")
+	fs.IntVar(&f.limit, "limit", 0, "at most this many sessions, those longest in their state first")
+	fs.BoolVar(&f.yes, "yes", false, "execute; without it the command only previews and changes nothing")
+	fs.BoolVar(&f.asJSON, "json", false, "print the plan (and results) as JSON")
+	fs.DurationVar(&f.timeout, "terminate-timeout", actions.DefaultTerminateTimeout, "how long pg_terminate_backend waits for each backend to exit (PostgreSQL 14+)")
+}
+
+// hasPredicate reports whether the command line narrows the sessions; the
+// db from the config file alone does not count.
+func (f *terminateFlags) hasPredicate() bool {
+	return len(f.states) > 0 || f.idleOver > 0 || f.app != "" || f.user != "" || f.client != "" ||
+		len(f.pids) > 0 || f.targets.db != ""
+}
+
+func (f *terminateFlags) request(db string) actions.SessionRequest {
+	kind := actions.Terminate
+	if f.cancel {
+		kind = actions.Cancel
+	}
+	pids := make([]int32, len(f.pids))
+	for i, p := range f.pids {
+		pids[i] = int32(p)
+	}
+	return actions.SessionRequest{Kind: kind, Filter: actions.SessionFilter{
+		PIDs: pids, States: f.states, IdleOver: f.idleOver, App: f.app, User: f.user, DB: db, Client: f.client, Limit: f.limit,
+	}}
+}
+
+func runTerminate(ctx context.Context, env *environment, args []string) int {
+	fs := flag.NewFlagSet("terminate", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var f terminateFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(env.stderr, "Usage: slotwatch terminate [--cancel] [--state S] [--idle-over D] [--app A] [--user U] [--db D] [--client C] [--pid N ...] [--limit N] [--yes] [--json]")
+		fmt.Fprintln(env.stderr, "Previews which PostgreSQL sessions would be terminated (or cancelled); --yes executes.")
+		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "slotwatch: terminate takes flags only, got %q; use --pid N for pids.\n", fs.Arg(0))
+		return exitUsage
+	}
+	if !f.hasPredicate() {
+		fmt.Fprintln(env.stderr, "slotwatch: terminate needs at least one filter (--state, --idle-over, --app, --user, --db, --client) or --pid; it never means every session.")
+		return exitUsage
+	}
+	s, err := f.targets.resolve(env)
+	if err != nil {
+		return exitFor(env, usageError{err})
+	}
+	deps, err := openActions(ctx, env, s, true, false, false)
+	if err != nil {
+		return exitFor(env, err)
+	}
+	defer deps.close()
+	if deps.pg != nil {
+		deps.pg.TerminateTimeout = f.timeout
+	}
+	return terminate(ctx, env, deps.svc, f.request(s.DB), f.yes, f.asJSON)
+}
+
+func terminate(ctx context.Context, env *environment, svc *actions.Service, req actions.SessionRequest, yes, asJSON bool) int {
+	plan, err := svc.PreviewSessions(ctx, req)
+	if err != nil {
+		return exitFor(env, err)
+	}
+	if !yes || len(plan.Targets) == 0 {
+		if !yes {
+			if err := svc.DeclineSessions(ctx, plan); err != nil {
+				errorSentence(env, err)
+			}
+		}
+		return previewSessions(env, plan, yes, asJSON)
+	}
+	report, err := svc.ExecuteSessions(ctx, plan)
+	if asJSON {
+		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
+	} else {
+		printSessionPlan(env.stdout, plan)
+		printResults(env.stdout, "pid", report.Results)
+	}
+	if err != nil {
+		return exitFor(env, err)
+	}
+	return resultExit(report.Results)
+}
+
+// previewSessions prints a plan that is not executed: a preview, or a plan
+// with nothing to do (exit 3 when the policy protected every match).
+func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON bool) int {
+	if asJSON {
+		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Plan: plan, Results: []actions.TargetResult{}})
+	} else {
+		printSessionPlan(env.stdout, plan)
+	}
+	switch {
+	case len(plan.Targets) == 0 && len(plan.Excluded) > 0:
+		fmt.Fprintln(env.stderr, "slotwatch: every matching session is protected by the safety policy; nothing to do.")
+		return exitRefused
+	case len(plan.Targets) == 0:
+		fmt.Fprintln(env.stderr, "slotwatch: no session matches; nothing to do.")
+	case !yes && !asJSON:
+		fmt.Fprintf(env.stdout, "Preview only: nothing was changed. Run again with --yes to %s these %d session(s).\n", plan.Request.Kind, len(plan.Targets))
+	}
+	return exitOK
+}
+
+func printSessionPlan(w io.Writer, plan actions.SessionPlan) {
+	fmt.Fprintf(w, "%s on %s where %s: %d session(s)\n", plan.Request.Kind, plan.Server, plan.Request.Filter, len(plan.Targets))
+	if len(plan.Targets) > 0 {
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  PID\tUSER\tDATABASE\tAPPLICATION\tCLIENT\tSTATE\tIN STATE")
+		for _, b := range plan.Targets {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", b.PID, b.Usename, b.Datname, b.ApplicationName, b.ClientAddr, b.State, seconds(b.StateSeconds))
+		}
+		_ = tw.Flush()
+	}
+	if len(plan.Excluded) > 0 {
+		fmt.Fprintf(w, "excluded by the safety policy (%d):\n", len(plan.Excluded))
+		for _, x := range plan.Excluded {
+			fmt.Fprintf(w, "  pid %d (%s, %s): %s\n", x.Backend.PID, x.Backend.Usename, x.Backend.ApplicationName, x.Reason)
+		}
+	}
+	printNotes(w, plan.Notes)
+	fmt.Fprintf(w, "statement, per session:\n  %s\n", indent(plan.Statement))
+}
+
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
