@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/slotwatch/slotwatch/actions"
+	"github.com/slotwatch/slotwatch/recording"
+	"github.com/slotwatch/slotwatch/report"
+)
+
+func runReport(_ context.Context, env *environment, args []string) int {
+	flags := flag.NewFlagSet("report", flag.ContinueOnError)
+	flags.SetOutput(env.stderr)
+	auditPath := flags.String("audit", "", "audit log whose actions the report lists (JSON lines, as written by terminate/redis-kill/guard)")
+	out := flags.String("out", "", "write the Markdown to this new file instead of stdout")
+	flags.Usage = func() {
+		fmt.Fprintln(env.stderr, "Usage: slotwatch report RECORDING [--audit FILE] [--out report.md]")
+		fmt.Fprintln(env.stderr, "Writes a Markdown postmortem draft from a recording (slotwatch record / watch --record).")
+		flags.PrintDefaults()
+	}
+	file, err := parseInterspersed(flags, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if file == "" {
+		fmt.Fprintln(env.stderr, "slotwatch: report needs one recording file; run `slotwatch report --help`.")
+		return exitUsage
+	}
+	opts := report.Options{Recording: file}
+	var audit []actions.AuditEntry
+	if *auditPath != "" {
+		if audit, err = readAudit(*auditPath); err != nil {
+			errorSentence(env, err)
+			return exitError
+		}
+		opts.AuditSource = *auditPath
+	}
+	var md bytes.Buffer
+	bad, err := report.FromFile(&md, file, audit, opts)
+	if err != nil {
+		errorSentence(env, err)
+		return exitError
+	}
+	warnBadLines(env, file, bad)
+	if *out == "" {
+		_, err = env.stdout.Write(md.Bytes())
+	} else {
+		err = writeNewFile(*out, md.Bytes())
+	}
+	if err != nil {
+		errorSentence(env, err)
+		return exitError
+	}
+	if *out != "" {
+		fmt.Fprintf(env.stderr, "slotwatch: wrote the postmortem draft to %s\n", *out)
+	}
+	return exitOK
+}
+
+// parseInterspersed accepts the recording before or after the flags
+// (`report FILE --audit A` reads as naturally as `report --audit A FILE`).
+func parseInterspersed(flags *flag.FlagSet, args []string) (string, error) {
+	var positional []string
+	for {
+		if err := flags.Parse(args); err != nil {
+			return "", err
+		}
+		if flags.NArg() == 0 {
+			break
+		}
+		positional = append(positional, flags.Arg(0))
+		args = flags.Args()[1:]
+	}
+	if len(positional) > 1 {
+		fmt.Fprintf(flags.Output(), "slotwatch: report takes one recording, got %d: %q.\n", len(positional), positional)
+		return "", errors.New("too many arguments")
+	}
+	if len(positional) == 0 {
+		return "", nil
+	}
+	return positional[0], nil
+}
+
+func readAudit(path string) ([]actions.AuditEntry, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("cannot read the audit log %s: %w; check the path given to --audit", path, err)
+	}
+	return actions.ReadAuditLog(path)
+}
+
+func warnBadLines(env *environment, file string, bad []recording.LineError) {
+	if len(bad) == 0 {
+		return
+	}
+	fmt.Fprintf(env.stderr, "slotwatch: skipped %d unreadable line(s) of %s:\n", len(bad), file)
+	for i, b := range bad {
+		if i == 5 {
+			fmt.Fprintf(env.stderr, "  … and %d more\n", len(bad)-5)
+			break
+		}
+		fmt.Fprintf(env.stderr, "  %v\n", b)
+	}
+}
+
+// writeNewFile never overwrites: a draft someone has started editing must
+// not be replaced by a fresh one.
+func writeNewFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s already exists; choose another --out name or remove it first", path)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot create %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
