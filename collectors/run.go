@@ -94,30 +94,37 @@ func runSource(ctx context.Context, src source, h *hub, mb *Mailbox) {
 	}
 }
 
-// CollectOnce takes one sample of every configured source, concurrently,
-// and closes every connection it opened. Invalid configuration is reported
-// in Errors under the source it concerns ("config" when it is global).
+// CollectOnce takes one sample of every configured source and closes every
+// connection it opened. PostgreSQL is sampled first, alone, so that its
+// sessions are exactly the server's client backends with none of
+// slotwatch's own (the probe and jobs connections open after it); the other
+// sources then run concurrently. Invalid configuration is reported in
+// Errors under "config".
 func CollectOnce(ctx context.Context, cfg Config) Snapshot {
 	sources, err := buildSources(cfg)
 	if err != nil {
 		return Snapshot{TakenAt: time.Now(), Errors: map[string]string{"config": err.Error()}}
 	}
 	records := make([]func(*Snapshot), len(sources))
+	first := 0
+	if cfg.PG != nil {
+		// buildSources puts the PostgreSQL collector first.
+		records[0] = sources[0].collect(ctx)
+		sources[0].close()
+		first = 1
+	}
 	var wg sync.WaitGroup
-	for i, src := range sources {
+	for i := first; i < len(sources); i++ {
 		wg.Go(func() {
-			defer src.close()
-			records[i] = src.collect(ctx)
+			defer sources[i].close()
+			records[i] = sources[i].collect(ctx)
 		})
 	}
 	wg.Wait()
 	h := newHub()
-	var snap Snapshot
+	snap := h.apply(func(*Snapshot) {})
 	for _, record := range records {
 		snap = h.apply(record)
-	}
-	if len(records) == 0 {
-		snap = h.apply(func(*Snapshot) {})
 	}
 	return snap
 }

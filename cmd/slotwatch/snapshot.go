@@ -113,8 +113,8 @@ func writeSnapshotJSON(w io.Writer, out snapshotOutput) error {
 	return enc.Encode(out)
 }
 
-// topGroups is how many groups the text summary lists per source.
-const topGroups = 10
+// snapTopGroups is how many groups the text summary lists per source.
+const snapTopGroups = 10
 
 func writeSnapshotText(w io.Writer, s collectors.Snapshot, alerts []analysis.Alert, findings []analysis.Finding) error {
 	var b strings.Builder
@@ -151,7 +151,7 @@ func writePGText(b *strings.Builder, pg *collectors.PGStats, errText string) {
 	}
 	fmt.Fprintf(b, "  client connections: %d of %d usable (max_connections %d, superuser_reserved_connections %d, reserved_connections %d)\n",
 		pg.Total, pg.Usable(), pg.MaxConnections, pg.SuperuserReservedConnections, pg.ReservedConnections)
-	fmt.Fprintf(b, "  by state: %s\n", formatCounts(pg.ByState))
+	fmt.Fprintf(b, "  by state: %s\n", snapCounts(pg.ByState))
 	fmt.Fprintf(b, "  waiting on a lock: %d\n", pg.Waiting)
 	if len(pg.Groups) == 0 {
 		return
@@ -159,12 +159,12 @@ func writePGText(b *strings.Builder, pg *collectors.PGStats, errText string) {
 	b.WriteString("  groups (largest first):\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "    TOTAL\tBY STATE\tOLDEST IDLE\tAPPLICATION\tUSER\tCLIENT\tDATABASE")
-	for _, g := range pg.Groups[:min(len(pg.Groups), topGroups)] {
-		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Total, formatCounts(g.ByState),
-			formatSeconds(g.OldestIdleSeconds), orDash(g.ApplicationName), orDash(g.Usename), orDash(g.ClientAddr), orDash(g.Datname))
+	for _, g := range pg.Groups[:min(len(pg.Groups), snapTopGroups)] {
+		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Total, snapCounts(g.ByState),
+			snapSeconds(g.OldestIdleSeconds), snapDash(g.ApplicationName), snapDash(g.Usename), snapDash(g.ClientAddr), snapDash(g.Datname))
 	}
 	_ = tw.Flush()
-	if n := len(pg.Groups) - topGroups; n > 0 {
+	if n := len(pg.Groups) - snapTopGroups; n > 0 {
 		fmt.Fprintf(b, "    ... and %d more groups (see --json)\n", n)
 	}
 }
@@ -202,12 +202,12 @@ func writeRedisText(b *strings.Builder, r *collectors.RedisStats, errText string
 	b.WriteString("  client groups (largest first; digits in names folded to #):\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "    COUNT\tMAX IDLE\tOLDEST\tHOST\tNAME\tLIBRARY")
-	for _, g := range r.Groups[:min(len(r.Groups), topGroups)] {
-		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\t%s\n", g.Count, formatSeconds(float64(g.MaxIdleSeconds)),
-			formatSeconds(float64(g.OldestAgeSeconds)), orDash(g.Host), orDash(g.Name), orDash(g.LibName))
+	for _, g := range r.Groups[:min(len(r.Groups), snapTopGroups)] {
+		fmt.Fprintf(tw, "    %d\t%s\t%s\t%s\t%s\t%s\n", g.Count, snapSeconds(float64(g.MaxIdleSeconds)),
+			snapSeconds(float64(g.OldestAgeSeconds)), snapDash(g.Host), snapDash(g.Name), snapDash(g.LibName))
 	}
 	_ = tw.Flush()
-	if n := len(r.Groups) - topGroups; n > 0 {
+	if n := len(r.Groups) - snapTopGroups; n > 0 {
 		fmt.Fprintf(b, "    ... and %d more groups (see --json)\n", n)
 	}
 }
@@ -256,7 +256,7 @@ func writeAnalysisText(b *strings.Builder, alerts []analysis.Alert, findings []a
 }
 
 // formatCounts prints a state map largest first: "idle 37, active 3".
-func formatCounts(m map[string]int) string {
+func snapCounts(m map[string]int) string {
 	if len(m) == 0 {
 		return "none"
 	}
@@ -277,14 +277,14 @@ func formatCounts(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-func formatSeconds(s float64) string {
+func snapSeconds(s float64) string {
 	if s <= 0 {
 		return "-"
 	}
 	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
 }
 
-func orDash(s string) string {
+func snapDash(s string) string {
 	if s == "" {
 		return "-"
 	}
