@@ -120,10 +120,10 @@ func groupLabel(g collectors.SessionGroup) string {
 	return fmt.Sprintf("%s@%s from %s (%s)", orDash(g.Usename), orDash(g.Datname), orDash(g.ClientAddr), orDash(g.ApplicationName))
 }
 
-// globExact escapes glob metacharacters so a value matches only itself.
+// globExact quotes glob metacharacters in brackets ([*]) so a value
+// matches only itself; actions' globs have no backslash escape.
 func globExact(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`)
-	return r.Replace(s)
+	return strings.NewReplacer("*", "[*]", "?", "[?]", "[", "[[]").Replace(s)
 }
 
 // askRedis previews killing the client or group under the Redis cursor.
@@ -315,7 +315,7 @@ func (m *Model) dialogView(w, h int) block {
 		verb = string(p.Request.Kind)
 		head = append(head, m.st.dialog.Render(fmt.Sprintf("CONFIRM %s of %d session(s) on %s",
 			strings.ToUpper(verb), len(p.Targets), p.Server)))
-		head = append(head, "Statement: "+oneLine(p.Statement))
+		head = append(head, "Predicate: "+p.Request.Filter.String(), "Statement: "+oneLine(p.Statement))
 		for _, n := range p.Notes {
 			head = append(head, m.st.warning.Render("Note: "+n))
 		}
@@ -333,7 +333,7 @@ func (m *Model) dialogView(w, h int) block {
 		p := d.redis
 		verb = "kill"
 		head = append(head, m.st.dialog.Render(fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), p.Server)))
-		head = append(head, "Statement: "+oneLine(p.Statement))
+		head = append(head, "Predicate: "+p.Filter.String(), "Statement: "+oneLine(p.Statement))
 		body = append(body, m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets))))
 		for _, c := range p.Targets {
 			body = append(body, fmt.Sprintf("  %7d %-21s %-14s %-10s age %s idle %s", c.ID, c.Addr, orDash(c.Name),
