@@ -402,3 +402,32 @@ func TestGuards(t *testing.T) {
 		t.Fatal("a guard on a missing role was accepted")
 	}
 }
+
+// Run, the drivers and Snapshot may be used from different goroutines (run
+// with -race to check).
+func TestConcurrentUse(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := New(Options{Seed: 8, Interval: time.Millisecond, Speed: 1000})
+	go s.Run(ctx, collectors.NewMailbox())
+	svc := service(s)
+	plan, err := svc.PreviewRedis(ctx, actions.RedisFilter{Name: "analytics-cache-*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := svc.PreviewSessions(ctx, actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{States: []string{"idle"}, App: "talentflow-web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	go func() { _, err := svc.ExecuteRedis(ctx, plan); done <- err }()
+	go func() { _, err := svc.ExecuteSessions(ctx, sp); done <- err }()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Snapshot().Postgres.ByState["idle"]; n != 0 {
+		t.Fatalf("%d idle sessions left", n)
+	}
+}
