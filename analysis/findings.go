@@ -276,6 +276,9 @@ func connectionsRefused(in *input) []Finding {
 		about, subject = "PostgreSQL "+pg.Target, pg.Target
 		evidence = append(evidence, fmt.Sprintf("%d of %d max_connections used by clients; %d superuser_reserved_connections and %d reserved_connections are kept back, so ordinary roles may use %d",
 			pg.Total, pg.MaxConnections, pg.SuperuserReservedConnections, pg.ReservedConnections, pg.Usable()))
+		if hidden := pg.Usable() - pg.Total; hidden > 0 {
+			evidence = append(evidence, fmt.Sprintf("the other %d usable slots are held by connections not listed here: slotwatch's own, and other databases' when --db is set", hidden))
+		}
 		fix = append(fix, reservedFix(pg))
 	}
 	return []Finding{{

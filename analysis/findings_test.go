@@ -56,7 +56,7 @@ func TestFindingsOnTheIncident(t *testing.T) {
 
 	f = one(t, m, FindingConnectionsRefused)
 	mustContain(t, f, "SQLSTATE 53300", "remaining connection slots are reserved", "reserved_connections",
-		"pg_use_reserved_connections", "PostgreSQL 15.5", "pooler", "db:5432/talentflow")
+		"pg_use_reserved_connections", "PostgreSQL 15.5", "pooler", "db:5432/talentflow", "other 2 usable slots")
 
 	f = one(t, m, FindingRedisClientLeak)
 	mustContain(t, f, "host 10.0.5.7 name analytics-cache-# (redis-py)", "150 of 162",
