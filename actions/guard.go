@@ -209,14 +209,14 @@ func (s *Service) guardPlan(ctx context.Context, action string, req GuardRequest
 	plan := GuardPlan{Action: action, Setting: req.Setting, Role: req.Role, PlannedAt: s.now().UTC()}
 	switch {
 	case isPGGuard(req.Setting):
+		if err := s.checkAllowed(action, s.pgServer(), req.Setting+forRole(req.Role)); err != nil {
+			return plan, err
+		}
 		g, ok := s.pg.(PGGuardDriver)
 		if !ok || s.pg == nil {
 			return plan, errors.New("no PostgreSQL target with guard support is configured: pass --pg")
 		}
 		plan.Server = g.Server()
-		if err := s.checkAllowed(action, plan.Server, req.Setting+forRole(req.Role)); err != nil {
-			return plan, err
-		}
 		if req.Role == "" {
 			return plan, fmt.Errorf("%s is set per role: name the role (--role)", req.Setting)
 		}
@@ -227,14 +227,14 @@ func (s *Service) guardPlan(ctx context.Context, action string, req GuardRequest
 		plan.Current = cur
 		return plan, err
 	case req.Setting == GuardRedisTimeout:
+		if err := s.checkAllowed(action, s.redisServer(), req.Setting); err != nil {
+			return plan, err
+		}
 		g, ok := s.rds.(RedisGuardDriver)
 		if !ok || s.rds == nil {
 			return plan, errors.New("no Redis target with guard support is configured: pass --redis")
 		}
 		plan.Server = g.Server()
-		if err := s.checkAllowed(action, plan.Server, req.Setting); err != nil {
-			return plan, err
-		}
 		if req.Role != "" {
 			return plan, errors.New("the Redis timeout applies to the whole server: drop --role")
 		}
