@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmuxSession drives the real binary in a detached tmux session on a private
+// server socket, so the test never touches the user's tmux.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+	name   string
+}
+
+func (s *tmuxSession) tmux(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (s *tmuxSession) keys(keys ...string) {
+	s.t.Helper()
+	if out, err := s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...); err != nil {
+		s.t.Fatalf("tmux send-keys %v: %v: %s", keys, err, out)
+	}
+}
+
+func (s *tmuxSession) capture() string {
+	out, _ := s.tmux("capture-pane", "-p", "-t", s.name)
+	return out
+}
+
+// waitFor polls the pane until every text shows, failing after 15 s with
+// the last screen.
+func (s *tmuxSession) waitFor(texts ...string) string {
+	s.t.Helper()
+	var screen string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		screen = s.capture()
+		missing := false
+		for _, text := range texts {
+			if !strings.Contains(screen, text) {
+				missing = true
+				break
+			}
+		}
+		if !missing {
+			return screen
+		}
+	}
+	s.t.Fatalf("the screen never showed %q; last screen:\n%s", texts, screen)
+	return ""
+}
+
+// TestDemoInTmux builds slotwatch, runs `slotwatch demo` in a 120x40 tmux
+// pane, checks the incident is on screen, terminates a group of idle
+// sessions through the confirmation dialog and quits with q.
+func TestDemoInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end terminal test skipped in -short mode")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (scripts/test installs it)")
+	}
+	bin := filepath.Join(t.TempDir(), "slotwatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build slotwatch: %v\n%s", err, out)
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("slotwatch-e2e-%d", os.Getpid()), name: "demo"}
+	cmd := fmt.Sprintf("env NO_COLOR=1 HOME=%s %s demo --seed 3", t.TempDir(), bin)
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", cmd); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
+
+	screen := s.waitFor("slotwatch DEMO", "FIRING", "PostgresConnectionLimitReached", "probe FAIL 53300",
+		"jobs over capacity 1: 12345 58/50 +8", "/97 used")
+	if !strings.Contains(screen, "77") {
+		t.Fatalf("the 77 idle sessions should be on screen:\n%s", screen)
+	}
+	before := usedSlots(t, screen)
+
+	s.keys("i") // only idle sessions
+	s.waitFor("state=idle")
+	s.keys("G") // terminate the group's sessions idle over 10m
+	s.waitFor("CONFIRM TERMINATE", "Excluded by the safety policy", "Press y")
+	s.keys("y")
+	s.waitFor("terminate: ", " done", "terminate result")
+	// The next simulated sample no longer has the terminated sessions.
+	for deadline := time.Now().Add(15 * time.Second); usedSlots(t, s.capture()) >= before; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("used slots never dropped below %d after the terminate:\n%s", before, s.capture())
+		}
+	}
+
+	s.keys("q")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
+			return // the program exited and tmux closed its session
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not quit; screen:\n%s", s.capture())
+		}
+	}
+}
+
+// usedSlots reads N from the "PG N/M used" header.
+func usedSlots(t *testing.T, screen string) int {
+	t.Helper()
+	for _, line := range strings.Split(screen, "\n") {
+		var used, usable int
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "PG %d/%d used", &used, &usable); err == nil {
+			return used
+		}
+	}
+	t.Fatalf("no PG usage line on screen:\n%s", screen)
+	return 0
+}
