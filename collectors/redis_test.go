@@ -86,6 +86,7 @@ func TestRedis(t *testing.T) {
 	r := testserver.StartRedis(t, testserver.RedisOptions{MaxClients: 400, Args: []string{"--unixsocket", sock, "--unixsocketperm", "700"}})
 	t.Run("counts and groups of held clients", func(t *testing.T) { testRedisGroups(t, r, sock) })
 	t.Run("keeps working at maxclients and counts rejections", testRedisAtMaxClients)
+	t.Run("reads CLIENT LIST less often with thousands of clients", testRedisAdaptiveList)
 	t.Run("unreachable server, bad URL and wrong password", testRedisErrors)
 }
 
@@ -215,4 +216,26 @@ func testRedisErrors(t *testing.T) {
 			t.Errorf("Validate(%q) = %v; want a clear error without the password", RedactURL(bad), err)
 		}
 	}
+}
+
+func testRedisAdaptiveList(t *testing.T) {
+	r := testserver.StartRedis(t, testserver.RedisOptions{MaxClients: 2000})
+	holdRedis(t, "tcp", r.Addr, "", 1500)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mb := NewMailbox()
+	interval := 100 * time.Millisecond
+	if err := Start(ctx, Config{Redis: &RedisConfig{URL: r.URL, Interval: interval}}, mb); err != nil {
+		t.Fatal(err)
+	}
+	first := waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis != nil && len(s.Redis.Clients) == 1500 })
+	if first.Redis.ClientListEverySeconds != 0.2 {
+		t.Errorf("with 1,501 clients CLIENT LIST every %v s, want 0.2 (twice the INFO interval)", first.Redis.ClientListEverySeconds)
+	}
+	// An INFO-only tick keeps the previous list; a later tick reads it again.
+	reused := waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis.ClientsSampledAt.Before(s.Redis.SampledAt) })
+	if len(reused.Redis.Clients) != 1500 || !reused.Redis.ClientsSampledAt.Equal(first.Redis.ClientsSampledAt) {
+		t.Errorf("an INFO-only tick must keep the last CLIENT LIST (%d clients, listed at %v)", len(reused.Redis.Clients), reused.Redis.ClientsSampledAt)
+	}
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis.ClientsSampledAt.After(first.Redis.ClientsSampledAt) })
 }
