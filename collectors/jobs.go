@@ -97,7 +97,9 @@ func (c *jobsCollector) sample(ctx context.Context) ([]JobCapacity, error) {
 		}
 		c.conn = conn
 	}
-	out, err := c.run(ctx)
+	queryCtx, cancel := context.WithTimeout(ctx, c.cfg.StatementTimeout+time.Second)
+	defer cancel()
+	out, err := c.run(queryCtx)
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) {

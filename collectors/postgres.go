@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,14 +125,18 @@ func (c *pgCollector) sample(ctx context.Context, now time.Time) (*PGStats, erro
 	if err := c.ensureConn(ctx); err != nil {
 		return nil, err
 	}
+	// The server's statement_timeout is the first guard; this deadline also
+	// covers a dead network and pgbouncer, which refuses that setting.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.StatementTimeout+time.Second)
+	defer cancel()
 	if now.Sub(c.settings.readAt) > settingsTTL {
 		if err := c.readSettings(ctx, now); err != nil {
-			return nil, c.queryFailed(ctx, "read the connection settings", err)
+			return nil, c.queryFailed("read the connection settings", err)
 		}
 	}
 	sessions, err := c.readActivity(ctx)
 	if err != nil {
-		return nil, c.queryFailed(ctx, "read pg_stat_activity", err)
+		return nil, c.queryFailed("read pg_stat_activity", err)
 	}
 	st := &PGStats{
 		Sample:                       Sample{SampledAt: now, LastGoodAt: now},
@@ -164,7 +169,7 @@ func (c *pgCollector) ensureConn(ctx context.Context) error {
 }
 
 // queryFailed drops a connection that broke so the next tick reconnects.
-func (c *pgCollector) queryFailed(ctx context.Context, what string, err error) error {
+func (c *pgCollector) queryFailed(what string, err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || c.conn.IsClosed() {
 		c.close()
@@ -275,12 +280,22 @@ func connectPG(ctx context.Context, dsn, appName string, statementTimeout, conne
 		return nil, err
 	}
 	cc.RuntimeParams["application_name"] = appName
-	if _, set := cc.RuntimeParams["statement_timeout"]; !set && statementTimeout > 0 {
+	_, userSet := cc.RuntimeParams["statement_timeout"]
+	if !userSet && statementTimeout > 0 {
 		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(statementTimeout.Milliseconds(), 10)
 	}
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	return pgx.ConnectConfig(ctx, cc)
+	conn, err := pgx.ConnectConfig(connectCtx, cc)
+	if err != nil && !userSet && statementTimeout > 0 && strings.Contains(err.Error(), "unsupported startup parameter") {
+		// pgbouncer refuses startup parameters it does not track; the
+		// caller's context deadline still bounds every query.
+		delete(cc.RuntimeParams, "statement_timeout")
+		retryCtx, cancelRetry := context.WithTimeout(ctx, connectTimeout)
+		defer cancelRetry()
+		conn, err = pgx.ConnectConfig(retryCtx, cc)
+	}
+	return conn, err
 }
 
 func parsePGConfig(dsn, what string) (*pgx.ConnConfig, error) {
