@@ -208,7 +208,9 @@ func loadSchema(ctx context.Context, base *pgx.ConnConfig, db, role string) erro
 }
 
 // planSessions scales the incident (92 of 100: 77 idle, 3 idle in
-// transaction, 15 active of which most wait on a lock) to this server.
+// transaction, 15 active of which most wait on a lock) to this server. At
+// least 5 sessions wait on the lock, the default threshold of the
+// PostgresLockWaits alert.
 func planSessions(cfg Config, info serverInfo) (Plan, error) {
 	p := Plan{MaxConnections: info.MaxConnections, Usable: info.usable()}
 	free := p.Usable - info.Others
@@ -223,8 +225,8 @@ func planSessions(cfg Config, info serverInfo) (Plan, error) {
 		return p, fmt.Errorf("the server has only %d free non-reserved slots of %d usable; the drill needs at least %d: raise max_connections or close other sessions", free, p.Usable, minSessions)
 	}
 	p.IdleInTx = max(2, round(0.03*float64(total)))
-	p.Waiters = max(2, round(0.08*float64(total)))
-	p.Active = max(1, round(0.05*float64(total)))
+	p.Waiters = max(min(5, total/4), round(0.13*float64(total)))
+	p.Active = max(1, round(0.03*float64(total)))
 	p.Idle = total - p.IdleInTx - p.Waiters - p.Active
 	return p, nil
 }
