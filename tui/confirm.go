@@ -57,6 +57,10 @@ type confirmDialog struct {
 	session *actions.SessionPlan
 	redis   *actions.RedisPlan
 	scroll  int
+	// dropped counts previewed targets left out because they were not what
+	// the engineer chose (a pid reused by a new backend, a client outside
+	// the group).
+	dropped int
 }
 
 func (d *confirmDialog) targets() int {
@@ -181,7 +185,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.narrow != nil {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(b actions.Backend) bool { return !msg.narrow(b) })
 		}
-		m.confirm, m.mode = &confirmDialog{session: &plan}, modeConfirm
+		m.confirm, m.mode = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets)}, modeConfirm
 		m.footer.setText("")
 	case redisPlanMsg:
 		if msg.err != nil {
@@ -192,7 +196,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.narrow != nil {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(c collectors.RedisClient) bool { return !msg.narrow(c) })
 		}
-		m.confirm, m.mode = &confirmDialog{redis: &plan}, modeConfirm
+		m.confirm, m.mode = &confirmDialog{redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets)}, modeConfirm
 		m.footer.setText("")
 	case sessionDoneMsg:
 		if msg.err != nil {
@@ -343,6 +347,10 @@ func (m *Model) dialogView(w, h int) block {
 		for _, e := range p.Excluded {
 			body = append(body, fmt.Sprintf("  %7d %-21s %s", e.Client.ID, e.Client.Addr, e.Reason))
 		}
+	}
+	if d.dropped > 0 {
+		head = append(head, m.st.warning.Render(fmt.Sprintf(
+			"Note: %d matching target(s) left out: not the sessions/clients on screen (pid reused by a new backend, or outside the group).", d.dropped)))
 	}
 	ask := m.st.dialog.Render(fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", verb, d.targets()))
 	if d.targets() == 0 {

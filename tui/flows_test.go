@@ -12,6 +12,7 @@ import (
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // startFlow runs the dashboard in a teatest program at 120x40 showing the
@@ -287,5 +288,26 @@ func TestReplayKeys(t *testing.T) {
 	if cmd != nil || !strings.Contains(next.(Model).footer.text, "disabled while replaying") {
 		t.Fatal("actions must be disabled in replay")
 	}
-	_ = actions.Terminate
+}
+
+func TestReusedPIDIsLeftOut(t *testing.T) {
+	frame := incidentFrame(t)
+	sessions := append([]collectors.Session(nil), frame.Snapshot.Postgres.Sessions...)
+	sessions[0].BackendStart = sessions[0].BackendStart.Add(time.Hour) // the server now has a new backend on that pid
+	mit := &fakeMitigator{sessions: sessions}
+	m := newTestModel(t, Options{Mitigator: mit}, frame, 120, 40)
+	var target collectors.Session
+	for _, s := range frame.Snapshot.Postgres.Sessions {
+		if s.PID == sessions[0].PID {
+			target = s
+		}
+	}
+	next, cmd := m.askSessions(actions.Terminate, []sessionTarget{target})
+	m = update(next.(Model), cmd())
+	if m.mode != modeConfirm || len(m.confirm.session.Targets) != 0 || m.confirm.dropped != 1 {
+		t.Fatalf("a reused pid must not be a target: targets %d dropped %d", len(m.confirm.session.Targets), m.confirm.dropped)
+	}
+	if v := m.View(); !strings.Contains(v, "pid reused") || !strings.Contains(v, "Nothing would be changed") {
+		t.Fatalf("the dialog should explain the left-out target:\n%s", v)
+	}
 }

@@ -35,6 +35,16 @@ func (m *Model) freshness(source string, lastGood time.Time, every time.Duration
 	return msg
 }
 
+// withFreshness appends a source's age; a STALE marking goes right after
+// the first part, where a narrow terminal still shows it.
+func (m *Model) withFreshness(parts []string, source string, lastGood time.Time, every time.Duration) []string {
+	f := m.freshness(source, lastGood, every)
+	if _, stale := m.sourceAge(source, lastGood, every); stale && len(parts) > 0 {
+		return append([]string{parts[0], f}, parts[1:]...)
+	}
+	return append(parts, f)
+}
+
 func (m *Model) titleBar(w int) string {
 	left := " slotwatch " + m.opts.Mode.String()
 	if m.opts.Title != "" {
@@ -47,7 +57,11 @@ func (m *Model) titleBar(w int) string {
 	if m.paused {
 		flags = append(flags, "PAUSED (collection continues)")
 	}
-	if m.actionsDisabled() {
+	switch {
+	case m.opts.Mode == ModeReplay:
+	case m.opts.Mitigator == nil:
+		flags = append(flags, "ACTIONS UNAVAILABLE")
+	case m.opts.Mitigator.ReadOnly():
 		flags = append(flags, "READ-ONLY: actions disabled")
 	}
 	clock := ""
@@ -71,12 +85,10 @@ func (m *Model) pgLine() string {
 	if p >= 90 {
 		used = m.st.critical.Render(used)
 	}
-	return strings.Join([]string{
-		fmt.Sprintf("PG %s %s %.0f%% max %d", used, gauge(pg.Total, usable, 10), p, pg.MaxConnections),
-		m.probeText(),
-		m.freshness(collectors.SourcePostgres, pg.LastGoodAt, m.opts.Intervals.Postgres),
-		pg.ServerVersion + " " + pg.Target,
-	}, " │ ")
+	parts := []string{fmt.Sprintf("PG %s %s %.0f%% max %d", used, gauge(pg.Total, usable, 10), p, pg.MaxConnections),
+		m.probeText()}
+	parts = m.withFreshness(parts, collectors.SourcePostgres, pg.LastGoodAt, m.opts.Intervals.Postgres)
+	return strings.Join(append(parts, pg.ServerVersion+" "+pg.Target), " │ ")
 }
 
 func (m *Model) probeText() string {
@@ -110,7 +122,11 @@ func (m *Model) redisLine() string {
 		if r.MaxClients > 0 && pct(float64(r.ConnectedClients), float64(r.MaxClients)) >= 80 {
 			clients = m.st.critical.Render(clients)
 		}
-		parts = append(parts, clients, fmt.Sprintf("rejected %d", r.RejectedConnections))
+		parts = append(parts, clients)
+		if _, stale := m.sourceAge(collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis); stale {
+			parts = m.withFreshness(parts, collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis)
+		}
+		parts = append(parts, fmt.Sprintf("rejected %d", r.RejectedConnections))
 	} else {
 		parts = append(parts, "Redis not configured")
 	}
@@ -127,8 +143,10 @@ func (m *Model) redisLine() string {
 		parts = append(parts, t)
 	}
 	if r := s.Redis; r != nil {
-		parts = append(parts, m.freshness(collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis),
-			r.ServerVersion+" "+r.Target)
+		if _, stale := m.sourceAge(collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis); !stale {
+			parts = append(parts, m.freshness(collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis))
+		}
+		parts = append(parts, r.ServerVersion+" "+r.Target)
 	}
 	return strings.Join(parts, " │ ")
 }
