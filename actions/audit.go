@@ -82,6 +82,7 @@ type AuditLog struct {
 	file   *os.File
 	recent []AuditEntry
 	seq    int
+	closed bool
 }
 
 // OpenAuditLog opens path for appending, creating it (mode 0600) and its
@@ -116,6 +117,7 @@ func (a *AuditLog) Close() error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.closed = true
 	if a.file == nil {
 		return nil
 	}
@@ -137,6 +139,9 @@ func (a *AuditLog) Append(e AuditEntry) error {
 	line = append(line, '\n')
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.closed {
+		return fmt.Errorf("the audit log %s is closed", a.path)
+	}
 	if a.file != nil {
 		// One write per line: O_APPEND keeps concurrent writers' lines whole.
 		if _, err := a.file.Write(line); err != nil {

@@ -96,14 +96,3 @@ func newMatcher(pattern string) (matcher, error) {
 }
 
 func (m matcher) match(s string) bool { return m.re == nil || m.re.MatchString(s) }
-
-// matchAny reports whether s matches one of the globs.
-func matchAny(globs []string, s string) (string, bool) {
-	for _, g := range globs {
-		m, err := newMatcher(g)
-		if err == nil && m.re != nil && m.match(s) {
-			return g, true
-		}
-	}
-	return "", false
-}

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -41,9 +42,39 @@ func (p Policy) batchSize() int {
 	return p.BatchSize
 }
 
+// compiledPolicy is a Policy with its protected globs compiled once.
+type compiledPolicy struct {
+	Policy
+	protected []matcher
+}
+
+// compile compiles the protected globs; an invalid glob protects only the
+// exact name, so a typo never unprotects anything.
+func (p Policy) compile() compiledPolicy {
+	c := compiledPolicy{Policy: p}
+	for _, g := range p.ProtectedApps {
+		m, err := newMatcher(g)
+		if err != nil || g == "" {
+			m = matcher{pattern: g, re: regexp.MustCompile("^" + regexp.QuoteMeta(g) + "$")}
+		}
+		c.protected = append(c.protected, m)
+	}
+	return c
+}
+
+// protects returns the glob protecting name, if any.
+func (p compiledPolicy) protects(name string) (string, bool) {
+	for _, m := range p.protected {
+		if m.match(name) {
+			return m.pattern, true
+		}
+	}
+	return "", false
+}
+
 // excludeSession says why the policy protects b, or "" when it may be
 // signalled.
-func (p Policy) excludeSession(b Backend, ownPID int32) string {
+func (p compiledPolicy) excludeSession(b Backend, ownPID int32) string {
 	switch {
 	case b.PID == ownPID:
 		return "the console's own connection"
@@ -56,21 +87,21 @@ func (p Policy) excludeSession(b Backend, ownPID int32) string {
 	case b.Superuser && !p.AllowSuperuser:
 		return "superuser session (set actions.allow_superuser: true to allow)"
 	}
-	if g, ok := matchAny(p.ProtectedApps, b.ApplicationName); ok {
+	if g, ok := p.protects(b.ApplicationName); ok {
 		return fmt.Sprintf("protected application %q (actions.protected_apps: %s)", b.ApplicationName, g)
 	}
 	return ""
 }
 
 // excludeRedis says why the policy protects c, or "" when it may be killed.
-func (p Policy) excludeRedis(c collectors.RedisClient, ownID int64) string {
+func (p compiledPolicy) excludeRedis(c collectors.RedisClient, ownID int64) string {
 	switch {
 	case c.ID == ownID:
 		return "the console's own connection"
 	case strings.ContainsAny(c.Flags, "SM"):
 		return "replication link (flags " + c.Flags + ")"
 	}
-	if g, ok := matchAny(p.ProtectedApps, c.Name); ok && c.Name != "" {
+	if g, ok := p.protects(c.Name); ok && c.Name != "" {
 		return fmt.Sprintf("protected client name %q (actions.protected_apps: %s)", c.Name, g)
 	}
 	return ""

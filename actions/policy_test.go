@@ -94,7 +94,7 @@ func TestExcludeSession(t *testing.T) {
 		if c.policy != nil {
 			c.policy(&pol)
 		}
-		got := pol.excludeSession(b, 1)
+		got := pol.compile().excludeSession(b, 1)
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("%s: reason %q, want %q", c.name, got, c.want)
 		}
@@ -151,7 +151,7 @@ func TestRedisFilterAndPolicy(t *testing.T) {
 			t.Errorf("%s: %v, want %v", x.f, got, x.want)
 		}
 	}
-	p := DefaultPolicy()
+	p := DefaultPolicy().compile()
 	if r := p.excludeRedis(c, 5); !strings.Contains(r, "own") {
 		t.Errorf("own id: %q", r)
 	}

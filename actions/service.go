@@ -12,7 +12,7 @@ import (
 type Service struct {
 	pg     PGDriver
 	rds    RedisDriver
-	policy Policy
+	policy compiledPolicy
 	audit  *AuditLog
 	op     Operator
 	now    func() time.Time
@@ -23,14 +23,14 @@ type Service struct {
 // policy, the audit log (nil: nothing is recorded; use OpenAuditLog("") for
 // an in-memory log) and the operator named in the audit lines.
 func NewService(pg PGDriver, rds RedisDriver, policy Policy, audit *AuditLog, op Operator) *Service {
-	return &Service{pg: pg, rds: rds, policy: policy, audit: audit, op: op, now: time.Now, sleep: sleepCtx}
+	return &Service{pg: pg, rds: rds, policy: policy.compile(), audit: audit, op: op, now: time.Now, sleep: sleepCtx}
 }
 
 // ReadOnly reports whether every action is refused.
 func (s *Service) ReadOnly() bool { return s.policy.ReadOnly }
 
 // Policy is the safety policy in force.
-func (s *Service) Policy() Policy { return s.policy }
+func (s *Service) Policy() Policy { return s.policy.Policy }
 
 // HasPostgres and HasRedis report which side has a driver.
 func (s *Service) HasPostgres() bool { return s.pg != nil }
