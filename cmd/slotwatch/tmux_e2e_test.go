@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slotwatch/slotwatch/demo"
+	"github.com/slotwatch/slotwatch/recording"
 )
 
 // tmuxSession drives the real binary in a detached tmux session on a private
@@ -57,6 +61,45 @@ func (s *tmuxSession) waitFor(texts ...string) string {
 	return ""
 }
 
+// buildSlotwatch compiles the binary under test once per test.
+func buildSlotwatch(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "slotwatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build slotwatch: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startTmux(t *testing.T, name, command string) *tmuxSession {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end terminal test skipped in -short mode")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (scripts/test installs it)")
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("slotwatch-e2e-%d-%s", os.Getpid(), name), name: name}
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", command); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
+	return s
+}
+
+// waitExit waits for the program to end, which closes its tmux session.
+func (s *tmuxSession) waitExit() {
+	s.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the program did not exit; screen:\n%s", s.capture())
+		}
+	}
+}
+
 // TestDemoInTmux builds slotwatch, runs `slotwatch demo` in a 120x40 tmux
 // pane, checks the incident is on screen, terminates a group of idle
 // sessions through the confirmation dialog and quits with q.
@@ -64,19 +107,8 @@ func TestDemoInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end terminal test skipped in -short mode")
 	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (scripts/test installs it)")
-	}
-	bin := filepath.Join(t.TempDir(), "slotwatch")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build slotwatch: %v\n%s", err, out)
-	}
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("slotwatch-e2e-%d", os.Getpid()), name: "demo"}
-	cmd := fmt.Sprintf("env NO_COLOR=1 HOME=%s %s demo --seed 3", t.TempDir(), bin)
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", cmd); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
+	bin := buildSlotwatch(t)
+	s := startTmux(t, "demo", fmt.Sprintf("env NO_COLOR=1 HOME=%s %s demo --seed 3", t.TempDir(), bin))
 
 	screen := s.waitFor("slotwatch DEMO", "FIRING", "PostgresConnectionLimitReached", "probe FAIL 53300",
 		"jobs over capacity 1: 12345 58/50 +8", "/97 used")
@@ -99,12 +131,70 @@ func TestDemoInTmux(t *testing.T) {
 	}
 
 	s.keys("q")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
-			return // the program exited and tmux closed its session
+	s.waitExit()
+}
+
+// TestReplayInTmux records ten minutes of the demo simulation with the
+// recording package, plays it with `slotwatch replay`, seeks to the end and
+// quits.
+func TestReplayInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end terminal test skipped in -short mode")
+	}
+	path := filepath.Join(t.TempDir(), "incident.jsonl")
+	w, err := recording.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := demo.New(demo.Options{Seed: 5})
+	for i := 0; i < 120; i++ {
+		if err := w.Write(sim.Snapshot()); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("q did not quit; screen:\n%s", s.capture())
+		sim.Advance(5 * time.Second)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildSlotwatch(t)
+	s := startTmux(t, "replay", fmt.Sprintf("env NO_COLOR=1 HOME=%s %s replay %s", t.TempDir(), bin, path))
+	s.waitFor("slotwatch REPLAY", "frame 1/120", "Replaying 120 snapshots", "2024-01-21 15:00:00Z")
+	s.keys(" ") // pause
+	s.waitFor("STOPPED")
+	s.keys("Right", "Right") // two minutes on
+	s.waitFor("frame 25/120", "2024-01-21 15:02:00Z")
+	s.keys("End")
+	s.waitFor("END", "frame 120/120", "2024-01-21 15:09:55Z", "FIRING")
+	s.keys("K")
+	s.waitFor("disabled while replaying")
+	s.keys("q")
+	s.waitExit()
+}
+
+// TestCommandErrors checks the dashboard commands' refusals in process:
+// one clear sentence and the right exit status, no terminal taken over.
+func TestCommandErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"watch"}, exitUsage, "slotwatch demo"},
+		{[]string{"watch", "extra"}, exitUsage, "takes no arguments"},
+		{[]string{"demo", "--speed", "0"}, exitUsage, "positive --speed"},
+		{[]string{"replay"}, exitUsage, "exactly one recording FILE"},
+		{[]string{"replay", "/nonexistent/rec.jsonl"}, exitError, "rec.jsonl"},
+	}
+	for _, c := range cases {
+		var stdout, stderr strings.Builder
+		env := &environment{stdout: &stdout, stderr: &stderr, getenv: func(k string) string {
+			if k == "HOME" {
+				return t.TempDir()
+			}
+			return ""
+		}}
+		if code := run(context.Background(), env, c.args); code != c.code || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("slotwatch %v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, stderr.String(), c.code, c.want)
 		}
 	}
 }
