@@ -240,8 +240,10 @@ func (d *Drill) awaitLockWaits(ctx context.Context, want int) error {
 
 // printHeld lists the sessions by kind with their pids.
 func (d *Drill) printHeld() {
+	sessions := d.snapshotSessions()
+	sort.Slice(sessions, func(i, j int) bool { return sessions[i].pid < sessions[j].pid })
 	by := map[string][]string{}
-	for _, s := range d.snapshotSessions() {
+	for _, s := range sessions {
 		s.meta.Lock()
 		label := fmt.Sprint(s.pid)
 		if s.note != "" {
@@ -251,12 +253,9 @@ func (d *Drill) printHeld() {
 		s.meta.Unlock()
 	}
 	for _, kind := range []string{kindIdleInTx, kindWaiter, kindActive, kindIdle} {
-		pids := by[kind]
-		if len(pids) == 0 {
-			continue
+		if pids := by[kind]; len(pids) > 0 {
+			d.out.printf("%d %s (%s): pid %s", len(pids), kind, AppName, strings.Join(pids, ", "))
 		}
-		sort.Strings(pids)
-		d.out.printf("%d %s (%s): pid %s", len(pids), kind, AppName, strings.Join(pids, ", "))
 	}
 }
 

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/recording"
+)
+
+func writeTinyRecording(t *testing.T, path string) {
+	t.Helper()
+	w, err := recording.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 1, 21, 15, 42, 0, 0, time.UTC)
+	for i := 0; i < 3; i++ {
+		s := collectors.Snapshot{TakenAt: at.Add(time.Duration(i) * time.Second), Errors: map[string]string{},
+			Postgres: &collectors.PGStats{Sample: collectors.Sample{SampledAt: at, LastGoodAt: at}, Target: "db:5432/app",
+				MaxConnections: 100, SuperuserReservedConnections: 3, Total: 90 + i, ByState: map[string]int{"idle": 80 + i}}}
+		if err := w.Write(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReportCommand(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "run.jsonl")
+	writeTinyRecording(t, rec)
+	ctx := context.Background()
+
+	code, md, stderr := e2eRun(ctx, t, "report", rec)
+	if code != exitOK || !strings.Contains(md, "| PostgreSQL connections used | 92 of 100 (92%) | 15:42:02 | 92 |") ||
+		!strings.Contains(md, "No audit log was given") {
+		t.Fatalf("report exited %d: %s\n%s", code, stderr, md)
+	}
+
+	out := filepath.Join(dir, "report.md")
+	audit := filepath.Join(dir, "audit.jsonl")
+	if err := os.WriteFile(audit, []byte(`{"time":"2024-01-21T15:42:01Z","phase":"result","action":"terminate","predicate":"state=idle","operator":{"user":"sre"},"done":[1,2,3]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = e2eRun(ctx, t, "report", "--audit", audit, rec, "--out", out)
+	if code != exitOK || !strings.Contains(stderr, "wrote the postmortem draft to") {
+		t.Fatalf("report --out exited %d: %s", code, stderr)
+	}
+	written, _ := os.ReadFile(out)
+	if !strings.Contains(string(written), "| 15:42:01 | sre | terminate | state=idle | 3 done |") {
+		t.Fatalf("the audit entry is missing from the report:\n%s", written)
+	}
+	code, _, stderr = e2eRun(ctx, t, "report", rec, "--out", out)
+	if code != exitError || !strings.Contains(stderr, "already exists") {
+		t.Fatalf("report over an existing draft exited %d: %s", code, stderr)
+	}
+}
+
+func TestReportCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "run.jsonl")
+	writeTinyRecording(t, rec)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"report"}, exitUsage, "needs one recording"},
+		{[]string{"report", rec, rec}, exitUsage, "takes one recording"},
+		{[]string{"report", filepath.Join(dir, "missing.jsonl")}, exitError, "cannot open the recording"},
+		{[]string{"report", rec, "--audit", filepath.Join(dir, "missing-audit.jsonl")}, exitError, "cannot read the audit log"},
+		{[]string{"record"}, exitUsage, "needs --out FILE"},
+		{[]string{"record", "--out", filepath.Join(dir, "x.jsonl")}, exitUsage, "no server to watch"},
+		{[]string{"drill", "--duration", "0s"}, exitUsage, "--duration must be positive"},
+	} {
+		code, _, stderr := e2eRun(ctx, t, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v exited %d (want %d), stderr %q should mention %q", tc.args, code, tc.code, stderr, tc.want)
+		}
+	}
+}
+
+func TestReportWarnsAboutBadLines(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "cut.jsonl")
+	writeTinyRecording(t, rec)
+	f, err := os.OpenFile(rec, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("{not json}\n{\"taken_at\":\"2024-")
+	f.Close()
+	code, md, stderr := e2eRun(context.Background(), t, "report", rec)
+	if code != exitOK || !strings.Contains(stderr, "skipped 2 unreadable line(s)") || !strings.Contains(stderr, "line 4: ") ||
+		!strings.Contains(stderr, "line 5: ") || !strings.Contains(md, "(2 unreadable lines skipped)") {
+		t.Fatalf("exit %d, stderr:\n%s\nreport:\n%.300s", code, stderr, md)
+	}
+}
