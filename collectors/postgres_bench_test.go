@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -28,8 +29,11 @@ func BenchmarkPGCollect1000(b *testing.B) {
 	}})
 	p.Psql(b, "postgres", "CREATE EXTENSION pg_stat_statements; CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 10) g")
 	// The sessions end with the server at cleanup: several are busy in a
-	// statement, and a pgx connection must not be closed while in use.
-	openBenchSessions(b, p)
+	// statement, and a pgx connection must not be closed while in use. They
+	// must stay reachable until then, or the garbage collector closes their
+	// sockets.
+	conns := openBenchSessions(b, p)
+	defer runtime.KeepAlive(conns)
 
 	c := newPGCollector(PGConfig{DSN: p.DSN, Interval: time.Second, StatementTimeout: 5 * time.Second, ConnectTimeout: 5 * time.Second})
 	defer c.close()
@@ -46,6 +50,9 @@ func BenchmarkPGCollect1000(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		c.collect(ctx)(&s)
+		if msg := s.Errors[SourcePostgres]; msg != "" || s.Postgres.Total != 1000 {
+			b.Fatalf("a tick collected %d sessions: %s", s.Postgres.Total, msg)
+		}
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/1000/float64(b.N), "cpu-ms/op")
@@ -57,7 +64,7 @@ func BenchmarkPGCollect1000(b *testing.B) {
 	}
 }
 
-func openBenchSessions(b *testing.B, p *testserver.Postgres) {
+func openBenchSessions(b *testing.B, p *testserver.Postgres) []*pgx.Conn {
 	ctx := context.Background()
 	var conns []*pgx.Conn
 	open := func(app string) *pgx.Conn {
@@ -97,6 +104,7 @@ func openBenchSessions(b *testing.B, p *testserver.Postgres) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return conns
 }
 
 func cpuTime() time.Duration {
