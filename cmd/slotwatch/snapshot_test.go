@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -287,5 +288,50 @@ func testSnapshotFailures(t *testing.T, p *testserver.Postgres) {
 	code, _, stderr = snapRun(t, "snapshot", "--pg", "postgres://app:Sup3rSecret@host:notaport/db")
 	if code != exitError || !strings.Contains(stderr, "is not valid") || strings.Contains(stderr, "Sup3rSecret") {
 		t.Errorf("bad DSN: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestCollectorsConfigFollowsTheSettings(t *testing.T) {
+	resolve := func(yaml string, flags targetFlags) *settings {
+		t.Helper()
+		flags.configPath = writeConfig(t, yaml)
+		s, err := flags.resolve(envFrom(map[string]string{"HOME": t.TempDir()}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := resolve("interval: 2s\nprobe:\n  dsn: postgres://app@db/app\njobs:\n  query: SELECT 1\n", targetFlags{pg: "postgres://watch@db/app", db: "app"})
+	cfg, err := collectorsConfig(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PG == nil || cfg.PG.DSN != "postgres://watch@db/app" || cfg.PG.DB != "app" || cfg.PG.Interval != 2*time.Second {
+		t.Errorf("pg config = %+v", cfg.PG)
+	}
+	if cfg.Probe == nil || cfg.Probe.DSN != "postgres://app@db/app" || cfg.Probe.Interval != 10*time.Second {
+		t.Errorf("the probe must use probe.dsn every 10 s by default: %+v", cfg.Probe)
+	}
+	if cfg.Jobs == nil || cfg.Jobs.DSN != "postgres://watch@db/app" || cfg.Jobs.Query != "SELECT 1" || cfg.Jobs.Interval != 10*time.Second {
+		t.Errorf("jobs must run on the pg target with jobs.query every 10 s: %+v", cfg.Jobs)
+	}
+	if cfg.Redis != nil {
+		t.Errorf("redis was not given but is configured: %+v", cfg.Redis)
+	}
+
+	s = resolve("probe:\n  interval: 0s\njobs:\n  disabled: true\n", targetFlags{redis: "redis://cache:6379/0"})
+	cfg, err = collectorsConfig(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PG != nil || cfg.Probe != nil || cfg.Jobs != nil || cfg.Redis == nil || cfg.Redis.URL != "redis://cache:6379/0" {
+		t.Errorf("redis only, probe 0 and jobs disabled gave %+v", cfg)
+	}
+	s = resolve("probe:\n  interval: 0s\njobs:\n  disabled: true\n", targetFlags{pg: "postgres://watch@db/app"})
+	if cfg, _ := collectorsConfig(s); cfg.Probe != nil || cfg.Jobs != nil {
+		t.Errorf("probe.interval 0 and jobs.disabled must switch them off: %+v", cfg)
+	}
+	if _, err := collectorsConfig(resolve("", targetFlags{})); !errors.Is(err, errNoTargets) {
+		t.Errorf("no targets gave %v", err)
 	}
 }
