@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -91,15 +92,22 @@ func (s *syncBuffer) Len() int {
 
 // BenchmarkBytesPerRefresh runs the real program against a buffer and
 // reports the bytes bubbletea writes to the terminal for one steady-state
-// refresh of the incident at 120x40 (what crosses an SSH link per second).
+// refresh of the incident (what crosses an SSH link per second), at the
+// minimum size, a laptop terminal and a war-room screen.
 func BenchmarkBytesPerRefresh(b *testing.B) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 50}} {
+		b.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(b *testing.B) { benchBytes(b, size[0], size[1]) })
+	}
+}
+
+func benchBytes(b *testing.B, w, h int) {
 	f := incidentFrame(b)
 	out := &syncBuffer{}
 	m := New(context.Background(), Options{Now: func() time.Time { return fixedNow }}, asciiRenderer())
 	p := tea.NewProgram(m, tea.WithOutput(out), tea.WithInput(nil), tea.WithoutSignalHandler())
 	done := make(chan struct{})
 	go func() { _, _ = p.Run(); close(done) }()
-	p.Send(tea.WindowSizeMsg{Width: 120, Height: 40})
+	p.Send(tea.WindowSizeMsg{Width: w, Height: h})
 	p.Send(frameMsg{frame: f})
 	time.Sleep(100 * time.Millisecond) // first full paint
 	b.ResetTimer()

@@ -311,3 +311,35 @@ func TestReusedPIDIsLeftOut(t *testing.T) {
 		t.Fatalf("the dialog should explain the left-out target:\n%s", v)
 	}
 }
+
+func TestPausedClockDoesNotAge(t *testing.T) {
+	now := fixedNow
+	m := newTestModel(t, Options{Now: func() time.Time { return now }}, incidentFrame(t), 120, 40)
+	m = update(m, keyMsg("p"))
+	now = now.Add(time.Minute)
+	m = update(m, tickMsg(now))
+	if v := m.View(); strings.Contains(v, "STALE") || !strings.Contains(v, "PAUSED") {
+		t.Fatalf("a paused display must not turn STALE while collection runs:\n%s", v)
+	}
+	m = update(m, keyMsg("p"))
+	if v := m.View(); !strings.Contains(strings.Split(v, "\n")[1], "STALE 1m00s") {
+		t.Fatalf("resumed without a new frame, the minute-old data is STALE:\n%s", v)
+	}
+}
+
+func TestNoColorRendersNoEscapes(t *testing.T) {
+	t.Setenv("CLICOLOR_FORCE", "1") // a terminal that would get colour
+	var buf bytes.Buffer
+	colour := New(context.Background(), Options{Output: &buf, Now: func() time.Time { return fixedNow }}, nil)
+	plain := New(context.Background(), Options{Output: &buf, NoColor: true, Now: func() time.Time { return fixedNow }}, nil)
+	render := func(m Model) string {
+		m = update(update(m, tea.WindowSizeMsg{Width: 120, Height: 40}), frameMsg{frame: incidentFrame(t)})
+		return m.View()
+	}
+	if !strings.Contains(render(colour), "\x1b[") {
+		t.Fatal("with colour forced the view should carry escape sequences (the check below would prove nothing)")
+	}
+	if v := render(plain); strings.Contains(v, "\x1b[") || !strings.Contains(v, "!! FIRING") {
+		t.Fatal("NO_COLOR must render without escape sequences and keep the words")
+	}
+}

@@ -141,7 +141,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.applyFrame(msg.frame, m.opts.Now())
 		return m, nil
 	case tickMsg:
-		if m.replay == nil {
+		// A paused display keeps its clock: the frame on screen is as old
+		// as when it was frozen, and collection is still running.
+		if m.replay == nil && !m.paused {
 			m.now = m.opts.Now()
 		}
 		return m, tick()
@@ -256,8 +258,12 @@ func (m *Model) disabledReason() string {
 
 func (m *Model) togglePause() {
 	m.paused = !m.paused
-	if !m.paused && m.held != nil {
-		m.applyFrame(*m.held, m.opts.Now())
+	if m.paused {
+		return
+	}
+	m.now = m.opts.Now()
+	if m.held != nil {
+		m.applyFrame(*m.held, m.now)
 		m.held = nil
 	}
 }
