@@ -102,7 +102,7 @@ func (c *redisCollector) close() {
 func (c *redisCollector) collect(ctx context.Context) func(*Snapshot) {
 	now := time.Now()
 	stats, err := c.sample(ctx, now)
-	if err != nil {
+	if stats == nil {
 		msg := scrub(err.Error(), c.password)
 		last := c.failed(now)
 		return func(s *Snapshot) {
@@ -111,6 +111,15 @@ func (c *redisCollector) collect(ctx context.Context) func(*Snapshot) {
 		}
 	}
 	c.lastGood = stats
+	if err != nil {
+		// INFO answered but CLIENT LIST did not: the counts are fresh, the
+		// client list is the last one read, and the error says why.
+		msg := scrub(err.Error(), c.password)
+		return func(s *Snapshot) {
+			s.Redis = stats
+			s.Errors[SourceRedis] = msg
+		}
+	}
 	return func(s *Snapshot) {
 		s.Redis = stats
 		delete(s.Errors, SourceRedis)
@@ -138,12 +147,17 @@ func (c *redisCollector) sample(ctx context.Context, now time.Time) (*RedisStats
 	}
 	// A little slack so that a tick arriving a few ms early still lists.
 	listDue := c.listAt.IsZero() || now.Sub(c.listAt) >= every-every/10
-	info, ownID, list, err := c.fetch(ctx, listDue)
+	info, ownID, list, listErr, err := c.fetch(ctx, listDue)
 	if err != nil {
 		return nil, c.redisFailed(err)
 	}
 	st := &RedisStats{Sample: Sample{SampledAt: now, LastGoodAt: now}, Target: c.target}
 	parseInfo(info, st)
+	var partial error
+	if listErr != nil {
+		partial = fmt.Errorf("Redis at %s refused CLIENT LIST (%v); the client groups are not current: allow the monitoring user +client|list and +client|id", c.target, listErr)
+		listDue = false
+	}
 	if listDue {
 		clients, err := ParseClientList(list)
 		if err != nil {
@@ -155,15 +169,16 @@ func (c *redisCollector) sample(ctx context.Context, now time.Time) (*RedisStats
 	}
 	st.Clients, st.Groups, st.ClientsSampledAt = c.clients, c.groups, c.listAt
 	st.ClientListEverySeconds = ClientListEvery(st.ConnectedClients, c.cfg.Interval).Seconds()
-	return st, nil
+	return st, partial
 }
 
 // fetch reads INFO and, when due, CLIENT ID and CLIENT LIST in one round
-// trip on the one connection.
-func (c *redisCollector) fetch(ctx context.Context, withList bool) (info string, ownID int64, list string, err error) {
+// trip on the one connection. listErr is a refusal of the CLIENT commands
+// (an ACL without them) when INFO itself answered.
+func (c *redisCollector) fetch(ctx context.Context, withList bool) (info string, ownID int64, list string, listErr, err error) {
 	if !withList {
 		info, err = c.client.Info(ctx).Result()
-		return info, 0, "", err
+		return info, 0, "", nil, err
 	}
 	var (
 		infoCmd *redis.StringCmd
@@ -176,10 +191,15 @@ func (c *redisCollector) fetch(ctx context.Context, withList bool) (info string,
 		listCmd = p.ClientList(ctx)
 		return nil
 	})
-	if err != nil {
-		return "", 0, "", err
+	listErr = errors.Join(idCmd.Err(), listCmd.Err())
+	switch {
+	case infoCmd.Err() != nil:
+		return "", 0, "", nil, infoCmd.Err()
+	case err != nil && listErr == nil:
+		// A failure to connect (or to AUTH) is not recorded on the commands.
+		return "", 0, "", nil, err
 	}
-	return infoCmd.Val(), idCmd.Val(), listCmd.Val(), nil
+	return infoCmd.Val(), idCmd.Val(), listCmd.Val(), listErr, nil
 }
 
 func (c *redisCollector) redisFailed(err error) error {

@@ -88,6 +88,7 @@ func TestRedis(t *testing.T) {
 	t.Run("keeps working at maxclients and counts rejections", testRedisAtMaxClients)
 	t.Run("reads CLIENT LIST less often with thousands of clients", testRedisAdaptiveList)
 	t.Run("unreachable server, bad URL and wrong password", testRedisErrors)
+	t.Run("a user without CLIENT LIST still gets the counts", func(t *testing.T) { testRedisWithoutClientList(t, r) })
 }
 
 func testRedisGroups(t *testing.T, r *testserver.Redis, sock string) {
@@ -238,4 +239,19 @@ func testRedisAdaptiveList(t *testing.T) {
 		t.Errorf("an INFO-only tick must keep the last CLIENT LIST (%d clients, listed at %v)", len(reused.Redis.Clients), reused.Redis.ClientsSampledAt)
 	}
 	waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis.ClientsSampledAt.After(first.Redis.ClientsSampledAt) })
+}
+
+func testRedisWithoutClientList(t *testing.T, r *testserver.Redis) {
+	admin := holdRedis(t, "tcp", r.Addr, "", 1)[0]
+	if reply, err := admin.do("ACL SETUSER mon on >monpw ~* +@all -client|list -client|id"); err != nil || reply != "+OK" {
+		t.Fatalf("ACL SETUSER: %q, %v", reply, err)
+	}
+	s := CollectOnce(context.Background(), Config{Redis: &RedisConfig{URL: "redis://mon:monpw@" + r.Addr + "/0"}})
+	msg := s.Errors[SourceRedis]
+	if !strings.Contains(msg, "refused CLIENT LIST") || !strings.Contains(msg, "NOPERM") || strings.Contains(msg, "monpw") {
+		t.Errorf("error = %q, want the refusal of CLIENT LIST explained", msg)
+	}
+	if s.Redis == nil || s.Redis.ConnectedClients != 2 || s.Redis.LastGoodAt.IsZero() {
+		t.Errorf("INFO answered, so its counts must be there: %+v", s.Redis)
+	}
 }
