@@ -18,23 +18,6 @@ import (
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
-// actionsPolicy builds the safety policy from the configuration: the
-// configured protected applications add to the built-in ones, which cannot
-// be removed.
-func actionsPolicy(s *settings) actions.Policy {
-	p := actions.DefaultPolicy()
-	p.ProtectedApps = append(p.ProtectedApps, s.Actions.ProtectedApps...)
-	p.AllowSuperuser = s.Actions.AllowSuperuser
-	if s.Actions.BatchSize > 0 {
-		p.BatchSize = s.Actions.BatchSize
-	}
-	if s.Actions.BatchInterval > 0 {
-		p.BatchInterval = s.Actions.BatchInterval
-	}
-	p.ReadOnly = s.ReadOnly
-	return p
-}
-
 // actionDeps is an opened Service and what must be closed after it.
 type actionDeps struct {
 	svc   *actions.Service
@@ -76,7 +59,7 @@ func openActions(ctx context.Context, env *environment, s *settings, needPG, nee
 	if d.rds != nil {
 		rds = d.rds
 	}
-	d.svc = actions.NewService(pg, rds, actionsPolicy(s), audit, actions.CurrentOperator(env.getenv))
+	d.svc = actions.NewService(pg, rds, dashPolicy(s), audit, actions.CurrentOperator(env.getenv))
 	return d, nil
 }
 
