@@ -216,6 +216,9 @@ func writeJobsText(b *strings.Builder, j *collectors.JobsStats, errText string) 
 	b.WriteString("\nJob capacity\n")
 	if errText != "" {
 		fmt.Fprintf(b, "  error: %s\n", errText)
+		if j.DefaultQueryUnavailable {
+			b.WriteString("  (no jobs.query is configured, so this does not count as a failed source)\n")
+		}
 		return
 	}
 	if len(j.OverCapacity) == 0 {
