@@ -318,34 +318,34 @@ func (m *Model) dialogView(w, h int) block {
 	if p := d.session; p != nil {
 		verb = string(p.Request.Kind)
 		head = append(head, m.st.dialog.Render(fmt.Sprintf("CONFIRM %s of %d session(s) on %s",
-			strings.ToUpper(verb), len(p.Targets), p.Server)))
+			strings.ToUpper(verb), len(p.Targets), oneLine(p.Server))))
 		head = append(head, "Predicate: "+p.Request.Filter.String(), "Statement: "+oneLine(p.Statement))
 		for _, n := range p.Notes {
-			head = append(head, m.st.warning.Render("Note: "+n))
+			head = append(head, m.st.warning.Render("Note: "+oneLine(n)))
 		}
 		body = append(body, m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets))))
 		for _, b := range p.Targets {
-			body = append(body, fmt.Sprintf("  %7d %-14s %-16s %-15s %-8s %8s  %s", b.PID, b.Usename, orDash(b.ApplicationName),
-				orDash(b.ClientAddr), b.State, dur(b.StateSeconds), oneLine(b.Query)))
+			body = append(body, fmt.Sprintf("  %7d %-14s %-16s %-15s %-8s %8s  %s", b.PID, orDash(b.Usename), orDash(b.ApplicationName),
+				orDash(b.ClientAddr), orDash(b.State), dur(b.StateSeconds), oneLine(b.Query)))
 		}
 		body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
 		for _, e := range p.Excluded {
-			body = append(body, fmt.Sprintf("  %7d %-14s %-16s %s", e.Backend.PID, e.Backend.Usename,
-				orDash(e.Backend.ApplicationName), e.Reason))
+			body = append(body, fmt.Sprintf("  %7d %-14s %-16s %s", e.Backend.PID, orDash(e.Backend.Usename),
+				orDash(e.Backend.ApplicationName), oneLine(e.Reason)))
 		}
 	} else {
 		p := d.redis
 		verb = "kill"
-		head = append(head, m.st.dialog.Render(fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), p.Server)))
+		head = append(head, m.st.dialog.Render(fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), oneLine(p.Server))))
 		head = append(head, "Predicate: "+p.Filter.String(), "Statement: "+oneLine(p.Statement))
 		body = append(body, m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets))))
 		for _, c := range p.Targets {
-			body = append(body, fmt.Sprintf("  %7d %-21s %-14s %-10s age %s idle %s", c.ID, c.Addr, orDash(c.Name),
+			body = append(body, fmt.Sprintf("  %7d %-21s %-14s %-10s age %s idle %s", c.ID, orDash(c.Addr), orDash(c.Name),
 				orDash(c.LibName), dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds))))
 		}
 		body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
 		for _, e := range p.Excluded {
-			body = append(body, fmt.Sprintf("  %7d %-21s %s", e.Client.ID, e.Client.Addr, e.Reason))
+			body = append(body, fmt.Sprintf("  %7d %-21s %s", e.Client.ID, orDash(e.Client.Addr), oneLine(e.Reason)))
 		}
 	}
 	if d.dropped > 0 {

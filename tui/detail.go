@@ -43,7 +43,7 @@ func (m *Model) detailLines(w int) []string {
 	field("query age", dur(s.QuerySeconds))
 	wait := "-"
 	if s.WaitEventType != "" {
-		wait = s.WaitEventType + ": " + s.WaitEvent
+		wait = oneLine(s.WaitEventType + ": " + s.WaitEvent)
 	}
 	field("wait event", wait)
 	if s.Hidden {
@@ -51,7 +51,7 @@ func (m *Model) detailLines(w int) []string {
 	}
 	lines = append(lines, "", m.st.heading.Render("Query"))
 	for _, l := range strings.Split(s.Query, "\n") {
-		for _, wl := range wrapText(l, max(w-4, 10)) {
+		for _, wl := range wrapText(clean(l), max(w-4, 10)) {
 			lines = append(lines, "  "+wl)
 		}
 	}

@@ -24,10 +24,10 @@ type auditLine struct {
 
 type auditMsg struct{ entries []auditLine }
 
-func (f *footerPane) setText(s string) { f.text, f.isError = s, false }
+func (f *footerPane) setText(s string) { f.text, f.isError = oneLine(s), false }
 
 func (f *footerPane) setError(what string, err error) {
-	f.text, f.isError = errorText(what, err), true
+	f.text, f.isError = oneLine(errorText(what, err)), true
 }
 
 // auditCmd reads the recent audit entries outside Update.
@@ -98,7 +98,7 @@ func formatAudit(entries []actions.AuditEntry) []auditLine {
 		if e.Operator.User != "" {
 			text += " by " + e.Operator.User
 		}
-		out = append(out, auditLine{at: e.Time.UTC().Format("15:04:05"), text: text})
+		out = append(out, auditLine{at: e.Time.UTC().Format("15:04:05"), text: oneLine(text)})
 	}
 	return out
 }

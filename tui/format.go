@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // dur renders seconds compactly: 8.2s, 12m45s, 3h05m, 2d04h.
@@ -91,12 +92,38 @@ func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return oneLine(s)
 }
 
-// oneLine flattens a query onto one line.
+// oneLine flattens text from a server (a query, an application name, an
+// error) onto one line and neutralises control characters, so data can
+// neither break the layout nor send escape sequences to the terminal.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(clean(s)), " ")
+}
+
+// clean replaces control characters (C0, DEL, C1) and invalid UTF-8 with
+// '?'; tabs and newlines become spaces.
+func clean(s string) string {
+	ok := true
+	for _, r := range s {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == utf8.RuneError {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return ' '
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == utf8.RuneError:
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // col pads or cuts s to exactly w cells.

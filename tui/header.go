@@ -30,7 +30,7 @@ func (m *Model) freshness(source string, lastGood time.Time, every time.Duration
 	}
 	msg := m.st.critical.Render("STALE " + ageText(age))
 	if e := m.frame.Snapshot.Errors[source]; e != "" {
-		msg += " " + e
+		msg += " " + oneLine(e)
 	}
 	return msg
 }
@@ -48,7 +48,7 @@ func (m *Model) withFreshness(parts []string, source string, lastGood time.Time,
 func (m *Model) titleBar(w int) string {
 	left := " slotwatch " + m.opts.Mode.String()
 	if m.opts.Title != "" {
-		left += " · " + m.opts.Title
+		left += " · " + oneLine(m.opts.Title)
 	}
 	var flags []string
 	if m.replay != nil {
@@ -88,7 +88,7 @@ func (m *Model) pgLine() string {
 	parts := []string{fmt.Sprintf("PG %s %s %.0f%% max %d", used, gauge(pg.Total, usable, 10), p, pg.MaxConnections),
 		m.probeText()}
 	parts = m.withFreshness(parts, collectors.SourcePostgres, pg.LastGoodAt, m.opts.Intervals.Postgres)
-	return strings.Join(append(parts, pg.ServerVersion+" "+pg.Target), " │ ")
+	return strings.Join(append(parts, oneLine(pg.ServerVersion+" "+pg.Target)), " │ ")
 }
 
 func (m *Model) probeText() string {
@@ -101,7 +101,7 @@ func (m *Model) probeText() string {
 	}
 	t := "probe FAIL"
 	if pr.SQLState != "" {
-		t += " " + pr.SQLState
+		t += " " + oneLine(pr.SQLState)
 	}
 	if pr.SQLState == "53300" {
 		t += " slots reserved"
@@ -135,7 +135,7 @@ func (m *Model) redisLine() string {
 		if len(j.OverCapacity) > 0 {
 			t = m.st.critical.Render(t)
 			c := j.OverCapacity[0]
-			t += fmt.Sprintf(": %s %d/%d +%d", c.ID, c.Count, c.Limit, c.Excess)
+			t += fmt.Sprintf(": %s %d/%d +%d", oneLine(c.ID), c.Count, c.Limit, c.Excess)
 		}
 		if _, stale := m.sourceAge(collectors.SourceJobs, j.LastGoodAt, m.opts.Intervals.Jobs); stale {
 			t += " " + m.freshness(collectors.SourceJobs, j.LastGoodAt, m.opts.Intervals.Jobs)
@@ -146,7 +146,7 @@ func (m *Model) redisLine() string {
 		if _, stale := m.sourceAge(collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis); !stale {
 			parts = append(parts, m.freshness(collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis))
 		}
-		parts = append(parts, r.ServerVersion+" "+r.Target)
+		parts = append(parts, oneLine(r.ServerVersion+" "+r.Target))
 	}
 	return strings.Join(parts, " │ ")
 }
@@ -198,7 +198,7 @@ func (m *Model) alertNames(alerts []analysis.Alert) string {
 		var names []string
 		for _, a := range alerts {
 			if a.State == st {
-				names = append(names, a.Name)
+				names = append(names, oneLine(a.Name))
 			}
 		}
 		if len(names) > 0 {
@@ -225,11 +225,11 @@ func (m *Model) alertLine(a analysis.Alert) string {
 		since = fmt.Sprintf(" since %s (%s)", a.Since.UTC().Format("15:04:05"),
 			durOf(m.frame.Snapshot.TakenAt.Sub(a.Since)))
 	}
-	summary := a.Summary
+	summary := oneLine(a.Summary)
 	if summary == "" {
 		summary = fmt.Sprintf("value %g", a.Value)
 	}
-	return fmt.Sprintf("%s %s%s: %s", label, a.Name, since, summary)
+	return fmt.Sprintf("%s %s%s: %s", label, oneLine(a.Name), since, summary)
 }
 
 func severityRank(s string) int {
@@ -253,13 +253,13 @@ func (m *Model) findingLines(n int) []string {
 		if i == n {
 			break
 		}
-		sev := strings.ToUpper(f.Severity)
+		sev := strings.ToUpper(oneLine(f.Severity))
 		if f.Severity == "critical" {
 			sev = m.st.critical.Render(sev)
 		}
-		line := fmt.Sprintf("FINDING %s %s", sev, f.Title)
+		line := fmt.Sprintf("FINDING %s %s", sev, oneLine(f.Title))
 		if f.About != "" {
-			line += " — " + f.About
+			line += " — " + oneLine(f.About)
 		}
 		if i == n-1 && len(fs) > n {
 			line += fmt.Sprintf("  (+%d more)", len(fs)-n)

@@ -180,7 +180,7 @@ func (m *Model) redisView(w, h int) block {
 		var vals []string
 		if p.showClients {
 			c := &p.clients[i]
-			vals = []string{strconv.FormatInt(c.ID, 10), c.Addr, orDash(c.Name), orDash(c.LibName),
+			vals = []string{strconv.FormatInt(c.ID, 10), orDash(c.Addr), orDash(c.Name), orDash(c.LibName),
 				dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds)), orDash(c.Cmd)}
 		} else {
 			g := &p.groups[i]
@@ -222,7 +222,7 @@ func (m *Model) jobsView(w, h int) block {
 	titles := []string{"JOB", "LABEL", "COUNT", "LIMIT", "EXCESS"}
 	lines = append(lines, m.st.heading.Render(fitLine(" "+renderRow(jobColumns, idx, widths, titles), w)))
 	for _, c := range j.OverCapacity {
-		lines = append(lines, " "+renderRow(jobColumns, idx, widths, []string{c.ID, c.Label,
+		lines = append(lines, " "+renderRow(jobColumns, idx, widths, []string{orDash(c.ID), orDash(c.Label),
 			strconv.FormatInt(c.Count, 10), strconv.FormatInt(c.Limit, 10), "+" + strconv.FormatInt(c.Excess, 10)}))
 	}
 	if len(j.OverCapacity) == 0 {

@@ -267,7 +267,7 @@ func sessionValues(s *collectors.Session) []string {
 	v[colInState] = dur(s.StateSeconds)
 	v[colXact] = dur(s.XactSeconds)
 	if s.WaitEventType != "" {
-		v[colWait] = s.WaitEventType + ":" + s.WaitEvent
+		v[colWait] = oneLine(s.WaitEventType + ":" + s.WaitEvent)
 	} else {
 		v[colWait] = "-"
 	}
@@ -336,7 +336,7 @@ func (p *sessionsPane) title(filterLine string) string {
 	if filterLine != "" {
 		t += " · " + filterLine
 	} else if p.text != "" {
-		t += " · /" + p.text
+		t += " · /" + clean(p.text)
 	}
 	if n := len(p.marks); n > 0 {
 		t += fmt.Sprintf(" · %d marked", n)

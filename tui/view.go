@@ -112,7 +112,7 @@ func (m *Model) filterLine() string {
 	if m.mode != modeFilter {
 		return ""
 	}
-	return "/" + m.input.Value() + "_  (enter keeps, esc clears)"
+	return "/" + clean(m.input.Value()) + "_  (enter keeps, esc clears)"
 }
 
 // helpBindings are the keys that apply now: they follow mode and focus.
