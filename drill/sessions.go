@@ -347,13 +347,13 @@ func (d *Drill) checkTerminated() bool {
 		s.meta.Unlock()
 		if s.markGone() {
 			if note != "" {
-				kind += ", " + note
+				kind += " (" + note + ")"
 			}
 			goneBy[kind] = append(goneBy[kind], s.pid)
 		}
 	}
 	for kind, pids := range goneBy {
-		d.out.printf("%d %s session(s) terminated from outside (pid %s); they stay closed", len(pids), kind, joinPIDs(pids))
+		d.out.printf("terminated from outside, staying closed: %d %s, pid %s", len(pids), kind, joinPIDs(pids))
 	}
 	return true
 }
