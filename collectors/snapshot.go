@@ -116,8 +116,8 @@ type ProbeResult struct {
 	SampledAt time.Time `json:"sampled_at"`
 	OK        bool      `json:"ok"`
 	ConnectMS float64   `json:"connect_ms"`
-	SQLState  string    `json:"sqlstate,omitempty"`
-	Error     string    `json:"error,omitempty"`
+	SQLState  string    `json:"sqlstate"`
+	Error     string    `json:"error"`
 }
 
 // RedisStats is one sample of INFO clients/stats and CLIENT LIST.

@@ -181,6 +181,11 @@ func testSnapshotJSON(t *testing.T, p *testserver.Postgres, r *testserver.Redis)
 		len(got.Errors) != 0 || got.Alerts == nil || got.Findings == nil {
 		t.Fatalf("missing parts of the contract: %s", stdout)
 	}
+	for _, key := range []string{`"sqlstate"`, `"error"`, `"blocked_by"`, `"oldest_idle_seconds"`, `"lib_name"`, `"over_capacity"`, `"reserved_connections"`} {
+		if !strings.Contains(stdout, key) {
+			t.Errorf("the JSON lacks the documented key %s", key)
+		}
+	}
 
 	// PostgreSQL: the same client backends, by pid and by state.
 	pg := got.Postgres
