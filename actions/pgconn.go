@@ -41,6 +41,9 @@ func DialPostgres(ctx context.Context, dsn string) (*PGConn, error) {
 		return nil, fmt.Errorf("the PostgreSQL DSN is not valid: %w", err)
 	}
 	cfg.RuntimeParams["application_name"] = "slotwatch"
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second // an unreachable server must not hang the command
+	}
 	server := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

@@ -55,10 +55,13 @@ func signalStatement(kind Kind, f SessionFilter, timeoutMS int64, args *[]any) s
 	if len(preds) > 0 {
 		match = "COALESCE(" + strings.Join(preds, " AND ") + ", false)"
 	}
-	return fmt.Sprintf(`SELECT a.backend_start, a.state, COALESCE(a.backend_start = %[2]s, false) AS same_backend,
-  COALESCE(%[3]s, false) AS same_state, %[4]s AS matches,
-  CASE WHEN a.backend_start = %[2]s AND %[3]s AND %[4]s THEN %[5]s END AS signalled
-FROM pg_stat_activity a WHERE a.pid = %[1]s`, pid, start, stateCheck, match, signalCall(kind, timeoutMS))
+	return fmt.Sprintf(`SELECT a.backend_start, a.state, c.same_backend, c.same_state, c.matches,
+  CASE WHEN c.same_backend AND c.same_state AND c.matches THEN %[5]s END AS signalled
+FROM pg_stat_activity a CROSS JOIN LATERAL (SELECT
+  COALESCE(a.backend_start = %[2]s, false) AS same_backend,
+  COALESCE(%[3]s, false) AS same_state,
+  %[4]s AS matches) c
+WHERE a.pid = %[1]s`, pid, start, stateCheck, match, signalCall(kind, timeoutMS))
 }
 
 func signalCall(kind Kind, timeoutMS int64) string {

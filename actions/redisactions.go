@@ -38,7 +38,7 @@ func (s *Service) PreviewRedis(ctx context.Context, f RedisFilter) (RedisPlan, e
 	if err != nil {
 		return RedisPlan{}, fmt.Errorf("list Redis clients on %s: %w", server, err)
 	}
-	plan := RedisPlan{Filter: f, Server: server, Statement: "CLIENT KILL ID <id> (one per target, after re-reading the client)", PlannedAt: s.now().UTC()}
+	plan := RedisPlan{Filter: f, Server: server, Statement: "CLIENT KILL ID <id> SKIPME yes (one per target, after re-reading it with CLIENT LIST ID)", PlannedAt: s.now().UTC()}
 	seen := map[int64]bool{}
 	for _, c := range clients {
 		if !m.matches(c) {
