@@ -157,11 +157,31 @@ func (c *RedisClient) set(key, value string) (int, error) {
 }
 
 func parseInt(key, value string) (int64, error) {
+	if n, ok := smallUint(value); ok {
+		return n, nil
+	}
 	n, err := strconv.ParseInt(value, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("field %s=%q is not a number", key, truncate(value, 40))
 	}
 	return n, nil
+}
+
+// smallUint reads the short unsigned numbers ids, ages and idle times are,
+// without strconv's generality; signs and overflow are left to strconv.
+func smallUint(value string) (int64, bool) {
+	if len(value) == 0 || len(value) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(value); i++ {
+		d := value[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(d)
+	}
+	return n, true
 }
 
 func truncate(s string, n int) string {
