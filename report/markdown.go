@@ -413,6 +413,7 @@ func (b *Builder) writeActions(md *mdWriter, opts Options) {
 	}
 	if len(rows) == 0 {
 		md.line("The audit log %s records no action during the recording.", code(opts.AuditSource))
+		md.line("")
 	} else {
 		md.line("From the audit log %s:", code(opts.AuditSource))
 		md.line("")
@@ -420,8 +421,8 @@ func (b *Builder) writeActions(md *mdWriter, opts Options) {
 	}
 	if outside > 0 {
 		md.line("%d audit %s outside the recording's time range (±%s) left out.", outside, plural(outside, "entry", "entries"), auditMargin)
+		md.line("")
 	}
-	md.line("")
 }
 
 func operator(o actions.Operator) string {
