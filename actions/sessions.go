@@ -7,6 +7,10 @@ import (
 	"sort"
 )
 
+// ReasonCancelIdle excludes an idle session from a cancel: not the policy
+// protecting it, cancel just cannot reach it.
+const ReasonCancelIdle = "idle: cancel has no effect, terminate instead"
+
 // Note shown when a cancel meets sessions waiting for their client.
 const cancelIdleNote = "cancel has no effect on idle or idle-in-transaction sessions (PostgreSQL ignores it while the backend waits for the client); terminate them instead"
 
@@ -58,7 +62,7 @@ func (s *Service) selectSessions(plan *SessionPlan, m sessionMatcher, backends [
 		seen[b.PID] = true
 		reason := s.policy.excludeSession(b, own)
 		if reason == "" && kind == Cancel && isIdleState(b.State) {
-			reason, idle = "idle: cancel has no effect, terminate instead", idle+1
+			reason, idle = ReasonCancelIdle, idle+1
 		}
 		if reason != "" {
 			plan.Excluded = append(plan.Excluded, Exclusion{Backend: b, Reason: reason})

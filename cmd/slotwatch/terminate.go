@@ -31,7 +31,7 @@ type terminateFlags struct {
 func (f *terminateFlags) register(fs *flag.FlagSet) {
 	f.targets.register(fs)
 	fs.BoolVar(&f.cancel, "cancel", false, "cancel the running query (pg_cancel_backend) instead of terminating the session")
-	fs.Var(&f.states, "state", "session state: idle, 'idle in transaction', active, ... (repeat or comma-separate)")
+	fs.Var(&f.states, "state", "session state: idle, idle-in-transaction, active, ... (repeat or comma-separate)")
 	fs.DurationVar(&f.idleOver, "idle-over", 0, "only sessions longer than this in their current state, e.g. 10m")
 	fs.StringVar(&f.app, "app", "", "application_name, exact or glob (web-*)")
 	fs.StringVar(&f.user, "user", "", "role name, exact or glob")
@@ -60,7 +60,7 @@ func (f *terminateFlags) request(db string) actions.SessionRequest {
 		pids[i] = int32(p)
 	}
 	return actions.SessionRequest{Kind: kind, Filter: actions.SessionFilter{
-		PIDs: pids, States: f.states, IdleOver: f.idleOver, App: f.app, User: f.user, DB: db, Client: f.client, Limit: f.limit,
+		PIDs: pids, States: normalizeStates(f.states), IdleOver: f.idleOver, App: f.app, User: f.user, DB: db, Client: f.client, Limit: f.limit,
 	}}
 }
 
@@ -139,6 +139,8 @@ func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON boo
 		printSessionPlan(env.stdout, plan)
 	}
 	switch {
+	case len(plan.Targets) == 0 && onlyIdleForCancel(plan.Excluded):
+		fmt.Fprintln(env.stderr, "slotwatch: the matching sessions are idle, where cancel has no effect; run without --cancel to terminate them.")
 	case len(plan.Targets) == 0 && len(plan.Excluded) > 0:
 		fmt.Fprintln(env.stderr, "slotwatch: every matching session is protected by the safety policy; nothing to do.")
 		return exitRefused
@@ -148,6 +150,25 @@ func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON boo
 		fmt.Fprintf(env.stdout, "Preview only: nothing was changed. Run again with --yes to %s these %d session(s).\n", plan.Request.Kind, len(plan.Targets))
 	}
 	return exitOK
+}
+
+func onlyIdleForCancel(excluded []actions.Exclusion) bool {
+	for _, x := range excluded {
+		if x.Reason != actions.ReasonCancelIdle {
+			return false
+		}
+	}
+	return len(excluded) > 0
+}
+
+// normalizeStates accepts idle-in-transaction and idle_in_transaction for
+// "idle in transaction", which is awkward to quote in a shell.
+func normalizeStates(states []string) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = strings.NewReplacer("-", " ", "_", " ").Replace(strings.ToLower(s))
+	}
+	return out
 }
 
 func printSessionPlan(w io.Writer, plan actions.SessionPlan) {

@@ -39,18 +39,25 @@ func TestMitigationCommands(t *testing.T) {
 	m.pg.Psql(t, "postgres", "CREATE DATABASE talentflow")
 	t.Run("terminate", m.testTerminate)
 	t.Run("terminate refusals", m.testTerminateRefusals)
+	t.Run("terminate --state idle-in-transaction", m.testStateAliases)
 	t.Run("redis-kill", m.testRedisKill)
 	t.Run("guard", m.testGuard)
 }
 
-// session opens a session as user with application_name app and returns its pid.
-func (m *mitigationServers) session(t *testing.T, user, app string) int32 {
+// session opens a session as user with application_name app, runs setup
+// and returns its pid.
+func (m *mitigationServers) session(t *testing.T, user, app string, setup ...string) int32 {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), m.pg.DSNFor(user, "talentflow")+"&application_name="+app)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	for _, sql := range setup {
+		if _, err := conn.Exec(context.Background(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return int32(conn.PgConn().PID())
 }
 
@@ -158,6 +165,10 @@ func (m *mitigationServers) testTerminateRefusals(t *testing.T) {
 	if code != exitError || !strings.Contains(out, "GRANT pg_signal_backend TO ops") {
 		t.Fatalf("missing privilege: exit %d\n%s", code, out)
 	}
+	code, _, errOut = runCancelIdle(t, dsn, audit)
+	if code != exitOK || !strings.Contains(errOut, "run without --cancel") {
+		t.Fatalf("cancel on idle: exit %d %s", code, errOut)
+	}
 	if got := m.alive(t, victim, super); len(got) != 2 {
 		t.Fatalf("a refused terminate killed something: alive %v", got)
 	}
@@ -166,9 +177,26 @@ func (m *mitigationServers) testTerminateRefusals(t *testing.T) {
 	for i, e := range es {
 		phases[i] = e.Phase
 	}
-	want := []string{actions.PhaseRefused, actions.PhaseIntent, actions.PhaseResult}
+	want := []string{actions.PhaseRefused, actions.PhaseIntent, actions.PhaseResult, actions.PhaseDeclined}
 	if !slices.Equal(phases, want) || len(es[2].Failed) != 1 {
 		t.Fatalf("audit phases %v, want %v (read-only refusal, then the failed attempt)", phases, want)
+	}
+}
+
+func runCancelIdle(t *testing.T, dsn, audit string) (int, string, string) {
+	return mitRun(t, "terminate", "--pg", dsn, "--audit-log", audit, "--app", "talentflow-web", "--cancel")
+}
+
+func (m *mitigationServers) testStateAliases(t *testing.T) {
+	inTx := m.session(t, "web", "talentflow-tx", "BEGIN", "SELECT 1")
+	idle := m.session(t, "web", "talentflow-tx")
+	code, out, errOut := mitRun(t, "terminate", "--pg", m.pg.DSNFor("postgres", "talentflow"), "--audit-log", filepath.Join(t.TempDir(), "a.jsonl"),
+		"--state", "idle-in-transaction", "--app", "talentflow-tx", "--yes")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := m.alive(t, inTx, idle); !slices.Equal(got, []int32{idle}) {
+		t.Fatalf("alive %v, want only the idle session %d", got, idle)
 	}
 }
 
