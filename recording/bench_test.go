@@ -39,7 +39,7 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
-// BenchmarkReadFile measures reading back 600 snapshots (10 minutes at 1 s).
+// BenchmarkReadFile measures reading back 300 snapshots (5 minutes at 1 s).
 func BenchmarkReadFile(b *testing.B) {
 	for _, name := range []string{"run.jsonl", "run.jsonl.gz"} {
 		b.Run(name, func(b *testing.B) {
@@ -48,7 +48,7 @@ func BenchmarkReadFile(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for i := 0; i < 600; i++ {
+			for i := 0; i < 300; i++ {
 				if err := w.Write(incidentSnapshot(i)); err != nil {
 					b.Fatal(err)
 				}
@@ -58,7 +58,7 @@ func BenchmarkReadFile(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				snaps, bad, err := ReadFile(path)
-				if err != nil || len(bad) != 0 || len(snaps) != 600 {
+				if err != nil || len(bad) != 0 || len(snaps) != 300 {
 					b.Fatalf("read %d, bad %v, err %v", len(snaps), bad, err)
 				}
 			}

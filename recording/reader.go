@@ -42,7 +42,9 @@ var (
 // cannot be opened or read at all.
 func ReadFile(path string) ([]collectors.Snapshot, []LineError, error) {
 	var snaps []collectors.Snapshot
+	shared := interner{}
 	bad, err := ScanFile(path, func(_ int, s collectors.Snapshot) error {
+		shared.snapshot(&s)
 		snaps = append(snaps, s)
 		return nil
 	})

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/slotwatch/slotwatch/collectors"
 )
@@ -331,4 +332,26 @@ func FuzzScan(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadFileSharesRepeatedStrings: a replay holds every snapshot, and the
+// same query texts and names repeat in each; reading shares them.
+func TestReadFileSharesRepeatedStrings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.jsonl")
+	writeRecording(t, path, 3)
+	snaps, _, err := ReadFile(path)
+	if err != nil || len(snaps) != 3 {
+		t.Fatalf("read %d, err %v", len(snaps), err)
+	}
+	a, b := snaps[0], snaps[2]
+	for _, pair := range [][2]string{
+		{a.Postgres.Sessions[3].Query, b.Postgres.Sessions[3].Query},
+		{a.Postgres.Sessions[0].ApplicationName, b.Postgres.Sessions[40].ApplicationName},
+		{a.Redis.Clients[7].Name, b.Redis.Clients[7].Name},
+		{a.Probe.Error, b.Probe.Error},
+	} {
+		if pair[0] == "" || unsafe.StringData(pair[0]) != unsafe.StringData(pair[1]) {
+			t.Fatalf("%q is stored twice", pair[0])
+		}
+	}
 }
