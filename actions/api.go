@@ -6,6 +6,12 @@
 // Every mutation is two steps: Preview computes exactly which targets would be
 // hit (and which were excluded, and why); Execute acts only on the previewed
 // targets, re-checking identity and predicate at execution time.
+//
+// Guards (ALTER ROLE … SET idle_session_timeout /
+// idle_in_transaction_session_timeout, Redis CONFIG SET timeout) follow the
+// same preview/execute steps. Their previous values live in the audit log,
+// which is also what `revert` reads: it undoes the newest change slotwatch
+// made that is not reverted yet, one step at a time.
 package actions
 
 import (
@@ -112,8 +118,10 @@ type PGDriver interface {
 	// Backends lists every backend with what the policy needs.
 	Backends(ctx context.Context) ([]Backend, error)
 	// Signal sends kind to each target, re-checking in the same statement
-	// that the pid still has the previewed backend_start and still matches
-	// the filter; a target that fails the re-check is Skipped, not signalled.
+	// that the pid still has the previewed backend_start, is still in the
+	// previewed state (or, when the filter names states, in one of them) and
+	// still matches the filter; a target that fails the re-check is Skipped,
+	// not signalled.
 	Signal(ctx context.Context, kind Kind, targets []Backend, recheck SessionFilter) ([]TargetResult, error)
 }
 
