@@ -225,6 +225,9 @@ type Options struct {
 	Skipped     int    // unreadable lines of the recording
 	Audit       []actions.AuditEntry
 	AuditSource string // file name shown in the actions section
+	// Rules are the alert rules to replay with (nil: the defaults), so the
+	// timeline matches what the dashboard showed with the same config.
+	Rules []analysis.Rule
 }
 
 func (b *Builder) sortedFindings() []*seenFinding {
@@ -243,7 +246,7 @@ func (b *Builder) sortedFindings() []*seenFinding {
 // Unreadable lines are skipped, counted in the header and returned; only a
 // file that cannot be read at all is an error.
 func FromFile(w io.Writer, path string, audit []actions.AuditEntry, opts Options) ([]recording.LineError, error) {
-	b := NewBuilder(nil)
+	b := NewBuilder(opts.Rules)
 	bad, err := recording.ScanFile(path, func(_ int, s collectors.Snapshot) error {
 		b.Add(s)
 		return nil

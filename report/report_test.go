@@ -250,7 +250,7 @@ func TestReportOfEmptyAndDamagedRecordings(t *testing.T) {
 	if !strings.Contains(out.String(), "(1 unreadable lines skipped)") || !strings.Contains(out.String(), "| Snapshots | 3 (one every 10s) |") {
 		t.Fatalf("damaged recording report:\n%s", out.String())
 	}
-	if !strings.Contains(out.String(), "No audit log was given") {
+	if !strings.Contains(out.String(), "No audit log was found") {
 		t.Fatalf("report without --audit must say so:\n%s", out.String())
 	}
 }

@@ -17,10 +17,12 @@ import (
 func runReport(_ context.Context, env *environment, args []string) int {
 	flags := flag.NewFlagSet("report", flag.ContinueOnError)
 	flags.SetOutput(env.stderr)
-	auditPath := flags.String("audit", "", "audit log whose actions the report lists (JSON lines, as written by terminate/redis-kill/guard)")
+	var targets targetFlags
+	flags.StringVar(&targets.configPath, "config", "", "YAML config file: its alerts overrides and audit_log (default $XDG_CONFIG_HOME/slotwatch/config.yaml when present)")
+	auditPath := flags.String("audit", "", "audit log whose actions the report lists (default: the configured audit log, when it exists)")
 	out := flags.String("out", "", "write the Markdown to this new file instead of stdout")
 	flags.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch report RECORDING [--audit FILE] [--out report.md]")
+		fmt.Fprintln(env.stderr, "Usage: slotwatch report RECORDING [--audit FILE] [--out report.md] [--config FILE]")
 		fmt.Fprintln(env.stderr, "Writes a Markdown postmortem draft from a recording (slotwatch record / watch --record).")
 		flags.PrintDefaults()
 	}
@@ -35,14 +37,24 @@ func runReport(_ context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "slotwatch: report needs one recording file; run `slotwatch report --help`.")
 		return exitUsage
 	}
-	opts := report.Options{Recording: file}
+	s, err := targets.resolve(env)
+	if err != nil {
+		errorSentence(env, err)
+		return exitUsage
+	}
+	rules, err := s.alertRules()
+	if err != nil {
+		errorSentence(env, err)
+		return exitUsage
+	}
+	opts := report.Options{Recording: file, Rules: rules}
 	var audit []actions.AuditEntry
-	if *auditPath != "" {
-		if audit, err = readAudit(*auditPath); err != nil {
+	if path := auditLogFor(*auditPath, s); path != "" {
+		if audit, err = readAudit(path); err != nil {
 			errorSentence(env, err)
 			return exitError
 		}
-		opts.AuditSource = *auditPath
+		opts.AuditSource = path
 	}
 	var md bytes.Buffer
 	bad, err := report.FromFile(&md, file, audit, opts)
@@ -88,6 +100,19 @@ func parseInterspersed(flags *flag.FlagSet, args []string) (string, error) {
 		return "", nil
 	}
 	return positional[0], nil
+}
+
+// auditLogFor picks the audit log to list: the one given, else the
+// configured (or default) one if it exists, so actions taken from the
+// dashboard appear without extra flags.
+func auditLogFor(given string, s *settings) string {
+	if given != "" {
+		return given
+	}
+	if _, err := os.Stat(s.AuditLog); err == nil {
+		return s.AuditLog
+	}
+	return ""
 }
 
 func readAudit(path string) ([]actions.AuditEntry, error) {

@@ -40,7 +40,7 @@ func TestReportCommand(t *testing.T) {
 
 	code, md, stderr := e2eRun(ctx, t, "report", rec)
 	if code != exitOK || !strings.Contains(md, "| PostgreSQL connections used | 92 of 100 (92%) | 15:42:02 | 92 |") ||
-		!strings.Contains(md, "No audit log was given") {
+		!strings.Contains(md, "No audit log was found") {
 		t.Fatalf("report exited %d: %s\n%s", code, stderr, md)
 	}
 
@@ -101,5 +101,37 @@ func TestReportWarnsAboutBadLines(t *testing.T) {
 	if code != exitOK || !strings.Contains(stderr, "skipped 2 unreadable line(s)") || !strings.Contains(stderr, "line 4: ") ||
 		!strings.Contains(stderr, "line 5: ") || !strings.Contains(md, "(2 unreadable lines skipped)") {
 		t.Fatalf("exit %d, stderr:\n%s\nreport:\n%.300s", code, stderr, md)
+	}
+}
+
+// TestReportUsesTheConfig: the alert overrides of the config file shape the
+// timeline as they shaped the dashboard, and the configured audit log is
+// listed without --audit.
+func TestReportUsesTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "run.jsonl")
+	writeTinyRecording(t, rec)
+	audit := filepath.Join(dir, "audit.jsonl")
+	if err := os.WriteFile(audit, []byte(`{"time":"2024-01-21T15:42:01Z","phase":"result","action":"redis-kill","predicate":"name=cache-*","operator":{"user":"sre"},"done":[7]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	code, md, stderr := e2eRun(ctx, t, "report", rec)
+	if code != exitOK || !strings.Contains(md, "PostgresConnectionLimitReached | inactive → pending") {
+		t.Fatalf("default rules: exit %d %s\n%s", code, stderr, md)
+	}
+	config := filepath.Join(dir, "slotwatch.yaml")
+	if err := os.WriteFile(config, []byte("audit_log: "+audit+"\nalerts:\n  PostgresConnectionLimitReached: {disabled: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, md, stderr = e2eRun(ctx, t, "report", rec, "--config", config)
+	if code != exitOK || strings.Contains(md, "PostgresConnectionLimitReached") || !strings.Contains(md, "| 15:42:01 | sre | redis-kill | name=cache-* | 1 done |") {
+		t.Fatalf("with the config: exit %d %s\n%s", code, stderr, md)
+	}
+	if err := os.WriteFile(config, []byte("alerts:\n  NoSuchRule: {disabled: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr = e2eRun(ctx, t, "report", rec, "--config", config); code != exitUsage || !strings.Contains(stderr, "NoSuchRule") {
+		t.Fatalf("an unknown rule must be a usage error naming it: exit %d %s", code, stderr)
 	}
 }
