@@ -56,7 +56,7 @@ func startRedisLeak(ctx context.Context, cfg Config, out *printer, wg *sync.Wait
 		l.network = "tcp"
 	}
 	if err := l.openOne(ctx); err != nil {
-		return nil, fmt.Errorf("cannot open a Redis client at %s: %w; check --redis", l.addr, err)
+		return nil, fmt.Errorf("cannot open a Redis client at %s: %w; check --redis, or run the drill with --no-redis", l.addr, err)
 	}
 	out.printf("redis: leaking one client every %s into %s, named %s<n> (lib-name redis-py), at most %d, never closed",
 		l.every, l.addr, RedisNamePrefix, l.limit)
