@@ -59,15 +59,30 @@ func (f *pgFixture) hold(t *testing.T, user, app string, setup ...string) *pgx.C
 	return conn
 }
 
-// holdActive starts a long query on a new session and returns its pid.
+// holdActive starts a long query on a new session and returns its pid. At
+// cleanup the backend is terminated and the query goroutine awaited before
+// the connection is closed.
 func (f *pgFixture) holdActive(t *testing.T, user, app string) int32 {
 	t.Helper()
 	conn := f.hold(t, user, app)
 	pid := int32(conn.PgConn().PID())
-	go func() { _, _ = conn.Exec(context.Background(), "SELECT pg_sleep(60)") }()
+	done := runAsync(conn, "SELECT pg_sleep(60)")
 	f.waitState(t, pid, "active")
-	t.Cleanup(func() { f.srv.Psql(t, "postgres", "SELECT pg_terminate_backend("+itoa(pid)+")") })
+	t.Cleanup(func() {
+		f.srv.Psql(t, "postgres", "SELECT pg_terminate_backend("+itoa(pid)+")")
+		<-done
+	})
 	return pid
+}
+
+// runAsync runs sql on conn in a goroutine; the channel closes when it ends.
+func runAsync(conn *pgx.Conn, sql string) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = conn.Exec(context.Background(), sql)
+	}()
+	return done
 }
 
 func itoa(pid int32) string { return strconv.Itoa(int(pid)) }
@@ -209,7 +224,11 @@ func (f *pgFixture) testBecameActive(t *testing.T) {
 	if err != nil || len(plan.Targets) != 1 || plan.Targets[0].State != "idle" {
 		t.Fatalf("preview = %+v, %v", plan, err)
 	}
-	go func() { _, _ = conn.Exec(context.Background(), "SELECT pg_sleep(3)") }()
+	done := runAsync(conn, "SELECT pg_sleep(30)")
+	defer func() {
+		f.srv.Psql(t, "postgres", "SELECT pg_cancel_backend("+itoa(pid)+")")
+		<-done
+	}()
 	f.waitState(t, pid, "active")
 	report, err := svc.ExecuteSessions(ctx, plan)
 	if err != nil {
