@@ -159,6 +159,26 @@ func TestDrillOnRealServers(t *testing.T) {
 		}
 		su.Close(context.Background())
 	})
+	t.Run("DropRemovesOnlyItsOwn", func(t *testing.T) { dropOnlyItsOwn(t, srv) })
+}
+
+func dropOnlyItsOwn(t *testing.T, srv servers) {
+	ctx := context.Background()
+	err := Drop(ctx, Config{PGDSN: srv.pg.DSN, Database: "talentflow"})
+	if !errors.Is(err, ErrNotOurs) || !strings.Contains(err.Error(), "refusing to drop") {
+		t.Fatalf("Drop of an unmarked database: %v", err)
+	}
+	out := &syncBuffer{}
+	if err := Drop(ctx, Config{PGDSN: srv.pg.DSN, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	left := srv.pg.Psql(t, "postgres", "SELECT (SELECT count(*) FROM pg_database WHERE datname IN ('talentflow_drill', 'talentflow')) || ',' || (SELECT count(*) FROM pg_roles WHERE rolname = 'talentflow_drill')")
+	if left != "1,0" || !strings.Contains(out.String(), "dropped database talentflow_drill") {
+		t.Fatalf("after Drop: databases,roles = %s (want only the unmarked database left)\n%s", left, out)
+	}
+	if err := Drop(ctx, Config{PGDSN: srv.pg.DSN, Out: out}); err != nil || !strings.Contains(out.String(), "nothing to drop") {
+		t.Fatalf("a second Drop: %v\n%s", err, out)
+	}
 }
 
 func reproduceAndMitigate(t *testing.T, srv servers) {

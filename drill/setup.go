@@ -262,3 +262,59 @@ func connectCause(err error) error {
 	}
 	return err
 }
+
+// Drop removes the drill database and role, only if both carry the marker:
+// the end of a game day, or a clean slate for the next one. A drill still
+// running against them loses its sessions.
+func Drop(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if cfg.PGDSN == "" || !validName(cfg.Database) || !validName(cfg.Role) {
+		return cfg.validate()
+	}
+	base, err := pgx.ParseConfig(cfg.PGDSN)
+	if err != nil {
+		return errors.New("the PostgreSQL DSN given to --pg cannot be parsed; check its syntax, e.g. postgres://postgres@127.0.0.1:5432/postgres")
+	}
+	base.RuntimeParams["application_name"] = "slotwatch-drill"
+	target := fmt.Sprintf("%s:%d", base.Host, base.Port)
+	c, err := pgx.ConnectConfig(ctx, base)
+	if err != nil {
+		return fmt.Errorf("cannot connect to PostgreSQL at %s as %s: %w; check --pg", target, base.User, connectCause(err))
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	out := &printer{w: cfg.Out}
+	var comment *string
+	err = c.QueryRow(ctx, `SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1`, cfg.Database).Scan(&comment)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		out.printf("no database %s on %s: nothing to drop", cfg.Database, target)
+	case err != nil:
+		return fmt.Errorf("look up database %s: %w", cfg.Database, err)
+	case comment == nil || *comment != Marker:
+		return fmt.Errorf("refusing to drop: the database %s was %w (it lacks the drill's marker comment)", cfg.Database, ErrNotOurs)
+	default:
+		// Close the drill's sessions first (DROP DATABASE … WITH (FORCE) is
+		// PostgreSQL 13+ only).
+		if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, cfg.Database); err != nil {
+			return fmt.Errorf("close the sessions of %s: %w", cfg.Database, err)
+		}
+		if _, err := c.Exec(ctx, "DROP DATABASE "+quoteIdent(cfg.Database)); err != nil {
+			return fmt.Errorf("drop database %s: %w", cfg.Database, err)
+		}
+		out.printf("dropped database %s", cfg.Database)
+	}
+	err = c.QueryRow(ctx, `SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1`, cfg.Role).Scan(&comment)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("look up role %s: %w", cfg.Role, err)
+	case comment == nil || *comment != Marker:
+		return fmt.Errorf("refusing to drop: the role %s was %w (it lacks the drill's marker comment)", cfg.Role, ErrNotOurs)
+	}
+	if _, err := c.Exec(ctx, "DROP ROLE "+quoteIdent(cfg.Role)); err != nil {
+		return fmt.Errorf("drop role %s: %w; it may still own objects in another database", cfg.Role, err)
+	}
+	out.printf("dropped role %s", cfg.Role)
+	return nil
+}

@@ -24,6 +24,7 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 	targets.register(fs)
 	var cfg drill.Config
 	noRedis := fs.Bool("no-redis", false, "do not leak Redis clients")
+	drop := fs.Bool("drop", false, "drop the drill's database and role (only if they carry its marker) and exit")
 	fs.StringVar(&cfg.Database, "database", drill.DefaultDatabase, "the drill's own database (created and marked by the drill)")
 	fs.StringVar(&cfg.Role, "role", drill.DefaultRole, "the application's role the sessions use (created by the drill, never a superuser)")
 	fs.IntVar(&cfg.Connections, "connections", 0, "sessions to hold (default: 92% of the usable slots, as in the incident)")
@@ -64,6 +65,9 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 		cfg.RedisURL = firstNonEmpty(s.Redis, drillDefaultRedis)
 	}
 	cfg.Out = env.stdout
+	if *drop {
+		return dropDrill(ctx, env, cfg)
+	}
 	started := time.Now()
 	if err := drill.Run(ctx, cfg); err != nil {
 		errorSentence(env, err)
@@ -73,5 +77,16 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 		return exitError
 	}
 	fmt.Fprintf(env.stdout, "drill finished after %s\n", time.Since(started).Round(time.Second))
+	return exitOK
+}
+
+func dropDrill(ctx context.Context, env *environment, cfg drill.Config) int {
+	if err := drill.Drop(ctx, cfg); err != nil {
+		errorSentence(env, err)
+		if errors.Is(err, drill.ErrNotOurs) {
+			return exitRefused
+		}
+		return exitError
+	}
 	return exitOK
 }
