@@ -11,6 +11,7 @@ import (
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // maxSeriesRows bounds the Redis-over-time table; the sparkline shows every
@@ -119,6 +120,14 @@ func (b *Builder) writeHeader(md *mdWriter, opts Options) {
 	md.line("")
 	md.line("_What happened, who was affected, and how it was resolved._")
 	md.line("")
+	if facts := b.keyFacts(); len(facts) > 0 {
+		md.line("What the recording shows:")
+		md.line("")
+		for _, f := range facts {
+			md.line("- %s", f)
+		}
+		md.line("")
+	}
 	md.line("## Time range")
 	md.line("")
 	span := b.last.Sub(b.first)
@@ -267,12 +276,33 @@ func (b *Builder) writeRedisSeries(md *mdWriter) {
 	}
 	md.line("`%s` %d → %d clients (peak %d)", sparkline(values, sparkWidth), values[0], values[len(values)-1], maxOf(values))
 	md.line("")
+	header := []string{"Time", "Connected clients", "Rejected connections (total)"}
+	top := b.topRedisGroup()
+	if top != nil {
+		header = append(header, "Clients of "+top.Name+" on "+top.Host)
+	}
 	var rows [][]string
 	for _, i := range evenlySpaced(len(b.redis), maxSeriesRows) {
 		p := b.redis[i]
-		rows = append(rows, []string{clock(p.at), fmt.Sprint(p.clients), fmt.Sprint(p.rejected)})
+		row := []string{clock(p.at), fmt.Sprint(p.clients), fmt.Sprint(p.rejected)}
+		if top != nil {
+			row = append(row, fmt.Sprint(p.groups[top.Key()]))
+		}
+		rows = append(rows, row)
 	}
-	md.table([]string{"Time", "Connected clients", "Rejected connections (total)"}, rows)
+	md.table(header, rows)
+}
+
+// topRedisGroup is the largest group at the client peak: the one whose
+// growth the series should show next to the total.
+func (b *Builder) topRedisGroup() *collectors.RedisGroup {
+	var top *collectors.RedisGroup
+	for i := range b.redisPeak.groups {
+		if g := &b.redisPeak.groups[i]; top == nil || g.Count > top.Count {
+			top = g
+		}
+	}
+	return top
 }
 
 // sparkline draws values in at most width cells, each cell the maximum of
@@ -490,4 +520,38 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// keyFacts are the one-line facts a summary starts from, each backed by the
+// tables below.
+func (b *Builder) keyFacts() []string {
+	var facts []string
+	if p, ok := b.peaks[metricConnections]; ok {
+		f := fmt.Sprintf("PostgreSQL connections peaked at %s at %s", num(p.value, p.of), clock(p.at))
+		if idle, ok := b.peaks[metricIdle]; ok && idle.value > 0 {
+			f += fmt.Sprintf("; up to %d sessions sat idle", int64(idle.value))
+		}
+		facts = append(facts, f+".")
+	}
+	if p := b.probe; p.failed > 0 {
+		facts = append(facts, fmt.Sprintf("New connections were refused (SQLSTATE %s) in %d of %d probes, from %s to %s.",
+			orDash(p.sqlstate), p.failed, p.attempts, clock(p.firstFail), clock(p.lastFail)))
+	}
+	if p, ok := b.peaks[metricWaiting]; ok && p.value > 0 {
+		facts = append(facts, fmt.Sprintf("Up to %d sessions waited on a lock (%s).", int64(p.value), clock(p.at)))
+	}
+	if p, ok := b.peaks[metricRedis]; ok {
+		f := fmt.Sprintf("Redis clients peaked at %s at %s", num(p.value, p.of), clock(p.at))
+		if top := b.topRedisGroup(); top != nil {
+			f += fmt.Sprintf(", %d of them %s from %s", top.Count, top.Name, top.Host)
+		}
+		facts = append(facts, f+".")
+	}
+	if len(b.jobs) > 0 {
+		facts = append(facts, fmt.Sprintf("%d %s went over capacity%s.", len(b.jobs), plural(len(b.jobs), "row", "rows"), b.jobList()))
+	}
+	if n := len(b.findings); n > 0 {
+		facts = append(facts, fmt.Sprintf("%d %s (see Findings).", n, plural(n, "likely cause was found", "likely causes were found")))
+	}
+	return facts
 }

@@ -72,6 +72,7 @@ type redisPoint struct {
 	at       time.Time
 	clients  int64
 	rejected int64
+	groups   map[string]int // clients per RedisGroup.Key()
 }
 
 // groupsAt is the group list at the moment a total peaked.
@@ -190,7 +191,11 @@ func (b *Builder) addRedis(s collectors.Snapshot) {
 	}
 	b.redisEnd = r
 	b.metric(metricRedis).observe(float64(r.ConnectedClients), float64(r.MaxClients), s.TakenAt)
-	b.redis = append(b.redis, redisPoint{at: s.TakenAt, clients: r.ConnectedClients, rejected: r.RejectedConnections})
+	groups := make(map[string]int, len(r.Groups))
+	for i := range r.Groups {
+		groups[r.Groups[i].Key()] = r.Groups[i].Count
+	}
+	b.redis = append(b.redis, redisPoint{at: s.TakenAt, clients: r.ConnectedClients, rejected: r.RejectedConnections, groups: groups})
 	if r.ConnectedClients > b.redisPeak.total || b.redisPeak.at.IsZero() {
 		b.redisPeak = groupsAt[collectors.RedisGroup]{total: r.ConnectedClients, at: s.TakenAt, groups: r.Groups}
 	}

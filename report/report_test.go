@@ -197,6 +197,10 @@ func TestReportContents(t *testing.T) {
 	md := out.String()
 	for _, want := range []string{
 		"2024-01-21 15:32:00 UTC", "2024-01-21 15:47:50 UTC", "96 (one every 10s)",
+		"- PostgreSQL connections peaked at 36 of 40 (90%) at 15:35:00; up to 27 sessions sat idle.",
+		"- New connections were refused (SQLSTATE 53300) in 30 of 96 probes, from 15:37:00 to 15:41:50.",
+		"- Redis clients peaked at 187 of 200 (94%) at 15:41:50, 177 of them analytics-cache-# from 10.0.2.7.",
+		"| Clients of analytics-cache-# on 10.0.2.7 |", "| 15:40:40 | 166 | 0 | 156 |",
 		"PostgresConnectionLimitReached", "inactive → pending", "pending → firing", "firing → resolved",
 		"| PostgreSQL connections used | 36 of 40 (90%) |",
 		"| Connect probe failures | 30 of 96 attempts failed (SQLSTATE 53300",
