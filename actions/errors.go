@@ -4,7 +4,7 @@ import "errors"
 
 // ErrReadOnly is returned by every action while the console runs read-only
 // (--read-only or read_only: true in the config).
-var ErrReadOnly = errors.New("slotwatch is read-only (--read-only or read_only in the config), so no action runs; restart without it to act")
+var ErrReadOnly = errors.New("read-only mode (--read-only or read_only: true in the config) disables every action; run without it to act")
 
 // RefusedError is an action the safety policy refuses as a whole, e.g. a
 // session action without any filter. Callers map it to exit status 3.
