@@ -113,6 +113,11 @@ func redisConfigStatement(value string) string { return "CONFIG SET timeout " + 
 func (s *Service) ShowGuards(ctx context.Context, role string) ([]GuardValue, error) {
 	var out []GuardValue
 	if g, ok := s.pg.(PGGuardDriver); ok && s.pg != nil {
+		if role != "" {
+			if exists, err := g.RoleExists(ctx, role); err != nil || !exists {
+				return nil, roleMissing(g, role, err)
+			}
+		}
 		settings, err := g.RoleGuardSettings(ctx, role, []string{GuardIdleSession, GuardIdleInTransaction})
 		if err != nil {
 			return nil, fmt.Errorf("read role settings on %s: %w", g.Server(), err)
@@ -250,12 +255,8 @@ func (s *Service) guardPlan(ctx context.Context, action string, req GuardRequest
 }
 
 func (s *Service) currentPG(ctx context.Context, g PGGuardDriver, role, name string) (*string, error) {
-	ok, err := g.RoleExists(ctx, role)
-	if err != nil {
-		return nil, fmt.Errorf("look up role %s on %s: %w", role, g.Server(), err)
-	}
-	if !ok {
-		return nil, fmt.Errorf("there is no role %q on %s; check the name with `guard show`", role, g.Server())
+	if ok, err := g.RoleExists(ctx, role); err != nil || !ok {
+		return nil, roleMissing(g, role, err)
 	}
 	settings, err := g.RoleGuardSettings(ctx, role, []string{name})
 	if err != nil {
@@ -268,6 +269,13 @@ func (s *Service) currentPG(ctx context.Context, g PGGuardDriver, role, name str
 		}
 	}
 	return nil, nil
+}
+
+func roleMissing(g PGGuardDriver, role string, err error) error {
+	if err != nil {
+		return fmt.Errorf("look up role %s on %s: %w", role, g.Server(), err)
+	}
+	return fmt.Errorf("there is no role %q on %s; check the name (psql: \\du)", role, g.Server())
 }
 
 func validGuardValue(setting, value string) error {

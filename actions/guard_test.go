@@ -132,6 +132,9 @@ func (f *pgFixture) testGuards(t *testing.T) {
 	if _, err := roSvc.PreviewGuardSet(ctx, GuardRequest{Setting: GuardIdleSession, Role: "web", Value: "1min"}); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("read-only guard err = %v", err)
 	}
+	if _, err := svc.ShowGuards(ctx, "nobody"); err == nil || !strings.Contains(err.Error(), "no role") {
+		t.Fatalf("show for a missing role: %v", err)
+	}
 	if _, err := roSvc.ShowGuards(ctx, ""); err != nil {
 		t.Fatalf("show is a read and works read-only: %v", err)
 	}
