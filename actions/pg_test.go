@@ -38,6 +38,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("read-only refuses", f.testReadOnly)
 	t.Run("limit and batches", f.testLimitAndBatches)
 	t.Run("empty filter is refused", f.testEmptyFilter)
+	t.Run("session turning protected after the preview survives", f.testBecameProtected)
 	t.Run("globs mean the same in PostgreSQL", f.testGlobAgreement)
 	t.Run("guards set, show and revert step by step", f.testGuards)
 }
@@ -420,5 +421,32 @@ func (f *pgFixture) testGlobAgreement(t *testing.T) {
 		if got != c.want {
 			t.Errorf("PostgreSQL: glob %q on %q = %v, want %v", c.glob, c.text, got, c.want)
 		}
+	}
+}
+
+func (f *pgFixture) testBecameProtected(t *testing.T) {
+	ctx := context.Background()
+	conn := f.hold(t, "web", "talentflow-web")
+	pid := pidOf(conn)
+	svc, _, path := f.service(t, "postgres", DefaultPolicy())
+	plan, err := svc.PreviewSessions(ctx, SessionRequest{Kind: Terminate, Filter: SessionFilter{PIDs: []int32{pid}}})
+	if err != nil || len(plan.Targets) != 1 {
+		t.Fatalf("preview = %+v, %v", plan, err)
+	}
+	if _, err := conn.Exec(ctx, "SET application_name = 'pg_dump'"); err != nil {
+		t.Fatal(err)
+	}
+	report, err := svc.ExecuteSessions(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := report.Results[0]; r.Outcome != Skipped || !strings.Contains(r.Reason, "protected application") {
+		t.Fatalf("result %+v, want skipped as protected now", r)
+	}
+	if f.alive(t, pid) == nil {
+		t.Fatal("a session that became pg_dump was terminated")
+	}
+	if res := readAudit(t, path)[1]; len(res.Skipped) != 1 {
+		t.Fatalf("audit %+v", res)
 	}
 }

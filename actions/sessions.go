@@ -142,6 +142,12 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 	recheck := plan.Request.Filter
 	recheck.Limit = 0
 	err := runBatches(ctx, s, allowed, func(batch []Backend) error {
+		batch, protected, err := s.stillAllowed(ctx, batch)
+		report.Results = append(report.Results, protected...)
+		if err != nil {
+			report.Results = append(report.Results, completeResults(batch, nil, err)...)
+			return fmt.Errorf("%s on %s: %w", action, plan.Server, err)
+		}
 		res, err := s.pg.Signal(ctx, plan.Request.Kind, batch, recheck)
 		report.Results = append(report.Results, completeResults(batch, res, err)...)
 		if err != nil {
@@ -162,6 +168,34 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 		err = fmt.Errorf("the action ran but its result could not be recorded: %w", aerr)
 	}
 	return report, err
+}
+
+// stillAllowed applies the policy again, just before a batch, to what the
+// server says now about each target (not to the plan's copy): a session that
+// became protected since the preview, e.g. by SET application_name, is
+// skipped. Identity and predicate are left to the driver's statement.
+func (s *Service) stillAllowed(ctx context.Context, batch []Backend) ([]Backend, []TargetResult, error) {
+	fresh, err := s.pg.Backends(ctx)
+	if err != nil {
+		return batch, nil, fmt.Errorf("re-read sessions: %w", err)
+	}
+	now := make(map[int32]Backend, len(fresh))
+	for _, b := range fresh {
+		now[b.PID] = b
+	}
+	keep := batch[:0:0]
+	var skipped []TargetResult
+	for _, t := range batch {
+		b, ok := now[t.PID]
+		if ok && b.BackendStart.Equal(t.BackendStart) {
+			if reason := s.policy.excludeSession(b, s.pg.OwnPID()); reason != "" {
+				skipped = append(skipped, TargetResult{ID: int64(t.PID), Outcome: Skipped, Reason: "protected now: " + reason})
+				continue
+			}
+		}
+		keep = append(keep, t)
+	}
+	return keep, skipped, nil
 }
 
 // completeResults makes sure every target of a batch has exactly one result,
