@@ -105,6 +105,8 @@ func (st *setup) init(ctx context.Context, cfg Config, base *pgx.ConnConfig, tar
 	st.app = app
 	out.printf("database %s on %s (PostgreSQL %s) loaded with the TalentFlow schema and seed; sessions connect as role %s",
 		cfg.Database, target, info.Version, cfg.Role)
+	out.printf("to watch it as the application sees it, set in slotwatch's config: probe.dsn: postgres://%s@%s/%s (the role's password is random: this needs trust auth or a password you set) and jobs.dsn: your --pg DSN with database %s",
+		cfg.Role, target, cfg.Database, cfg.Database)
 	return nil
 }
 
