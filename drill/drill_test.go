@@ -225,8 +225,11 @@ func reproduceAndMitigate(t *testing.T, srv servers) {
 	// Mitigate: terminate the blocker and the idle sessions, kill the leak.
 	srv.pg.Psql(t, "postgres", "SELECT pg_terminate_backend("+blocker+")")
 	waitFor(t, "the waiters to go through", func() bool { return d.Status().ByKind[kindWaiter] == 0 })
-	srv.pg.Psql(t, "postgres", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'talentflow-web' AND state = 'idle'")
+	// A worker serving a request at that instant is active, not idle: the
+	// terminate repeats until the drill holds no idle session.
 	waitFor(t, "the drill to notice the terminations", func() bool {
+		srv.pg.Psql(t, "postgres", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'talentflow-web' AND state = 'idle'")
+		time.Sleep(100 * time.Millisecond)
 		st := d.Status()
 		return st.ByKind[kindIdle] == 0 && st.Gone >= plan.Idle
 	})
