@@ -32,6 +32,7 @@ var (
 
 type jobsCollector struct {
 	cfg      JobsConfig
+	own      *ownBackends // nil when jobs run on another server
 	target   string
 	password string
 	query    string
@@ -39,8 +40,8 @@ type jobsCollector struct {
 	lastGood *JobsStats
 }
 
-func newJobsCollector(cfg JobsConfig) *jobsCollector {
-	c := &jobsCollector{cfg: cfg, target: RedactDSN(cfg.DSN), query: wrapJobsQuery(cfg.Query)}
+func newJobsCollector(cfg JobsConfig, own *ownBackends) *jobsCollector {
+	c := &jobsCollector{cfg: cfg, own: own, target: RedactDSN(cfg.DSN), query: wrapJobsQuery(cfg.Query)}
 	if cc, err := pgx.ParseConfig(cfg.DSN); err == nil {
 		c.target = pgTarget(&cc.Config)
 		c.password = cc.Password
@@ -61,6 +62,7 @@ func (c *jobsCollector) close() {
 		defer cancel()
 		_ = c.conn.Close(ctx)
 		c.conn = nil
+		c.own.set(SourceJobs, 0)
 	}
 }
 
@@ -96,6 +98,7 @@ func (c *jobsCollector) sample(ctx context.Context) ([]JobCapacity, error) {
 			return nil, connectFailed("the jobs collector", c.target, err)
 		}
 		c.conn = conn
+		c.own.set(SourceJobs, conn.PgConn().PID())
 	}
 	queryCtx, cancel := context.WithTimeout(ctx, c.cfg.StatementTimeout+time.Second)
 	defer cancel()

@@ -38,7 +38,7 @@ const activityQuery = `SELECT pid, backend_start, coalesce(datname, ''), coalesc
   coalesce(query, ''), backend_type IS NULL
 FROM pg_stat_activity
 WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL))
-  AND pid <> pg_backend_pid()
+  AND pid <> pg_backend_pid() AND pid <> ALL($2::int[])
   AND ($1 = '' OR datname = $1)`
 
 // settingsQuery reads the slot settings; reserved_connections exists from
@@ -62,6 +62,7 @@ type pgSettings struct {
 
 type pgCollector struct {
 	cfg      PGConfig
+	own      *ownBackends
 	target   string
 	password string
 	conn     *pgx.Conn
@@ -69,8 +70,8 @@ type pgCollector struct {
 	lastGood *PGStats
 }
 
-func newPGCollector(cfg PGConfig) *pgCollector {
-	c := &pgCollector{cfg: cfg, target: RedactDSN(cfg.DSN)}
+func newPGCollector(cfg PGConfig, own *ownBackends) *pgCollector {
+	c := &pgCollector{cfg: cfg, own: own, target: RedactDSN(cfg.DSN)}
 	if cc, err := pgx.ParseConfig(cfg.DSN); err == nil {
 		c.target = pgTarget(&cc.Config)
 		c.password = cc.Password
@@ -133,7 +134,8 @@ func (c *pgCollector) sample(ctx context.Context, now time.Time) (*PGStats, erro
 			return nil, c.queryFailed("read the connection settings", err)
 		}
 	}
-	sessions, err := c.readActivity(ctx)
+	ownPIDs := c.own.list()
+	sessions, err := c.readActivity(ctx, ownPIDs)
 	if err != nil {
 		return nil, c.queryFailed("read pg_stat_activity", err)
 	}
@@ -145,6 +147,7 @@ func (c *pgCollector) sample(ctx context.Context, now time.Time) (*PGStats, erro
 		MaxConnections:               c.settings.maxConnections,
 		SuperuserReservedConnections: c.settings.superuserReserved,
 		ReservedConnections:          c.settings.reservedConnections,
+		OwnConnections:               1 + len(ownPIDs),
 		Sessions:                     sessions,
 	}
 	summarize(st)
@@ -190,8 +193,8 @@ func (c *pgCollector) readSettings(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-func (c *pgCollector) readActivity(ctx context.Context) ([]Session, error) {
-	rows, err := c.conn.Query(ctx, activityQuery, c.cfg.DB)
+func (c *pgCollector) readActivity(ctx context.Context, ownPIDs []int32) ([]Session, error) {
+	rows, err := c.conn.Query(ctx, activityQuery, c.cfg.DB, ownPIDs)
 	if err != nil {
 		return nil, err
 	}

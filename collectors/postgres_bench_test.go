@@ -35,7 +35,7 @@ func BenchmarkPGCollect1000(b *testing.B) {
 	conns := openBenchSessions(b, p)
 	defer runtime.KeepAlive(conns)
 
-	c := newPGCollector(PGConfig{DSN: p.DSN, Interval: time.Second, StatementTimeout: 5 * time.Second, ConnectTimeout: 5 * time.Second})
+	c := newPGCollector(PGConfig{DSN: p.DSN, Interval: time.Second, StatementTimeout: 5 * time.Second, ConnectTimeout: 5 * time.Second}, nil)
 	defer c.close()
 	ctx := context.Background()
 	var s Snapshot

@@ -29,6 +29,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("non-privileged role sees hidden rows", func(t *testing.T) { testHiddenRows(t, p) })
 	t.Run("db filter", func(t *testing.T) { testDBFilter(t, p) })
 	t.Run("jobs capacity", func(t *testing.T) { testJobs(t, p) })
+	t.Run("leaves its own jobs connection out", func(t *testing.T) { testOwnJobsConnection(t, p) })
 	t.Run("reconnects after its backend is terminated", func(t *testing.T) { testReconnect(t, p) })
 	t.Run("probe sees 53300 while the collector keeps working", func(t *testing.T) { testProbeExhausted(t, p) })
 	t.Run("unreachable server and bad DSN", testPGErrors)
@@ -95,11 +96,12 @@ func collectUntil(t *testing.T, cfg Config, ok func(Snapshot) bool) Snapshot {
 }
 
 // withoutPsql counts the sessions and states besides those of psql, which
-// the tests use for setup and whose backends may still be exiting.
+// the tests use for setup, and of an earlier collection: their backends may
+// still be exiting.
 func withoutPsql(pg *PGStats) (int, map[string]int) {
 	total, byState := 0, map[string]int{}
 	for i := range pg.Sessions {
-		if pg.Sessions[i].ApplicationName != "psql" {
+		if app := pg.Sessions[i].ApplicationName; app != "psql" && !strings.HasPrefix(app, "slotwatch") {
 			total++
 			byState[sessionState(&pg.Sessions[i])]++
 		}
@@ -448,5 +450,30 @@ func testPGErrors(t *testing.T) {
 		if err := Start(context.Background(), Config{PG: &PGConfig{DSN: bad}}, NewMailbox()); err == nil {
 			t.Errorf("Start accepted the invalid DSN %q", RedactDSN(bad))
 		}
+	}
+}
+
+func testOwnJobsConnection(t *testing.T, p *testserver.Postgres) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mb := NewMailbox()
+	cfg := Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}, Jobs: &JobsConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}}
+	if err := Start(ctx, cfg, mb); err != nil {
+		t.Fatal(err)
+	}
+	s := waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && s.Postgres.OwnConnections == 2 })
+	if got := sessionsOf(s.Postgres, "slotwatch-jobs"); len(got) != 0 {
+		t.Errorf("the jobs collector's own connection is listed: %+v", got)
+	}
+	if n := p.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slotwatch-jobs'"); n != "1" {
+		t.Errorf("the jobs collector holds %s connections, want 1", n)
+	}
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'slotwatch%'") != "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("slotwatch's connections are still open after its context was cancelled")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

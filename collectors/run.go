@@ -45,8 +45,9 @@ func buildSources(cfg Config) ([]source, error) {
 	}
 	cfg = cfg.withDefaults()
 	var sources []source
+	own := newOwnBackends()
 	if cfg.PG != nil {
-		sources = append(sources, newPGCollector(*cfg.PG))
+		sources = append(sources, newPGCollector(*cfg.PG, own))
 	}
 	if cfg.Probe != nil {
 		sources = append(sources, newProbe(*cfg.Probe))
@@ -55,7 +56,13 @@ func buildSources(cfg Config) ([]source, error) {
 		sources = append(sources, newRedisCollector(*cfg.Redis))
 	}
 	if cfg.Jobs != nil {
-		sources = append(sources, newJobsCollector(*cfg.Jobs))
+		// The jobs connection is left out of the sessions only when it is
+		// on the watched server: elsewhere its pid means another backend.
+		var jobsOwn *ownBackends
+		if cfg.PG != nil && cfg.Jobs.DSN == cfg.PG.DSN {
+			jobsOwn = own
+		}
+		sources = append(sources, newJobsCollector(*cfg.Jobs, jobsOwn))
 	}
 	return sources, nil
 }

@@ -46,8 +46,13 @@ type PGStats struct {
 	SuperuserReservedConnections int    `json:"superuser_reserved_connections"`
 	ReservedConnections          int    `json:"reserved_connections"`
 	// Total counts client backends, excluding slotwatch's own.
-	Total   int            `json:"total"`
-	ByState map[string]int `json:"by_state"`
+	Total int `json:"total"`
+	// OwnConnections is how many of the server's connections are
+	// slotwatch's own collector connections, left out of Total and
+	// Sessions (its PostgreSQL collector, and its jobs collector when that
+	// runs on the same DSN): Total + OwnConnections slots are taken.
+	OwnConnections int            `json:"own_connections"`
+	ByState        map[string]int `json:"by_state"`
 	// Waiting counts sessions waiting on a heavyweight lock (wait_event_type
 	// 'Lock'); ClientRead waits are not counted.
 	Waiting  int            `json:"waiting"`

@@ -263,11 +263,18 @@ func testSnapshotText(t *testing.T, p *testserver.Postgres, r *testserver.Redis)
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	for _, want := range []string{"PostgreSQL 127.0.0.1:", "of 27 usable", "idle 3", "analytics", "Connect probe: connected", "Redis 127.0.0.1:", "of maxclients 200",
-		"table jobs not found"} {
+	for _, want := range []string{"PostgreSQL 127.0.0.1:", "of 27 usable", "Connect probe: connected", "Redis 127.0.0.1:", "of maxclients 200",
+		"table jobs not found", "does not count as a failed source"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, stdout)
 		}
+	}
+	groupRow := false
+	for line := range strings.Lines(stdout) {
+		groupRow = groupRow || strings.Contains(line, "analytics") && strings.Contains(line, "idle 3")
+	}
+	if !groupRow {
+		t.Errorf("the summary lacks the analytics group with its 3 idle sessions:\n%s", stdout)
 	}
 }
 
