@@ -20,26 +20,28 @@ import (
 // with a restart.
 const settingsTTL = 30 * time.Second
 
-// activityQuery returns every client backend in one round trip. Rows the role
-// may not see have a NULL backend_type; those with a role and a database are
-// kept as client backends (an autovacuum or parallel worker of another role
-// can slip in for its few seconds; the launchers and writers have no
-// database and stay out). pg_blocking_pids
+// activityQuery returns every client backend in one round trip, from
+// pg_stat_get_activity (what the pg_stat_activity view reads; names come
+// from pgNames). Rows the role may not see have a NULL backend_type; those
+// with a role and a database are kept as client backends (an autovacuum or
+// parallel worker of another role can slip in for its few seconds; the
+// launchers and writers have no database and stay out). pg_blocking_pids
 // takes the lock manager's partition locks, so it runs only for sessions
-// actually waiting on a heavyweight lock.
-const activityQuery = `SELECT pid, backend_start, coalesce(datname, ''), coalesce(usename, ''),
+// actually waiting on a heavyweight lock. $1 is a database oid, or -1 for
+// all databases; $2 the pids of slotwatch's other connections.
+const activityQuery = `SELECT pid, backend_start, coalesce(datid, 0), coalesce(usesysid, 0),
   coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, ''),
-  coalesce(extract(epoch FROM now() - backend_start), 0)::float8,
-  coalesce(extract(epoch FROM now() - state_change), 0)::float8,
-  coalesce(extract(epoch FROM now() - xact_start), 0)::float8,
-  coalesce(extract(epoch FROM now() - query_start), 0)::float8,
+  coalesce(date_part('epoch', now() - backend_start), 0),
+  coalesce(date_part('epoch', now() - state_change), 0),
+  coalesce(date_part('epoch', now() - xact_start), 0),
+  coalesce(date_part('epoch', now() - query_start), 0),
   coalesce(wait_event_type, ''), coalesce(wait_event, ''),
   CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END,
   coalesce(query, ''), backend_type IS NULL
-FROM pg_stat_activity
+FROM pg_stat_get_activity(NULL)
 WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL))
   AND pid <> pg_backend_pid() AND pid <> ALL($2::int[])
-  AND ($1 = '' OR datname = $1)`
+  AND ($1::int8 < 0 OR datid::int8 = $1::int8)`
 
 // settingsQuery reads the slot settings; reserved_connections exists from
 // PostgreSQL 16 on and reads as NULL before.
@@ -63,6 +65,7 @@ type pgSettings struct {
 type pgCollector struct {
 	cfg      PGConfig
 	own      *ownBackends
+	names    pgNames
 	target   string
 	password string
 	conn     *pgx.Conn
@@ -133,6 +136,9 @@ func (c *pgCollector) sample(ctx context.Context, now time.Time) (*PGStats, erro
 		if err := c.readSettings(ctx, now); err != nil {
 			return nil, c.queryFailed("read the connection settings", err)
 		}
+		if err := c.names.read(ctx, c.conn, now); err != nil {
+			return nil, c.queryFailed("read the database and role names", err)
+		}
 	}
 	ownPIDs := c.own.list()
 	sessions, err := c.readActivity(ctx, ownPIDs)
@@ -193,43 +199,64 @@ func (c *pgCollector) readSettings(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// readActivity reads the sessions and names their database and role,
+// refreshing the names once when a session has an oid not seen before.
 func (c *pgCollector) readActivity(ctx context.Context, ownPIDs []int32) ([]Session, error) {
-	rows, err := c.conn.Query(ctx, activityQuery, c.cfg.DB, ownPIDs)
+	dbFilter := int64(-1)
+	if c.cfg.DB != "" {
+		dbFilter = int64(c.names.databaseOID(c.cfg.DB))
+	}
+	sessions, datids, roleids, err := c.queryActivity(ctx, dbFilter, ownPIDs)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	sessions := make([]Session, 0, 64)
-	var (
-		start     pgtype.Timestamptz
-		backendS  float64
-		blockedBy []int32
-	)
-	for rows.Next() {
-		sessions = append(sessions, Session{})
-		s := &sessions[len(sessions)-1]
-		blockedBy = nil
-		if err := rows.Scan(&s.PID, &start, &s.Datname, &s.Usename, &s.ApplicationName, &s.ClientAddr,
-			&s.State, &backendS, &s.StateSeconds, &s.XactSeconds, &s.QuerySeconds, &s.WaitEventType,
-			&s.WaitEvent, &blockedBy, &s.Query, &s.Hidden); err != nil {
+	if !c.names.knows(datids, roleids) {
+		if err := c.names.read(ctx, c.conn, time.Now()); err != nil {
 			return nil, err
 		}
-		if start.Valid {
-			s.BackendStart = start.Time
-		}
-		s.BackendSeconds = backendS
-		s.BlockedBy = blockedBy
-		if s.BlockedBy == nil {
-			s.BlockedBy = []int32{}
-		}
+		c.names.markMissing(datids, roleids)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	for i := range sessions {
+		sessions[i].Datname = c.names.databases[datids[i]]
+		sessions[i].Usename = c.names.roles[roleids[i]]
 	}
 	// Sorted here rather than by the server, whose sort is a tenth of the
 	// query's time at 1,000 backends.
 	slices.SortFunc(sessions, func(a, b Session) int { return cmp.Compare(a.PID, b.PID) })
 	return sessions, nil
+}
+
+func (c *pgCollector) queryActivity(ctx context.Context, dbFilter int64, ownPIDs []int32) (sessions []Session, datids, roleids []uint32, err error) {
+	rows, err := c.conn.Query(ctx, activityQuery, dbFilter, ownPIDs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer rows.Close()
+	sessions = make([]Session, 0, 64)
+	var (
+		start         pgtype.Timestamptz
+		datid, roleid uint32
+		blockedBy     []int32
+	)
+	for rows.Next() {
+		sessions = append(sessions, Session{})
+		s := &sessions[len(sessions)-1]
+		blockedBy = nil
+		if err := rows.Scan(&s.PID, &start, &datid, &roleid, &s.ApplicationName, &s.ClientAddr,
+			&s.State, &s.BackendSeconds, &s.StateSeconds, &s.XactSeconds, &s.QuerySeconds, &s.WaitEventType,
+			&s.WaitEvent, &blockedBy, &s.Query, &s.Hidden); err != nil {
+			return nil, nil, nil, err
+		}
+		if start.Valid {
+			s.BackendStart = start.Time
+		}
+		s.BlockedBy = blockedBy
+		if s.BlockedBy == nil {
+			s.BlockedBy = []int32{}
+		}
+		datids, roleids = append(datids, datid), append(roleids, roleid)
+	}
+	return sessions, datids, roleids, rows.Err()
 }
 
 type groupKey struct{ app, user, addr, db string }

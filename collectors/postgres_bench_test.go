@@ -56,7 +56,7 @@ func BenchmarkPGCollect1000(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/1000/float64(b.N), "cpu-ms/op")
-	out := p.Psql(b, "postgres", "SELECT calls, total_exec_time FROM pg_stat_statements WHERE query LIKE '%FROM pg_stat_activity%' AND query NOT LIKE '%pg_stat_statements%'")
+	out := p.Psql(b, "postgres", "SELECT calls, total_exec_time FROM pg_stat_statements WHERE query LIKE '%FROM pg_stat_get_activity%' AND query NOT LIKE '%pg_stat_statements%'")
 	var calls int
 	var totalMS float64
 	if _, err := fmt.Sscanf(out, "%d|%g", &calls, &totalMS); err == nil && calls > 0 {

@@ -29,6 +29,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("non-privileged role sees hidden rows", func(t *testing.T) { testHiddenRows(t, p) })
 	t.Run("db filter", func(t *testing.T) { testDBFilter(t, p) })
 	t.Run("jobs capacity", func(t *testing.T) { testJobs(t, p) })
+	t.Run("names roles and databases created after it started", func(t *testing.T) { testLateNames(t, p) })
 	t.Run("leaves its own jobs connection out", func(t *testing.T) { testOwnJobsConnection(t, p) })
 	t.Run("reconnects after its backend is terminated", func(t *testing.T) { testReconnect(t, p) })
 	t.Run("probe sees 53300 while the collector keeps working", func(t *testing.T) { testProbeExhausted(t, p) })
@@ -475,5 +476,23 @@ func testOwnJobsConnection(t *testing.T, p *testserver.Postgres) {
 			t.Fatal("slotwatch's connections are still open after its context was cancelled")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func testLateNames(t *testing.T, p *testserver.Postgres) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mb := NewMailbox()
+	if err := Start(ctx, Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}}, mb); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && len(s.Errors) == 0 })
+	p.Psql(t, "postgres", "CREATE ROLE latecomer LOGIN")
+	p.Psql(t, "postgres", "CREATE DATABASE latedb")
+	c := hold(t, p.DSNFor("latecomer", "latedb"), "late")
+	defer closeAll(c)
+	s := waitMailbox(t, mb, func(s Snapshot) bool { return len(sessionsOf(s.Postgres, "late")) == 1 })
+	if late := sessionsOf(s.Postgres, "late")[0]; late.Usename != "latecomer" || late.Datname != "latedb" {
+		t.Errorf("a session of a new role on a new database is named %q on %q", late.Usename, late.Datname)
 	}
 }
