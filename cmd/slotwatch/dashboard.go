@@ -79,13 +79,14 @@ func dialActions(ctx context.Context, s *settings) (pg actions.PGDriver, rds act
 	}
 }
 
-// throttledHook records at most one snapshot per interval: every source
+// throttledHook records about one snapshot per interval: every source
 // publishes the merged snapshot when it samples, which would otherwise write
-// several nearly equal lines a second.
+// several nearly equal lines a second. A tenth of the interval of slack
+// keeps sampling jitter from skipping every other interval.
 func throttledHook(every time.Duration, write func(collectors.Snapshot) error) func(collectors.Snapshot) error {
 	var last time.Time
 	return func(s collectors.Snapshot) error {
-		if !last.IsZero() && s.TakenAt.Sub(last) < every {
+		if !last.IsZero() && s.TakenAt.Sub(last) < every-every/10 {
 			return nil
 		}
 		last = s.TakenAt

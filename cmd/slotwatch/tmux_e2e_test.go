@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/slotwatch/slotwatch/demo"
+	"github.com/slotwatch/slotwatch/internal/testserver"
 	"github.com/slotwatch/slotwatch/recording"
 )
 
@@ -169,6 +172,65 @@ func TestReplayInTmux(t *testing.T) {
 	s.waitFor("disabled while replaying")
 	s.keys("q")
 	s.waitExit()
+}
+
+// TestWatchInTmux runs `slotwatch watch --record` against throwaway
+// PostgreSQL and Redis servers: the header shows both targets with the
+// sessions the test holds, q quits, and the recording holds the snapshots.
+func TestWatchInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end terminal test skipped in -short mode")
+	}
+	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 20})
+	rds := testserver.StartRedis(t, testserver.RedisOptions{MaxClients: 64})
+	for i := 0; i < 3; i++ {
+		conn, err := pgx.Connect(context.Background(), pg.DSN+"&application_name=held-by-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	}
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "watch.jsonl")
+	config := filepath.Join(dir, "config.yaml") // the test database has no jobs table
+	if err := os.WriteFile(config, []byte("jobs:\n  disabled: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildSlotwatch(t)
+	s := startTmux(t, "watch", fmt.Sprintf("env NO_COLOR=1 HOME=%s %s watch --config %s --pg '%s' --redis '%s' --audit-log %s --record %s",
+		dir, bin, config, pg.DSN, rds.URL, filepath.Join(dir, "audit.jsonl"), rec))
+	screen := s.waitFor("slotwatch LIVE", "/17 used", "/64 clients", "held-by-test", "PID APPLICATION")
+	// The three held sessions, plus slotwatch's other connections (actions,
+	// jobs): each collector leaves out only its own backend.
+	if used := usedSlots(t, screen); used < 3 {
+		t.Fatalf("%d used slots, want at least the 3 held sessions:\n%s", used, screen)
+	}
+	if strings.Contains(screen, "STALE") {
+		t.Fatalf("fresh sources must not be STALE:\n%s", screen)
+	}
+	time.Sleep(2500 * time.Millisecond) // a few more samples for the recording
+	s.keys("q")
+	s.waitExit()
+	snaps, bad, err := recording.ReadFile(rec)
+	if err != nil || len(bad) > 0 || len(snaps) < 2 {
+		t.Fatalf("recording: %d snapshots, %d bad lines, err %v", len(snaps), len(bad), err)
+	}
+	last := snaps[len(snaps)-1]
+	if last.Postgres == nil || last.Redis == nil || last.Jobs != nil {
+		t.Fatalf("recorded snapshot should have PostgreSQL and Redis and no jobs: %+v", last)
+	}
+	held := 0
+	for _, sess := range last.Postgres.Sessions {
+		if sess.ApplicationName == "held-by-test" {
+			held++
+		}
+	}
+	if held != 3 {
+		t.Fatalf("recorded %d held sessions, want 3", held)
+	}
+	if len(snaps) > 8 {
+		t.Fatalf("%d snapshots for about 3 s at the 1 s interval: the recording is not throttled", len(snaps))
+	}
 }
 
 // TestCommandErrors checks the dashboard commands' refusals in process:
