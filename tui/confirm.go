@@ -31,6 +31,7 @@ type (
 	sessionPlanMsg struct {
 		plan   actions.SessionPlan
 		narrow func(actions.Backend) bool
+		chosen []sessionTarget
 		err    error
 	}
 	redisPlanMsg struct {
@@ -61,6 +62,9 @@ type confirmDialog struct {
 	// the engineer chose (a pid reused by a new backend, a client outside
 	// the group).
 	dropped int
+	// chosen are the sessions a cancel was asked for, so the dialog can
+	// offer to terminate them instead (cancel does nothing to idle ones).
+	chosen []sessionTarget
 }
 
 func (d *confirmDialog) targets() int {
@@ -97,7 +101,7 @@ func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Mode
 		return ok && (start.IsZero() || b.BackendStart.IsZero() || start.Equal(b.BackendStart))
 	}
 	m.footer.setText(fmt.Sprintf("Previewing %s of %d session(s)…", kind, len(targets)))
-	return m, m.previewSessionsCmd(req, narrow)
+	return m, m.previewSessionsCmd(req, narrow, targets)
 }
 
 // askGroup previews "terminate every session of this group idle longer than N".
@@ -113,7 +117,7 @@ func (m Model) askGroup(g collectors.SessionGroup) (tea.Model, tea.Cmd) {
 			b.Datname == g.Datname && b.ClientAddr == g.ClientAddr
 	}
 	m.footer.setText(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", groupLabel(g), durOf(m.opts.GroupIdleOver)))
-	return m, m.previewSessionsCmd(req, narrow)
+	return m, m.previewSessionsCmd(req, narrow, nil)
 }
 
 func groupOfSession(s *collectors.Session) collectors.SessionGroup {
@@ -153,13 +157,13 @@ func (m Model) askRedis() (tea.Model, tea.Cmd) {
 	return m, m.previewRedisCmd(f, narrow)
 }
 
-func (m *Model) previewSessionsCmd(req actions.SessionRequest, narrow func(actions.Backend) bool) tea.Cmd {
+func (m *Model) previewSessionsCmd(req actions.SessionRequest, narrow func(actions.Backend) bool, chosen []sessionTarget) tea.Cmd {
 	mit, ctx := m.opts.Mitigator, m.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 		plan, err := mit.PreviewSessions(ctx, req)
-		return sessionPlanMsg{plan: plan, narrow: narrow, err: err}
+		return sessionPlanMsg{plan: plan, narrow: narrow, chosen: chosen, err: err}
 	}
 }
 
@@ -185,7 +189,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.narrow != nil {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(b actions.Backend) bool { return !msg.narrow(b) })
 		}
-		m.confirm, m.mode = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets)}, modeConfirm
+		m.confirm, m.mode = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), chosen: msg.chosen}, modeConfirm
 		m.footer.setText("")
 	case redisPlanMsg:
 		if msg.err != nil {
@@ -244,8 +248,18 @@ func (m Model) onConfirmKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.No):
 		m.mode, m.confirm = modeNormal, nil
 		return m, m.declineCmd(d)
+	case d.offersTerminate() && key.Matches(msg, m.keys.sessions.Terminate):
+		m.mode, m.confirm = modeNormal, nil
+		next, cmd := m.askSessions(kindTerminate, d.chosen)
+		return next, tea.Sequence(m.declineCmd(d), cmd)
 	}
 	return m, nil
+}
+
+// offersTerminate: a cancel was asked for chosen sessions, which
+// terminate can act on where cancel cannot (idle ones).
+func (d *confirmDialog) offersTerminate() bool {
+	return d.session != nil && d.session.Request.Kind == actions.Cancel && len(d.chosen) > 0
 }
 
 func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
@@ -352,10 +366,14 @@ func (m *Model) dialogView(w, h int) block {
 		head = append(head, m.st.warning.Render(fmt.Sprintf(
 			"Note: %d matching target(s) left out: not the sessions/clients on screen (pid reused by a new backend, or outside the group).", d.dropped)))
 	}
-	ask := m.st.dialog.Render(fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", verb, d.targets()))
+	ask := fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", verb, d.targets())
 	if d.targets() == 0 {
-		ask = m.st.dialog.Render("Nothing would be changed. Press n or Esc to close.")
+		ask = "Nothing would be changed. Press n or Esc to close."
 	}
+	if d.offersTerminate() {
+		ask += " K terminates them instead."
+	}
+	ask = m.st.dialog.Render(ask)
 	room := max(h-len(head)-1, 0)
 	scroll := min(d.scroll, max(len(body)-room, 0))
 	end := min(len(body), scroll+room)

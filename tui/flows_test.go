@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -342,4 +343,44 @@ func TestNoColorRendersNoEscapes(t *testing.T) {
 	if v := render(plain); strings.Contains(v, "\x1b[") || !strings.Contains(v, "!! FIRING") {
 		t.Fatal("NO_COLOR must render without escape sequences and keep the words")
 	}
+}
+
+func TestCancelOffersTerminate(t *testing.T) {
+	frame := incidentFrame(t)
+	mit := &fakeMitigator{sessions: frame.Snapshot.Postgres.Sessions}
+	m := newTestModel(t, Options{Mitigator: mit}, frame, 120, 40)
+	next, cmd := m.Update(keyMsg("C")) // on the longest idle session
+	m = update(next.(Model), cmd())
+	if !strings.Contains(m.View(), "K terminates them instead") {
+		t.Fatalf("a cancel dialog should offer terminate:\n%s", m.View())
+	}
+	next, cmd = m.Update(keyMsg("K"))
+	m = next.(Model)
+	for _, msg := range runSequence(cmd) {
+		m = update(m, msg)
+	}
+	if m.mode != modeConfirm || m.confirm.session.Request.Kind != actions.Terminate || len(m.confirm.session.Targets) != 1 {
+		t.Fatalf("K should preview a terminate of the same session, mode %d", m.mode)
+	}
+	if len(mit.declined) != 1 || mit.declined[0].Request.Kind != actions.Cancel {
+		t.Fatalf("the cancel preview should be recorded as declined: %+v", mit.declined)
+	}
+}
+
+// runSequence runs the commands of a tea.Sequence in order (its message
+// type is unexported: a slice of commands).
+func runSequence(cmd tea.Cmd) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	msg := cmd()
+	v := reflect.ValueOf(msg)
+	if v.Kind() != reflect.Slice || v.Type().Elem() != reflect.TypeOf(tea.Cmd(nil)) {
+		return []tea.Msg{msg}
+	}
+	var out []tea.Msg
+	for i := 0; i < v.Len(); i++ {
+		out = append(out, runSequence(v.Index(i).Interface().(tea.Cmd))...)
+	}
+	return out
 }
