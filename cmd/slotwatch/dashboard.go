@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slotwatch/slotwatch/actions"
@@ -51,14 +52,17 @@ func dashPolicy(s *settings) actions.Policy {
 
 // dialActions opens the connections the mitigations use: one to PostgreSQL
 // and one to Redis, separate from the collectors'. A server that cannot be
-// reached leaves its actions unavailable and says why in notice; the
-// dashboard still starts, since watching matters most in an incident.
+// reached now (its slots may be exhausted: that is the incident) is dialled
+// again on the first action; notice says so, and the dashboard starts
+// anyway, since watching matters most.
 func dialActions(ctx context.Context, s *settings) (pg actions.PGDriver, rds actions.RedisDriver, notice string, closeAll func()) {
 	var notes []string
 	var closers []func()
 	if s.PG != "" {
 		if c, err := actions.DialPostgres(ctx, s.PG); err != nil {
-			notes = append(notes, fmt.Sprintf("PostgreSQL actions unavailable: %v", err))
+			notes = append(notes, fmt.Sprintf("No PostgreSQL connection for actions yet (%v); the first action retries.", err))
+			l := &lazyPG{dsn: s.PG}
+			pg, closers = l, append(closers, l.close)
 		} else {
 			pg = c
 			closers = append(closers, func() { _ = c.Close(context.Background()) })
@@ -66,7 +70,9 @@ func dialActions(ctx context.Context, s *settings) (pg actions.PGDriver, rds act
 	}
 	if s.Redis != "" {
 		if c, err := actions.DialRedis(ctx, s.Redis); err != nil {
-			notes = append(notes, fmt.Sprintf("Redis actions unavailable: %v", err))
+			notes = append(notes, fmt.Sprintf("No Redis connection for actions yet (%v); the first action retries.", err))
+			l := &lazyRedis{url: s.Redis}
+			rds, closers = l, append(closers, l.close)
 		} else {
 			rds = c
 			closers = append(closers, func() { _ = c.Close() })
@@ -76,6 +82,129 @@ func dialActions(ctx context.Context, s *settings) (pg actions.PGDriver, rds act
 		for _, c := range closers {
 			c()
 		}
+	}
+}
+
+// lazyPG is a PostgreSQL action driver that connects on first use. Its
+// Server name stays the redacted DSN, so a plan previewed before and
+// executed after the connection opened still matches.
+type lazyPG struct {
+	dsn  string
+	mu   sync.Mutex
+	conn *actions.PGConn
+}
+
+func (l *lazyPG) get(ctx context.Context) (*actions.PGConn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		c, err := actions.DialPostgres(ctx, l.dsn)
+		if err != nil {
+			return nil, err
+		}
+		l.conn = c
+	}
+	return l.conn, nil
+}
+
+func (l *lazyPG) Server() string { return collectors.RedactDSN(l.dsn) }
+
+func (l *lazyPG) OwnPID() int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return 0
+	}
+	return l.conn.OwnPID()
+}
+
+func (l *lazyPG) Backends(ctx context.Context) ([]actions.Backend, error) {
+	c, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Backends(ctx)
+}
+
+func (l *lazyPG) Signal(ctx context.Context, kind actions.Kind, targets []actions.Backend, recheck actions.SessionFilter) ([]actions.TargetResult, error) {
+	c, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Signal(ctx, kind, targets, recheck)
+}
+
+// Statement describes the signalling statement once connected (the
+// statement depends on the server version).
+func (l *lazyPG) Statement(kind actions.Kind, recheck actions.SessionFilter) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return fmt.Sprintf("SELECT pg_%s_backend(pid) for each previewed backend, re-checked in the same statement", kind)
+	}
+	return l.conn.Statement(kind, recheck)
+}
+
+func (l *lazyPG) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn != nil {
+		_ = l.conn.Close(context.Background())
+	}
+}
+
+// lazyRedis is a Redis action driver that connects on first use.
+type lazyRedis struct {
+	url  string
+	mu   sync.Mutex
+	conn *actions.RedisConn
+}
+
+func (l *lazyRedis) get(ctx context.Context) (*actions.RedisConn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		c, err := actions.DialRedis(ctx, l.url)
+		if err != nil {
+			return nil, err
+		}
+		l.conn = c
+	}
+	return l.conn, nil
+}
+
+func (l *lazyRedis) Server() string { return collectors.RedactURL(l.url) }
+
+func (l *lazyRedis) OwnID() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return 0
+	}
+	return l.conn.OwnID()
+}
+
+func (l *lazyRedis) Clients(ctx context.Context) ([]collectors.RedisClient, error) {
+	c, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Clients(ctx)
+}
+
+func (l *lazyRedis) Kill(ctx context.Context, id int64) (bool, error) {
+	c, err := l.get(ctx)
+	if err != nil {
+		return false, err
+	}
+	return c.Kill(ctx, id)
+}
+
+func (l *lazyRedis) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn != nil {
+		_ = l.conn.Close()
 	}
 }
 
