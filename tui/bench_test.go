@@ -12,6 +12,7 @@ import (
 
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/demo"
 )
 
 // bigFrame is the incident with n sessions (the fixture's rows repeated).
@@ -68,6 +69,32 @@ func benchUpdateView(b *testing.B, f analysis.Frame) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		m = update(m, frameMsg{frame: frames[i%2]})
+		_ = m.View()
+	}
+}
+
+// BenchmarkSnapshotToScreen is the whole path of one sample in the demo:
+// the bridge's pipeline Step, Update and View, on the simulation's snapshots.
+func BenchmarkSnapshotToScreen(b *testing.B) {
+	sim := demo.New(demo.Options{Seed: 1})
+	pipe := analysis.NewPipeline(analysis.DefaultRules())
+	for i := 0; i < 120; i++ { // ten minutes of history, as the dashboard keeps
+		pipe.Step(sim.Snapshot())
+		sim.Advance(5 * time.Second)
+	}
+	snaps := make([]collectors.Snapshot, 16)
+	for i := range snaps {
+		snaps[i] = sim.Snapshot()
+		sim.Advance(time.Second)
+	}
+	m := newTestModel(b, Options{}, pipe.Step(snaps[0]), 200, 50)
+	start := sim.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := snaps[i%len(snaps)]
+		s.TakenAt = start.Add(time.Duration(i) * time.Second) // one sample a second, as live
+		m = update(m, frameMsg{frame: pipe.Step(s)})
 		_ = m.View()
 	}
 }
