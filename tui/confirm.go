@@ -340,7 +340,7 @@ func (m *Model) dialogView(w, h int) block {
 		body = append(body, m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets))))
 		for _, b := range p.Targets {
 			body = append(body, fmt.Sprintf("  %7d %-14s %-16s %-15s %-8s %8s  %s", b.PID, orDash(b.Usename), orDash(b.ApplicationName),
-				orDash(b.ClientAddr), orDash(b.State), dur(b.StateSeconds), oneLine(b.Query)))
+				orDash(b.ClientAddr), orDash(b.State), dur(b.StateSeconds), oneLine(clip(b.Query, 1024))))
 		}
 		body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
 		for _, e := range p.Excluded {

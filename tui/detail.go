@@ -83,7 +83,7 @@ func (m *Model) sessionSummary(pid int32) string {
 
 func summaryOf(s *collectors.Session) string {
 	return fmt.Sprintf("%d %s %s %s for %s: %s", s.PID, orDash(s.ApplicationName), orDash(s.ClientAddr), stateLabel(s),
-		dur(s.StateSeconds), oneLine(s.Query))
+		dur(s.StateSeconds), oneLine(clip(s.Query, 1024)))
 }
 
 func (m *Model) detailBlock(w, h int) block {

@@ -102,6 +102,18 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(clean(s)), " ")
 }
 
+// clip cuts s to at most n bytes at a character boundary: a table cell
+// never needs more, and a megabyte query must not cost a frame.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // clean replaces control characters (C0, DEL, C1) and invalid UTF-8 with
 // '?'; tabs and newlines become spaces.
 func clean(s string) string {

@@ -67,3 +67,15 @@ func TestTooSmallSaysSo(t *testing.T) {
 		t.Fatalf("80x24 should show the dashboard, got:\n%s", v)
 	}
 }
+
+func TestClipKeepsCharacters(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{{"SELECT", 10, "SELECT"}, {"SELECT", 3, "SEL"}, {"漢字", 4, "漢"}, {"漢字", 2, ""}, {"a漢", 3, "a"}} {
+		if got := clip(c.in, c.n); got != c.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}

@@ -279,7 +279,7 @@ func sessionValues(s *collectors.Session) []string {
 		}
 		v[colBlocked] = strings.Join(parts, ",")
 	}
-	v[colQuery] = oneLine(s.Query)
+	v[colQuery] = oneLine(clip(s.Query, 1024))
 	return v
 }
 
