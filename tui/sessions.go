@@ -70,13 +70,15 @@ func newSessionsPane() sessionsPane {
 // (pid + backend_start) when it is still there.
 func (p *sessionsPane) setSessions(all []collectors.Session) {
 	p.all = all
-	present := make(map[collectors.SessionKey]bool, len(all))
-	for i := range all {
-		present[all[i].Key()] = true
-	}
-	for k := range p.marks {
-		if !present[k] {
-			delete(p.marks, k)
+	if len(p.marks) > 0 { // forget marks of backends that ended
+		present := make(map[collectors.SessionKey]bool, len(all))
+		for i := range all {
+			present[all[i].Key()] = true
+		}
+		for k := range p.marks {
+			if !present[k] {
+				delete(p.marks, k)
+			}
 		}
 	}
 	p.refresh()
@@ -91,7 +93,8 @@ func (p *sessionsPane) refresh() {
 			p.rows = append(p.rows, i)
 		}
 	}
-	slices.SortStableFunc(p.rows, func(a, b int) int {
+	// PID breaks ties, so the order is total and a stable sort is not needed.
+	slices.SortFunc(p.rows, func(a, b int) int {
 		c := compareSessions(&p.all[a], &p.all[b], p.sortCol)
 		if p.desc {
 			c = -c
