@@ -384,3 +384,25 @@ func runSequence(cmd tea.Cmd) []tea.Msg {
 	}
 	return out
 }
+
+func TestMarksOfEndedBackendsAreDropped(t *testing.T) {
+	frame := incidentFrame(t)
+	m := newTestModel(t, Options{Mitigator: &fakeMitigator{}}, frame, 120, 40)
+	m = update(update(m, keyMsg(" ")), keyMsg(" "))
+	if len(m.sessions.marks) != 2 {
+		t.Fatalf("%d marks, want 2", len(m.sessions.marks))
+	}
+	next := frame
+	pg := *frame.Snapshot.Postgres
+	pg.Sessions = nil
+	for _, s := range frame.Snapshot.Postgres.Sessions {
+		if s.PID != 20268 { // the first marked (longest idle) backend ended
+			pg.Sessions = append(pg.Sessions, s)
+		}
+	}
+	next.Snapshot.Postgres = &pg
+	m = update(m, frameMsg{frame: next})
+	if len(m.sessions.marks) != 1 || len(m.sessions.targets()) != 1 {
+		t.Fatalf("marks %d after one marked backend ended, want 1", len(m.sessions.marks))
+	}
+}
