@@ -115,7 +115,7 @@ func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k se
 	}
 	sort.Float64s(idle)
 	sev := "warning"
-	if atLimit || pg.Total >= pg.Usable() {
+	if atLimit || pg.Used() >= pg.Usable() {
 		sev = "critical"
 	}
 	who := groupLabel(k)

@@ -202,14 +202,14 @@ func evalConnectionLimit(r *Rule, in *input) outcome {
 	if pg == nil || pg.MaxConnections <= 0 {
 		return outcome{}
 	}
-	used := float64(pg.Total)
+	used := float64(pg.Used())
 	frac := used / float64(pg.MaxConnections)
 	return outcome{
 		known:  true,
 		active: used >= r.Threshold*float64(pg.MaxConnections),
 		value:  used,
 		summary: fmt.Sprintf("%d of %d max_connections in use (%.0f%%, threshold %.0f%%); %d usable by ordinary roles",
-			pg.Total, pg.MaxConnections, 100*frac, 100*r.Threshold, pg.Usable()),
+			pg.Used(), pg.MaxConnections, 100*frac, 100*r.Threshold, pg.Usable()),
 	}
 }
 

@@ -62,7 +62,8 @@ func (r *Ring[T]) Tail(n int) []T {
 type Point struct {
 	At            time.Time
 	PGOK          bool // a PostgreSQL sample was present and fresh
-	PGTotal       int
+	PGTotal       int  // sessions listed (slotwatch's own left out)
+	PGUsed        int  // slots taken, slotwatch's own included
 	PGUsable      int
 	PGMax         int
 	PGByState     map[string]int
@@ -90,6 +91,7 @@ func PointOf(s Snapshot) Point {
 	if pg := s.Postgres; pg != nil {
 		_, failed := s.Errors[SourcePostgres]
 		p.PGOK = !failed
+		p.PGUsed = pg.Used()
 		p.PGTotal, p.PGUsable, p.PGMax, p.PGWaiting = pg.Total, pg.Usable(), pg.MaxConnections, pg.Waiting
 		p.PGByState = pg.ByState
 	}

@@ -33,7 +33,7 @@ const (
 // source last answered.
 type Sample struct {
 	SampledAt  time.Time `json:"sampled_at"`
-	LastGoodAt time.Time `json:"last_good_at"`
+	LastGoodAt time.Time `json:"last_good_at,omitzero"`
 }
 
 // PGStats is one sample of pg_stat_activity plus the connection-slot settings.
@@ -59,6 +59,10 @@ type PGStats struct {
 	Sessions []Session      `json:"sessions"`
 	Groups   []SessionGroup `json:"groups"`
 }
+
+// Used is the number of slots taken on the server as the sessions' view
+// counts them: every listed client backend plus slotwatch's own.
+func (p *PGStats) Used() int { return p.Total + p.OwnConnections }
 
 // Usable is the number of slots an ordinary role can take: max_connections
 // minus the superuser and (PG16+) reserved slots.
@@ -137,7 +141,7 @@ type RedisStats struct {
 	TotalConnectionsReceived int64  `json:"total_connections_received"`
 	// ClientsSampledAt is when CLIENT LIST was last read; with thousands of
 	// clients it is read less often than INFO (ClientListEverySeconds).
-	ClientsSampledAt       time.Time     `json:"clients_sampled_at"`
+	ClientsSampledAt       time.Time     `json:"clients_sampled_at,omitzero"`
 	ClientListEverySeconds float64       `json:"client_list_every_seconds"`
 	Clients                []RedisClient `json:"clients"`
 	Groups                 []RedisGroup  `json:"groups"`

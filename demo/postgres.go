@@ -215,6 +215,12 @@ func (p *pgServer) stats(now time.Time, rnd *source) *collectors.PGStats {
 		Sessions:                     make([]collectors.Session, 0, len(p.backends)),
 	}
 	for _, b := range p.backends {
+		if b.own {
+			// Like the real collector: slotwatch's own backends take slots
+			// but are not listed as sessions.
+			st.OwnConnections++
+			continue
+		}
 		if b.db != appDB {
 			continue
 		}

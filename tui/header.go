@@ -80,12 +80,12 @@ func (m *Model) pgLine() string {
 		return "PG not configured"
 	}
 	usable := pg.Usable()
-	p := pct(float64(pg.Total), float64(usable))
-	used := fmt.Sprintf("%d/%d used", pg.Total, usable)
+	p := pct(float64(pg.Used()), float64(usable))
+	used := fmt.Sprintf("%d/%d used", pg.Used(), usable)
 	if p >= 90 {
 		used = m.st.critical.Render(used)
 	}
-	parts := []string{fmt.Sprintf("PG %s %s %.0f%% max %d", used, gauge(pg.Total, usable, 10), p, pg.MaxConnections),
+	parts := []string{fmt.Sprintf("PG %s %s %.0f%% max %d", used, gauge(pg.Used(), usable, 10), p, pg.MaxConnections),
 		m.probeText()}
 	parts = m.withFreshness(parts, collectors.SourcePostgres, pg.LastGoodAt, m.opts.Intervals.Postgres)
 	return strings.Join(append(parts, oneLine(pg.ServerVersion+" "+pg.Target)), " │ ")

@@ -84,8 +84,8 @@ func TestLiveServers(t *testing.T) {
 	m := newTestModel(t, Options{Mitigator: svc, Now: time.Now}, frame, 160, 45)
 	view := m.View()
 	pgs := frame.Snapshot.Postgres
-	if want := fmt.Sprintf("PG %d/%d used", pgs.Total, pgs.Usable()); !strings.Contains(view, want) || pgs.Usable() != 17 {
-		t.Fatalf("header should read %q (usable = 20 - 3 reserved):\n%s", want, view)
+	if want := fmt.Sprintf("PG %d/%d used", pgs.Total+pgs.OwnConnections, pgs.Usable()); !strings.Contains(view, want) || pgs.Usable() != 17 || pgs.OwnConnections < 1 {
+		t.Fatalf("header should read %q (used counts slotwatch's own connections; usable = 20 - 3 reserved):\n%s", want, view)
 	}
 	if !strings.Contains(view, "leak-#") || !strings.Contains(view, fmt.Sprintf("Redis %d/50 clients", frame.Snapshot.Redis.ConnectedClients)) {
 		t.Fatalf("Redis pane should show the leak-# group and the client count:\n%s", view)
