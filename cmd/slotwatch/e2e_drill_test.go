@@ -99,6 +99,12 @@ func TestDrillEndToEnd(t *testing.T) {
 		recDone <- code
 	}()
 	defer stopRecording()
+	// The recorder's collectors connect on their own goroutines; the drill
+	// must not take the slots before they hold theirs.
+	e2eWait(t, "the recording's first PostgreSQL sample", func() bool {
+		snaps, _, _ := recording.ReadFile(rec)
+		return len(snaps) > 0 && snaps[len(snaps)-1].Postgres != nil && snaps[len(snaps)-1].Errors["postgres"] == ""
+	})
 
 	ctx := context.Background()
 	out := &e2eBuffer{}
