@@ -20,6 +20,10 @@ const (
 	maxSeriesRows = 12
 	sparkWidth    = 60
 	topGroups     = 5
+	// A flapping alert or a run of short-lived blockers must not bury the
+	// rest of the draft.
+	maxTimelineRows = 100
+	maxFindings     = 12
 	// auditMargin widens the recording's range when picking audit entries:
 	// an action taken just before recording started still belongs here.
 	auditMargin = 5 * time.Minute
@@ -176,7 +180,16 @@ func (b *Builder) writeTimeline(md *mdWriter) {
 		md.line("")
 		return
 	}
+	omitted := 0
+	if len(rows) > maxTimelineRows {
+		omitted = len(rows) - maxTimelineRows
+		rows = append(rows[:maxTimelineRows/2], rows[len(rows)-maxTimelineRows/2:]...)
+	}
 	md.table([]string{"Time", "Alert", "State", "Value"}, rows)
+	if omitted > 0 {
+		md.line("%d state changes in the middle of the recording are left out; the first and last %d are shown.", omitted, maxTimelineRows/2)
+		md.line("")
+	}
 	var open []string
 	for _, a := range b.endAlerts {
 		if a.State == analysis.Firing || a.State == analysis.Pending {
@@ -400,6 +413,11 @@ func (b *Builder) writeFindings(md *mdWriter) {
 		md.line("No root-cause heuristic found evidence in this recording.")
 		md.line("")
 		return
+	}
+	if len(found) > maxFindings {
+		md.line("%d findings; the %d most severe are shown.", len(found), maxFindings)
+		md.line("")
+		found = found[:maxFindings]
 	}
 	for i, sf := range found {
 		f := sf.finding

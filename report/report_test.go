@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slotwatch/slotwatch/actions"
+	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
 	"github.com/slotwatch/slotwatch/recording"
 )
@@ -275,5 +276,30 @@ func TestSparklineAndSpacing(t *testing.T) {
 	}
 	if cell("a|b\nc") != `a\|b c` || cell("") != "–" {
 		t.Fatalf("cell escaping: %q", cell("a|b\nc"))
+	}
+}
+
+func TestLongTimelinesAndManyFindingsAreCut(t *testing.T) {
+	b := NewBuilder(nil)
+	b.Add(fixtureSnapshot(0))
+	for i := 0; i < 250; i++ {
+		b.transitions = append(b.transitions, analysis.Transition{Rule: fmt.Sprintf("Flap%03d", i), From: analysis.Pending, To: analysis.Resolved, At: t0})
+	}
+	for i := 0; i < 20; i++ {
+		key := fmt.Sprintf("f/%d", i)
+		b.findings[key] = &seenFinding{finding: analysis.Finding{ID: key, Severity: "warning", Title: "T", About: key}}
+		b.order = append(b.order, key)
+	}
+	var out bytes.Buffer
+	if err := b.Write(&out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	md := out.String()
+	if !strings.Contains(md, "| Flap000 |") || !strings.Contains(md, "| Flap249 |") || strings.Contains(md, "| Flap100 |") ||
+		!strings.Contains(md, "150 state changes in the middle of the recording are left out") {
+		t.Errorf("timeline not cut to its first and last 50 rows")
+	}
+	if !strings.Contains(md, "findings; the 12 most severe are shown.") || strings.Count(md, "\n### ") != 12 {
+		t.Errorf("findings not cut to 12")
 	}
 }
