@@ -20,9 +20,13 @@ const (
 func runDrill(ctx context.Context, env *environment, args []string) int {
 	fs := flag.NewFlagSet("drill", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	var targets targetFlags
-	targets.register(fs)
+	// The drill loads a server on purpose, so its targets come from these
+	// flags only, never from SLOTWATCH_PG, DATABASE_URL, REDIS_URL or the
+	// config file: an environment pointing at production must not turn a
+	// game day into an outage.
 	var cfg drill.Config
+	fs.StringVar(&cfg.PGDSN, "pg", drillDefaultPG, "PostgreSQL server to drill, as a superuser or a role with CREATEDB and CREATEROLE")
+	fs.StringVar(&cfg.RedisURL, "redis", drillDefaultRedis, "Redis server to leak clients into")
 	noRedis := fs.Bool("no-redis", false, "do not leak Redis clients")
 	drop := fs.Bool("drop", false, "drop the drill's database and role (only if they carry its marker) and exit")
 	fs.StringVar(&cfg.Database, "database", drill.DefaultDatabase, "the drill's own database (created and marked by the drill)")
@@ -39,6 +43,7 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "Usage: slotwatch drill [--pg DSN] [--redis URL] [--exhaust] [--fixed] [--duration D] [flags]")
 		fmt.Fprintln(env.stderr, "Reproduces the TalentFlow incident on real servers (default: the local ones) in its own database,")
 		fmt.Fprintln(env.stderr, "until Ctrl-C or --duration, then releases every session and client it holds.")
+		fmt.Fprintln(env.stderr, "Its targets come from --pg and --redis only, never from the environment or the config file.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -55,14 +60,8 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "slotwatch: --duration must be positive: the drill always ends on its own.")
 		return exitUsage
 	}
-	s, err := targets.resolve(env)
-	if err != nil {
-		errorSentence(env, err)
-		return exitUsage
-	}
-	cfg.PGDSN = firstNonEmpty(s.PG, drillDefaultPG)
-	if !*noRedis {
-		cfg.RedisURL = firstNonEmpty(s.Redis, drillDefaultRedis)
+	if *noRedis {
+		cfg.RedisURL = ""
 	}
 	cfg.Out = env.stdout
 	if *drop {

@@ -135,3 +135,24 @@ func TestReportUsesTheConfig(t *testing.T) {
 		t.Fatalf("an unknown rule must be a usage error naming it: exit %d %s", code, stderr)
 	}
 }
+
+// TestDrillIgnoresEnvironmentTargets: DATABASE_URL may point at production;
+// the drill must only ever use --pg (default: the local server).
+func TestDrillIgnoresEnvironmentTargets(t *testing.T) {
+	var stdout, stderr e2eBuffer
+	env := &environment{stdout: &stdout, stderr: &stderr, getenv: func(k string) string {
+		switch k {
+		case "DATABASE_URL", "SLOTWATCH_PG":
+			return "postgres://prod-user@prod-db.invalid:5432/talentflow"
+		case "REDIS_URL", "SLOTWATCH_REDIS":
+			return "redis://prod-cache.invalid:6379"
+		}
+		return ""
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := run(ctx, env, []string{"drill", "--pg", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", "--duration", "1s"})
+	if code != exitError || strings.Contains(stderr.String(), "prod") || !strings.Contains(stderr.String(), "127.0.0.1:1") {
+		t.Fatalf("drill exited %d; stderr %q must name --pg's server, not the environment's", code, stderr.String())
+	}
+}
