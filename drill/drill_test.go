@@ -60,6 +60,10 @@ func TestPlanScalesToTheServer(t *testing.T) {
 	if err != nil || p.Total() != 36 {
 		t.Fatalf("an override larger than the free slots must be capped at them: %+v, %v", p, err)
 	}
+	p, err = planSessions(Config{}, serverInfo{MaxConnections: 10000, SuperuserReserved: 3})
+	if err != nil || p.Total() != maxSessions {
+		t.Fatalf("a huge server must be capped at %d sessions: %+v, %v", maxSessions, p, err)
+	}
 	_, err = planSessions(Config{}, serverInfo{MaxConnections: 12, SuperuserReserved: 3, Others: 4})
 	if err == nil || !strings.Contains(err.Error(), "only 5 free") {
 		t.Fatalf("too small a server: err = %v", err)

@@ -375,7 +375,9 @@ func joinPIDs(pids []uint32) string {
 // application's role, bounded by the usable slots.
 func (d *Drill) exhaustSlots(ctx context.Context) {
 	var res ExhaustResult
-	limit := d.plan.Usable + 5
+	// Bounded by the usable slots (plus a few, in case others leave) and by
+	// the drill's hard cap, whatever max_connections says.
+	limit := min(d.plan.Usable+5, maxSessions) - d.plan.Total()
 	for i := 0; i < limit; i++ {
 		_, err := d.openSession(ctx, kindIdle)
 		if err == nil {

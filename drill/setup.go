@@ -220,9 +220,7 @@ func planSessions(cfg Config, info serverInfo) (Plan, error) {
 	if total == 0 {
 		total = int(math.Round(0.92*float64(p.Usable))) - info.Others
 	}
-	if total > free {
-		total = free
-	}
+	total = min(total, free, maxSessions)
 	if total < minSessions {
 		return p, fmt.Errorf("the server has only %d free non-reserved slots of %d usable; the drill needs at least %d: raise max_connections or close other sessions", free, p.Usable, minSessions)
 	}
