@@ -59,7 +59,7 @@ func openActions(ctx context.Context, env *environment, s *settings, needPG, nee
 	if d.rds != nil {
 		rds = d.rds
 	}
-	d.svc = actions.NewService(pg, rds, dashPolicy(s), audit, actions.CurrentOperator(env.getenv))
+	d.svc = actions.NewService(pg, rds, s.policy(), audit, actions.CurrentOperator(env.getenv))
 	return d, nil
 }
 

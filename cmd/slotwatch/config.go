@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
 )
 
@@ -173,4 +174,21 @@ func (s *settings) alertRules() ([]analysis.Rule, error) {
 		return nil, fmt.Errorf("the config file's alerts section is not valid: %w", err)
 	}
 	return rules, nil
+}
+
+// policy is the default safety policy with the config file's additions:
+// configured protected applications are added to the built-in ones, never
+// replace them.
+func (s *settings) policy() actions.Policy {
+	p := actions.DefaultPolicy()
+	p.ProtectedApps = append(p.ProtectedApps, s.Actions.ProtectedApps...)
+	p.AllowSuperuser = s.Actions.AllowSuperuser
+	if s.Actions.BatchSize > 0 {
+		p.BatchSize = s.Actions.BatchSize
+	}
+	if s.Actions.BatchInterval > 0 {
+		p.BatchInterval = s.Actions.BatchInterval
+	}
+	p.ReadOnly = s.ReadOnly
+	return p
 }

@@ -24,32 +24,6 @@ func (d *dashboardFlags) register(fs *flag.FlagSet) {
 		"G in the dashboard terminates the group's sessions idle longer than this")
 }
 
-// dashRules are the built-in alert rules with the config file's overrides.
-func dashRules(s *settings) ([]analysis.Rule, error) {
-	o := make(map[string]analysis.Override, len(s.Alerts))
-	for name, a := range s.Alerts {
-		o[name] = analysis.Override{Threshold: a.Threshold, For: a.For, Disabled: a.Disabled}
-	}
-	return analysis.ApplyOverrides(analysis.DefaultRules(), o)
-}
-
-// dashPolicy is the default safety policy with the config file's additions:
-// configured protected applications are added to the built-in ones, never
-// replace them.
-func dashPolicy(s *settings) actions.Policy {
-	p := actions.DefaultPolicy()
-	p.ProtectedApps = append(p.ProtectedApps, s.Actions.ProtectedApps...)
-	p.AllowSuperuser = s.Actions.AllowSuperuser
-	if s.Actions.BatchSize > 0 {
-		p.BatchSize = s.Actions.BatchSize
-	}
-	if s.Actions.BatchInterval > 0 {
-		p.BatchInterval = s.Actions.BatchInterval
-	}
-	p.ReadOnly = s.ReadOnly
-	return p
-}
-
 // dialActions opens the connections the mitigations use: one to PostgreSQL
 // and one to Redis, separate from the collectors'. A server that cannot be
 // reached now (its slots may be exhausted: that is the incident) is dialled

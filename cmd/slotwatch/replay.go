@@ -37,7 +37,7 @@ func runReplay(ctx context.Context, env *environment, args []string) int {
 		errorSentence(env, err)
 		return exitUsage
 	}
-	rules, err := dashRules(s)
+	rules, err := s.alertRules()
 	if err != nil {
 		errorSentence(env, err)
 		return exitUsage

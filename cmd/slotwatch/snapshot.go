@@ -58,8 +58,13 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 		}
 		return exitError
 	}
+	rules, err := s.alertRules()
+	if err != nil {
+		errorSentence(env, err)
+		return exitUsage
+	}
 	snap := collectors.CollectOnce(ctx, cfg)
-	alerts, findings := analysis.Once(snap)
+	alerts, findings := analysis.OnceWith(rules, snap)
 	if *asJSON {
 		err = writeSnapshotJSON(env.stdout, snapshotOutput{Snapshot: snap, Alerts: alerts, Findings: findings})
 	} else {

@@ -50,7 +50,7 @@ func runWatch(ctx context.Context, env *environment, args []string) int {
 		}
 		return exitError
 	}
-	rules, err := dashRules(s)
+	rules, err := s.alertRules()
 	if err != nil {
 		errorSentence(env, err)
 		return exitUsage
@@ -70,7 +70,7 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 	defer cancel()
 	pg, rds, notice, closeActions := dialActions(ctx, s)
 	defer closeActions()
-	svc := actions.NewService(pg, rds, dashPolicy(s), audit, actions.CurrentOperator(env.getenv))
+	svc := actions.NewService(pg, rds, s.policy(), audit, actions.CurrentOperator(env.getenv))
 
 	opts := tui.Options{
 		Mode: tui.ModeLive, Mailbox: collectors.NewMailbox(), Pipeline: analysis.NewPipeline(rules),
