@@ -103,9 +103,9 @@ func exitFor(env *environment, err error) int {
 	}
 }
 
-// parseFlags parses flags that may come before, between or after positional
+// parseInterspersed parses flags that may come before, between or after positional
 // arguments (guard set NAME VALUE --role R), and returns the positionals.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {

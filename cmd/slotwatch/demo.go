@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -15,8 +13,7 @@ import (
 )
 
 func runDemo(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "demo")
 	seed := fs.Int64("seed", 1, "simulation seed (pids, addresses and ages vary; the incident's numbers do not)")
 	speed := fs.Float64("speed", 1, "simulated seconds per real second")
 	warm := fs.Duration("warm", 12*time.Minute, "simulated time run before the screen opens, so alerts already fire")
@@ -29,11 +26,8 @@ func runDemo(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "Mitigations act on the simulation, so the demo doubles as a training mode. Press ? for the keys.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() > 0 || *speed <= 0 || *warm < 0 {
 		fmt.Fprintln(env.stderr, "slotwatch: demo takes no arguments and needs a positive --speed; run `slotwatch demo --help`.")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -18,8 +17,7 @@ const (
 )
 
 func runDrill(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("drill", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "drill")
 	// The drill loads a server on purpose, so its targets come from these
 	// flags only, never from SLOTWATCH_PG, DATABASE_URL, REDIS_URL or the
 	// config file: an environment pointing at production must not turn a
@@ -46,11 +44,8 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "Its targets come from --pg and --redis only, never from the environment or the config file.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "slotwatch: drill takes no arguments, got %q; run `slotwatch drill --help`.\n", fs.Arg(0))

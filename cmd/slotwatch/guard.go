@@ -34,8 +34,7 @@ type guardFlags struct {
 }
 
 func runGuard(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("guard", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "guard")
 	var f guardFlags
 	f.targets.register(fs)
 	fs.StringVar(&f.role, "role", "", "PostgreSQL role the guard applies to")
@@ -45,7 +44,7 @@ func runGuard(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, guardUsage)
 		fs.PrintDefaults()
 	}
-	pos, err := parseFlags(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -99,4 +100,26 @@ func errorSentence(env *environment, err error) {
 		return
 	}
 	fmt.Fprintf(env.stderr, "slotwatch: %v\n", err)
+}
+
+// newFlagSet returns a flag set that reports errors on the command's stderr
+// and leaves exiting to the command.
+func newFlagSet(env *environment, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	return fs
+}
+
+// parseFlags parses args into fs. done means the command returns code now:
+// exitOK after --help, exitUsage after a bad flag (fs has said which).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return exitOK, false
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, true
+	default:
+		return exitUsage, true
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -14,8 +13,7 @@ import (
 )
 
 func runRecord(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("record", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "record")
 	var targets targetFlags
 	targets.register(fs)
 	out := fs.String("out", "", "recording file to create (JSON lines; a name ending in .gz is gzip-compressed)")
@@ -25,11 +23,8 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "Writes every snapshot to FILE, one JSON line each, without the dashboard, until Ctrl-C or --for.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if *out == "" || fs.NArg() > 0 || *duration < 0 {
 		fmt.Fprintln(env.stderr, "slotwatch: record needs --out FILE (and a positive --for, if any); run `slotwatch record --help`.")

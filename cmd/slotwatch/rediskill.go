@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,8 +40,7 @@ func (f *redisKillFlags) filter() actions.RedisFilter {
 }
 
 func runRedisKill(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("redis-kill", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "redis-kill")
 	var f redisKillFlags
 	f.register(fs)
 	fs.Usage = func() {
@@ -51,11 +49,8 @@ func runRedisKill(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "slotwatch: redis-kill takes flags only, got %q; use --id N for client ids.\n", fs.Arg(0))

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/slotwatch/slotwatch/analysis"
@@ -12,8 +10,7 @@ import (
 )
 
 func runReplay(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "replay")
 	speed := fs.Float64("speed", 1, "playback speed (+ and - change it while playing)")
 	configPath := fs.String("config", "", "YAML config file whose alert overrides apply (as during the recording)")
 	fs.Usage = func() {
@@ -21,11 +18,8 @@ func runReplay(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "Plays a recording in the dashboard: space/p pause, +/- speed, ←/→ one minute, Home/End. Actions are disabled.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() != 1 || *speed <= 0 {
 		fmt.Fprintln(env.stderr, "slotwatch: replay needs exactly one recording FILE and a positive --speed; run `slotwatch replay --help`.")

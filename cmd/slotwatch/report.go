@@ -15,8 +15,7 @@ import (
 )
 
 func runReport(_ context.Context, env *environment, args []string) int {
-	flags := flag.NewFlagSet("report", flag.ContinueOnError)
-	flags.SetOutput(env.stderr)
+	flags := newFlagSet(env, "report")
 	var targets targetFlags
 	flags.StringVar(&targets.configPath, "config", "", "YAML config file: its alerts overrides and audit_log (default $XDG_CONFIG_HOME/slotwatch/config.yaml when present)")
 	auditPath := flags.String("audit", "", "audit log whose actions the report lists (default: the configured audit log, when it exists)")
@@ -26,17 +25,20 @@ func runReport(_ context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "Writes a Markdown postmortem draft from a recording (slotwatch record / watch --record).")
 		flags.PrintDefaults()
 	}
-	file, err := parseInterspersed(flags, args)
+	// The recording may come before or after the flags: `report FILE
+	// --audit A` reads as naturally as `report --audit A FILE`.
+	files, err := parseInterspersed(flags, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if file == "" {
-		fmt.Fprintln(env.stderr, "slotwatch: report needs one recording file; run `slotwatch report --help`.")
+	if len(files) != 1 {
+		fmt.Fprintf(env.stderr, "slotwatch: report needs exactly one recording file, got %d; run `slotwatch report --help`.\n", len(files))
 		return exitUsage
 	}
+	file := files[0]
 	s, err := targets.resolve(env)
 	if err != nil {
 		errorSentence(env, err)
@@ -76,30 +78,6 @@ func runReport(_ context.Context, env *environment, args []string) int {
 		fmt.Fprintf(env.stderr, "slotwatch: wrote the postmortem draft to %s\n", *out)
 	}
 	return exitOK
-}
-
-// parseInterspersed accepts the recording before or after the flags
-// (`report FILE --audit A` reads as naturally as `report --audit A FILE`).
-func parseInterspersed(flags *flag.FlagSet, args []string) (string, error) {
-	var positional []string
-	for {
-		if err := flags.Parse(args); err != nil {
-			return "", err
-		}
-		if flags.NArg() == 0 {
-			break
-		}
-		positional = append(positional, flags.Arg(0))
-		args = flags.Args()[1:]
-	}
-	if len(positional) > 1 {
-		fmt.Fprintf(flags.Output(), "slotwatch: report takes one recording, got %d: %q.\n", len(positional), positional)
-		return "", errors.New("too many arguments")
-	}
-	if len(positional) == 0 {
-		return "", nil
-	}
-	return positional[0], nil
 }
 
 // auditLogFor picks the audit log to list: the one given, else the

@@ -73,8 +73,8 @@ func TestReportCommandErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"report"}, exitUsage, "needs one recording"},
-		{[]string{"report", rec, rec}, exitUsage, "takes one recording"},
+		{[]string{"report"}, exitUsage, "needs exactly one recording file, got 0"},
+		{[]string{"report", rec, rec}, exitUsage, "needs exactly one recording file, got 2"},
 		{[]string{"report", filepath.Join(dir, "missing.jsonl")}, exitError, "cannot open the recording"},
 		{[]string{"report", rec, "--audit", filepath.Join(dir, "missing-audit.jsonl")}, exitError, "cannot read the audit log"},
 		{[]string{"record"}, exitUsage, "needs --out FILE"},

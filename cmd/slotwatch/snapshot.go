@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -25,8 +24,7 @@ type snapshotOutput struct {
 }
 
 func runSnapshot(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "snapshot")
 	var targets targetFlags
 	targets.register(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object (the documented snapshot contract)")
@@ -35,11 +33,8 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "One collection pass of every configured source. Exit 0 when every source answered, 1 otherwise.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "slotwatch: snapshot takes no arguments, got %q; run `slotwatch snapshot --help`.\n", fs.Arg(0))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,8 +64,7 @@ func (f *terminateFlags) request(db string) actions.SessionRequest {
 }
 
 func runTerminate(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("terminate", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "terminate")
 	var f terminateFlags
 	f.register(fs)
 	fs.Usage = func() {
@@ -75,11 +73,8 @@ func runTerminate(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "slotwatch: terminate takes flags only, got %q; use --pid N for pids.\n", fs.Arg(0))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/slotwatch/slotwatch/actions"
@@ -14,8 +13,7 @@ import (
 )
 
 func runWatch(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := newFlagSet(env, "watch")
 	var targets targetFlags
 	targets.register(fs)
 	var dash dashboardFlags
@@ -26,11 +24,8 @@ func runWatch(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "The live incident dashboard. Press ? in it for the keys. Without servers, try `slotwatch demo`.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "slotwatch: watch takes no arguments, got %q; run `slotwatch watch --help`.\n", fs.Arg(0))
