@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,18 +32,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func TestEmbeddedSQLMatchesTestdata(t *testing.T) {
-	for name, embedded := range map[string]string{"schema.sql": Schema, "seed.sql": Seed} {
-		want, err := os.ReadFile("../testdata/talentflow/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if embedded != string(want) {
-			t.Errorf("drill/talentflow/%s differs from testdata/talentflow/%s: run `go generate ./drill`", name, name)
-		}
-	}
 }
 
 func TestPlanScalesToTheServer(t *testing.T) {

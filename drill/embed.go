@@ -3,12 +3,9 @@ package drill
 import _ "embed"
 
 // The TalentFlow schema and seed are embedded so that a shipped binary can
-// run the drill without the source tree. The files are copies of
-// testdata/talentflow/{schema,seed}.sql (the copy the collectors' tests
-// load); TestEmbeddedSQLMatchesTestdata fails when the two drift apart, and
-// `go generate ./drill` refreshes the copies.
-//
-//go:generate cp ../testdata/talentflow/schema.sql ../testdata/talentflow/seed.sql talentflow/
+// run the drill without the source tree. go:embed cannot reach outside the
+// package or follow links, so the files live here and
+// testdata/talentflow/{schema,seed}.sql are symbolic links to them: one copy.
 
 var (
 	//go:embed talentflow/schema.sql
