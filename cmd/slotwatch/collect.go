@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/slotwatch/slotwatch/collectors"
@@ -10,6 +11,28 @@ import (
 // errNoTargets is returned when neither --pg nor --redis (nor their
 // environment variables or config keys) names a server.
 var errNoTargets = errors.New("no server to watch: give --pg DSN and/or --redis URL (or SLOTWATCH_PG, DATABASE_URL, SLOTWATCH_REDIS, REDIS_URL, or the pg/redis keys of the config file)")
+
+// collect resolves the settings and the collectors' configuration for a
+// command that watches servers. done means the command returns code now;
+// the reason has been printed.
+func (t *targetFlags) collect(env *environment) (s *settings, cfg collectors.Config, code int, done bool) {
+	s, err := t.resolve(env)
+	if err != nil {
+		errorSentence(env, err)
+		return nil, cfg, exitUsage, true
+	}
+	cfg, err = collectorsConfig(s)
+	switch {
+	case errors.Is(err, errNoTargets):
+		errorSentence(env, err)
+		fmt.Fprintln(env.stderr, "slotwatch: to try the console without servers, run `slotwatch demo`.")
+		return nil, cfg, exitUsage, true
+	case err != nil:
+		errorSentence(env, err)
+		return nil, cfg, exitError, true
+	}
+	return s, cfg, exitOK, false
+}
 
 // collectorsConfig turns the resolved settings into the collectors'
 // configuration. PostgreSQL is watched when a pg target is given; the

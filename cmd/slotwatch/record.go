@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -30,18 +29,9 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "slotwatch: record needs --out FILE (and a positive --for, if any); run `slotwatch record --help`.")
 		return exitUsage
 	}
-	s, err := targets.resolve(env)
-	if err != nil {
-		errorSentence(env, err)
-		return exitUsage
-	}
-	cfg, err := collectorsConfig(s)
-	if err != nil {
-		errorSentence(env, err)
-		if errors.Is(err, errNoTargets) {
-			return exitUsage
-		}
-		return exitError
+	s, cfg, code, done := targets.collect(env)
+	if done {
+		return code
 	}
 	w, err := recording.Create(*out)
 	if err != nil {

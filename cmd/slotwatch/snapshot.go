@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -40,18 +39,9 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintf(env.stderr, "slotwatch: snapshot takes no arguments, got %q; run `slotwatch snapshot --help`.\n", fs.Arg(0))
 		return exitUsage
 	}
-	s, err := targets.resolve(env)
-	if err != nil {
-		errorSentence(env, err)
-		return exitUsage
-	}
-	cfg, err := collectorsConfig(s)
-	if err != nil {
-		errorSentence(env, err)
-		if errors.Is(err, errNoTargets) {
-			return exitUsage
-		}
-		return exitError
+	s, cfg, code, done := targets.collect(env)
+	if done {
+		return code
 	}
 	rules, err := s.alertRules()
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/slotwatch/slotwatch/actions"
@@ -31,19 +30,9 @@ func runWatch(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintf(env.stderr, "slotwatch: watch takes no arguments, got %q; run `slotwatch watch --help`.\n", fs.Arg(0))
 		return exitUsage
 	}
-	s, err := targets.resolve(env)
-	if err != nil {
-		errorSentence(env, err)
-		return exitUsage
-	}
-	cfg, err := collectorsConfig(s)
-	if err != nil {
-		errorSentence(env, err)
-		if errors.Is(err, errNoTargets) {
-			fmt.Fprintln(env.stderr, "slotwatch: to try the console without servers, run `slotwatch demo`.")
-			return exitUsage
-		}
-		return exitError
+	s, cfg, code, done := targets.collect(env)
+	if done {
+		return code
 	}
 	rules, err := s.alertRules()
 	if err != nil {
