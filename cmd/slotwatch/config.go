@@ -53,7 +53,8 @@ type alertOverride struct {
 	Disabled  bool           `yaml:"disabled"`
 }
 
-// targetFlags are the flags every command that talks to servers shares.
+// targetFlags are the flags every command that talks to servers shares;
+// the action flags (--read-only, --audit-log) only where something can act.
 type targetFlags struct {
 	configPath string
 	pg         string
@@ -67,7 +68,10 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.configPath, "config", "", "YAML config file (default $XDG_CONFIG_HOME/slotwatch/config.yaml when present)")
 	fs.StringVar(&t.pg, "pg", "", "PostgreSQL DSN (env SLOTWATCH_PG, DATABASE_URL; PG* variables and .pgpass honoured)")
 	fs.StringVar(&t.redis, "redis", "", "Redis URL (env SLOTWATCH_REDIS, REDIS_URL)")
-	fs.StringVar(&t.db, "db", "", "only watch sessions of this database")
+	fs.StringVar(&t.db, "db", "", "only sessions of this database")
+}
+
+func (t *targetFlags) registerActions(fs *flag.FlagSet) {
 	fs.BoolVar(&t.readOnly, "read-only", false, "disable every mitigation")
 	fs.StringVar(&t.auditLog, "audit-log", "", "audit log file (default $XDG_STATE_HOME/slotwatch/audit.jsonl)")
 }

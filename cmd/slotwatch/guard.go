@@ -37,6 +37,7 @@ func runGuard(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "guard")
 	var f guardFlags
 	f.targets.register(fs)
+	f.targets.registerActions(fs)
 	fs.StringVar(&f.role, "role", "", "PostgreSQL role the guard applies to")
 	fs.BoolVar(&f.yes, "yes", false, "execute; without it set and revert only preview")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")

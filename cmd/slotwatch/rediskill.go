@@ -25,6 +25,7 @@ type redisKillFlags struct {
 
 func (f *redisKillFlags) register(fs *flag.FlagSet) {
 	f.targets.register(fs)
+	f.targets.registerActions(fs)
 	fs.Var(&f.ids, "id", "client id from CLIENT LIST (repeat or comma-separate)")
 	fs.StringVar(&f.host, "host", "", "client host (addr without the port), exact or glob")
 	fs.StringVar(&f.name, "name", "", "client name, exact or glob (cache-*)")

@@ -29,6 +29,7 @@ type terminateFlags struct {
 
 func (f *terminateFlags) register(fs *flag.FlagSet) {
 	f.targets.register(fs)
+	f.targets.registerActions(fs)
 	fs.BoolVar(&f.cancel, "cancel", false, "cancel the running query (pg_cancel_backend) instead of terminating the session")
 	fs.Var(&f.states, "state", "session state: idle, idle-in-transaction, active, ... (repeat or comma-separate)")
 	fs.DurationVar(&f.idleOver, "idle-over", 0, "only sessions longer than this in their current state, e.g. 10m")

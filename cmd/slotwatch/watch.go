@@ -15,6 +15,7 @@ func runWatch(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "watch")
 	var targets targetFlags
 	targets.register(fs)
+	targets.registerActions(fs)
 	var dash dashboardFlags
 	dash.register(fs)
 	recordPath := fs.String("record", "", "also write every snapshot to this recording (JSON lines; .gz compresses)")
