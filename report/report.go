@@ -152,7 +152,7 @@ func (b *Builder) addPostgres(s collectors.Snapshot) {
 	}
 	b.pgTarget = pg.Target
 	at := s.TakenAt
-	b.metric(metricConnections).observe(float64(pg.Total), float64(pg.MaxConnections), at)
+	b.metric(metricConnections).observe(float64(pg.Used()), float64(pg.MaxConnections), at)
 	b.metric(metricIdle).observe(float64(pg.ByState["idle"]), 0, at)
 	b.metric(metricIdleInTx).observe(float64(pg.ByState["idle in transaction"]+pg.ByState["idle in transaction (aborted)"]), 0, at)
 	b.metric(metricWaiting).observe(float64(pg.Waiting), 0, at)
