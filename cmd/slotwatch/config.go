@@ -79,6 +79,9 @@ func (t *targetFlags) registerActions(fs *flag.FlagSet) {
 // settings is the resolved configuration a command works with.
 type settings struct {
 	fileConfig
+	// rules are the built-in alert rules with the file's overrides, checked
+	// when the configuration is resolved so a typo fails every command.
+	rules []analysis.Rule
 }
 
 // resolve merges flags, environment and the config file, in that order of
@@ -103,6 +106,9 @@ func (t *targetFlags) resolve(env *environment) (*settings, error) {
 	if s.Probe.Interval == nil {
 		d := 10 * time.Second
 		s.Probe.Interval = &d
+	}
+	if s.rules, err = s.alertRules(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -31,12 +31,7 @@ func runReplay(ctx context.Context, env *environment, args []string) int {
 		errorSentence(env, err)
 		return exitUsage
 	}
-	rules, err := s.alertRules()
-	if err != nil {
-		errorSentence(env, err)
-		return exitUsage
-	}
-	frames, notice, err := replayFrames(fs.Arg(0), rules)
+	frames, notice, err := replayFrames(fs.Arg(0), s.rules)
 	if err != nil {
 		errorSentence(env, err)
 		return exitError

@@ -44,12 +44,7 @@ func runReport(_ context.Context, env *environment, args []string) int {
 		errorSentence(env, err)
 		return exitUsage
 	}
-	rules, err := s.alertRules()
-	if err != nil {
-		errorSentence(env, err)
-		return exitUsage
-	}
-	opts := report.Options{Recording: file, Rules: rules}
+	opts := report.Options{Recording: file, Rules: s.rules}
 	var audit []actions.AuditEntry
 	if path := auditLogFor(*auditPath, s); path != "" {
 		if audit, err = readAudit(path); err != nil {

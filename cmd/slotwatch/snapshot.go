@@ -43,13 +43,9 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 	if done {
 		return code
 	}
-	rules, err := s.alertRules()
-	if err != nil {
-		errorSentence(env, err)
-		return exitUsage
-	}
 	snap := collectors.CollectOnce(ctx, cfg)
-	alerts, findings := analysis.OnceWith(rules, snap)
+	alerts, findings := analysis.OnceWith(s.rules, snap)
+	var err error
 	if *asJSON {
 		err = writeSnapshotJSON(env.stdout, snapshotOutput{Snapshot: snap, Alerts: alerts, Findings: findings})
 	} else {

@@ -35,15 +35,10 @@ func runWatch(ctx context.Context, env *environment, args []string) int {
 	if done {
 		return code
 	}
-	rules, err := s.alertRules()
-	if err != nil {
-		errorSentence(env, err)
-		return exitUsage
-	}
-	return watch(ctx, env, s, cfg, rules, dash, *recordPath)
+	return watch(ctx, env, s, cfg, dash, *recordPath)
 }
 
-func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Config, rules []analysis.Rule,
+func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Config,
 	dash dashboardFlags, recordPath string) int {
 	audit, err := actions.OpenAuditLog(s.AuditLog)
 	if err != nil {
@@ -58,7 +53,7 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 	svc := actions.NewService(pg, rds, s.policy(), audit, actions.CurrentOperator(env.getenv))
 
 	opts := tui.Options{
-		Mode: tui.ModeLive, Mailbox: collectors.NewMailbox(), Pipeline: analysis.NewPipeline(rules),
+		Mode: tui.ModeLive, Mailbox: collectors.NewMailbox(), Pipeline: analysis.NewPipeline(s.rules),
 		Mitigator: svc, GroupIdleOver: dash.groupIdleOver, Notice: notice, NoColor: noColor(env),
 		Intervals: tui.Intervals{Postgres: s.Interval, Redis: s.Interval, Probe: probeInterval(s), Jobs: s.Jobs.Interval},
 	}
