@@ -98,14 +98,52 @@ var groupColumns = []column{
 	{title: "OLDEST", width: 7, right: true},
 }
 
+// groupKeyColumns read the four key columns of a group, in groupColumns order.
+var groupKeyColumns = []func(*collectors.SessionGroup) string{
+	func(g *collectors.SessionGroup) string { return g.ApplicationName },
+	func(g *collectors.SessionGroup) string { return g.Usename },
+	func(g *collectors.SessionGroup) string { return g.ClientAddr },
+	func(g *collectors.SessionGroup) string { return g.Datname },
+}
+
+// groupColumnsFor drops first the key columns whose value is the same in
+// every group: on a narrow screen the column that tells the groups apart
+// (often the client address of each web pod) must survive, not the
+// application name they all share.
+func groupColumnsFor(groups []collectors.SessionGroup) []column {
+	cols := slices.Clone(groupColumns)
+	if len(groups) < 2 {
+		return cols
+	}
+	distinguishing := -1
+	for i, key := range groupKeyColumns {
+		first := key(&groups[0])
+		same := true
+		for j := 1; j < len(groups) && same; j++ {
+			same = key(&groups[j]) == first
+		}
+		switch {
+		case same:
+			cols[i].drop, cols[i].grow = 10+i, false
+		case distinguishing < 0:
+			distinguishing = i
+		}
+	}
+	if distinguishing >= 0 && !cols[0].grow {
+		cols[distinguishing].drop, cols[distinguishing].grow = 0, true
+	}
+	return cols
+}
+
 func (p *groupsPane) view(st styles, w, h int, focused bool) block {
 	lines := []string{paneTitle(st, focused, fmt.Sprintf("Connections by group (%d)", len(p.groups)))}
-	idx, widths := fitColumns(groupColumns, w-1, 14)
-	titles := make([]string, len(groupColumns))
-	for i, c := range groupColumns {
+	cols := groupColumnsFor(p.groups)
+	idx, widths := fitColumns(cols, w-1, 14)
+	titles := make([]string, len(cols))
+	for i, c := range cols {
 		titles[i] = c.title
 	}
-	lines = append(lines, st.heading.Render(fitLine(" "+renderRow(groupColumns, idx, widths, titles), w)))
+	lines = append(lines, st.heading.Render(fitLine(" "+renderRow(cols, idx, widths, titles), w)))
 	rows := max(h-2, 0)
 	off := max(0, p.cursor-rows+1)
 	for i := off; i < len(p.groups) && i < off+rows; i++ {
@@ -117,7 +155,7 @@ func (p *groupsPane) view(st styles, w, h int, focused bool) block {
 		if focused && i == p.cursor {
 			prefix = ">"
 		}
-		line := fitLine(prefix+renderRow(groupColumns, idx, widths, vals), w)
+		line := fitLine(prefix+renderRow(cols, idx, widths, vals), w)
 		if focused && i == p.cursor {
 			line = st.selected.Render(line)
 		}

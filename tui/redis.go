@@ -105,13 +105,15 @@ func growthPerMinute(trend []collectors.Point, key string) (float64, bool) {
 	return float64(d) / span.Minutes(), true
 }
 
+// The name pattern takes the spare width: it is what tells a leaking
+// client apart (analytics-cache-#), while hosts are short addresses.
 var redisGroupColumns = []column{
-	{title: "HOST", width: 15, grow: true},
-	{title: "NAME", width: 12, drop: 2},
+	{title: "HOST", width: 13},
+	{title: "NAME", width: 12, drop: 1, grow: true},
 	{title: "LIB", width: 9, drop: 3},
 	{title: "COUNT", width: 5, right: true},
 	{title: "/MIN", width: 6, right: true},
-	{title: "MAX IDLE", width: 8, right: true, drop: 1},
+	{title: "MAX IDLE", width: 8, right: true, drop: 2},
 }
 
 var redisClientColumns = []column{
