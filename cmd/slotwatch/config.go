@@ -41,6 +41,9 @@ type fileConfig struct {
 		AllowSuperuser bool          `yaml:"allow_superuser"`
 		BatchSize      int           `yaml:"batch_size"`
 		BatchInterval  time.Duration `yaml:"batch_interval"`
+		// GroupIdleOver is N of the dashboard's "terminate the group's
+		// sessions idle longer than N" (G); --group-idle-over overrides it.
+		GroupIdleOver time.Duration `yaml:"group_idle_over"`
 	} `yaml:"actions"`
 	// Alerts overrides built-in rules by name, e.g.
 	// PostgresConnectionLimitReached: {threshold: 0.9, for: 2m}.

@@ -143,3 +143,19 @@ func TestAlertOverridesFromConfig(t *testing.T) {
 		t.Fatalf("unknown rule error %v, want resolve to name NoSuchRule", err)
 	}
 }
+
+func TestGroupIdleOverFlagThenConfigThenDefault(t *testing.T) {
+	s, err := (&targetFlags{configPath: writeConfig(t, "actions:\n  group_idle_over: 30m\n")}).resolve(envFrom(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (&dashboardFlags{}).idleOver(s); got != 30*time.Minute {
+		t.Fatalf("config value ignored: %v", got)
+	}
+	if got := (&dashboardFlags{groupIdleOver: 5 * time.Minute}).idleOver(s); got != 5*time.Minute {
+		t.Fatalf("flag should beat the config: %v", got)
+	}
+	if got := (&dashboardFlags{}).idleOver(nil); got != 10*time.Minute {
+		t.Fatalf("default should be 10m: %v", got)
+	}
+}

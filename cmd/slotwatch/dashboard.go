@@ -20,8 +20,20 @@ type dashboardFlags struct {
 }
 
 func (d *dashboardFlags) register(fs *flag.FlagSet) {
-	fs.DurationVar(&d.groupIdleOver, "group-idle-over", 10*time.Minute,
-		"G in the dashboard terminates the group's sessions idle longer than this")
+	fs.DurationVar(&d.groupIdleOver, "group-idle-over", 0,
+		"G in the dashboard terminates the group's sessions idle longer than this (default actions.group_idle_over, else 10m)")
+}
+
+// idleOver is N for G: the flag, else the config file, else 10 minutes.
+func (d *dashboardFlags) idleOver(s *settings) time.Duration {
+	switch {
+	case d.groupIdleOver > 0:
+		return d.groupIdleOver
+	case s != nil && s.Actions.GroupIdleOver > 0:
+		return s.Actions.GroupIdleOver
+	default:
+		return 10 * time.Minute
+	}
 }
 
 // dialActions opens the connections the mitigations use: one to PostgreSQL

@@ -52,7 +52,7 @@ func runDemo(ctx context.Context, env *environment, args []string) int {
 	mb := collectors.NewMailbox()
 	go sim.Run(ctx, mb)
 	opts := tui.Options{
-		Mode: tui.ModeDemo, Mailbox: mb, Pipeline: pipe, Mitigator: svc, GroupIdleOver: dash.groupIdleOver,
+		Mode: tui.ModeDemo, Mailbox: mb, Pipeline: pipe, Mitigator: svc, GroupIdleOver: dash.idleOver(nil),
 		NoColor: noColor(env), Title: "TalentFlow incident (simulated)",
 		Notice: "Demo: a simulated incident. Actions change the simulation only. Press ? for the keys.",
 	}

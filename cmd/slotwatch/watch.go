@@ -54,7 +54,7 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 
 	opts := tui.Options{
 		Mode: tui.ModeLive, Mailbox: collectors.NewMailbox(), Pipeline: analysis.NewPipeline(s.rules),
-		Mitigator: svc, GroupIdleOver: dash.groupIdleOver, Notice: notice, NoColor: noColor(env),
+		Mitigator: svc, GroupIdleOver: dash.idleOver(s), Notice: notice, NoColor: noColor(env),
 		Intervals: tui.Intervals{Postgres: s.Interval, Redis: s.Interval, Probe: probeInterval(s), Jobs: s.Jobs.Interval},
 	}
 	if recordPath != "" {
