@@ -135,8 +135,8 @@ func writePGText(b *strings.Builder, pg *collectors.PGStats, errText string) {
 		}
 		fmt.Fprintf(b, "  last good sample at %s:\n", pg.LastGoodAt.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(b, "  client connections: %d of %d usable, and %d of slotwatch's own (max_connections %d, superuser_reserved_connections %d, reserved_connections %d)\n",
-		pg.Total, pg.Usable(), pg.OwnConnections, pg.MaxConnections, pg.SuperuserReservedConnections, pg.ReservedConnections)
+	fmt.Fprintf(b, "  slots used: %d of %d usable: %d client sessions and %d of slotwatch's own (max_connections %d, superuser_reserved_connections %d, reserved_connections %d)\n",
+		pg.Used(), pg.Usable(), pg.Total, pg.OwnConnections, pg.MaxConnections, pg.SuperuserReservedConnections, pg.ReservedConnections)
 	fmt.Fprintf(b, "  by state: %s\n", snapCounts(pg.ByState))
 	fmt.Fprintf(b, "  waiting on a lock: %d\n", pg.Waiting)
 	if len(pg.Groups) == 0 {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -262,6 +263,17 @@ func testSnapshotText(t *testing.T, p *testserver.Postgres, r *testserver.Redis)
 	code, stdout, stderr := snapRun(t, "snapshot", "--pg", p.DSN, "--redis", r.URL)
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	var used, sessions, own int
+	if m := regexp.MustCompile(`slots used: (\d+) of 27 usable: (\d+) client sessions and (\d+) of slotwatch's own`).FindStringSubmatch(stdout); m == nil {
+		t.Errorf("the summary lacks the slots-used line:\n%s", stdout)
+	} else {
+		used, _ = strconv.Atoi(m[1])
+		sessions, _ = strconv.Atoi(m[2])
+		own, _ = strconv.Atoi(m[3])
+		if used != sessions+own || sessions < 3 || own < 1 {
+			t.Errorf("slots used %d should be the %d sessions (at least the 3 held) plus slotwatch's own %d (at least 1)", used, sessions, own)
+		}
 	}
 	for _, want := range []string{"PostgreSQL 127.0.0.1:", "of 27 usable", "Connect probe: connected", "Redis 127.0.0.1:", "of maxclients 200",
 		"table jobs not found", "does not count as a failed source"} {
