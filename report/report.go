@@ -7,6 +7,8 @@
 package report
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"time"
@@ -247,9 +249,14 @@ func (b *Builder) sortedFindings() []*seenFinding {
 	return out
 }
 
+// ErrEmptyRecording means a recording held no readable snapshot, so there is
+// nothing to report.
+var ErrEmptyRecording = errors.New("empty recording")
+
 // FromFile replays the recording at path and writes the report to w.
-// Unreadable lines are skipped, counted in the header and returned; only a
-// file that cannot be read at all is an error.
+// Unreadable lines are skipped, counted in the header and returned; a file
+// that cannot be read at all, or holds no readable snapshot
+// (ErrEmptyRecording), is an error and nothing is written.
 func FromFile(w io.Writer, path string, audit []actions.AuditEntry, opts Options) ([]recording.LineError, error) {
 	b := NewBuilder(opts.Rules)
 	bad, err := recording.ScanFile(path, func(_ int, s collectors.Snapshot) error {
@@ -258,6 +265,9 @@ func FromFile(w io.Writer, path string, audit []actions.AuditEntry, opts Options
 	})
 	if err != nil {
 		return bad, err
+	}
+	if b.count == 0 {
+		return bad, fmt.Errorf("%w: %s holds no readable snapshot; check that it is a recording made by `slotwatch record` or `watch --record`", ErrEmptyRecording, path)
 	}
 	opts.Skipped += len(bad)
 	opts.Audit = audit

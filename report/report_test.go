@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -301,5 +302,20 @@ func TestLongTimelinesAndManyFindingsAreCut(t *testing.T) {
 	}
 	if !strings.Contains(md, "findings; the 12 most severe are shown.") || strings.Count(md, "\n### ") != 12 {
 		t.Errorf("findings not cut to 12")
+	}
+}
+
+func TestFromFileRefusesARecordingWithNoSnapshot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "garbage.jsonl")
+	if err := os.WriteFile(path, []byte("garbage\n{\"taken_at\":\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	bad, err := FromFile(&out, path, nil, Options{Recording: "garbage.jsonl"})
+	if !errors.Is(err, ErrEmptyRecording) || !strings.Contains(err.Error(), "holds no readable snapshot") {
+		t.Fatalf("error %v, want ErrEmptyRecording with a sentence", err)
+	}
+	if len(bad) != 2 || out.Len() != 0 {
+		t.Fatalf("want both lines reported bad and nothing written; bad=%v, wrote %d bytes", bad, out.Len())
 	}
 }

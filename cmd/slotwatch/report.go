@@ -55,11 +55,11 @@ func runReport(_ context.Context, env *environment, args []string) int {
 	}
 	var md bytes.Buffer
 	bad, err := report.FromFile(&md, file, audit, opts)
+	warnBadLines(env, file, bad)
 	if err != nil {
 		errorSentence(env, err)
 		return exitError
 	}
-	warnBadLines(env, file, bad)
 	if *out == "" {
 		_, err = env.stdout.Write(md.Bytes())
 	} else {

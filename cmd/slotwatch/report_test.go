@@ -67,6 +67,10 @@ func TestReportCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "run.jsonl")
 	writeTinyRecording(t, rec)
+	garbage := filepath.Join(dir, "garbage.jsonl")
+	if err := os.WriteFile(garbage, []byte("not a snapshot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		args []string
@@ -76,6 +80,7 @@ func TestReportCommandErrors(t *testing.T) {
 		{[]string{"report"}, exitUsage, "needs exactly one recording file, got 0"},
 		{[]string{"report", rec, rec}, exitUsage, "needs exactly one recording file, got 2"},
 		{[]string{"report", filepath.Join(dir, "missing.jsonl")}, exitError, "cannot open the recording"},
+		{[]string{"report", garbage}, exitError, "holds no readable snapshot"},
 		{[]string{"report", rec, "--audit", filepath.Join(dir, "missing-audit.jsonl")}, exitError, "cannot read the audit log"},
 		{[]string{"record"}, exitUsage, "needs --out FILE"},
 		{[]string{"record", "--out", filepath.Join(dir, "x.jsonl")}, exitUsage, "no server to watch"},
