@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,19 +32,8 @@ var (
 	_ ClientsByIDLister = (*RedisConn)(nil)
 )
 
-// silenceDriverLog stops go-redis printing its own log lines (a failed dial
-// logs one) over the terminal UI or the CLI's one-sentence errors; every
-// failure reaches the caller as an error anyway. The logger is the
-// library's global, hence the Once.
-var silenceDriverLog sync.Once
-
-type discardLog struct{}
-
-func (discardLog) Printf(context.Context, string, ...any) {}
-
 // DialRedis opens the actions connection to a redis:// or rediss:// URL.
 func DialRedis(ctx context.Context, rawURL string) (*RedisConn, error) {
-	silenceDriverLog.Do(func() { redis.SetLogger(discardLog{}) })
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("the Redis URL %s is not valid: %s", collectors.RedactURL(rawURL), scrubPassword(err.Error(), rawURL))

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,18 +43,7 @@ type redisCollector struct {
 	listAt  time.Time
 }
 
-// silenceDriverLog stops go-redis from printing its own log lines (a failed
-// dial logs one every tick): they would tear the terminal UI, and every
-// failure already reaches the user as the source's error. The logger is the
-// library's global, hence the Once.
-var silenceDriverLog sync.Once
-
-type discardLog struct{}
-
-func (discardLog) Printf(context.Context, string, ...any) {}
-
 func newRedisCollector(cfg RedisConfig) *redisCollector {
-	silenceDriverLog.Do(func() { redis.SetLogger(discardLog{}) })
 	c := &redisCollector{cfg: cfg, target: RedactURL(cfg.URL)}
 	if opt, err := parseRedisOptions(cfg.URL, cfg.Timeout); err == nil {
 		c.target = fmt.Sprintf("%s/%d", opt.Addr, opt.DB)

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Exit statuses shared by every subcommand.
@@ -53,12 +55,22 @@ func commands() []command {
 }
 
 func main() {
+	// go-redis logs through a process-wide logger (a failed dial logs a line
+	// every tick); those lines would tear the terminal UI and the CLI's
+	// one-sentence errors, and every failure already reaches the user as an
+	// error. The program, not a library, decides this, once, before any
+	// goroutine starts.
+	redis.SetLogger(discardLog{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := &environment{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	code := run(ctx, env, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
+
+type discardLog struct{}
+
+func (discardLog) Printf(context.Context, string, ...any) {}
 
 // run dispatches to a subcommand; with no command (or only flags) it watches.
 func run(ctx context.Context, env *environment, args []string) int {
