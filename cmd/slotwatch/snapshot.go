@@ -123,17 +123,8 @@ func writeSnapshotText(w io.Writer, s collectors.Snapshot, alerts []analysis.Ale
 }
 
 func writePGText(b *strings.Builder, pg *collectors.PGStats, errText string) {
-	fmt.Fprintf(b, "\nPostgreSQL %s", pg.Target)
-	if pg.ServerVersion != "" {
-		fmt.Fprintf(b, " (version %s)", pg.ServerVersion)
-	}
-	b.WriteString("\n")
-	if errText != "" {
-		fmt.Fprintf(b, "  error: %s\n", errText)
-		if pg.LastGoodAt.IsZero() {
-			return
-		}
-		fmt.Fprintf(b, "  last good sample at %s:\n", pg.LastGoodAt.UTC().Format(time.RFC3339))
+	if !writeSourceHeading(b, "PostgreSQL", pg.Target, pg.ServerVersion, errText, pg.LastGoodAt) {
+		return
 	}
 	fmt.Fprintf(b, "  slots used: %d of %d usable: %d client sessions and %d of slotwatch's own (max_connections %d, superuser_reserved_connections %d, reserved_connections %d)\n",
 		pg.Used(), pg.Usable(), pg.Total, pg.OwnConnections, pg.MaxConnections, pg.SuperuserReservedConnections, pg.ReservedConnections)
@@ -155,6 +146,26 @@ func writePGText(b *strings.Builder, pg *collectors.PGStats, errText string) {
 	}
 }
 
+// writeSourceHeading names a source and, when its latest sample failed, the
+// error and the time of the last good sample. It reports whether there is
+// data to print below it.
+func writeSourceHeading(b *strings.Builder, kind, target, version, errText string, lastGood time.Time) bool {
+	fmt.Fprintf(b, "\n%s %s", kind, target)
+	if version != "" {
+		fmt.Fprintf(b, " (version %s)", version)
+	}
+	b.WriteString("\n")
+	if errText == "" {
+		return true
+	}
+	fmt.Fprintf(b, "  error: %s\n", errText)
+	if lastGood.IsZero() {
+		return false
+	}
+	fmt.Fprintf(b, "  last good sample at %s:\n", lastGood.UTC().Format(time.RFC3339))
+	return true
+}
+
 func writeProbeText(b *strings.Builder, pr *collectors.ProbeResult) {
 	if pr.OK {
 		fmt.Fprintf(b, "\nConnect probe: connected in %.1f ms\n", pr.ConnectMS)
@@ -168,17 +179,8 @@ func writeProbeText(b *strings.Builder, pr *collectors.ProbeResult) {
 }
 
 func writeRedisText(b *strings.Builder, r *collectors.RedisStats, errText string) {
-	fmt.Fprintf(b, "\nRedis %s", r.Target)
-	if r.ServerVersion != "" {
-		fmt.Fprintf(b, " (version %s)", r.ServerVersion)
-	}
-	b.WriteString("\n")
-	if errText != "" {
-		fmt.Fprintf(b, "  error: %s\n", errText)
-		if r.LastGoodAt.IsZero() {
-			return
-		}
-		fmt.Fprintf(b, "  last good sample at %s:\n", r.LastGoodAt.UTC().Format(time.RFC3339))
+	if !writeSourceHeading(b, "Redis", r.Target, r.ServerVersion, errText, r.LastGoodAt) {
+		return
 	}
 	fmt.Fprintf(b, "  connected clients: %d of maxclients %d (blocked %d, rejected connections %d, connections received %d)\n",
 		r.ConnectedClients, r.MaxClients, r.BlockedClients, r.RejectedConnections, r.TotalConnectionsReceived)
