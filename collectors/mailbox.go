@@ -1,38 +1,21 @@
 package collectors
 
-import "sync"
+import "github.com/slotwatch/slotwatch/internal/fanout"
+
+// Sink receives every merged snapshot a collector set publishes. Put must
+// never block: collectors call it after every sample.
+type Sink interface{ Put(Snapshot) }
 
 // Mailbox holds only the newest snapshot: a slow reader (the UI over SSH)
 // skips intermediate snapshots instead of making collectors wait.
-type Mailbox struct {
-	mu     sync.Mutex
-	latest Snapshot
-	full   bool
-	notify chan struct{}
-}
+type Mailbox = fanout.Mailbox[Snapshot]
+
+// Hub fans snapshots out to many consumers (each viewer's analysis feed, the
+// recorder, /metrics), each with its own latest-wins Mailbox.
+type Hub = fanout.Hub[Snapshot]
 
 // NewMailbox returns an empty mailbox.
-func NewMailbox() *Mailbox { return &Mailbox{notify: make(chan struct{}, 1)} }
+func NewMailbox() *Mailbox { return fanout.NewMailbox[Snapshot]() }
 
-// Put replaces the held snapshot and never blocks.
-func (m *Mailbox) Put(s Snapshot) {
-	m.mu.Lock()
-	m.latest, m.full = s, true
-	m.mu.Unlock()
-	select {
-	case m.notify <- struct{}{}:
-	default:
-	}
-}
-
-// Ready is signalled after a Put; several Puts may share one signal.
-func (m *Mailbox) Ready() <-chan struct{} { return m.notify }
-
-// Take returns the held snapshot and empties the mailbox.
-func (m *Mailbox) Take() (Snapshot, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.latest, m.full
-	m.latest, m.full = Snapshot{}, false
-	return s, ok
-}
+// NewHub returns a hub with no consumer.
+func NewHub() *Hub { return fanout.NewHub[Snapshot]() }

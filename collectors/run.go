@@ -17,18 +17,18 @@ type source interface {
 	close()
 }
 
-// hub merges the newest sample of every source into one snapshot.
-type hub struct {
+// merger merges the newest sample of every source into one snapshot.
+type merger struct {
 	mu  sync.Mutex
 	cur Snapshot
 }
 
-func newHub() *hub { return &hub{cur: Snapshot{Errors: map[string]string{}}} }
+func newMerger() *merger { return &merger{cur: Snapshot{Errors: map[string]string{}}} }
 
 // apply records one sample and returns the new merged snapshot. Published
 // snapshots are never modified: each gets its own Errors map and shares
 // only the immutable per-source structs.
-func (h *hub) apply(record func(*Snapshot)) Snapshot {
+func (h *merger) apply(record func(*Snapshot)) Snapshot {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	next := h.cur
@@ -68,22 +68,23 @@ func buildSources(cfg Config) ([]source, error) {
 }
 
 // Start runs one goroutine per configured source; each publishes the merged
-// snapshot into mb after every sample. It returns at once; the goroutines
+// snapshot into out (a Mailbox, or a Hub for several consumers) after every
+// sample. It returns at once; the goroutines
 // close their connections and stop when ctx is cancelled. The error is only
 // for invalid configuration.
-func Start(ctx context.Context, cfg Config, mb *Mailbox) error {
+func Start(ctx context.Context, cfg Config, out Sink) error {
 	sources, err := buildSources(cfg)
 	if err != nil {
 		return err
 	}
-	h := newHub()
+	h := newMerger()
 	for _, src := range sources {
-		go runSource(ctx, src, h, mb)
+		go runSource(ctx, src, h, out)
 	}
 	return nil
 }
 
-func runSource(ctx context.Context, src source, h *hub, mb *Mailbox) {
+func runSource(ctx context.Context, src source, h *merger, out Sink) {
 	defer src.close()
 	ticker := time.NewTicker(src.interval())
 	defer ticker.Stop()
@@ -92,7 +93,7 @@ func runSource(ctx context.Context, src source, h *hub, mb *Mailbox) {
 		if ctx.Err() != nil {
 			return
 		}
-		mb.Put(h.apply(record))
+		out.Put(h.apply(record))
 		select {
 		case <-ctx.Done():
 			return
@@ -128,7 +129,7 @@ func CollectOnce(ctx context.Context, cfg Config) Snapshot {
 		})
 	}
 	wg.Wait()
-	h := newHub()
+	h := newMerger()
 	snap := h.apply(func(*Snapshot) {})
 	for _, record := range records {
 		snap = h.apply(record)

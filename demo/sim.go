@@ -106,7 +106,7 @@ func (s *Sim) Snapshot() collectors.Snapshot {
 
 // Run publishes a snapshot at once and then every Interval of wall time,
 // advancing the simulated clock by Interval×Speed each time, until ctx ends.
-func (s *Sim) Run(ctx context.Context, mb *collectors.Mailbox) {
+func (s *Sim) Run(ctx context.Context, mb collectors.Sink) {
 	mb.Put(s.Snapshot())
 	t := time.NewTicker(s.opts.Interval)
 	defer t.Stop()
