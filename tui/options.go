@@ -98,7 +98,28 @@ type Options struct {
 	// Notice is shown in the footer at start, e.g. why actions on one server
 	// are unavailable or how many lines of a recording were unreadable.
 	Notice string
+
+	// Viewer is who is looking when the dashboard is served over SSH
+	// (`slotwatch serve`); nil for a local console. A viewer that is not an
+	// operator is read-only whatever it presses, and the screen says so.
+	Viewer *Viewer
+	// Presence lists who is watching, e.g. ["kim (operator)", "marcus"];
+	// nil outside serve. The header shows it; it is called from View, so it
+	// must be cheap and safe for concurrent use.
+	Presence func() []string
 }
+
+// Viewer is one SSH identity watching a served dashboard.
+type Viewer struct {
+	Name        string // SSH user name or the key's comment
+	Fingerprint string // SHA256:… of the public key
+	Addr        string // client address
+	Operator    bool   // may act; otherwise read-only
+}
+
+// AnnounceMsg is sent to every served session when someone acts, e.g.
+// "kim terminated 22 sessions of talentflow-web"; the footer shows it.
+type AnnounceMsg struct{ Text string }
 
 func (o Options) withDefaults() Options {
 	if o.Now == nil {
