@@ -44,6 +44,53 @@ type Finding struct {
 	About    string   `json:"about"`
 	Evidence []string `json:"evidence"`
 	Fix      []string `json:"fix"`
+	// Since is when this finding (same ID and About) was first seen in the
+	// stream; zero in a one-shot evaluation.
+	Since time.Time `json:"since,omitzero"`
+	// Mitigations are the actions the finding suggests, in order; the
+	// dashboard opens the usual preview + confirm dialog for one of them.
+	Mitigations []Mitigation `json:"mitigations,omitempty"`
+}
+
+// MitigationKind says which action a Mitigation pre-fills.
+type MitigationKind string
+
+const (
+	// TerminateSessions: terminate the sessions matching Sessions (an
+	// app/user/db scope, idle longer than N, or blocker pids).
+	TerminateSessions MitigationKind = "terminate-sessions"
+	// SetPGGuard: ALTER ROLE Role SET Setting = Value
+	// (idle_session_timeout, idle_in_transaction_session_timeout).
+	SetPGGuard MitigationKind = "pg-guard"
+	// KillRedisClients: CLIENT KILL the clients matching Redis.
+	KillRedisClients MitigationKind = "redis-kill"
+	// SetRedisTimeout: CONFIG SET timeout Value (seconds).
+	SetRedisTimeout MitigationKind = "redis-timeout"
+)
+
+// Mitigation is one suggested action, described with plain values so that
+// analysis stays free of the actions package; the dashboard turns it into
+// an actions request, previews it and runs it only after `y`.
+type Mitigation struct {
+	Kind  MitigationKind `json:"kind"`
+	Label string         `json:"label"` // e.g. "terminate talentflow-web idle > 10m"
+	// Sessions scope (TerminateSessions). Empty text fields match all;
+	// States use pg_stat_activity's words ("idle", "idle in transaction").
+	App      string        `json:"app,omitempty"`
+	User     string        `json:"user,omitempty"`
+	DB       string        `json:"db,omitempty"`
+	Client   string        `json:"client,omitempty"`
+	States   []string      `json:"states,omitempty"`
+	IdleOver time.Duration `json:"idle_over,omitempty"`
+	PIDs     []int32       `json:"pids,omitempty"`
+	// Guard (SetPGGuard, SetRedisTimeout).
+	Setting string `json:"setting,omitempty"`
+	Role    string `json:"role,omitempty"`
+	Value   string `json:"value,omitempty"`
+	// Redis scope (KillRedisClients): host, folded-name glob, library.
+	RedisHost string `json:"redis_host,omitempty"`
+	RedisName string `json:"redis_name,omitempty"`
+	RedisLib  string `json:"redis_lib,omitempty"`
 }
 
 // Frame is everything the dashboard renders for one moment: the snapshot,
