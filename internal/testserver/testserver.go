@@ -24,6 +24,10 @@ type PGOptions struct {
 	MaxConnections         int               // default 100
 	SuperuserReservedConns int               // default 3
 	Settings               map[string]string // any other postgresql.conf setting
+	// Bin is the directory of initdb, pg_ctl and postgres; empty means the
+	// installed server (SLOTWATCH_TEST_PGBIN, else the newest under
+	// /usr/lib/postgresql). The version matrix passes MatrixBins' dirs.
+	Bin string
 }
 
 // Postgres is a running throwaway server. DSN connects as the superuser
@@ -45,9 +49,12 @@ func (p *Postgres) DSNFor(user, db string) string {
 // As root, the server runs as the "postgres" user (initdb refuses root).
 func StartPostgres(t testing.TB, opts PGOptions) *Postgres {
 	t.Helper()
-	bin, err := postgresBinDir()
-	if err != nil {
-		t.Fatal(err)
+	bin := opts.Bin
+	if bin == "" {
+		var err error
+		if bin, err = postgresBinDir(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dir := serverDir(t, "slotwatch-pg-")
 	data := filepath.Join(dir, "data")
@@ -89,13 +96,50 @@ func StartPostgres(t testing.TB, opts PGOptions) *Postgres {
 // on error; it is for setup, not for the code under test.
 func (p *Postgres) Psql(t testing.TB, db, sql string) string {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(p.Bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At",
+	cmd := exec.Command(p.psqlPath(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At",
 		"-h", p.Host, "-p", strconv.Itoa(p.Port), "-U", "postgres", "-d", db, "-c", sql)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("psql %q: %v\n%s", sql, err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// psqlPath is the server's own psql, or the installed one for server
+// packages that ship only the server (the version matrix's): psql talks to
+// every server version it is tested with.
+func (p *Postgres) psqlPath() string {
+	own := filepath.Join(p.Bin, "psql")
+	if _, err := os.Stat(own); err == nil {
+		return own
+	}
+	if installed, err := postgresBinDir(); err == nil {
+		return filepath.Join(installed, "psql")
+	}
+	return "psql"
+}
+
+// MatrixBins returns the server binary directories of the version matrix by
+// major version, from SLOTWATCH_PG_MATRIX ("12=/dir/bin,14=/dir/bin", as
+// scripts/test sets it from scripts/pg-versions). Empty when unset.
+func MatrixBins() (map[int]string, error) {
+	raw := strings.TrimSpace(os.Getenv("SLOTWATCH_PG_MATRIX"))
+	bins := map[int]string{}
+	if raw == "" {
+		return bins, nil
+	}
+	for _, item := range strings.Split(raw, ",") {
+		major, dir, ok := strings.Cut(strings.TrimSpace(item), "=")
+		n, err := strconv.Atoi(major)
+		if !ok || err != nil || n <= 0 {
+			return nil, fmt.Errorf("SLOTWATCH_PG_MATRIX item %q is not MAJOR=DIR", item)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+			return nil, fmt.Errorf("SLOTWATCH_PG_MATRIX: no initdb in %s for PostgreSQL %d: run scripts/pg-versions", dir, n)
+		}
+		bins[n] = dir
+	}
+	return bins, nil
 }
 
 // Redis is a running throwaway redis-server.
