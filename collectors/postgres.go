@@ -156,7 +156,7 @@ func (c *pgCollector) sample(ctx context.Context, now time.Time) (*PGStats, erro
 		OwnConnections:               1 + len(ownPIDs),
 		Sessions:                     sessions,
 	}
-	summarize(st)
+	Summarize(st)
 	return st, nil
 }
 
@@ -257,54 +257,6 @@ func (c *pgCollector) queryActivity(ctx context.Context, dbFilter int64, ownPIDs
 		datids, roleids = append(datids, datid), append(roleids, roleid)
 	}
 	return sessions, datids, roleids, rows.Err()
-}
-
-type groupKey struct{ app, user, addr, db string }
-
-// summarize derives the counts by state, the lock waiters and the groups,
-// ranked by connections held.
-func summarize(st *PGStats) {
-	st.Total = len(st.Sessions)
-	st.ByState = map[string]int{}
-	index := map[groupKey]int{}
-	st.Groups = []SessionGroup{}
-	for i := range st.Sessions {
-		s := &st.Sessions[i]
-		state := sessionState(s)
-		st.ByState[state]++
-		if s.WaitEventType == "Lock" {
-			st.Waiting++
-		}
-		key := groupKey{s.ApplicationName, s.Usename, s.ClientAddr, s.Datname}
-		gi, ok := index[key]
-		if !ok {
-			gi = len(st.Groups)
-			index[key] = gi
-			st.Groups = append(st.Groups, SessionGroup{ApplicationName: key.app, Usename: key.user,
-				ClientAddr: key.addr, Datname: key.db, ByState: map[string]int{}})
-		}
-		g := &st.Groups[gi]
-		g.Total++
-		g.ByState[state]++
-		if s.State == "idle" {
-			g.OldestIdleSeconds = max(g.OldestIdleSeconds, s.StateSeconds)
-		}
-		g.OldestBackendSeconds = max(g.OldestBackendSeconds, s.BackendSeconds)
-	}
-	slices.SortFunc(st.Groups, func(a, b SessionGroup) int {
-		if a.Total != b.Total {
-			return cmp.Compare(b.Total, a.Total)
-		}
-		return cmp.Or(cmp.Compare(a.ApplicationName, b.ApplicationName), cmp.Compare(a.Usename, b.Usename),
-			cmp.Compare(a.ClientAddr, b.ClientAddr), cmp.Compare(a.Datname, b.Datname))
-	})
-}
-
-func sessionState(s *Session) string {
-	if s.State == "" {
-		return HiddenState
-	}
-	return s.State
 }
 
 // connectPG opens one connection named appName with a statement timeout,
