@@ -312,3 +312,41 @@ func TestOnceWithOverridesAndReset(t *testing.T) {
 		t.Fatalf("after Reset: %+v, want inactive since the new first snapshot", a)
 	}
 }
+
+// A firing alert says what made it fire and what holds now, never only a
+// current value that contradicts FIRING.
+func TestAlertTextShowsFiredAndCurrentValue(t *testing.T) {
+	p := NewPipeline(DefaultRules())
+	runSteps(t, p, RuleJobsOverCapacity, []step{
+		{0, jobs(2), Firing, 0},
+		{time.Second, jobs(1), Firing, 0},
+	})
+	a := alertNamed(t, p.Step(jobs(1)(t0.Add(2*time.Second))), RuleJobsOverCapacity)
+	if a.FiredValue != 2 || a.Value != 1 || !strings.HasPrefix(a.FiredSummary, "2 row(s)") {
+		t.Fatalf("alert %+v, want fired at 2 rows and now 1", a)
+	}
+	if got := a.Text(); !strings.HasPrefix(got, "fired at 2 row(s) over capacity") || !strings.Contains(got, "; now: 1 row(s) over capacity") {
+		t.Errorf("Text() = %q, want the fired value then the current one", got)
+	}
+	a = alertNamed(t, p.Step(jobs(0)(t0.Add(3*time.Second))), RuleJobsOverCapacity)
+	if a.State != Resolved || a.Text() != a.Summary || a.FiredSummary != "" {
+		t.Errorf("resolved alert %+v, Text %q: want only the current summary", a, a.Text())
+	}
+}
+
+// The demo re-evaluates its probe within one attempt: a refusal that turns
+// into a success at the same sampled_at must resolve the alert, not keep it
+// firing beside "the connect probe succeeds".
+func TestRefusingResolvesWhenTheSameAttemptSucceeds(t *testing.T) {
+	p := NewPipeline(DefaultRules())
+	runSteps(t, p, RulePGRefusing, []step{
+		{0, probe(false, 0), Firing, 0},
+		{time.Second, probe(false, 0), Firing, 0},
+		{2 * time.Second, probe(true, 0), Resolved, 2 * time.Second},
+	})
+	for _, a := range p.Step(probe(true, 0)(t0.Add(3 * time.Second))).Alerts {
+		if a.State == Firing && strings.Contains(a.Text(), "succeeds") && !strings.Contains(a.Text(), "fired at") {
+			t.Errorf("alert %s reads %q while firing", a.Name, a.Text())
+		}
+	}
+}

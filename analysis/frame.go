@@ -30,9 +30,30 @@ type Alert struct {
 	// Since is when the rule entered State.
 	Since time.Time `json:"since"`
 	Value float64   `json:"value"`
-	// Summary is a short human sentence with the value, e.g.
+	// Summary is a short human sentence with the current value, e.g.
 	// "92 of 97 usable connections in use (95%)".
 	Summary string `json:"summary"`
+	// FiredValue and FiredSummary are the value and summary when the alert
+	// last became pending or firing: what made it fire. A firing alert's
+	// current value may already look healthy (the probe succeeds again
+	// before the rule resolves, or the source went stale), so a screen
+	// shows both (Text) instead of contradicting itself.
+	FiredValue   float64 `json:"fired_value,omitempty"`
+	FiredSummary string  `json:"fired_summary,omitempty"`
+}
+
+// Text is the one line to show for the alert: for a pending or firing alert
+// whose current summary differs from the one that made it fire, both
+// ("fired at …; now: …"); otherwise the summary.
+func (a Alert) Text() string {
+	if (a.State != Pending && a.State != Firing) || a.FiredSummary == "" || a.FiredSummary == a.Summary {
+		return a.Summary
+	}
+	verb := "fired at "
+	if a.State == Pending {
+		verb = "pending at "
+	}
+	return verb + a.FiredSummary + "; now: " + a.Summary
 }
 
 // Finding is a likely root cause with the evidence that supports it and the

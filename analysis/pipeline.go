@@ -104,6 +104,9 @@ type alertMachine struct {
 	since   time.Time
 	value   float64
 	summary string
+	// what made it pending or firing
+	firedValue   float64
+	firedSummary string
 }
 
 // step applies one evaluation. A rule whose source has no fresh data keeps
@@ -131,10 +134,19 @@ func (m *alertMachine) step(now time.Time, r *Rule, res outcome) Alert {
 	return m.alert(r.Name, m.summary)
 }
 
-func (m *alertMachine) enter(s AlertState, now time.Time) { m.state, m.since = s, now }
+func (m *alertMachine) enter(s AlertState, now time.Time) {
+	m.state, m.since = s, now
+	switch s {
+	case Pending, Firing:
+		m.firedValue, m.firedSummary = m.value, m.summary
+	default:
+		m.firedValue, m.firedSummary = 0, ""
+	}
+}
 
 func (m *alertMachine) alert(name, summary string) Alert {
-	return Alert{Name: name, State: m.state, Since: m.since, Value: m.value, Summary: summary}
+	return Alert{Name: name, State: m.state, Since: m.since, Value: m.value, Summary: summary,
+		FiredValue: m.firedValue, FiredSummary: m.firedSummary}
 }
 
 func stale(summary, source string) string {
@@ -152,12 +164,20 @@ type probeTracker struct {
 	streak int
 }
 
+// observe counts a refused attempt once however many snapshots repeat it.
+// A result that changes without a new attempt time (a simulation that
+// re-evaluates its probe) is believed when it succeeds: an alert must not
+// keep firing on a refusal the latest result contradicts.
 func (t *probeTracker) observe(pr *collectors.ProbeResult) {
-	if pr == nil || pr.SampledAt.Equal(t.last) && t.streak > 0 {
+	if pr == nil {
+		return
+	}
+	isRefused := refused(pr)
+	if pr.SampledAt.Equal(t.last) && (isRefused == (t.streak > 0)) {
 		return
 	}
 	t.last = pr.SampledAt
-	if !pr.OK && pr.SQLState == sqlstateTooManyConnections {
+	if isRefused {
 		t.streak++
 		return
 	}
