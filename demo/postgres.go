@@ -69,6 +69,9 @@ type pgServer struct {
 	roleSettings map[string]map[string]string
 	collectorPID int32
 	driverPID    int32
+	// lastProbe is the latest probe attempt: its outcome was decided when
+	// it ran, as a real probe's is, and repeats until the next attempt.
+	lastProbe *collectors.ProbeResult
 }
 
 var djangoQueries = []string{
@@ -289,11 +292,18 @@ func summarize(st *collectors.PGStats) {
 func (p *pgServer) probe(now, start time.Time, rnd *source) *collectors.ProbeResult {
 	n := now.Sub(start) / probeEvery
 	at := start.Add(n * probeEvery)
-	jitter := float64(rnd.at(1000, uint64(n), 1)) / 1000
-	if p.used() >= p.usable() {
-		return &collectors.ProbeResult{SampledAt: at, ConnectMS: 1.2 + jitter, SQLState: "53300", Error: refusedMessage}
+	if p.lastProbe != nil && p.lastProbe.SampledAt.Equal(at) {
+		r := *p.lastProbe
+		return &r
 	}
-	return &collectors.ProbeResult{SampledAt: at, OK: true, ConnectMS: 3.5 + 4*jitter}
+	jitter := float64(rnd.at(1000, uint64(n), 1)) / 1000
+	r := collectors.ProbeResult{SampledAt: at, OK: true, ConnectMS: 3.5 + 4*jitter}
+	if p.used() >= p.usable() {
+		r = collectors.ProbeResult{SampledAt: at, ConnectMS: 1.2 + jitter, SQLState: "53300", Error: refusedMessage}
+	}
+	p.lastProbe = &r
+	out := r
+	return &out
 }
 
 func (p *pgServer) find(pid int32) (int, *backend) {
