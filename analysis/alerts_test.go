@@ -179,13 +179,18 @@ func TestOnceCanOnlyBePendingForRulesWithFor(t *testing.T) {
 		RuleRedisGrowing:      Inactive, // no history in one pass
 		RuleJobsOverCapacity:  Firing,
 	}
-	if len(alerts) != len(want) {
-		t.Fatalf("got %d alerts, want %d", len(alerts), len(want))
-	}
+	seen := 0
 	for _, a := range alerts {
+		if _, ok := want[a.Name]; !ok {
+			continue // a rule on a source the incident fixture lacks
+		}
+		seen++
 		if a.State != want[a.Name] || !a.Since.Equal(t0) {
 			t.Errorf("%s: %s since %s, want %s since %s", a.Name, a.State, a.Since, want[a.Name], t0)
 		}
+	}
+	if seen != len(want) {
+		t.Errorf("got %d of the %d built-in alerts", seen, len(want))
 	}
 }
 

@@ -37,10 +37,26 @@ const (
 	// usable slots, to be called a persistent-connection hog.
 	minPersistentSessions = 5
 	minPersistentShare    = 0.20
+	// ReusedOldAfter: a connection whose last state change came when it was
+	// older than this was used again past any plausible max age
+	// (CONN_MAX_AGE=60 closes it at the end of the request that finds it
+	// over age; the margin covers that request).
+	ReusedOldAfter = PersistentAfter + StaleIdleAfter
+	// A group needs this many connections reused past ReusedOldAfter to be
+	// called connections that never age out; fewer, and its old idle
+	// connections are threads that got no request since.
+	minReusedOld = 2
 	// A Redis group needs this many clients to be a leak suspect.
 	minLeakClients = 20
 	// Share of a group's clients that were used once then left idle.
 	minUsedOnceShare = 0.8
+	// usedOnceSeconds: a client created per call runs its one command in
+	// the second it connects (age − idle of 0–1 s in CLIENT LIST); a pooled
+	// client that served a burst has been used for the burst's length.
+	usedOnceSeconds = 1
+	// leakMinSpread: leaked clients are opened over minutes, a pool's
+	// during one burst.
+	leakMinSpread = 60
 	// Distinct connection ages needed to tell a leak from a pool warm-up
 	// that opened its clients at once.
 	minOpenTimes = 5
@@ -70,20 +86,47 @@ func backendAge(s *collectors.Session, now time.Time) time.Duration {
 
 type sessionGroupKey struct{ app, user, db string }
 
+// reuseAge is how old the connection was at its last state change
+// (state_change − backend_start): when its latest request began or ended.
+func reuseAge(s *collectors.Session, now time.Time) time.Duration {
+	return backendAge(s, now) - time.Duration(s.StateSeconds*float64(time.Second))
+}
+
+// reuse counts a group's connections used again past ReusedOldAfter: the
+// evidence that separates CONN_MAX_AGE=None (13 of 37 in a real Django app)
+// from CONN_MAX_AGE=60 (0, however long its idle threads wait).
+type reuse struct {
+	total, old int
+	oldest     time.Duration
+}
+
 func persistentConnections(in *input) []Finding {
 	pg := in.snap.Postgres
-	if pg == nil {
+	if pg == nil || !sourceFresh(in.snap, collectors.SourcePostgres) {
 		return nil
 	}
 	now := in.snap.TakenAt
 	groups := map[sessionGroupKey][]*collectors.Session{}
+	reused := map[sessionGroupKey]*reuse{}
 	for i := range pg.Sessions {
 		s := &pg.Sessions[i]
-		if s.Hidden || s.State != "idle" || s.StateSeconds < StaleIdleAfter.Seconds() ||
-			backendAge(s, now) < PersistentAfter {
+		if s.Hidden {
 			continue
 		}
 		k := sessionGroupKey{s.ApplicationName, s.Usename, s.Datname}
+		r := reused[k]
+		if r == nil {
+			r = &reuse{}
+			reused[k] = r
+		}
+		r.total++
+		if a := reuseAge(s, now); a > ReusedOldAfter {
+			r.old++
+			r.oldest = max(r.oldest, a)
+		}
+		if s.State != "idle" || s.StateSeconds < StaleIdleAfter.Seconds() || backendAge(s, now) < PersistentAfter {
+			continue
+		}
 		groups[k] = append(groups[k], s)
 	}
 	usable := pg.Usable()
@@ -97,12 +140,12 @@ func persistentConnections(in *input) []Finding {
 		if len(ss) < minPersistentSessions || usable > 0 && float64(len(ss)) < minPersistentShare*float64(usable) {
 			continue
 		}
-		out = append(out, persistentFinding(pg, refused(in.snap.Probe), now, k, ss))
+		out = append(out, persistentFinding(pg, refused(in.snap.Probe), now, k, ss, *reused[k]))
 	}
 	return out
 }
 
-func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k sessionGroupKey, ss []*collectors.Session) Finding {
+func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k sessionGroupKey, ss []*collectors.Session, r reuse) Finding {
 	idle := make([]float64, len(ss))
 	oldest := ss[0]
 	clients := map[string]bool{}
@@ -114,32 +157,78 @@ func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k se
 		clients[s.ClientAddr] = true
 	}
 	sort.Float64s(idle)
-	sev := "warning"
-	if atLimit || pg.Used() >= pg.Usable() {
-		sev = "critical"
-	}
 	who := groupLabel(k)
-	return Finding{
-		ID:       FindingPersistentConnections + "/" + k.app + "|" + k.user + "|" + k.db,
-		Severity: sev,
-		Title:    "Persistent connections that never age out",
-		About:    who,
+	f := Finding{
+		ID:    FindingPersistentConnections + "/" + k.app + "|" + k.user + "|" + k.db,
+		About: who,
 		Evidence: []string{
 			fmt.Sprintf("%d of %d client connections are idle sessions of %s from %d client address(es): %s",
 				len(ss), pg.Total, who, len(clients), strings.Join(limitList(sortedKeys(clients), 5), ", ")),
 			fmt.Sprintf("idle for %s to %s (median %s), far longer than any request",
 				secs(idle[0]), secs(idle[len(idle)-1]), secs(idle[len(idle)/2])),
-			fmt.Sprintf("the oldest connection started %s ago (backend_start %s): connections are reused, never closed",
+			fmt.Sprintf("the oldest connection started %s ago (backend_start %s)",
 				shortDuration(backendAge(oldest, now)), oldest.BackendStart.UTC().Format("2006-01-02 15:04:05 UTC")),
-			fmt.Sprintf("they hold %.0f%% of the %d slots usable by ordinary roles",
-				100*float64(len(ss))/float64(max(pg.Usable(), 1)), pg.Usable()),
-		},
-		Fix: []string{
-			"Django: set CONN_MAX_AGE=60 (not None) and CONN_HEALTH_CHECKS=True so connections age out and dead ones are replaced; or use Django 5.1 pooling (OPTIONS {\"pool\": True}, psycopg 3, CONN_MAX_AGE=0)",
-			fmt.Sprintf("server-side stop-gap (PostgreSQL 14+): ALTER ROLE %s SET idle_session_timeout = '5min' (applies to new sessions; see slotwatch guard)", quoteIdent(k.user)),
-			fmt.Sprintf("relief now: terminate the sessions of %s idle for more than 10 minutes; the workers reconnect as traffic arrives, so this buys time until the setting is fixed", k.app),
+			fmt.Sprintf("they hold %s of the %d slots usable by ordinary roles", Percent(len(ss), pg.Usable()), pg.Usable()),
 		},
 	}
+	if r.old < minReusedOld {
+		// CONN_MAX_AGE works: Django closes an over-age connection only at
+		// the end of its next request, so threads without a request keep
+		// theirs. Not a leak; a sizing question at most.
+		f.Severity = "info"
+		f.Title = "Old idle connections on threads with no request since"
+		f.Evidence = append(f.Evidence,
+			fmt.Sprintf("downgraded to info: %d of the group's %d connections was used again after it was %s old (state_change − backend_start), so connections do age out (CONN_MAX_AGE set); these belong to threads that got no request since, and each closes at the end of its next request",
+				r.old, r.total, shortDuration(ReusedOldAfter)))
+		f.Fix = []string{headroomFix(pg, k, r.total)}
+		return f
+	}
+	f.Severity = "warning"
+	why := fmt.Sprintf("severity warning: %d of %d usable slots used and the probe is not refused", pg.Used(), pg.Usable())
+	if atLimit || pg.Used() >= pg.Usable() {
+		f.Severity = "critical"
+		why = fmt.Sprintf("severity critical: %d of %d usable slots used", pg.Used(), pg.Usable())
+		if atLimit {
+			why += " and new connections are refused"
+		}
+	}
+	f.Title = "Persistent connections that never age out"
+	f.Evidence = append(f.Evidence,
+		fmt.Sprintf("%d of the group's %d connections were used again after they were over %s old (state_change − backend_start up to %s): connections are reused, never closed (CONN_MAX_AGE=None)",
+			r.old, r.total, shortDuration(ReusedOldAfter), shortDuration(r.oldest)),
+		why)
+	f.Fix = []string{
+		"Django: set CONN_MAX_AGE=60 (not None) and CONN_HEALTH_CHECKS=True so connections age out and dead ones are replaced; or use Django 5.1 pooling (OPTIONS {\"pool\": True}, psycopg 3, CONN_MAX_AGE=0)",
+		"cost of terminating or timing out: with CONN_HEALTH_CHECKS=False (Django's default) every terminated or timed-out idle connection fails the next request that uses it (a real Django 4.2 app failed 12 of 80 requests after 13 sessions were terminated, 17 after idle_session_timeout); deploy CONN_HEALTH_CHECKS=True first or accept those errors",
+		fmt.Sprintf("guard first, then terminate: ALTER ROLE %s SET idle_session_timeout = '5min' (PostgreSQL 14+, see slotwatch guard) applies only to sessions started after it is set, so set it before terminating and the reconnected sessions time out", quoteIdent(k.user)),
+		fmt.Sprintf("relief now: terminate the sessions of %s idle for more than %s", orNone(k.app), shortDuration(groupIdleOver(ss))),
+		headroomFix(pg, k, r.total),
+	}
+	return f
+}
+
+// headroomFix states when terminating cannot help: threads that outnumber
+// the usable slots reconnect at once.
+func headroomFix(pg *collectors.PGStats, k sessionGroupKey, held int) string {
+	return fmt.Sprintf("terminating gives no lasting headroom when the application's threads outnumber the usable slots: %s holds %d of the %d usable slots, and if its threads (workers × threads per worker) number %d or more they reconnect at once; the real fix is sizing threads or the pool below the usable slots, or a pooler (pgbouncer in transaction mode) in front",
+		orNone(k.app), held, pg.Usable(), pg.Usable()-(pg.Used()-held))
+}
+
+// groupIdleOver picks N for "terminate the group's sessions idle longer
+// than N": the longest round value that still catches half of them.
+func groupIdleOver(ss []*collectors.Session) time.Duration {
+	idle := make([]float64, len(ss))
+	for i, s := range ss {
+		idle[i] = s.StateSeconds
+	}
+	sort.Float64s(idle)
+	median := time.Duration(idle[len(idle)/2] * float64(time.Second))
+	for _, d := range []time.Duration{10 * time.Minute, 5 * time.Minute, time.Minute, 30 * time.Second} {
+		if median > d {
+			return d
+		}
+	}
+	return StaleIdleAfter
 }
 
 func groupLabel(k sessionGroupKey) string {
@@ -155,7 +244,7 @@ func groupLabel(k sessionGroupKey) string {
 // other waiters.
 func idleInTransactionBlockers(in *input) []Finding {
 	pg := in.snap.Postgres
-	if pg == nil {
+	if pg == nil || !sourceFresh(in.snap, collectors.SourcePostgres) {
 		return nil
 	}
 	// Only waiters and the sessions they name matter: index just those.
@@ -258,8 +347,11 @@ func blockerFinding(b *collectors.Session, waiters []*collectors.Session) Findin
 
 func connectionsRefused(in *input) []Finding {
 	pr, pg := in.snap.Probe, in.snap.Postgres
-	if !refused(pr) {
+	if !refused(pr) || !sourceFresh(in.snap, collectors.SourceProbe) {
 		return nil
+	}
+	if !sourceFresh(in.snap, collectors.SourcePostgres) {
+		pg = nil // no numbers from a failed source (contract C3)
 	}
 	evidence := []string{
 		fmt.Sprintf("the connect probe was refused at %s with SQLSTATE 53300: %s", pr.SampledAt.UTC().Format("15:04:05 UTC"), pr.Error),
@@ -312,7 +404,7 @@ func reservedFix(pg *collectors.PGStats) string {
 // left idle (redis.from_url per call).
 func redisLeaks(in *input) []Finding {
 	rs := in.snap.Redis
-	if rs == nil {
+	if rs == nil || !sourceFresh(in.snap, collectors.SourceRedis) {
 		return nil
 	}
 	growth := groupGrowth(in)
@@ -430,7 +522,7 @@ func usedOnceGroups(clients []collectors.RedisClient) map[string]string {
 			t[g.Key()] = x
 		}
 		x.n++
-		if c.AgeSeconds-c.IdleSeconds <= max(2, c.AgeSeconds/10) {
+		if c.AgeSeconds-c.IdleSeconds <= usedOnceSeconds {
 			x.usedOnce++
 		}
 		if len(x.ages) < minOpenTimes {
@@ -440,11 +532,12 @@ func usedOnceGroups(clients []collectors.RedisClient) map[string]string {
 	}
 	out := map[string]string{}
 	for k, x := range t {
-		if x.n < minLeakClients || float64(x.usedOnce) < minUsedOnceShare*float64(x.n) || len(x.ages) < minOpenTimes {
+		if x.n < minLeakClients || float64(x.usedOnce) < minUsedOnceShare*float64(x.n) || len(x.ages) < minOpenTimes ||
+			x.oldest-x.newest < leakMinSpread {
 			continue
 		}
-		out[k] = fmt.Sprintf("%d of its %d clients were used only when they connected and have sat idle since; they were opened over the last %s and none was closed",
-			x.usedOnce, x.n, shortDuration(time.Duration(x.oldest-x.newest)*time.Second))
+		out[k] = fmt.Sprintf("%d of its %d clients were used only when they connected (age − idle ≤ %ds) and have sat idle since; they were opened over the last %s and none was closed",
+			x.usedOnce, x.n, usedOnceSeconds, shortDuration(time.Duration(x.oldest-x.newest)*time.Second))
 	}
 	return out
 }
@@ -471,7 +564,7 @@ func groupKey(buf []byte, c *collectors.RedisClient) []byte {
 
 func overCapacity(in *input) []Finding {
 	j := in.snap.Jobs
-	if j == nil {
+	if j == nil || !sourceFresh(in.snap, collectors.SourceJobs) {
 		return nil
 	}
 	var out []Finding

@@ -68,6 +68,10 @@ type Finding struct {
 	// Since is when this finding (same ID and About) was first seen in the
 	// stream; zero in a one-shot evaluation.
 	Since time.Time `json:"since,omitzero"`
+	// Cleared is when the finding's evidence stopped holding. A cleared
+	// finding stays in the frame for ClearedRetention at severity info,
+	// its first evidence line saying why; it has no fix or mitigation.
+	Cleared time.Time `json:"cleared,omitzero"`
 	// Mitigations are the actions the finding suggests, in order; the
 	// dashboard opens the usual preview + confirm dialog for one of them.
 	Mitigations []Mitigation `json:"mitigations,omitempty"`

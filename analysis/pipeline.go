@@ -20,10 +20,11 @@ const TrendWindow = 10 * time.Minute
 // A Pipeline is not safe for concurrent use: one goroutine (the bridge, the
 // replay or report loop) owns it.
 type Pipeline struct {
-	rules   []Rule
-	alerts  []alertMachine
-	history *collectors.History
-	probe   probeTracker
+	rules    []Rule
+	alerts   []alertMachine
+	history  *collectors.History
+	probe    probeTracker
+	findings findingTracker
 }
 
 // NewPipeline returns a pipeline over the enabled rules.
@@ -65,7 +66,8 @@ func (p *Pipeline) Step(s collectors.Snapshot) Frame {
 		}
 		f.Alerts[i] = a
 	}
-	f.Findings = findings(in)
+	f.Findings = p.findings.track(in, findings(in))
+	sortFindings(f.Findings)
 	return f
 }
 
@@ -77,6 +79,9 @@ func Once(s collectors.Snapshot) ([]Alert, []Finding) { return OnceWith(DefaultR
 // OnceWith is Once with the rules from the configuration (ApplyOverrides).
 func OnceWith(rules []Rule, s collectors.Snapshot) ([]Alert, []Finding) {
 	f := NewPipeline(rules).Step(s)
+	for i := range f.Findings {
+		f.Findings[i].Since = time.Time{} // one pass: no stream to have seen it in
+	}
 	return f.Alerts, f.Findings
 }
 
@@ -86,6 +91,7 @@ func (p *Pipeline) Reset() {
 	p.history = collectors.NewHistory(HistoryCapacity)
 	p.alerts = make([]alertMachine, len(p.rules))
 	p.probe = probeTracker{}
+	p.findings = findingTracker{}
 }
 
 // Transition is one change of an alert's state, for timelines (report).

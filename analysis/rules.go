@@ -203,13 +203,12 @@ func evalConnectionLimit(r *Rule, in *input) outcome {
 		return outcome{}
 	}
 	used := float64(pg.Used())
-	frac := used / float64(pg.MaxConnections)
 	return outcome{
 		known:  true,
 		active: used >= r.Threshold*float64(pg.MaxConnections),
 		value:  used,
-		summary: fmt.Sprintf("%d of %d max_connections in use (%.0f%%, threshold %.0f%%); %d usable by ordinary roles",
-			pg.Used(), pg.MaxConnections, 100*frac, 100*r.Threshold, pg.Usable()),
+		summary: fmt.Sprintf("%d of %d max_connections in use (%s, threshold %s); %d usable by ordinary roles",
+			pg.Used(), pg.MaxConnections, Percent(pg.Used(), pg.MaxConnections), PercentOf(r.Threshold, 1), pg.Usable()),
 	}
 }
 
@@ -252,9 +251,8 @@ func evalRedisNearLimit(r *Rule, in *input) outcome {
 		return outcome{}
 	}
 	n := float64(rs.ConnectedClients)
-	frac := n / float64(rs.MaxClients)
-	sum := fmt.Sprintf("%d of %d maxclients connected (%.0f%%, threshold %.0f%%)",
-		rs.ConnectedClients, rs.MaxClients, 100*frac, 100*r.Threshold)
+	sum := fmt.Sprintf("%d of %d maxclients connected (%s, threshold %s)",
+		rs.ConnectedClients, rs.MaxClients, PercentOf(n, float64(rs.MaxClients)), PercentOf(r.Threshold, 1))
 	if rs.RejectedConnections > 0 {
 		sum += fmt.Sprintf("; %d connections rejected so far", rs.RejectedConnections)
 	}
@@ -346,17 +344,4 @@ func jobName(c collectors.JobCapacity) string {
 	return "job " + c.ID
 }
 
-// shortDuration renders 12m45s, 2h3m or 40s: precise enough for a person.
-func shortDuration(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	d = d.Round(time.Second)
-	switch {
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%ds", int(d.Seconds()))
-}
+func shortDuration(d time.Duration) string { return FormatDuration(d) }

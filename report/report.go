@@ -128,6 +128,9 @@ func (b *Builder) Add(s collectors.Snapshot) {
 	b.addRedis(s)
 	b.addJobs(s)
 	for _, f := range frame.Findings {
+		if !f.Cleared.IsZero() {
+			continue // the report keeps each finding as it stood while open
+		}
 		key := f.ID
 		if seen, ok := b.findings[key]; ok {
 			seen.finding, seen.last = f, s.TakenAt
