@@ -204,6 +204,7 @@ func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k se
 		fmt.Sprintf("relief now: terminate the sessions of %s idle for more than %s", orNone(k.app), shortDuration(groupIdleOver(ss))),
 		headroomFix(pg, k, r.total),
 	}
+	f.Mitigations = persistentMitigations(pg, k, ss)
 	return f
 }
 
@@ -332,11 +333,12 @@ func blockerFinding(b *collectors.Session, waiters []*collectors.Session) Findin
 		evidence = append(evidence, "its last statement: "+truncate(b.Query, 160))
 	}
 	return Finding{
-		ID:       fmt.Sprintf("%s/%d", FindingIdleInTxBlocker, b.PID),
-		Severity: "critical",
-		Title:    "Idle-in-transaction session holding locks others wait on",
-		About:    about,
-		Evidence: evidence,
+		Mitigations: blockerMitigations(b),
+		ID:          fmt.Sprintf("%s/%d", FindingIdleInTxBlocker, b.PID),
+		Severity:    "critical",
+		Title:       "Idle-in-transaction session holding locks others wait on",
+		About:       about,
+		Evidence:    evidence,
 		Fix: []string{
 			fmt.Sprintf("now: terminate pid %d (cancel has no effect on an idle session); its transaction rolls back and the waiters proceed", b.PID),
 			fmt.Sprintf("guard: ALTER ROLE %s SET idle_in_transaction_session_timeout = '60s' (PostgreSQL 9.6+, new sessions; see slotwatch guard)", quoteIdent(b.Usename)),
@@ -429,11 +431,12 @@ func redisLeaks(in *input) []Finding {
 		about := redisGroupLabel(g)
 		evidence = append([]string{fmt.Sprintf("%d of %d connected clients come from %s", g.Count, rs.ConnectedClients, about)}, evidence...)
 		out = append(out, Finding{
-			ID:       FindingRedisClientLeak + "/" + key,
-			Severity: leakSeverity(rs),
-			Title:    "Redis client leak",
-			About:    about,
-			Evidence: evidence,
+			Mitigations: leakMitigations(g),
+			ID:          FindingRedisClientLeak + "/" + key,
+			Severity:    leakSeverity(rs),
+			Title:       "Redis client leak",
+			About:       about,
+			Evidence:    evidence,
 			Fix: []string{
 				"code: create one shared connection pool at module level and reuse it (redis.Redis(connection_pool=POOL) or Redis.from_pool) instead of redis.from_url per call",
 				"guard: CONFIG SET timeout 300 so Redis closes clients idle for 5 minutes (not Pub/Sub or blocked clients)",
