@@ -1,0 +1,10 @@
+// Package benchlive measures what one refresh of the real `slotwatch watch`
+// costs, the way an SRE would compare it with pg_activity or pgcenter: the
+// binary runs in tmux at 200×50 against a throwaway PostgreSQL holding N
+// backends (60 % idle, 20 % idle in transaction, 10 % active, 10 % waiting on
+// a row lock) and a throwaway Redis holding M clients, and the test reports
+// whole-process CPU per refresh (/proc), peak RSS, PostgreSQL server time and
+// queries per refresh (pg_stat_statements) and Redis-side time per CLIENT
+// LIST (INFO commandstats). scripts/bench-live runs it; it is a measurement,
+// not a pass/fail check, so it asserts only that the numbers were read.
+package benchlive
