@@ -72,6 +72,7 @@ func findings(in *input) []Finding {
 	out = append(out, connectionsRefused(in)...)
 	out = append(out, redisLeaks(in)...)
 	out = append(out, overCapacity(in)...)
+	out = append(out, externalRuleFindings(in)...)
 	return out
 }
 

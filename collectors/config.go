@@ -13,6 +13,8 @@ type Config struct {
 	Probe *ProbeConfig
 	Redis *RedisConfig
 	Jobs  *JobsConfig
+	// Alerting reads the team's Alertmanager/Prometheus (alerting.go).
+	Alerting *AlertingConfig
 }
 
 // PGConfig is the PostgreSQL activity collector.
@@ -132,6 +134,11 @@ func (c Config) Validate() error {
 	}
 	if c.Redis != nil {
 		if _, err := parseRedisOptions(c.Redis.URL, c.Redis.Timeout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Alerting != nil {
+		if err := ValidateAlerting(*c.Alerting); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -64,6 +64,12 @@ func buildSources(cfg Config) ([]source, error) {
 		}
 		sources = append(sources, newJobsCollector(*cfg.Jobs, jobsOwn))
 	}
+	if cfg.Alerting != nil {
+		// Validate has checked the URLs, so this cannot fail.
+		if a, err := newAlertingCollector(*cfg.Alerting); err == nil {
+			sources = append(sources, a)
+		}
+	}
 	return sources, nil
 }
 

@@ -15,6 +15,9 @@ type Snapshot struct {
 	Probe    *ProbeResult `json:"probe,omitempty"`
 	Redis    *RedisStats  `json:"redis,omitempty"`
 	Jobs     *JobsStats   `json:"jobs,omitempty"`
+	// Alerting is the team's own alerting (Alertmanager/Prometheus), every
+	// alert marked external; nil when alerting is not configured.
+	Alerting *AlertingStats `json:"alerting,omitempty"`
 	// Errors holds, per source ("postgres", "redis", "jobs", "probe"), the
 	// sentence describing why its latest sample failed. A source with an error
 	// still carries its last good data, marked by LastGoodAt.
