@@ -7,11 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/slotwatch/slotwatch/actions"
@@ -101,63 +98,6 @@ func exitFor(env *environment, err error) int {
 	default:
 		return exitError
 	}
-}
-
-// parseInterspersed parses flags that may come before, between or after positional
-// arguments (guard set NAME VALUE --role R), and returns the positionals.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
-}
-
-// listFlag collects repeated or comma-separated values.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error {
-	for _, part := range strings.Split(v, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			*l = append(*l, part)
-		}
-	}
-	return nil
-}
-
-// intListFlag collects repeated or comma-separated integers.
-type intListFlag []int64
-
-func (l *intListFlag) String() string {
-	s := make([]string, len(*l))
-	for i, v := range *l {
-		s[i] = strconv.FormatInt(v, 10)
-	}
-	return strings.Join(s, ",")
-}
-
-func (l *intListFlag) Set(v string) error {
-	for _, part := range strings.Split(v, ",") {
-		if part = strings.TrimSpace(part); part == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(part, 10, 64)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("%q is not a positive whole number", part)
-		}
-		*l = append(*l, n)
-	}
-	return nil
 }
 
 // actionOutput is the JSON of terminate and redis-kill: the plan, and the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -134,12 +134,101 @@ func loadConfigFile(path string, env *environment) (*fileConfig, error) {
 		}
 		return nil, fmt.Errorf("cannot read the config file %s: %w; check the path given to --config", path, err)
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+	if err := decodeConfig(data, cfg); err != nil {
 		return nil, fmt.Errorf("the config file %s is not valid: %v; fix it or run without --config", path, err)
 	}
 	return cfg, nil
+}
+
+// decodeConfig decodes the YAML into cfg. Durations and numbers are checked
+// first, on the document tree, so that durations take the units the flags
+// take (5min as well as 5m) and an out-of-range value is named with its key
+// and line; unknown keys are an error, so typos are caught.
+func decodeConfig(data []byte, cfg *fileConfig) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file
+	}
+	if err := checkConfigValues(doc.Content[0], ""); err != nil {
+		return err
+	}
+	normalized, err := yaml.Marshal(&doc)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(normalized))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// configRange is the accepted range of a numeric key. Zero stays allowed
+// where it means "the default" (an absent key decodes to zero too).
+type configRange struct {
+	duration bool
+	lo, hi   int64
+}
+
+func durRange(lo, hi time.Duration) configRange {
+	return configRange{duration: true, lo: int64(lo), hi: int64(hi)}
+}
+
+// configRanges by key path; alert names are "*".
+var configRanges = map[string]configRange{
+	"interval":                durRange(0, time.Hour),
+	"probe.interval":          durRange(0, time.Hour),
+	"jobs.interval":           durRange(0, day),
+	"actions.batch_size":      {lo: 1, hi: 100000},
+	"actions.batch_interval":  durRange(0, time.Minute),
+	"actions.group_idle_over": durRange(0, maxDuration),
+	"alerts.*.for":            durRange(0, 7*day),
+}
+
+// checkConfigValues walks a mapping, checks every key of configRanges it
+// holds and rewrites durations into Go's form for the decoder.
+func checkConfigValues(n *yaml.Node, prefix string) error {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i].Value, n.Content[i+1]
+		path := key
+		if prefix != "" {
+			path = prefix + "." + key
+		}
+		if prefix == "alerts" {
+			path = "alerts.*"
+		}
+		if r, ok := configRanges[path]; ok && val.Kind == yaml.ScalarNode {
+			if err := checkConfigScalar(path, val, r); err != nil {
+				return err
+			}
+		}
+		if err := checkConfigValues(val, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkConfigScalar(path string, val *yaml.Node, r configRange) error {
+	if !r.duration {
+		if _, err := parseRanged(val.Value, r.lo, r.hi); err != nil {
+			return fmt.Errorf("line %d: %s: %s %v", val.Line, path, display(val.Value), err)
+		}
+		return nil
+	}
+	d, err := checkDuration(val.Value, time.Duration(r.lo), time.Duration(r.hi))
+	if err != nil {
+		return fmt.Errorf("line %d: %s: %s %v", val.Line, path, display(val.Value), err)
+	}
+	val.Value, val.Tag, val.Style = d.String(), "!!str", 0
+	return nil
 }
 
 func defaultConfigPath(env *environment) string {

@@ -20,7 +20,7 @@ type dashboardFlags struct {
 }
 
 func (d *dashboardFlags) register(fs *flag.FlagSet) {
-	fs.DurationVar(&d.groupIdleOver, "group-idle-over", 0,
+	durationVar(fs, &d.groupIdleOver, "group-idle-over", 0, time.Second, maxDuration,
 		"G in the dashboard terminates the group's sessions idle longer than this (default actions.group_idle_over, else 10m)")
 }
 

@@ -3,20 +3,23 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
-	"github.com/slotwatch/slotwatch/collectors"
 	"github.com/slotwatch/slotwatch/demo"
 	"github.com/slotwatch/slotwatch/tui"
 )
 
 func runDemo(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "demo")
-	seed := fs.Int64("seed", 1, "simulation seed (pids, addresses and ages vary; the incident's numbers do not)")
-	speed := fs.Float64("speed", 1, "simulated seconds per real second")
-	warm := fs.Duration("warm", 12*time.Minute, "simulated time run before the screen opens, so alerts already fire")
+	var seed int64
+	var speed float64
+	var warm time.Duration
+	intVar(fs, &seed, "seed", 1, math.MinInt64, math.MaxInt64, "simulation seed (pids, addresses and ages vary; the incident's numbers do not)")
+	floatVar(fs, &speed, "speed", 1, 0, 1000, "simulated seconds per real second")
+	durationVar(fs, &warm, "warm", 12*time.Minute, 0, 7*day, "simulated time run before the screen opens, so alerts already fire")
 	readOnly := fs.Bool("read-only", false, "disable every mitigation, as in production with --read-only")
 	var dash dashboardFlags
 	dash.register(fs)
@@ -29,13 +32,13 @@ func runDemo(ctx context.Context, env *environment, args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() > 0 || *speed <= 0 || *warm < 0 {
-		fmt.Fprintln(env.stderr, "slotwatch: demo takes no arguments and needs a positive --speed; run `slotwatch demo --help`.")
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "slotwatch: demo takes no arguments, got %s; run `slotwatch demo --help`.\n", display(fs.Arg(0)))
 		return exitUsage
 	}
-	sim := demo.New(demo.Options{Seed: *seed, Speed: *speed})
+	sim := demo.New(demo.Options{Seed: seed, Speed: speed})
 	pipe := analysis.NewPipeline(analysis.DefaultRules())
-	warmUp(sim, pipe, *warm, 5*time.Second)
+	warmUp(sim, pipe, warm, 5*time.Second)
 
 	audit, err := actions.OpenAuditLog("") // in memory: the demo leaves no file behind
 	if err != nil {
@@ -49,10 +52,10 @@ func runDemo(ctx context.Context, env *environment, args []string) int {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	mb := collectors.NewMailbox()
-	go sim.Run(ctx, mb)
+	feed := newLiveFeed(ctx, pipe)
+	go sim.Run(ctx, feed.snaps)
 	opts := tui.Options{
-		Mode: tui.ModeDemo, Mailbox: mb, Pipeline: pipe, Mitigator: svc, GroupIdleOver: dash.idleOver(nil),
+		Mode: tui.ModeDemo, Feed: feed.frames.Subscribe("dashboard"), Mitigator: svc, GroupIdleOver: dash.idleOver(nil),
 		NoColor: noColor(env), Title: "TalentFlow incident (simulated)",
 		Notice: "Demo: a simulated incident. Actions change the simulation only. Press ? for the keys.",
 	}

@@ -29,14 +29,14 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 	drop := fs.Bool("drop", false, "drop the drill's database and role (only if they carry its marker) and exit")
 	fs.StringVar(&cfg.Database, "database", drill.DefaultDatabase, "the drill's own database (created and marked by the drill)")
 	fs.StringVar(&cfg.Role, "role", drill.DefaultRole, "the application's role the sessions use (created by the drill, never a superuser)")
-	fs.IntVar(&cfg.Connections, "connections", 0, "sessions to hold (default: 92% of the usable slots, as in the incident)")
+	intVar(fs, &cfg.Connections, "connections", 0, 0, 262143, "sessions to hold (default: 92% of the usable slots, as in the incident)")
 	fs.BoolVar(&cfg.Exhaust, "exhaust", false, "also take every remaining non-reserved slot")
 	fs.BoolVar(&cfg.Fixed, "fixed", false, "run the application burst with SELECT … FOR UPDATE: the limit holds")
-	fs.DurationVar(&cfg.Duration, "duration", drill.DefaultDuration, "release everything after this long")
-	fs.IntVar(&cfg.RedisClients, "redis-clients", drill.DefaultRedisClients, "leaked Redis clients, at most")
-	fs.DurationVar(&cfg.RedisEvery, "redis-every", drill.DefaultRedisEvery, "one new leaked Redis client every")
-	fs.IntVar(&cfg.Burst, "burst", drill.DefaultBurst, "concurrent applications to the job one below its limit")
-	fs.DurationVar(&cfg.StatusEvery, "status-every", drill.DefaultStatusEvery, "print what the drill holds every")
+	durationVar(fs, &cfg.Duration, "duration", drill.DefaultDuration, 1, 7*day, "release everything after this long")
+	intVar(fs, &cfg.RedisClients, "redis-clients", drill.DefaultRedisClients, 0, 1000000, "leaked Redis clients, at most")
+	durationVar(fs, &cfg.RedisEvery, "redis-every", drill.DefaultRedisEvery, time.Millisecond, time.Hour, "one new leaked Redis client every")
+	intVar(fs, &cfg.Burst, "burst", drill.DefaultBurst, 0, 10000, "concurrent applications to the job one below its limit")
+	durationVar(fs, &cfg.StatusEvery, "status-every", drill.DefaultStatusEvery, time.Second, day, "print what the drill holds every")
 	fs.Usage = func() {
 		fmt.Fprintln(env.stderr, "Usage: slotwatch drill [--pg DSN] [--redis URL] [--exhaust] [--fixed] [--duration D] [flags]")
 		fmt.Fprintln(env.stderr, "Reproduces the TalentFlow incident on real servers (default: the local ones) in its own database,")
@@ -49,10 +49,6 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "slotwatch: drill takes no arguments, got %q; run `slotwatch drill --help`.\n", fs.Arg(0))
-		return exitUsage
-	}
-	if cfg.Duration <= 0 {
-		fmt.Fprintln(env.stderr, "slotwatch: --duration must be positive: the drill always ends on its own.")
 		return exitUsage
 	}
 	if *noRedis {

@@ -6,10 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/slotwatch/slotwatch/actions"
+	"github.com/slotwatch/slotwatch/internal/durations"
 )
 
 const guardUsage = `Usage:
@@ -18,9 +22,11 @@ const guardUsage = `Usage:
   slotwatch guard revert NAME [--role R] [--yes] [--json]
 
 Guards are server-side timeouts that stop the bleeding without a deploy:
-  idle_session_timeout                 per role, PostgreSQL 14+ (VALUE like 5min, 300s, 0 = off)
+  idle_session_timeout                 per role, PostgreSQL 14+ (VALUE like 5min, 5m, 300s, 0 = off)
   idle_in_transaction_session_timeout  per role (VALUE like 30s)
-  redis-timeout                        Redis CONFIG SET timeout (VALUE in seconds, 0 = off)
+  redis-timeout                        Redis CONFIG SET timeout (VALUE like 300, 300s or 5m; 0 = off)
+VALUE takes Go and PostgreSQL units alike (500ms, 90s, 5m, 5min, 1h, 1d); a bare
+number is the server's unit (milliseconds for PostgreSQL, seconds for Redis).
 set and revert preview unless --yes. The previous value is recorded in the audit
 log; revert restores the value before the newest change slotwatch made (repeat it
 to walk further back).
@@ -34,23 +40,11 @@ type guardFlags struct {
 }
 
 func runGuard(ctx context.Context, env *environment, args []string) int {
-	fs := newFlagSet(env, "guard")
 	var f guardFlags
-	f.targets.register(fs)
-	f.targets.registerActions(fs)
-	fs.StringVar(&f.role, "role", "", "PostgreSQL role the guard applies to")
-	fs.BoolVar(&f.yes, "yes", false, "execute; without it set and revert only preview")
-	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, guardUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fs := guardFlagSet(env, &f)
+	pos, code, done := parseFlagsInterspersed(fs, args)
+	if done {
+		return code
 	}
 	req, verb, err := guardRequest(pos, f.role)
 	if err != nil {
@@ -71,6 +65,20 @@ func runGuard(ctx context.Context, env *environment, args []string) int {
 		return guardShow(ctx, env, deps.svc, f.role, f.asJSON)
 	}
 	return guardChange(ctx, env, deps.svc, verb, req, f.yes, f.asJSON)
+}
+
+func guardFlagSet(env *environment, f *guardFlags) *flag.FlagSet {
+	fs := newFlagSet(env, "guard")
+	f.targets.register(fs)
+	f.targets.registerActions(fs)
+	fs.StringVar(&f.role, "role", "", "PostgreSQL role the guard applies to")
+	fs.BoolVar(&f.yes, "yes", false, "execute; without it set and revert only preview")
+	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(env.stderr, guardUsage)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // guardRequest reads the positional arguments: show | set NAME VALUE |
@@ -95,9 +103,44 @@ func guardRequest(pos []string, role string) (actions.GuardRequest, string, erro
 		}
 	}
 	if n == 3 {
-		req.Value = pos[2]
+		v, err := guardValue(req.Setting, pos[2])
+		if err != nil {
+			return req, verb, err
+		}
+		req.Value = v
 	}
 	return req, verb, nil
+}
+
+// maxPGTimeout is the largest idle timeout PostgreSQL takes (an int of
+// milliseconds).
+const maxPGTimeout = math.MaxInt32 * time.Millisecond
+
+// guardValue reads VALUE with the same duration parser as every flag, so
+// 5m, 5min and 300s all work, and gives the server a value in its own
+// units: PostgreSQL's (5min) for the role settings, whole seconds for the
+// Redis timeout. A bare number keeps the server's meaning (milliseconds for
+// PostgreSQL, seconds for Redis), as psql and redis-cli users expect.
+func guardValue(setting, raw string) (string, error) {
+	v := strings.TrimSpace(raw)
+	if v != "" && strings.Trim(v, "0123456789") == "" {
+		return v, nil
+	}
+	hi := maxPGTimeout
+	if setting == actions.GuardRedisTimeout {
+		hi = math.MaxInt32 * time.Second
+	}
+	d, err := checkDuration(v, 0, hi)
+	if err != nil {
+		return "", fmt.Errorf("the %s value %s %v.", setting, display(raw), err)
+	}
+	if setting != actions.GuardRedisTimeout {
+		return durations.PG(d.Truncate(time.Millisecond)), nil
+	}
+	if d%time.Second != 0 {
+		return "", fmt.Errorf("the %s value %s is not a whole number of seconds, which is all Redis takes.", setting, display(raw))
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10), nil
 }
 
 // guardName accepts dashes for underscores and "timeout" for the Redis one.

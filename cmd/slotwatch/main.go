@@ -121,17 +121,3 @@ func newFlagSet(env *environment, name string) *flag.FlagSet {
 	fs.SetOutput(env.stderr)
 	return fs
 }
-
-// parseFlags parses args into fs. done means the command returns code now:
-// exitOK after --help, exitUsage after a bad flag (fs has said which).
-func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return exitOK, false
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK, true
-	default:
-		return exitUsage, true
-	}
-}

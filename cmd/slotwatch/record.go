@@ -16,7 +16,8 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 	var targets targetFlags
 	targets.register(fs)
 	out := fs.String("out", "", "recording file to create (JSON lines; a name ending in .gz is gzip-compressed)")
-	duration := fs.Duration("for", 0, "stop after this long (default: until Ctrl-C)")
+	var duration time.Duration
+	durationVar(fs, &duration, "for", 0, 1, maxDuration, "stop after this long, e.g. 30m or 30min (default: until Ctrl-C)")
 	fs.Usage = func() {
 		fmt.Fprintln(env.stderr, "Usage: slotwatch record --out FILE [--for D] [--pg DSN] [--redis URL] [--config FILE]")
 		fmt.Fprintln(env.stderr, "Writes every snapshot to FILE, one JSON line each, without the dashboard, until Ctrl-C or --for.")
@@ -25,8 +26,8 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if *out == "" || fs.NArg() > 0 || *duration < 0 {
-		fmt.Fprintln(env.stderr, "slotwatch: record needs --out FILE (and a positive --for, if any); run `slotwatch record --help`.")
+	if *out == "" || fs.NArg() > 0 {
+		fmt.Fprintln(env.stderr, "slotwatch: record needs --out FILE and no arguments; run `slotwatch record --help`.")
 		return exitUsage
 	}
 	s, cfg, code, done := targets.collect(env)
@@ -41,9 +42,9 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 	if !strings.HasSuffix(*out, ".gz") {
 		fmt.Fprintln(env.stderr, "slotwatch: hint: a name ending in .gz (run.jsonl.gz) compresses the recording about 15 times; an hour of the incident at 1 s is ~270 MB plain.")
 	}
-	if *duration > 0 {
+	if duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
+		ctx, cancel = context.WithTimeout(ctx, duration)
 		defer cancel()
 	}
 	err = record(ctx, env, cfg, w, s.Interval)

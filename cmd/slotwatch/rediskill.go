@@ -26,18 +26,19 @@ type redisKillFlags struct {
 func (f *redisKillFlags) register(fs *flag.FlagSet) {
 	f.targets.register(fs)
 	f.targets.registerActions(fs)
+	f.ids = intListFlag{lo: 1, hi: maxClientID}
 	fs.Var(&f.ids, "id", "client id from CLIENT LIST (repeat or comma-separate)")
 	fs.StringVar(&f.host, "host", "", "client host (addr without the port), exact or glob")
 	fs.StringVar(&f.name, "name", "", "client name, exact or glob (cache-*)")
 	fs.StringVar(&f.lib, "lib", "", "client lib-name (Redis 7.2+), exact or glob (redis-py)")
-	fs.DurationVar(&f.idleOver, "idle-over", 0, "only clients idle longer than this, e.g. 5m")
-	fs.DurationVar(&f.ageOver, "age-over", 0, "only clients connected longer than this, e.g. 1h")
+	durationVar(fs, &f.idleOver, "idle-over", 0, 0, maxDuration, "only clients idle longer than this, e.g. 5m or 5min")
+	durationVar(fs, &f.ageOver, "age-over", 0, 0, maxDuration, "only clients connected longer than this, e.g. 1h")
 	fs.BoolVar(&f.yes, "yes", false, "execute; without it the command only previews and changes nothing")
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan (and results) as JSON")
 }
 
 func (f *redisKillFlags) filter() actions.RedisFilter {
-	return actions.RedisFilter{IDs: f.ids, Host: f.host, Name: f.name, Lib: f.lib, IdleOver: f.idleOver, AgeOver: f.ageOver}
+	return actions.RedisFilter{IDs: f.ids.vals, Host: f.host, Name: f.name, Lib: f.lib, IdleOver: f.idleOver, AgeOver: f.ageOver}
 }
 
 func runRedisKill(ctx context.Context, env *environment, args []string) int {

@@ -11,7 +11,8 @@ import (
 
 func runReplay(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "replay")
-	speed := fs.Float64("speed", 1, "playback speed (+ and - change it while playing)")
+	var speed float64
+	floatVar(fs, &speed, "speed", 1, 0, 1000, "playback speed (+ and - change it while playing)")
 	configPath := fs.String("config", "", "YAML config file whose alert overrides apply (as during the recording)")
 	fs.Usage = func() {
 		fmt.Fprintln(env.stderr, "Usage: slotwatch replay [--speed X] [--config FILE] FILE")
@@ -21,8 +22,8 @@ func runReplay(ctx context.Context, env *environment, args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 1 || *speed <= 0 {
-		fmt.Fprintln(env.stderr, "slotwatch: replay needs exactly one recording FILE and a positive --speed; run `slotwatch replay --help`.")
+	if fs.NArg() != 1 {
+		fmt.Fprintf(env.stderr, "slotwatch: replay needs exactly one recording FILE, got %d; run `slotwatch replay --help`.\n", fs.NArg())
 		return exitUsage
 	}
 	targets := targetFlags{configPath: *configPath}
@@ -36,7 +37,7 @@ func runReplay(ctx context.Context, env *environment, args []string) int {
 		errorSentence(env, err)
 		return exitError
 	}
-	opts := tui.Options{Mode: tui.ModeReplay, Frames: frames, ReplaySpeed: *speed, Notice: notice,
+	opts := tui.Options{Mode: tui.ModeReplay, Frames: frames, ReplaySpeed: speed, Notice: notice,
 		NoColor: noColor(env), Title: fs.Arg(0)}
 	if err := tui.Run(ctx, opts); err != nil {
 		errorSentence(env, err)

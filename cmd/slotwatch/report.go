@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -27,12 +26,9 @@ func runReport(_ context.Context, env *environment, args []string) int {
 	}
 	// The recording may come before or after the flags: `report FILE
 	// --audit A` reads as naturally as `report --audit A FILE`.
-	files, err := parseInterspersed(flags, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	files, code, done := parseFlagsInterspersed(flags, args)
+	if done {
+		return code
 	}
 	if len(files) != 1 {
 		fmt.Fprintf(env.stderr, "slotwatch: report needs exactly one recording file, got %d; run `slotwatch report --help`.\n", len(files))

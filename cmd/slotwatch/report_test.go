@@ -84,7 +84,7 @@ func TestReportCommandErrors(t *testing.T) {
 		{[]string{"report", rec, "--audit", filepath.Join(dir, "missing-audit.jsonl")}, exitError, "cannot read the audit log"},
 		{[]string{"record"}, exitUsage, "needs --out FILE"},
 		{[]string{"record", "--out", filepath.Join(dir, "x.jsonl")}, exitUsage, "no server to watch"},
-		{[]string{"drill", "--duration", "0s"}, exitUsage, "--duration must be positive"},
+		{[]string{"drill", "--duration", "0s"}, exitUsage, "--duration 0s must be longer than 0"},
 	} {
 		code, _, stderr := e2eRun(ctx, t, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {

@@ -15,7 +15,7 @@ import (
 type terminateFlags struct {
 	targets  targetFlags
 	cancel   bool
-	states   listFlag
+	states   stateListFlag
 	idleOver time.Duration
 	app      string
 	user     string
@@ -31,23 +31,24 @@ func (f *terminateFlags) register(fs *flag.FlagSet) {
 	f.targets.register(fs)
 	f.targets.registerActions(fs)
 	fs.BoolVar(&f.cancel, "cancel", false, "cancel the running query (pg_cancel_backend) instead of terminating the session")
-	fs.Var(&f.states, "state", "session state: idle, idle-in-transaction, active, ... (repeat or comma-separate)")
-	fs.DurationVar(&f.idleOver, "idle-over", 0, "only sessions longer than this in their current state, e.g. 10m")
+	fs.Var(&f.states, "state", "session state: "+strings.Join(stateNames(), ", ")+" (repeat or comma-separate)")
+	durationVar(fs, &f.idleOver, "idle-over", 0, 0, maxDuration, "only sessions longer than this in their current state, e.g. 10m or 10min")
 	fs.StringVar(&f.app, "app", "", "application_name, exact or glob (web-*)")
 	fs.StringVar(&f.user, "user", "", "role name, exact or glob")
 	fs.StringVar(&f.client, "client", "", "client address, exact or glob (10.0.3.*; 'local' for a Unix socket)")
+	f.pids = intListFlag{lo: 1, hi: maxPID}
 	fs.Var(&f.pids, "pid", "backend pid (repeat or comma-separate)")
-	fs.IntVar(&f.limit, "limit", 0, "at most this many sessions, those longest in their state first")
+	intVar(fs, &f.limit, "limit", 0, 1, maxCount, "at most this many sessions, those longest in their state first (default: no limit)")
 	fs.BoolVar(&f.yes, "yes", false, "execute; without it the command only previews and changes nothing")
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan (and results) as JSON")
-	fs.DurationVar(&f.timeout, "terminate-timeout", actions.DefaultTerminateTimeout, "how long pg_terminate_backend waits for each backend to exit (PostgreSQL 14+)")
+	durationVar(fs, &f.timeout, "terminate-timeout", actions.DefaultTerminateTimeout, 0, 10*time.Minute, "how long pg_terminate_backend waits for each backend to exit (PostgreSQL 14+)")
 }
 
 // hasPredicate reports whether the command line narrows the sessions; the
 // db from the config file alone does not count.
 func (f *terminateFlags) hasPredicate() bool {
 	return len(f.states) > 0 || f.idleOver > 0 || f.app != "" || f.user != "" || f.client != "" ||
-		len(f.pids) > 0 || f.targets.db != ""
+		len(f.pids.vals) > 0 || f.targets.db != ""
 }
 
 func (f *terminateFlags) request(db string) actions.SessionRequest {
@@ -55,12 +56,13 @@ func (f *terminateFlags) request(db string) actions.SessionRequest {
 	if f.cancel {
 		kind = actions.Cancel
 	}
-	pids := make([]int32, len(f.pids))
-	for i, p := range f.pids {
+	// intListFlag has checked every pid against the int4 range.
+	pids := make([]int32, len(f.pids.vals))
+	for i, p := range f.pids.vals {
 		pids[i] = int32(p)
 	}
 	return actions.SessionRequest{Kind: kind, Filter: actions.SessionFilter{
-		PIDs: pids, States: normalizeStates(f.states), IdleOver: f.idleOver, App: f.app, User: f.user, DB: db, Client: f.client, Limit: f.limit,
+		PIDs: pids, States: f.states, IdleOver: f.idleOver, App: f.app, User: f.user, DB: db, Client: f.client, Limit: f.limit,
 	}}
 }
 
@@ -157,14 +159,53 @@ func onlyIdleForCancel(excluded []actions.Exclusion) bool {
 	return len(excluded) > 0
 }
 
-// normalizeStates accepts idle-in-transaction and idle_in_transaction for
-// "idle in transaction", which is awkward to quote in a shell.
-func normalizeStates(states []string) []string {
-	out := make([]string, len(states))
-	for i, s := range states {
-		out[i] = strings.NewReplacer("-", " ", "_", " ").Replace(strings.ToLower(s))
+// sessionStates are pg_stat_activity's states, by the names people type:
+// idle-in-transaction (or idle_in_transaction) is awkward to quote in a
+// shell as "idle in transaction".
+var sessionStates = []struct{ name, state string }{
+	{"active", "active"},
+	{"idle", "idle"},
+	{"idle-in-transaction", "idle in transaction"},
+	{"idle-in-transaction-aborted", "idle in transaction (aborted)"},
+	{"fastpath-function-call", "fastpath function call"},
+	{"disabled", "disabled"},
+}
+
+func stateNames() []string {
+	out := make([]string, len(sessionStates))
+	for i, s := range sessionStates {
+		out[i] = s.name
 	}
 	return out
+}
+
+// stateListFlag collects --state values as pg_stat_activity states; a state
+// that does not exist is a usage error, not a filter that matches nothing.
+type stateListFlag []string
+
+func (l *stateListFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *stateListFlag) Set(v string) error {
+	var parts listFlag
+	_ = parts.Set(v)
+	for _, p := range parts {
+		state, ok := sessionState(p)
+		if !ok {
+			return badValue{value: p, problem: "is not a session state: use " + strings.Join(stateNames(), ", ")}
+		}
+		*l = append(*l, state)
+	}
+	return nil
+}
+
+func sessionState(s string) (string, bool) {
+	key := strings.NewReplacer("_", "-", " ", "-", "(", "", ")", "").Replace(strings.ToLower(strings.TrimSpace(s)))
+	for _, st := range sessionStates {
+		if key == st.name {
+			return st.state, true
+		}
+	}
+	return "", false
 }
 
 func printSessionPlan(w io.Writer, plan actions.SessionPlan) {

@@ -287,7 +287,7 @@ func TestCommandErrors(t *testing.T) {
 	}{
 		{[]string{"watch"}, exitUsage, "slotwatch demo"},
 		{[]string{"watch", "extra"}, exitUsage, "takes no arguments"},
-		{[]string{"demo", "--speed", "0"}, exitUsage, "positive --speed"},
+		{[]string{"demo", "--speed", "0"}, exitUsage, "--speed 0 is out of range"},
 		{[]string{"replay"}, exitUsage, "exactly one recording FILE"},
 		{[]string{"replay", "/nonexistent/rec.jsonl"}, exitError, "rec.jsonl"},
 	}
