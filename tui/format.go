@@ -6,9 +6,14 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
-// dur renders seconds compactly: 8.2s, 12m45s, 3h05m, 2d04h.
+// dur renders seconds compactly, as coarse as precision stops mattering:
+// 8.2s, 45s, 9m58s, then 26m (not 26m58s) past ten minutes, 2h05m, 2d04h.
+// Past ten minutes a row's text changes once a minute instead of every
+// second, so a steady refresh rewrites few cells (over SSH, per viewer).
 func dur(seconds float64) string {
 	if seconds <= 0 {
 		return "-"
@@ -16,12 +21,14 @@ func dur(seconds float64) string {
 	if seconds < 10 {
 		return fmt.Sprintf("%.1fs", seconds)
 	}
-	s := int64(math.Round(seconds))
+	s := int64(math.Floor(seconds))
 	switch {
 	case s < 60:
 		return fmt.Sprintf("%ds", s)
-	case s < 3600:
+	case s < 600:
 		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 3600:
+		return fmt.Sprintf("%dm", s/60)
 	case s < 86400:
 		return fmt.Sprintf("%dh%02dm", s/3600, (s%3600)/60)
 	default:
@@ -42,24 +49,29 @@ func ageText(d time.Duration) string {
 // sparkBars are eight heights, readable without colour.
 var sparkBars = []rune("▁▂▃▄▅▆▇█")
 
-// sparkline draws the newest width values scaled between their min and max,
-// so a trend shows even when the level is high; a flat series is mid-height.
-func sparkline(values []float64, width int) string {
+// sparkline draws the newest width values scaled from zero to their
+// maximum: 71 → 72 clients stays two nearly full bars instead of ▁ → █, so
+// the height means the level and a real climb still shows.
+func sparkline(values []float64, width int) string { return sparklineTo(values, width, 0) }
+
+// sparklineTo is sparkline on a scale from zero to ceil (e.g. maxclients or
+// usable slots) or to the series' maximum when that is higher.
+func sparklineTo(values []float64, width int, ceil float64) string {
 	if width <= 0 || len(values) == 0 {
 		return ""
 	}
 	if len(values) > width {
 		values = values[len(values)-width:]
 	}
-	minV, maxV := values[0], values[0]
+	top := ceil
 	for _, v := range values {
-		minV, maxV = math.Min(minV, v), math.Max(maxV, v)
+		top = math.Max(top, v)
 	}
 	var b strings.Builder
 	for _, v := range values {
-		i := 3
-		if maxV > minV {
-			i = int(math.Round((v - minV) / (maxV - minV) * float64(len(sparkBars)-1)))
+		i := 0
+		if top > 0 {
+			i = int(math.Round(math.Max(v, 0) / top * float64(len(sparkBars)-1)))
 		}
 		i = max(0, min(i, len(sparkBars)-1))
 		b.WriteRune(sparkBars[i])
@@ -98,9 +110,7 @@ func orDash(s string) string {
 // oneLine flattens text from a server (a query, an application name, an
 // error) onto one line and neutralises control characters, so data can
 // neither break the layout nor send escape sequences to the terminal.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(clean(s)), " ")
-}
+func oneLine(s string) string { return termtext.OneLine(s) }
 
 // clip cuts s to at most n bytes at a character boundary: a table cell
 // never needs more, and a megabyte query must not cost a frame.
@@ -114,29 +124,9 @@ func clip(s string, n int) string {
 	return s[:n]
 }
 
-// clean replaces control characters (C0, DEL, C1) and invalid UTF-8 with
-// '?'; tabs and newlines become spaces.
-func clean(s string) string {
-	ok := true
-	for _, r := range s {
-		if r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == utf8.RuneError {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t' || r == '\n' || r == '\r':
-			return ' '
-		case r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == utf8.RuneError:
-			return '?'
-		}
-		return r
-	}, s)
-}
+// clean neutralises control characters in server text; the rule is
+// shared with the CLI's text output (internal/termtext).
+func clean(s string) string { return termtext.Clean(s) }
 
 // col pads or cuts s to exactly w cells.
 func col(s string, w int) string { return fitLine(s, w) }
