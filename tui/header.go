@@ -6,43 +6,33 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
-// sourceAge is how old a source's last good sample is at m.now, and whether
-// that makes it STALE (older than three sampling intervals).
-func (m *Model) sourceAge(source string, lastGood time.Time, every time.Duration) (time.Duration, bool) {
-	if lastGood.IsZero() {
-		return 0, true
+// freshness renders "age 2s" or "STALE 45s: <error>" for a source that has
+// data (fresh or stale).
+func (m *Model) freshness(st srcStatus) string {
+	if st.state != srcStale {
+		return "age " + ageText(st.age)
 	}
-	age := m.now.Sub(m.frameAt) + m.frame.Snapshot.TakenAt.Sub(lastGood)
-	age = max(age, 0)
-	_, failed := m.frame.Snapshot.Errors[source]
-	return age, failed || age > 3*every
-}
-
-// freshness renders "age 2s" or "STALE 45s: <error>".
-func (m *Model) freshness(source string, lastGood time.Time, every time.Duration) string {
-	age, stale := m.sourceAge(source, lastGood, every)
-	if !stale {
-		return "age " + ageText(age)
-	}
-	msg := m.st.critical.Render("STALE " + ageText(age))
-	if e := m.frame.Snapshot.Errors[source]; e != "" {
-		msg += " " + oneLine(e)
+	msg := m.st.critical.Render("STALE " + ageText(st.age))
+	if st.err != "" {
+		msg += " " + oneLine(st.err)
 	}
 	return msg
 }
 
-// withFreshness appends a source's age; a STALE marking goes right after
-// the first part, where a narrow terminal still shows it.
-func (m *Model) withFreshness(parts []string, source string, lastGood time.Time, every time.Duration) []string {
-	f := m.freshness(source, lastGood, every)
-	if _, stale := m.sourceAge(source, lastGood, every); stale && len(parts) > 0 {
-		return append([]string{parts[0], f}, parts[1:]...)
+// downText is a source that never answered: the word, how long, the error;
+// no numbers, because there are none.
+func (m *Model) downText(name string, st srcStatus) string {
+	t := name + " " + m.st.critical.Render("DOWN") + " no answer for " + ageText(st.age)
+	if st.err != "" {
+		t += ": " + oneLine(st.err)
 	}
-	return append(parts, f)
+	return t
 }
 
 func (m *Model) titleBar(w int) string {
@@ -59,6 +49,8 @@ func (m *Model) titleBar(w int) string {
 	}
 	switch {
 	case m.opts.Mode == ModeReplay:
+	case m.viewerReadOnly():
+		flags = append(flags, "VIEWER · read-only")
 	case m.opts.Mitigator == nil:
 		flags = append(flags, "ACTIONS UNAVAILABLE")
 	case m.opts.Mitigator.ReadOnly():
@@ -69,16 +61,57 @@ func (m *Model) titleBar(w int) string {
 		clock = m.frame.Snapshot.TakenAt.UTC().Format("2006-01-02 15:04:05Z")
 	}
 	right := strings.Join(append(flags, clock), "  ") + " "
-	pad := max(w-len([]rune(left))-len([]rune(right)), 1)
-	return m.st.title.Render(fitLine(left+strings.Repeat(" ", pad)+right, w))
+	room := w - ansi.StringWidth(left) - ansi.StringWidth(right)
+	if m.opts.Presence != nil {
+		if p := presenceText(m.opts.Presence(), room-4); p != "" {
+			left += "  " + p
+			room -= 2 + ansi.StringWidth(p)
+		}
+	}
+	return m.st.title.Render(fitLine(left+strings.Repeat(" ", max(room, 1))+right, w))
+}
+
+// presenceText is "3 watching: kim (operator), marcus, sarah" in at most w
+// cells: names that do not fit become "+N", and with no room for even one
+// name only the count is left.
+func presenceText(names []string, w int) string {
+	if len(names) == 0 || w <= 0 {
+		return ""
+	}
+	head := fmt.Sprintf("%d watching", len(names))
+	clean := make([]string, len(names))
+	for i, n := range names {
+		clean[i] = orDash(n)
+	}
+	for keep := len(clean); keep > 0; keep-- {
+		t := head + ": " + strings.Join(clean[:keep], ", ")
+		if keep < len(clean) {
+			t += fmt.Sprintf(" +%d", len(clean)-keep)
+		}
+		if ansi.StringWidth(t) <= w {
+			return t
+		}
+	}
+	if len(head) <= w {
+		return head
+	}
+	return ""
 }
 
 func (m *Model) pgLine() string {
-	s := m.frame.Snapshot
-	pg := s.Postgres
-	if pg == nil {
-		return "PG not configured"
+	st := m.status(collectors.SourcePostgres)
+	switch st.state {
+	case srcOff, srcDown:
+		t := "PG not configured"
+		if st.state == srcDown {
+			t = m.downText("PG", st)
+		}
+		if m.status(collectors.SourceProbe).state != srcOff {
+			t += " │ " + m.probeText()
+		}
+		return t
 	}
+	pg := m.frame.Snapshot.Postgres
 	usable := pg.Usable()
 	p := pct(float64(pg.Used()), float64(usable))
 	used := fmt.Sprintf("%d/%d used", pg.Used(), usable)
@@ -86,69 +119,108 @@ func (m *Model) pgLine() string {
 		used = m.st.critical.Render(used)
 	}
 	parts := []string{fmt.Sprintf("PG %s %s %.0f%% max %d", used, gauge(pg.Used(), usable, 10), p, pg.MaxConnections),
-		m.probeText()}
-	parts = m.withFreshness(parts, collectors.SourcePostgres, pg.LastGoodAt, m.opts.Intervals.Postgres)
-	return strings.Join(append(parts, oneLine(pg.ServerVersion+" "+pg.Target)), " │ ")
+		m.freshness(st), m.probeText(), oneLine(pg.ServerVersion + " " + pg.Target)}
+	return strings.Join(parts, " │ ")
 }
 
+// probeText is the connect probe's last result with the server's own reason
+// for a refusal ("sorry, too many clients already" and "remaining
+// connection slots are reserved …" are both 53300 and mean different
+// things).
 func (m *Model) probeText() string {
 	pr := m.frame.Snapshot.Probe
+	st := m.status(collectors.SourceProbe)
 	if pr == nil {
+		if st.state == srcDown {
+			return m.st.critical.Render("probe FAIL") + " " + oneLine(st.err)
+		}
 		return "probe off"
 	}
-	if pr.OK {
-		return fmt.Sprintf("probe OK %.0fms", pr.ConnectMS)
+	if pr.OK && st.state != srcDown {
+		t := fmt.Sprintf("probe OK %.0fms", pr.ConnectMS)
+		if st.state == srcStale {
+			t += " " + m.st.critical.Render("STALE "+ageText(st.age))
+		}
+		return t
 	}
 	t := "probe FAIL"
 	if pr.SQLState != "" {
 		t += " " + oneLine(pr.SQLState)
 	}
-	if pr.SQLState == "53300" {
-		t += " slots reserved"
-	}
 	t = m.st.critical.Render(t) + fmt.Sprintf(" %.0fms", pr.ConnectMS)
-	if age, stale := m.sourceAge(collectors.SourceProbe, pr.SampledAt, m.opts.Intervals.Probe); stale {
-		t += " " + m.st.critical.Render("STALE "+durOf(age))
+	if st.state == srcStale {
+		t += " " + m.st.critical.Render("STALE "+ageText(st.age))
+	}
+	if reason := probeReason(pr); reason != "" {
+		t += ": " + reason
 	}
 	return t
 }
 
+// probeReason is the server's message for a refused probe, never a
+// sentence of ours guessed from the SQLSTATE.
+func probeReason(pr *collectors.ProbeResult) string {
+	r := strings.TrimPrefix(oneLine(pr.Error), "FATAL: ")
+	// The code is already on screen; the server's words are what is new.
+	return strings.TrimSuffix(r, " (SQLSTATE "+pr.SQLState+")")
+}
+
 func (m *Model) redisLine() string {
-	s := m.frame.Snapshot
 	var parts []string
-	if r := s.Redis; r != nil {
-		clients := fmt.Sprintf("Redis %d/%d clients %.0f%%", r.ConnectedClients, r.MaxClients,
-			pct(float64(r.ConnectedClients), float64(r.MaxClients)))
-		if r.MaxClients > 0 && pct(float64(r.ConnectedClients), float64(r.MaxClients)) >= 80 {
+	st := m.status(collectors.SourceRedis)
+	switch st.state {
+	case srcOff:
+		parts = append(parts, "Redis not configured")
+	case srcDown:
+		parts = append(parts, m.downText("Redis", st))
+	default:
+		r := m.frame.Snapshot.Redis
+		p := pct(float64(r.ConnectedClients), float64(r.MaxClients))
+		clients := fmt.Sprintf("Redis %d/%d clients %.0f%%", r.ConnectedClients, r.MaxClients, p)
+		if r.MaxClients > 0 && p >= 80 {
 			clients = m.st.critical.Render(clients)
 		}
 		parts = append(parts, clients)
-		if _, stale := m.sourceAge(collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis); stale {
-			parts = m.withFreshness(parts, collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis)
+		if st.state == srcStale {
+			parts = append(parts, m.freshness(st))
 		}
 		parts = append(parts, fmt.Sprintf("rejected %d", r.RejectedConnections))
-	} else {
-		parts = append(parts, "Redis not configured")
 	}
-	if j := s.Jobs; j != nil {
-		t := fmt.Sprintf("jobs over capacity %d", len(j.OverCapacity))
-		if len(j.OverCapacity) > 0 {
-			t = m.st.critical.Render(t)
-			c := j.OverCapacity[0]
-			t += fmt.Sprintf(": %s %d/%d +%d", oneLine(c.ID), c.Count, c.Limit, c.Excess)
-		}
-		if _, stale := m.sourceAge(collectors.SourceJobs, j.LastGoodAt, m.opts.Intervals.Jobs); stale {
-			t += " " + m.freshness(collectors.SourceJobs, j.LastGoodAt, m.opts.Intervals.Jobs)
-		}
+	if t := m.jobsText(); t != "" {
 		parts = append(parts, t)
 	}
-	if r := s.Redis; r != nil {
-		if _, stale := m.sourceAge(collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis); !stale {
-			parts = append(parts, m.freshness(collectors.SourceRedis, r.LastGoodAt, m.opts.Intervals.Redis))
+	if st.state == srcFresh || st.state == srcStale {
+		r := m.frame.Snapshot.Redis
+		if st.state == srcFresh {
+			parts = append(parts, m.freshness(st))
 		}
 		parts = append(parts, oneLine(r.ServerVersion+" "+r.Target))
 	}
 	return strings.Join(parts, " │ ")
+}
+
+// jobsText is the header's jobs part: nothing when the jobs query does not
+// apply, DOWN without a count when it never answered, the count with its
+// age when stale.
+func (m *Model) jobsText() string {
+	st := m.status(collectors.SourceJobs)
+	switch st.state {
+	case srcOff:
+		return ""
+	case srcDown:
+		return m.downText("jobs", st)
+	}
+	j := m.frame.Snapshot.Jobs
+	t := fmt.Sprintf("jobs over capacity %d", len(j.OverCapacity))
+	if len(j.OverCapacity) > 0 {
+		t = m.st.critical.Render(t)
+		c := j.OverCapacity[0]
+		t += fmt.Sprintf(": %s %d/%d +%d", oneLine(c.ID), c.Count, c.Limit, c.Excess)
+	}
+	if st.state == srcStale {
+		t += " " + m.freshness(st)
+	}
+	return t
 }
 
 // alertRank orders firing before pending before resolved.
@@ -176,29 +248,88 @@ func visibleAlerts(alerts []analysis.Alert) []analysis.Alert {
 	return out
 }
 
+// alertItem is one line of the alert area: a blind source, one of
+// slotwatch's alerts or an external one. state and name are what the
+// overflow line lists when there is no room for the line itself.
+type alertItem struct {
+	state analysis.AlertState
+	name  string
+	line  string
+}
+
+// stateBlind is the alert area's state for a source it cannot see.
+const stateBlind analysis.AlertState = "blind"
+
+// alertItems are the alert area's lines, most urgent first: what the
+// console cannot see (it qualifies every alert below it), then firing,
+// pending and resolved alerts, slotwatch's before the team's external ones
+// of the same state.
+func (m *Model) alertItems() []alertItem {
+	var items []alertItem
+	held := map[string]bool{}
+	for _, b := range m.blindSources() {
+		items = append(items, alertItem{state: stateBlind, name: sourceNames[b.source], line: m.blindLine(b)})
+		for _, r := range b.rules {
+			held[r] = true
+		}
+	}
+	var rest []alertItem
+	for _, a := range visibleAlerts(m.frame.Alerts) {
+		rest = append(rest, alertItem{state: a.State, name: oneLine(a.Name), line: m.alertLine(a, held[a.Name])})
+	}
+	rest = append(rest, m.externalItems()...)
+	slices.SortStableFunc(rest, func(a, b alertItem) int { return alertRank(a.state) - alertRank(b.state) })
+	return append(items, rest...)
+}
+
+// blindLine says which source is missing, for how long, and which rules it
+// leaves unable to fire or resolve: "blind: no PostgreSQL data for 40s".
+func (m *Model) blindLine(b blindSource) string {
+	what := "no " + sourceNames[b.source] + " data"
+	if b.source == collectors.SourceProbe {
+		what = "the connect probe cannot tell"
+	} else {
+		what += " for " + ageText(b.status.age)
+	}
+	if b.status.state == srcDown {
+		what += " (DOWN)"
+	}
+	line := m.alertLabel(stateBlind) + " " + what
+	if len(b.rules) > 0 {
+		line += "; held: " + strings.Join(b.rules, ", ")
+	}
+	if b.status.err != "" {
+		line += " — " + oneLine(b.status.err)
+	}
+	return line
+}
+
 func (m *Model) alertLines(n int) []string {
-	alerts := visibleAlerts(m.frame.Alerts)
-	if len(alerts) == 0 {
+	items := m.alertItems()
+	if len(items) == 0 {
 		return []string{m.st.ok.Render("OK no alert pending or firing")}
 	}
 	lines := make([]string, 0, n)
-	for i, a := range alerts {
-		if len(lines) == n-1 && len(alerts)-i > 1 {
-			return append(lines, m.alertNames(alerts[i:]))
+	for i, it := range items {
+		if len(lines) == n-1 && len(items)-i > 1 {
+			return append(lines, m.alertNames(items[i:]))
 		}
-		lines = append(lines, m.alertLine(a))
+		lines = append(lines, it.line)
 	}
 	return lines
 }
 
-// alertNames lists the alerts that got no line of their own, by state.
-func (m *Model) alertNames(alerts []analysis.Alert) string {
+// alertCount is how many lines the alert area would like.
+func (m *Model) alertCount() int { return len(m.alertItems()) }
+
+// alertNames lists the items that got no line of their own, by state.
+func (m *Model) alertNames(items []alertItem) string {
 	var parts []string
-	for _, st := range []analysis.AlertState{analysis.Firing, analysis.Pending, analysis.Resolved} {
+	for _, st := range []analysis.AlertState{stateBlind, analysis.Firing, analysis.Pending, analysis.Resolved} {
 		var names []string
-		for _, a := range alerts {
-			if a.State == st {
-				names = append(names, oneLine(a.Name))
+		for _, it := range items {
+			if it.state == st {
+				names = append(names, it.name)
 			}
 		}
 		if len(names) > 0 {
@@ -210,6 +341,8 @@ func (m *Model) alertNames(alerts []analysis.Alert) string {
 
 func (m *Model) alertLabel(s analysis.AlertState) string {
 	switch s {
+	case stateBlind:
+		return m.st.critical.Render("?? BLIND   ")
 	case analysis.Firing:
 		return m.st.critical.Render("!! FIRING  ")
 	case analysis.Pending:
@@ -218,18 +351,63 @@ func (m *Model) alertLabel(s analysis.AlertState) string {
 	return m.st.ok.Render("ok RESOLVED")
 }
 
-func (m *Model) alertLine(a analysis.Alert) string {
-	label := m.alertLabel(a.State)
-	since := ""
-	if !a.Since.IsZero() {
-		since = fmt.Sprintf(" since %s (%s)", a.Since.UTC().Format("15:04:05"),
-			durOf(m.frame.Snapshot.TakenAt.Sub(a.Since)))
+// since is " since 15:04:05 (12m)" on the frames' clock.
+func (m *Model) since(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	summary := oneLine(a.Summary)
+	return fmt.Sprintf(" since %s (%s)", t.UTC().Format("15:04:05"), durOf(m.frame.Snapshot.TakenAt.Sub(t)))
+}
+
+// alertLine shows what made the alert fire and, when it differs, what the
+// rule sees now (Alert.Text), so a firing alert never contradicts itself;
+// held marks an alert whose source is blind, kept where it was.
+func (m *Model) alertLine(a analysis.Alert, held bool) string {
+	name := oneLine(a.Name)
+	if held {
+		name += " (held)"
+	}
+	summary := oneLine(a.Text())
 	if summary == "" {
 		summary = fmt.Sprintf("value %g", a.Value)
 	}
-	return fmt.Sprintf("%s %s%s: %s", label, oneLine(a.Name), since, summary)
+	return fmt.Sprintf("%s %s%s: %s", m.alertLabel(a.State), name, m.since(a.Since), summary)
+}
+
+// externalItems are the team's own firing and pending alerts
+// (Alertmanager/Prometheus), marked "ext" so nobody mistakes them for
+// slotwatch's rules.
+func (m *Model) externalItems() []alertItem {
+	al := m.frame.Snapshot.Alerting
+	if al == nil {
+		return nil
+	}
+	stale := m.status(collectors.SourceAlerting).blind()
+	var out []alertItem
+	for _, a := range al.Alerts {
+		var st analysis.AlertState
+		switch a.State {
+		case collectors.ExternalFiring:
+			st = analysis.Firing
+		case collectors.ExternalPending:
+			st = analysis.Pending
+		default:
+			continue
+		}
+		name := "ext " + oneLine(a.Name)
+		if stale {
+			name += " (stale)"
+		}
+		line := fmt.Sprintf("%s %s%s", m.alertLabel(st), name, m.since(a.Since))
+		if a.Source != "" {
+			line += " [" + oneLine(a.Source) + "]"
+		}
+		if a.Summary != "" {
+			line += ": " + oneLine(a.Summary)
+		}
+		out = append(out, alertItem{state: st, name: "ext " + oneLine(a.Name), line: line})
+	}
+	return out
 }
 
 func severityRank(s string) int {
@@ -262,9 +440,9 @@ func (m *Model) findingLines(n int) []string {
 			line += " — " + oneLine(f.About)
 		}
 		if i == n-1 && len(fs) > n {
-			line += fmt.Sprintf("  (+%d more)", len(fs)-n)
+			line += fmt.Sprintf("  (+%d more, f lists all)", len(fs)-n)
 		}
 		lines = append(lines, line)
 	}
-	return lines
+	return m.markFindingCursor(lines)
 }

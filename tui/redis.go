@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
@@ -141,8 +143,12 @@ func (m *Model) redisTitle(w int) string {
 	if m.redis.showClients {
 		view = "client list"
 	}
+	if st := m.status(collectors.SourceRedis); st.state == srcStale { // the pane may be 26 cells wide
+		view = m.st.critical.Render("STALE " + ageText(st.age))
+	}
 	t := fmt.Sprintf("Redis %s %d/%d ", view, r.ConnectedClients, r.MaxClients)
-	return t + sparkline(vals, max(w-len(t)-4, 0))
+	// On the maxclients scale the bars say how close the limit is.
+	return t + sparklineTo(vals, max(w-ansi.StringWidth(t)-4, 0), float64(r.MaxClients))
 }
 
 // clientListNote says when CLIENT LIST is read less often than INFO, so an
@@ -162,6 +168,12 @@ func (m *Model) clientListNote() string {
 func (m *Model) redisView(w, h int) block {
 	p := &m.redis
 	focused := m.focus == focusRedis
+	switch st := m.status(collectors.SourceRedis); st.state {
+	case srcDown:
+		return m.noData(" Redis groups", "Redis", st, w, h)
+	case srcOff:
+		return fitBlock([]string{m.st.bold.Render(" Redis not configured")}, w, h)
+	}
 	lines := []string{paneTitle(m.st, focused, m.redisTitle(w))}
 	if note := m.clientListNote(); note != "" {
 		lines = append(lines, m.st.dim.Render(note))
@@ -203,6 +215,13 @@ func (m *Model) redisView(w, h int) block {
 		}
 		lines = append(lines, line)
 	}
+	if p.len() == 0 {
+		what := "no client group"
+		if p.showClients {
+			what = "no client"
+		}
+		lines = append(lines, m.st.dim.Render("  "+what))
+	}
 	return fitBlock(lines, w, h)
 }
 
@@ -214,12 +233,20 @@ var jobColumns = []column{
 	{title: "EXCESS", width: 6, right: true},
 }
 
+// jobsView lists the rows over capacity. It says OK only on fresh data:
+// a stale list is shown with its age, and a jobs query that never answered
+// shows no rows and no OK.
 func (m *Model) jobsView(w, h int) block {
+	st := m.status(collectors.SourceJobs)
 	j := m.frame.Snapshot.Jobs
-	if j == nil {
-		return fitBlock([]string{m.st.bold.Render(" Jobs not configured")}, w, h)
+	if st.state == srcDown || j == nil {
+		return m.noData(" Jobs over capacity", "jobs query", st, w, h)
 	}
-	lines := []string{m.st.bold.Render(fmt.Sprintf(" Jobs over capacity (%d)", len(j.OverCapacity)))}
+	title := fmt.Sprintf(" Jobs over capacity (%d)", len(j.OverCapacity))
+	if st.state == srcStale { // short: the pane may be 24 cells wide
+		title = fmt.Sprintf(" Jobs %s (%d)", m.st.critical.Render("STALE "+ageText(st.age)), len(j.OverCapacity))
+	}
+	lines := []string{m.st.bold.Render(title)}
 	idx, widths := fitColumns(jobColumns, w-1, 6)
 	titles := []string{"JOB", "LABEL", "COUNT", "LIMIT", "EXCESS"}
 	lines = append(lines, m.st.heading.Render(fitLine(" "+renderRow(jobColumns, idx, widths, titles), w)))
@@ -227,8 +254,12 @@ func (m *Model) jobsView(w, h int) block {
 		lines = append(lines, " "+renderRow(jobColumns, idx, widths, []string{orDash(c.ID), orDash(c.Label),
 			strconv.FormatInt(c.Count, 10), strconv.FormatInt(c.Limit, 10), "+" + strconv.FormatInt(c.Excess, 10)}))
 	}
-	if len(j.OverCapacity) == 0 {
+	switch {
+	case len(j.OverCapacity) > 0:
+	case st.state == srcFresh:
 		lines = append(lines, m.st.ok.Render(" OK every job within its limit"))
+	default:
+		lines = append(lines, m.st.dim.Render(" none over capacity "+ageText(st.age)+" ago"))
 	}
 	return fitBlock(lines, w, h)
 }

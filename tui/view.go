@@ -2,9 +2,8 @@ package tui
 
 import (
 	"fmt"
-	"strings"
 
-	"github.com/charmbracelet/bubbles/key"
+	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // Minimum terminal size the dashboard is designed for.
@@ -29,7 +28,7 @@ func (m *Model) layout() layout {
 	case h >= 34:
 		l = layout{alerts: 4, findings: 2, middle: 9, footer: 3}
 	}
-	if n := len(visibleAlerts(m.frame.Alerts)); n < l.alerts {
+	if n := m.alertCount(); n < l.alerts {
 		l.alerts = max(n, 1)
 	}
 	if n := len(m.frame.Findings); n < l.findings {
@@ -52,6 +51,9 @@ func (m Model) View() string {
 	if m.mode == modeHelp {
 		return stack(fitBlock([]string{m.titleBar(w)}, w, 1), m.fullHelp(w, h-1)).String()
 	}
+	if m.mode == modeFindings {
+		return m.findingsScreen(w, h).String()
+	}
 	if !m.hasFrame {
 		lines := []string{m.titleBar(w), "", "  Waiting for the first sample…"}
 		return stack(fitBlock(lines, w, h-1), m.helpLine(w)).String()
@@ -69,9 +71,21 @@ func (m Model) View() string {
 	case modeDetail:
 		body = m.detailBlock(w, bodyH)
 	default:
-		body = stack(m.middleView(w, l.middle), m.sessions.view(m.st, w, l.sessions, m.focus == focusSessions, m.filterLine()))
+		body = stack(m.middleView(w, l.middle), m.sessionsView(w, l.sessions))
 	}
 	return stack(top, body, m.footerView(w, l.footer), m.helpLine(w)).String()
+}
+
+// sessionsView is the sessions table, or why there is none: PostgreSQL
+// DOWN or not configured is "no data", never "no session matches".
+func (m *Model) sessionsView(w, h int) block {
+	switch st := m.status(collectors.SourcePostgres); st.state {
+	case srcDown:
+		return m.noData(" Sessions", "PostgreSQL", st, w, h)
+	case srcOff:
+		return fitBlock([]string{m.st.bold.Render(" Sessions"), m.st.dim.Render("  no data: PostgreSQL not configured")}, w, h)
+	}
+	return m.sessions.view(m.st, w, h, m.focus == focusSessions, m.filterLine())
 }
 
 func (m *Model) tooSmall(w, h int) block {
@@ -81,7 +95,8 @@ func (m *Model) tooSmall(w, h int) block {
 }
 
 // middleView places the PostgreSQL states, the groups, the Redis pane and,
-// on wide or tall screens, the jobs pane side by side.
+// on wide or tall screens, the jobs pane side by side. A source without
+// data gets panes that say so instead of empty tables.
 func (m *Model) middleView(w, h int) block {
 	statesW := 24
 	switch {
@@ -93,19 +108,38 @@ func (m *Model) middleView(w, h int) block {
 	rest := w - statesW - 2
 	groupsW := rest / 2
 	redisW := rest - groupsW
-	states := m.pgStates(statesW, h)
-	if jobsH := 2 + m.jobRows(); h >= 9 {
-		jh := min(jobsH, h/3+1)
-		states = stack(m.pgStates(statesW, h-jh), m.jobsView(statesW, jh))
+	pgSt := m.status(collectors.SourcePostgres)
+	states := func(h int) block {
+		if pgSt.state == srcDown {
+			return m.noData(" PostgreSQL by state", "PostgreSQL", pgSt, statesW, h)
+		}
+		return m.pgStates(statesW, h)
 	}
-	return joinH("│", states, m.groups.view(m.st, groupsW, h, m.focus == focusGroups), m.redisView(redisW, h))
+	left := states(h)
+	if jobsH := 2 + m.jobRows(); h >= 9 && m.status(collectors.SourceJobs).state != srcOff {
+		jh := min(jobsH, h/3+1)
+		left = stack(states(h-jh), m.jobsView(statesW, jh))
+	}
+	groups := m.groups.view(m.st, groupsW, h, m.focus == focusGroups)
+	if pgSt.state == srcDown {
+		groups = m.noData(" Connections by group", "PostgreSQL", pgSt, groupsW, h)
+	}
+	return joinH("│", left, groups, m.rightColumn(redisW, h))
+}
+
+// noData is a pane for a source that has never answered: its title and
+// "no data", never an empty table that reads as "nothing is wrong".
+func (m *Model) noData(title, source string, st srcStatus, w, h int) block {
+	lines := []string{m.st.bold.Render(title), m.st.critical.Render("  no data") + " (DOWN " + ageText(st.age) + ")",
+		m.st.dim.Render("  " + source + " has not answered")}
+	return fitBlock(lines, w, h)
 }
 
 func (m *Model) jobRows() int {
 	if j := m.frame.Snapshot.Jobs; j != nil {
 		return max(len(j.OverCapacity), 1)
 	}
-	return 0
+	return 1
 }
 
 func (m *Model) filterLine() string {
@@ -115,111 +149,8 @@ func (m *Model) filterLine() string {
 	return "/" + clean(m.input.Value()) + "_  (enter keeps, esc clears)"
 }
 
-// helpBindings are the keys that apply now: they follow mode and focus.
-func (m *Model) helpBindings() []key.Binding {
-	k := m.keys
-	g := k.global
-	switch m.mode {
-	case modeConfirm:
-		return []key.Binding{k.confirm.Yes, k.confirm.No, k.confirm.Down}
-	case modeFilter:
-		return []key.Binding{k.filter.Apply, k.filter.Clear}
-	case modeDetail:
-		return []key.Binding{k.detail.Back, k.sessions.Cancel, k.sessions.Terminate, k.nav.Down, g.Quit}
-	case modeHelp:
-		return []key.Binding{g.Help, g.Quit}
-	}
-	var out []key.Binding
-	if m.replay != nil {
-		out = append(out, k.replay.Play, k.replay.Back, k.replay.Forward, k.replay.Faster, k.replay.Slower)
-	}
-	switch m.focus {
-	case focusGroups:
-		out = append(out, k.nav.Down, k.groups.TerminateGroup)
-	case focusRedis:
-		out = append(out, k.nav.Down, k.redis.Clients, k.redis.Kill)
-	default:
-		s := k.sessions
-		out = append(out, s.Detail, s.Mark, s.Terminate, s.Cancel, s.TerminateGroup, s.Filter, s.Sort, s.Idle, s.Active)
-	}
-	if m.replay == nil {
-		out = append(out, g.Pause)
-	}
-	return append(out, g.Focus, g.Help, g.Quit)
-}
-
 func (m *Model) helpLine(w int) block {
 	hm := m.help
 	hm.Width = w
 	return fitBlock([]string{hm.ShortHelpView(m.helpBindings())}, w, 1)
-}
-
-// fullHelp lists every key, grouped, with what is disabled and why.
-func (m *Model) fullHelp(w, h int) block {
-	k := m.keys
-	groups := []struct {
-		title string
-		keys  []key.Binding
-	}{
-		{"Global", k.global.list()},
-		{"Navigation", k.nav.list()},
-		{"Sessions table", []key.Binding{k.sessions.Detail, k.sessions.Filter, k.sessions.Sort, k.sessions.Reverse,
-			k.sessions.Active, k.sessions.Idle, k.sessions.IdleTx, k.sessions.Waiting, k.sessions.AllStates}},
-		{"Actions (sessions, groups, Redis)", []key.Binding{k.sessions.Mark, k.sessions.ClearMarks, k.sessions.Cancel,
-			k.sessions.Terminate, k.sessions.TerminateGroup, k.redis.Clients, k.redis.Kill}},
-		{"Confirmation dialog", []key.Binding{k.confirm.Yes, k.confirm.No}},
-	}
-	if m.replay != nil {
-		groups = append(groups, struct {
-			title string
-			keys  []key.Binding
-		}{"Replay", k.replay.list()})
-	}
-	lines := []string{m.st.heading.Render("Keys (? or Esc closes)"), ""}
-	if m.actionsDisabled() {
-		lines = append(lines, m.st.critical.Render(m.disabledReason()), "")
-	}
-	var cols [][]string
-	for _, g := range groups {
-		c := []string{m.st.bold.Render(g.title)}
-		for _, b := range g.keys {
-			hk := b.Help()
-			entry := fmt.Sprintf("  %-8s %s", hk.Key, hk.Desc)
-			if !b.Enabled() {
-				entry += " (disabled)"
-			}
-			c = append(c, entry)
-		}
-		cols = append(cols, c)
-	}
-	lines = append(lines, columnsOf(cols, w, 38)...)
-	lines = append(lines, "", fmt.Sprintf("G terminates idle sessions older than %s in the group under the cursor.",
-		durOf(m.opts.GroupIdleOver)), "Alert states read FIRING / PENDING / RESOLVED; '>' marks the cursor, '*' a marked row.")
-	return fitBlock(lines, w, h)
-}
-
-// columnsOf lays out help groups in as many columns as fit.
-func columnsOf(groups [][]string, w, colW int) []string {
-	per := max(w/colW, 1)
-	var out []string
-	for start := 0; start < len(groups); start += per {
-		row := groups[start:min(start+per, len(groups))]
-		height := 0
-		for _, g := range row {
-			height = max(height, len(g))
-		}
-		for i := 0; i < height; i++ {
-			var b strings.Builder
-			for _, g := range row {
-				cell := ""
-				if i < len(g) {
-					cell = g[i]
-				}
-				b.WriteString(fitLine(cell, colW))
-			}
-			out = append(out, b.String())
-		}
-		out = append(out, "")
-	}
-	return out
 }

@@ -1,0 +1,162 @@
+package tui
+
+import (
+	"time"
+
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// srcState is what the screen may say about a source (contract C3): it is
+// the one place that decides whether numbers may be shown at all.
+type srcState int
+
+const (
+	srcOff   srcState = iota // not configured (or jobs not applicable): show nothing
+	srcFresh                 // answered recently
+	srcStale                 // failing now or too old: last good data, marked with its age
+	srcDown                  // configured but never answered: no numbers at all
+)
+
+// srcStatus is one source's state, how old its data is (STALE) or how long
+// it has been unanswered (DOWN, since the first frame), and its error.
+type srcStatus struct {
+	state srcState
+	age   time.Duration
+	err   string
+}
+
+// blind is true when a rule reading the source cannot tell the truth.
+func (s srcStatus) blind() bool { return s.state == srcStale || s.state == srcDown }
+
+// sourceNames name the sources in sentences ("no PostgreSQL data for 40s").
+var sourceNames = map[string]string{
+	collectors.SourcePostgres: "PostgreSQL",
+	collectors.SourceProbe:    "connect-probe",
+	collectors.SourceRedis:    "Redis",
+	collectors.SourceJobs:     "jobs",
+	collectors.SourceAlerting: "external alerting",
+}
+
+// sourceOrder is the order blind sources are listed in.
+var sourceOrder = []string{collectors.SourcePostgres, collectors.SourceProbe, collectors.SourceRedis,
+	collectors.SourceJobs, collectors.SourceAlerting}
+
+// ruleSources maps each built-in rule to the source it reads. It is built
+// once from the rules themselves, so a new rule needs no change here.
+var ruleSources = func() map[string]string {
+	out := map[string]string{}
+	for _, r := range analysis.DefaultRules() {
+		out[r.Name] = r.Source
+	}
+	return out
+}()
+
+// sourceData returns whether the snapshot carries data for the source, when
+// it last answered, and its sampling interval.
+func (m *Model) sourceData(source string) (present bool, lastGood time.Time, every time.Duration) {
+	s := &m.frame.Snapshot
+	iv := m.opts.Intervals
+	switch source {
+	case collectors.SourcePostgres:
+		if s.Postgres != nil {
+			return true, s.Postgres.LastGoodAt, iv.Postgres
+		}
+		return false, time.Time{}, iv.Postgres
+	case collectors.SourceRedis:
+		if s.Redis != nil {
+			return true, s.Redis.LastGoodAt, iv.Redis
+		}
+		return false, time.Time{}, iv.Redis
+	case collectors.SourceJobs:
+		if s.Jobs != nil {
+			return true, s.Jobs.LastGoodAt, iv.Jobs
+		}
+		return false, time.Time{}, iv.Jobs
+	case collectors.SourcePgBouncer:
+		if s.PgBouncer != nil {
+			return true, s.PgBouncer.LastGoodAt, iv.Postgres
+		}
+		return false, time.Time{}, iv.Postgres
+	case collectors.SourceProbe:
+		// A probe result is data even when refused (53300): it is the
+		// probe's finding. Only an error makes it unknown.
+		if s.Probe != nil {
+			last := s.Probe.SampledAt
+			if _, failed := s.Errors[source]; failed {
+				last = time.Time{}
+			}
+			return true, last, iv.Probe
+		}
+		return false, time.Time{}, iv.Probe
+	case collectors.SourceAlerting:
+		if s.Alerting != nil {
+			return true, s.Alerting.LastGoodAt, 15 * time.Second
+		}
+		return false, time.Time{}, 15 * time.Second
+	}
+	return false, time.Time{}, time.Second
+}
+
+// status classifies a source at the model's clock. Data without any good
+// sample (a zeroed struct beside an error) counts as DOWN, never as numbers.
+func (m *Model) status(source string) srcStatus {
+	present, lastGood, every := m.sourceData(source)
+	errText, failed := m.frame.Snapshot.Errors[source]
+	switch {
+	case !present && !failed:
+		return srcStatus{state: srcOff}
+	case lastGood.IsZero():
+		return srcStatus{state: srcDown, age: m.sinceFirstFrame(), err: errText}
+	}
+	age := max(m.frameAge()+m.frame.Snapshot.TakenAt.Sub(lastGood), 0)
+	if failed || age > 3*every {
+		return srcStatus{state: srcStale, age: age, err: errText}
+	}
+	return srcStatus{state: srcFresh, age: age}
+}
+
+// frameAge is how long the displayed frame has been on screen: data keeps
+// ageing between frames, and a source that stops sending frames altogether
+// still counts up.
+func (m *Model) frameAge() time.Duration { return max(m.now.Sub(m.frameAt), 0) }
+
+// sinceFirstFrame is how long the console has been watching, on the frames'
+// clock: how long a source that never answered has been DOWN.
+func (m *Model) sinceFirstFrame() time.Duration {
+	if m.firstTakenAt.IsZero() {
+		return m.frameAge()
+	}
+	return max(m.frame.Snapshot.TakenAt.Sub(m.firstTakenAt)+m.frameAge(), 0)
+}
+
+// blindSources are the sources some alert rule reads that are DOWN or
+// STALE, in display order, with the rules each one leaves unable to fire or
+// resolve.
+type blindSource struct {
+	source string
+	status srcStatus
+	rules  []string
+}
+
+func (m *Model) blindSources() []blindSource {
+	var out []blindSource
+	for _, src := range sourceOrder {
+		st := m.status(src)
+		if !st.blind() {
+			continue
+		}
+		var rules []string
+		for _, a := range m.frame.Alerts {
+			if ruleSources[a.Name] == src {
+				rules = append(rules, a.Name)
+			}
+		}
+		// The team's alerting feeds no rule of ours, but a screen showing
+		// none of their alerts must say when it cannot see them.
+		if len(rules) > 0 || len(m.frame.Alerts) == 0 || src == collectors.SourceAlerting {
+			out = append(out, blindSource{source: src, status: st, rules: rules})
+		}
+	}
+	return out
+}
