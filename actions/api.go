@@ -65,6 +65,9 @@ type Backend struct {
 	// Hidden marks a row the driver's role may not fully see (no
 	// backend_start, state): it cannot be re-checked, so it is never signalled.
 	Hidden bool `json:"hidden,omitempty"`
+	// Own marks the backend of the connection that read the row: the
+	// console's own, whichever connection that is at the moment.
+	Own bool `json:"own,omitempty"`
 }
 
 // Exclusion is a backend that matched the filter but the policy protects.
@@ -119,10 +122,13 @@ type PGDriver interface {
 	Backends(ctx context.Context) ([]Backend, error)
 	// Signal sends kind to each target, re-checking in the same statement
 	// that the pid still has the previewed backend_start, is still in the
-	// previewed state (or, when the filter names states, in one of them) and
-	// still matches the filter; a target that fails the re-check is Skipped,
-	// not signalled.
-	Signal(ctx context.Context, kind Kind, targets []Backend, recheck SessionFilter) ([]TargetResult, error)
+	// previewed state (or, when the filter names states, in one of them),
+	// still matches the filter and is still allowed by protect (protected
+	// applications, superuser, backend type, replication, own backend); a
+	// target that fails the re-check is Skipped, not signalled. Terminate
+	// waits for the signalled backends to exit (Done) or reports those still
+	// running after the driver's timeout as Failed.
+	Signal(ctx context.Context, kind Kind, targets []Backend, recheck SessionFilter, protect Protection) ([]TargetResult, error)
 }
 
 // RedisFilter selects Redis clients. Text fields are exact values or globs.

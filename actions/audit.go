@@ -2,10 +2,12 @@ package actions
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,10 +18,11 @@ import (
 // the server and a result line after, so a crash mid-action still leaves the
 // intent on disk.
 const (
-	PhaseIntent   = "intent"   // confirmed, about to execute
-	PhaseResult   = "result"   // executed; per-target outcomes
-	PhaseDeclined = "declined" // previewed, not confirmed
-	PhaseRefused  = "refused"  // refused by read-only mode or the safety policy
+	PhaseIntent    = "intent"    // confirmed, about to execute
+	PhaseResult    = "result"    // executed; per-target outcomes
+	PhaseDeclined  = "declined"  // previewed in a dialog, then declined (n/Esc)
+	PhasePreviewed = "previewed" // CLI preview without --yes: not an action
+	PhaseRefused   = "refused"   // refused by read-only mode or the safety policy
 )
 
 // Audit actions.
@@ -75,18 +78,23 @@ type AuditEntry struct {
 const recentKept = 200
 
 // AuditLog appends entries to a JSON-lines file. It is safe for concurrent
-// use. An AuditLog with an empty path keeps entries in memory only (demo).
+// use by many sessions of one process (serve), and several processes may
+// append to the same file: each line is one write to an O_APPEND file, and
+// Recent reads what others appended since. An AuditLog with an empty path
+// keeps entries in memory only (demo).
 type AuditLog struct {
 	mu     sync.Mutex
 	path   string
 	file   *os.File
 	recent []AuditEntry
+	// read is how many bytes of the file recent has taken in.
+	read   int64
 	seq    int
 	closed bool
 }
 
 // OpenAuditLog opens path for appending, creating it (mode 0600) and its
-// parent directories, and loads its newest entries for RecentAudit. An empty
+// parent directories, and loads its newest entries for Recent. An empty
 // path gives an in-memory log.
 func OpenAuditLog(path string) (*AuditLog, error) {
 	a := &AuditLog{path: path}
@@ -101,9 +109,7 @@ func OpenAuditLog(path string) (*AuditLog, error) {
 		return nil, fmt.Errorf("cannot open the audit log %s: %w; pass --audit-log with a writable path", path, err)
 	}
 	a.file = f
-	if old, err := ReadAuditLog(path); err == nil {
-		a.remember(old...)
-	}
+	a.catchUp()
 	return a, nil
 }
 
@@ -142,17 +148,50 @@ func (a *AuditLog) Append(e AuditEntry) error {
 	if a.closed {
 		return fmt.Errorf("the audit log %s is closed", a.path)
 	}
-	if a.file != nil {
-		// One write per line: O_APPEND keeps concurrent writers' lines whole.
-		if _, err := a.file.Write(line); err != nil {
-			return fmt.Errorf("cannot write the audit log %s: %w", a.path, err)
-		}
-		if err := a.file.Sync(); err != nil {
-			return fmt.Errorf("cannot sync the audit log %s: %w", a.path, err)
-		}
+	if a.file == nil {
+		a.remember(e)
+		return nil
 	}
-	a.remember(e)
+	// One write per line: O_APPEND keeps concurrent writers' lines whole.
+	if _, err := a.file.Write(line); err != nil {
+		return fmt.Errorf("cannot write the audit log %s: %w", a.path, err)
+	}
+	if err := a.file.Sync(); err != nil {
+		return fmt.Errorf("cannot sync the audit log %s: %w", a.path, err)
+	}
+	a.catchUp()
 	return nil
+}
+
+// catchUp takes in the complete lines appended to the file since the last
+// call, this process's and others'. Called with mu held (or before the log
+// is shared). A file that shrank (rotated, truncated) is read again.
+func (a *AuditLog) catchUp() {
+	if a.path == "" {
+		return
+	}
+	fi, err := os.Stat(a.path)
+	if err != nil || fi.Size() == a.read {
+		return
+	}
+	if fi.Size() < a.read {
+		a.recent, a.read = nil, 0
+	}
+	f, err := os.Open(a.path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	buf := make([]byte, fi.Size()-a.read)
+	n, _ := f.ReadAt(buf, a.read)
+	buf = buf[:n]
+	end := bytes.LastIndexByte(buf, '\n')
+	if end < 0 {
+		return // a line still being written
+	}
+	es, _ := decodeAudit(bytes.NewReader(buf[:end+1]))
+	a.read += int64(end + 1)
+	a.remember(es...)
 }
 
 func (a *AuditLog) remember(es ...AuditEntry) {
@@ -162,13 +201,17 @@ func (a *AuditLog) remember(es ...AuditEntry) {
 	}
 }
 
-// Recent returns up to n newest entries, newest last.
+// Recent returns up to n newest entries, newest last, including what other
+// processes appended to the same file.
 func (a *AuditLog) Recent(n int) []AuditEntry {
 	if a == nil || n <= 0 {
 		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if !a.closed {
+		a.catchUp()
+	}
 	start := max(0, len(a.recent)-n)
 	return append([]AuditEntry(nil), a.recent[start:]...)
 }
@@ -179,12 +222,13 @@ func (a *AuditLog) all() ([]AuditEntry, error) {
 		return nil, nil
 	}
 	if a.path == "" {
-		return a.Recent(len(a.recent)), nil
+		return a.Recent(math.MaxInt), nil
 	}
 	return ReadAuditLog(a.path)
 }
 
-// nextID returns a new action id, unique within this log.
+// nextID returns a new action id, unique within this log and across
+// processes appending to the same file.
 func (a *AuditLog) nextID(now time.Time) string {
 	if a == nil {
 		return now.UTC().Format("20060102T150405.000000Z")

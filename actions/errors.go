@@ -6,6 +6,10 @@ import "errors"
 // (--read-only or read_only: true in the config).
 var ErrReadOnly = errors.New("read-only mode (--read-only or read_only: true in the config) disables every action; run without it to act")
 
+// ErrViewer refuses every action of a served session whose SSH key is a
+// viewer's: viewers watch, operators act.
+var ErrViewer = errors.New("this session is a viewer, which is read-only: only an operator's key may act")
+
 // RefusedError is an action the safety policy refuses as a whole, e.g. a
 // session action without any filter. Callers map it to exit status 3.
 type RefusedError struct {
@@ -17,5 +21,5 @@ func (e *RefusedError) Error() string { return e.Reason }
 // IsRefused reports whether err is a read-only or safety-policy refusal.
 func IsRefused(err error) bool {
 	var r *RefusedError
-	return errors.Is(err, ErrReadOnly) || errors.As(err, &r)
+	return errors.Is(err, ErrReadOnly) || errors.Is(err, ErrViewer) || errors.As(err, &r)
 }

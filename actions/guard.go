@@ -225,12 +225,17 @@ func (s *Service) guardPlan(ctx context.Context, action string, req GuardRequest
 		if req.Role == "" {
 			return plan, fmt.Errorf("%s is set per role: name the role (--role)", req.Setting)
 		}
+		// Read first: a borrowed connection knows the server version only
+		// once it has been used.
+		cur, err := s.currentPG(ctx, g, req.Role, req.Setting)
+		if err != nil {
+			return plan, err
+		}
 		if req.Setting == GuardIdleSession && g.ServerVersionNum() < 140000 {
 			return plan, fmt.Errorf("idle_session_timeout needs PostgreSQL 14 or newer (this server is %d); use idle_in_transaction_session_timeout or terminate idle sessions", g.ServerVersionNum())
 		}
-		cur, err := s.currentPG(ctx, g, req.Role, req.Setting)
 		plan.Current = cur
-		return plan, err
+		return plan, nil
 	case req.Setting == GuardRedisTimeout:
 		if err := s.checkAllowed(action, s.redisServer(), req.Setting); err != nil {
 			return plan, err
@@ -351,7 +356,7 @@ func (s *Service) applyGuard(ctx context.Context, plan GuardPlan) error {
 // DeclineGuard records that plan was previewed and not confirmed.
 func (s *Service) DeclineGuard(ctx context.Context, plan GuardPlan) error {
 	if s.policy.ReadOnly {
-		return ErrReadOnly
+		return s.readOnly
 	}
 	return s.audit.Append(s.guardEntry(s.audit.nextID(s.now()), PhaseDeclined, plan, ""))
 }
@@ -360,7 +365,7 @@ func (s *Service) guardEntry(id, phase string, plan GuardPlan, outcome Outcome) 
 	e := s.entry(id, phase, plan.Action, plan.Server)
 	e.Predicate = plan.Setting + forRole(plan.Role)
 	e.Statement = plan.Statement
-	e.Confirmed = phase != PhaseDeclined
+	e.Confirmed = phase == PhaseIntent || phase == PhaseResult
 	e.Setting, e.Role, e.Previous, e.New = plan.Setting, plan.Role, plan.Current, plan.New
 	e.Outcome, e.RevertOf = outcome, plan.RevertOf
 	if phase != PhaseResult {

@@ -5,10 +5,23 @@ import (
 	"strings"
 )
 
-// Operator is who runs an action, for the audit log.
+// Operator is who runs an action, for the audit log: the local user, or the
+// SSH identity a `slotwatch serve` session authenticated with.
 type Operator struct {
-	User      string `json:"user"`
-	SSHClient string `json:"ssh_client,omitempty"` // address the operator came from over SSH
+	User string `json:"user"`
+	// Fingerprint is the SSH public key's fingerprint (SHA256:…) of a served
+	// session.
+	Fingerprint string `json:"key_fingerprint,omitempty"`
+	// SSHClient is the address the operator came from over SSH.
+	SSHClient string `json:"ssh_client,omitempty"`
+}
+
+// Name is how messages name the operator.
+func (o Operator) Name() string {
+	if o.User == "" {
+		return "someone"
+	}
+	return o.User
 }
 
 // CurrentOperator names the operator from the environment: SUDO_USER (the

@@ -11,17 +11,30 @@ import (
 // same expression.
 const clientExpr = `COALESCE(host(a.client_addr), CASE WHEN a.client_port = -1 THEN 'local' ELSE '' END)`
 
-// signalStatement builds the statement that signals one previewed backend
-// only if, at that instant, the pid still has the previewed backend_start,
-// is still in the previewed state (or one of the filter's states) and still
-// matches the filter. Identity, predicate and signal are one statement, so
-// nothing can change between the check and the signal.
+// signalFixedArgs are the bind parameters of the batch statement that
+// identify the previewed targets and carry the policy: $1 pids, $2
+// backend_starts, $3 previewed states, $4 the regexps the protected globs
+// compile to, $5 whether superusers may be signalled. The filter's values
+// follow.
+const signalFixedArgs = 5
+
+// signalStatement builds the one statement that signals a whole batch of
+// previewed backends, each only if, at that instant, its pid still has the
+// previewed backend_start, it is still in the previewed state (or one of
+// the filter's states), still matches the filter, and the safety policy
+// still allows it: a client backend, not replication, not this connection's
+// own backend, not a superuser's (unless allowed), not a protected
+// application, and one the role may signal at all (so no permission error
+// can abort the statement half-way). Identity, policy, predicate and signal
+// are one statement, so nothing can change between the check and the
+// signal.
 //
-// With args != nil the values are bind parameters ($1 pid, $2 backend_start,
-// $3 previewed state unless the filter names states, then the filter's)
-// collected into *args; with
-// args == nil they are rendered as literals for display.
-func signalStatement(kind Kind, f SessionFilter, timeoutMS int64, args *[]any) string {
+// With args != nil the filter's values are bind parameters appended to
+// *args (which must already hold the signalFixedArgs); with args == nil
+// everything is rendered for display.
+func signalStatement(kind Kind, f SessionFilter, protect Protection, args *[]any) string {
+	fixed := [signalFixedArgs]string{"$1", "$2", "$3", "$4", "$5"}
+	comment := ""
 	param := func(v any) string {
 		if args == nil {
 			return literal(v)
@@ -29,14 +42,13 @@ func signalStatement(kind Kind, f SessionFilter, timeoutMS int64, args *[]any) s
 		*args = append(*args, v)
 		return "$" + strconv.Itoa(len(*args))
 	}
-	pid, start, state := "<pid>", "<previewed backend_start>", "<previewed state>"
-	if args != nil {
-		pid, start = param(nil), param(nil)
-		if len(f.States) == 0 {
-			state = param(nil)
-		}
+	if args == nil {
+		globs, res := protect.Protected()
+		fixed = [signalFixedArgs]string{"<previewed pids>", "<previewed backend_starts>", "<previewed states>",
+			literal(res), strconv.FormatBool(protect.AllowSuperuser())}
+		comment = "\n-- protected applications: " + strings.Join(globs, ", ")
 	}
-	stateCheck := "a.state IS NOT DISTINCT FROM " + state
+	stateCheck := "a.state IS NOT DISTINCT FROM t.state"
 	if len(f.States) > 0 {
 		stateCheck = "a.state = ANY(" + param(f.States) + "::text[])"
 	}
@@ -55,29 +67,44 @@ func signalStatement(kind Kind, f SessionFilter, timeoutMS int64, args *[]any) s
 	if len(preds) > 0 {
 		match = "COALESCE(" + strings.Join(preds, " AND ") + ", false)"
 	}
-	return fmt.Sprintf(`SELECT a.backend_start, a.state, c.same_backend, c.same_state, c.matches,
-  CASE WHEN c.same_backend AND c.same_state AND c.matches THEN %[5]s END AS signalled
-FROM pg_stat_activity a CROSS JOIN LATERAL (SELECT
-  COALESCE(a.backend_start = %[2]s, false) AS same_backend,
-  COALESCE(%[3]s, false) AS same_state,
-  %[4]s AS matches) c
-WHERE a.pid = %[1]s`, pid, start, stateCheck, match, signalCall(kind, timeoutMS))
+	return fmt.Sprintf(`SELECT t.pid, a.pid IS NOT NULL, a.backend_start, a.state, COALESCE(a.backend_type, ''), COALESCE(r.rolsuper, false),
+  COALESCE(a.application_name, ''), COALESCE(a.pid = pg_backend_pid(), false),
+  c.same_backend, c.same_state, c.matches, c.protected, COALESCE(c.may_signal, false),
+  CASE WHEN c.same_backend AND c.same_state AND c.matches AND NOT c.protected AND c.may_signal
+    THEN %[8]s END AS signalled
+FROM unnest(%[1]s::int4[], %[2]s::timestamptz[], %[3]s::text[]) AS t(pid, start, state)
+LEFT JOIN pg_stat_activity a ON a.pid = t.pid
+LEFT JOIN pg_roles r ON r.oid = a.usesysid
+CROSS JOIN (SELECT rolsuper AS super, pg_has_role('pg_signal_backend', 'USAGE') AS can_signal
+  FROM pg_roles WHERE rolname = current_user) me
+CROSS JOIN LATERAL (SELECT
+  COALESCE(a.backend_start = t.start, false) AS same_backend,
+  COALESCE(%[6]s, false) AS same_state,
+  %[7]s AS matches,
+  COALESCE(a.pid = pg_backend_pid()
+    OR a.backend_type IS DISTINCT FROM 'client backend'
+    OR (COALESCE(r.rolsuper, false) AND NOT %[5]s::bool)
+    OR COALESCE(a.application_name, '') ~ ANY(%[4]s::text[]), true) AS protected,
+  me.super OR (NOT COALESCE(r.rolsuper, false) AND (me.can_signal OR pg_has_role(a.usesysid, 'USAGE'))) AS may_signal) c%[9]s`,
+		fixed[0], fixed[1], fixed[2], fixed[3], fixed[4], stateCheck, match, signalCall(kind), comment)
 }
 
-func signalCall(kind Kind, timeoutMS int64) string {
-	switch {
-	case kind == Cancel:
+// waitStatement lists which of the signalled backends still exist.
+const waitStatement = `SELECT t.pid FROM unnest($1::int4[], $2::timestamptz[]) AS t(pid, start)
+JOIN pg_stat_activity a ON a.pid = t.pid AND a.backend_start = t.start`
+
+func signalCall(kind Kind) string {
+	if kind == Cancel {
 		return "pg_cancel_backend(a.pid)"
-	case timeoutMS > 0:
-		return fmt.Sprintf("pg_terminate_backend(a.pid, %d)", timeoutMS)
-	default:
-		return "pg_terminate_backend(a.pid)"
 	}
+	// No timeout argument: the whole batch is signalled at once and then
+	// waited for together (waitStatement), on every server version.
+	return "pg_terminate_backend(a.pid)"
 }
 
 // describeSignal is the statement as shown in previews and the audit log.
-func describeSignal(kind Kind, f SessionFilter, timeoutMS int64) string {
-	return signalStatement(kind, f, timeoutMS, nil)
+func describeSignal(kind Kind, f SessionFilter, protect Protection) string {
+	return signalStatement(kind, f, protect, nil)
 }
 
 // literal renders a value as SQL for display only; execution binds values.
@@ -90,7 +117,7 @@ func literal(v any) string {
 		for i, s := range x {
 			q[i] = quoteLiteral(s)
 		}
-		return "ARRAY[" + strings.Join(q, ", ") + "]"
+		return "ARRAY[" + strings.Join(q, ", ") + "]::text[]"
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	default:

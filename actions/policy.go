@@ -25,11 +25,17 @@ type Policy struct {
 	ReadOnly bool
 }
 
+// BuiltinProtectedApps are always protected, whatever ProtectedApps says:
+// slotwatch itself and the backup/restore tools.
+func BuiltinProtectedApps() []string {
+	return []string{"slotwatch", "slotwatch-*", "pg_dump", "pg_dumpall", "pg_basebackup", "pg_restore"}
+}
+
 // DefaultPolicy protects slotwatch itself and the backup/restore tools, and
-// signals 50 targets every 200ms.
+// starts a batch of 50 targets every 200ms.
 func DefaultPolicy() Policy {
 	return Policy{
-		ProtectedApps: []string{"slotwatch", "slotwatch-*", "pg_dump", "pg_dumpall", "pg_basebackup", "pg_restore"},
+		ProtectedApps: BuiltinProtectedApps(),
 		BatchSize:     50,
 		BatchInterval: 200 * time.Millisecond,
 	}
@@ -48,11 +54,15 @@ type compiledPolicy struct {
 	protected []matcher
 }
 
-// compile compiles the protected globs; an invalid glob protects only the
-// exact name, so a typo never unprotects anything.
+// compile compiles the protected globs, the built-in ones included; an
+// invalid glob protects only the exact name, so a typo never unprotects
+// anything.
 func (p Policy) compile() compiledPolicy {
 	c := compiledPolicy{Policy: p}
-	for _, g := range p.ProtectedApps {
+	for _, g := range append(BuiltinProtectedApps(), p.ProtectedApps...) {
+		if slices.ContainsFunc(c.protected, func(m matcher) bool { return m.pattern == g }) {
+			continue
+		}
 		m, err := newMatcher(g)
 		if err != nil || g == "" {
 			m = matcher{pattern: g, re: regexp.MustCompile("^" + regexp.QuoteMeta(g) + "$")}
@@ -76,7 +86,7 @@ func (p compiledPolicy) protects(name string) (string, bool) {
 // signalled.
 func (p compiledPolicy) excludeSession(b Backend, ownPID int32) string {
 	switch {
-	case b.PID == ownPID:
+	case b.Own || b.PID == ownPID:
 		return "the console's own connection"
 	case b.Replication || b.BackendType == "walsender":
 		return "replication connection"
@@ -91,6 +101,45 @@ func (p compiledPolicy) excludeSession(b Backend, ownPID int32) string {
 		return fmt.Sprintf("protected application %q (actions.protected_apps: %s)", b.ApplicationName, g)
 	}
 	return ""
+}
+
+// Protection is the part of the policy that the signalling statement
+// re-checks on the server, at the instant of the signal. The zero value
+// protects nothing; the Service passes its policy's.
+type Protection struct {
+	policy *compiledPolicy
+}
+
+// protection is the policy's Protection.
+func (p compiledPolicy) protection() Protection { return Protection{policy: &p} }
+
+// Excludes says why the policy protects b (as it is now), or "" when it may
+// be signalled. Drivers that re-check in memory (the demo) call it under
+// the same lock as the signal.
+func (p Protection) Excludes(b Backend, ownPID int32) string {
+	if p.policy == nil {
+		if b.Own || b.PID == ownPID {
+			return "the console's own connection"
+		}
+		return ""
+	}
+	return p.policy.excludeSession(b, ownPID)
+}
+
+// AllowSuperuser reports whether superuser sessions may be signalled.
+func (p Protection) AllowSuperuser() bool { return p.policy != nil && p.policy.AllowSuperuser }
+
+// Protected returns the protected application globs and the anchored
+// regular expressions they compile to (the same ones the preview matches
+// with, understood alike by PostgreSQL's ~).
+func (p Protection) Protected() (globs, regexps []string) {
+	if p.policy == nil {
+		return []string{}, []string{}
+	}
+	for _, m := range p.policy.protected {
+		globs, regexps = append(globs, m.pattern), append(regexps, m.re.String())
+	}
+	return globs, regexps
 }
 
 // excludeRedis says why the policy protects c, or "" when it may be killed.

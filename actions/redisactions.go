@@ -89,8 +89,8 @@ func (s *Service) ExecuteRedis(ctx context.Context, plan RedisPlan) (RedisReport
 	if err := s.audit.Append(s.redisEntry(id, PhaseIntent, plan)); err != nil {
 		return report, fmt.Errorf("nothing was done because the audit log cannot record it: %w", err)
 	}
-	err = runBatches(ctx, s, plan.Targets, func(batch []collectors.RedisClient) error {
-		res, err := s.killBatch(ctx, m, batch)
+	err = runBatches(ctx, s, plan.Targets, func(bctx context.Context, batch []collectors.RedisClient) error {
+		res, err := s.killBatch(bctx, m, batch)
 		report.Results = append(report.Results, res...)
 		return err
 	}, func(rest []collectors.RedisClient, why string) {
@@ -194,7 +194,7 @@ func describeClientChange(was, now collectors.RedisClient) string {
 // DeclineRedis records that plan was previewed and not confirmed.
 func (s *Service) DeclineRedis(ctx context.Context, plan RedisPlan) error {
 	if s.policy.ReadOnly {
-		return ErrReadOnly
+		return s.readOnly
 	}
 	return s.audit.Append(s.redisEntry(s.audit.nextID(s.now()), PhaseDeclined, plan))
 }
@@ -203,7 +203,7 @@ func (s *Service) redisEntry(id, phase string, plan RedisPlan) AuditEntry {
 	e := s.entry(id, phase, ActionRedisKill, plan.Server)
 	e.Predicate = plan.Filter.String()
 	e.Statement = plan.Statement
-	e.Confirmed = phase != PhaseDeclined
+	e.Confirmed = phase == PhaseIntent || phase == PhaseResult
 	for _, c := range plan.Targets {
 		e.Previewed = append(e.Previewed, c.ID)
 	}

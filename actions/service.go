@@ -15,15 +15,54 @@ type Service struct {
 	policy compiledPolicy
 	audit  *AuditLog
 	op     Operator
-	now    func() time.Time
-	sleep  func(context.Context, time.Duration) error
+	// readOnly is the error every action is refused with when the policy
+	// is read-only (ErrReadOnly, or ErrViewer for a served viewer).
+	readOnly error
+	now      func() time.Time
+	sleep    func(context.Context, time.Duration) error
 }
 
 // NewService wires drivers (either may be nil: that side is unavailable), the
 // policy, the audit log (nil: nothing is recorded; use OpenAuditLog("") for
 // an in-memory log) and the operator named in the audit lines.
 func NewService(pg PGDriver, rds RedisDriver, policy Policy, audit *AuditLog, op Operator) *Service {
-	return &Service{pg: pg, rds: rds, policy: policy.compile(), audit: audit, op: op, now: time.Now, sleep: sleepCtx}
+	return &Service{pg: pg, rds: rds, policy: policy.compile(), audit: audit, op: op, readOnly: ErrReadOnly, now: time.Now, sleep: sleepCtx}
+}
+
+// WithOperator is a service for another operator (one per served SSH
+// session) sharing this one's drivers, policy and audit log.
+func (s *Service) WithOperator(op Operator) *Service {
+	c := *s
+	c.op = op
+	return &c
+}
+
+// AsViewer is the same service refusing every action with ErrViewer (and
+// auditing the refusal): a served session whose key is not an operator's.
+func (s *Service) AsViewer() *Service {
+	c := *s
+	c.policy.ReadOnly = true
+	c.readOnly = ErrViewer
+	return &c
+}
+
+// Operator is who this service's audit lines name.
+func (s *Service) Operator() Operator { return s.op }
+
+// Refuse records that action (cancel, terminate, redis-kill, guard-set, …)
+// on predicate was refused before anything was previewed — the dashboard's
+// read-only refusals — and returns the refusal: the read-only error when
+// the service is read-only, else a RefusedError.
+func (s *Service) Refuse(ctx context.Context, action, predicate string) error {
+	var err error = &RefusedError{Reason: action + " was refused"}
+	if s.policy.ReadOnly {
+		err = s.readOnly
+	}
+	server := s.pgServer()
+	if action == ActionRedisKill || action == GuardRedisTimeout {
+		server = s.redisServer()
+	}
+	return s.refuse(action, server, predicate, err)
 }
 
 // ReadOnly reports whether every action is refused.
@@ -79,25 +118,43 @@ func (s *Service) refuse(action, server, predicate string, err error) error {
 // checkAllowed refuses in read-only mode.
 func (s *Service) checkAllowed(action, server, predicate string) error {
 	if s.policy.ReadOnly {
-		return s.refuse(action, server, predicate, ErrReadOnly)
+		return s.refuse(action, server, predicate, s.readOnly)
 	}
 	return nil
 }
 
-// runBatches calls do on consecutive batches of n items with the policy's
-// pause between them; when ctx ends or do fails, the remaining items are
-// reported by rest and the loop stops.
-func runBatches[T any](ctx context.Context, s *Service, items []T, do func([]T) error, rest func([]T, string)) error {
+// inFlightBound bounds a batch that is finishing after ctx ended (a signal
+// arrived): long enough for the signalling statement and the terminate
+// wait, short enough that a stuck server cannot hold the exit.
+const inFlightBound = DefaultTerminateTimeout + signalStatementTimeout
+
+// runBatches calls do on consecutive batches of n items, starting one batch
+// every BatchInterval at most. A batch that has started is finished even
+// when ctx ends meanwhile (do gets a context that outlives ctx, bounded by
+// inFlightBound), so its outcomes are the true ones; then the loop stops and
+// the remaining items are reported by rest. When do fails the rest is
+// reported too.
+func runBatches[T any](ctx context.Context, s *Service, items []T, do func(context.Context, []T) error, rest func([]T, string)) error {
 	n := s.policy.batchSize()
+	var started time.Time
 	for start := 0; start < len(items); start += n {
+		var err error
 		if start > 0 {
-			if err := s.sleep(ctx, s.policy.BatchInterval); err != nil {
-				rest(items[start:], "not attempted: interrupted")
-				return fmt.Errorf("interrupted after %d of %d targets: %w", start, len(items), err)
-			}
+			err = s.sleep(ctx, s.policy.BatchInterval-s.now().Sub(started))
 		}
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			rest(items[start:], "not attempted: interrupted")
+			return fmt.Errorf("interrupted after %d of %d targets: %w", start, len(items), err)
+		}
+		started = s.now()
 		batch := items[start:min(start+n, len(items))]
-		if err := do(batch); err != nil {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), inFlightBound)
+		err = do(bctx, batch)
+		cancel()
+		if err != nil {
 			rest(items[start+len(batch):], "not attempted: an earlier batch failed")
 			return err
 		}

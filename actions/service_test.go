@@ -25,7 +25,7 @@ func (m *memPG) OwnPID() int32  { return 1 }
 func (m *memPG) Backends(context.Context) ([]Backend, error) {
 	return m.backends, nil
 }
-func (m *memPG) Signal(_ context.Context, _ Kind, targets []Backend, _ SessionFilter) ([]TargetResult, error) {
+func (m *memPG) Signal(_ context.Context, _ Kind, targets []Backend, _ SessionFilter, _ Protection) ([]TargetResult, error) {
 	var pids []int32
 	var out []TargetResult
 	for _, t := range targets {

@@ -89,14 +89,14 @@ func (s *Service) selectSessions(plan *SessionPlan, m sessionMatcher, backends [
 // StatementDescriber is implemented by drivers that can show the exact
 // statement they run for a session action.
 type StatementDescriber interface {
-	Statement(kind Kind, recheck SessionFilter) string
+	Statement(kind Kind, recheck SessionFilter, protect Protection) string
 }
 
 func (s *Service) sessionStatement(req SessionRequest) string {
 	if d, ok := s.pg.(StatementDescriber); ok {
-		return d.Statement(req.Kind, req.Filter)
+		return d.Statement(req.Kind, req.Filter, s.policy.protection())
 	}
-	return describeSignal(req.Kind, req.Filter, 0)
+	return describeSignal(req.Kind, req.Filter, s.policy.protection())
 }
 
 func (s *Service) pgServer() string {
@@ -107,10 +107,13 @@ func (s *Service) pgServer() string {
 }
 
 // ExecuteSessions signals exactly the plan's targets, in batches. The
-// policy is applied again to each target, and the driver re-checks identity
-// and predicate in the signalling statement, so a session that changed since
-// the preview is skipped and reported, never signalled. Intent and result
-// are written to the audit log; if the intent cannot be written nothing runs.
+// policy is applied again to each target, and the driver re-checks identity,
+// predicate and the whole safety policy in the signalling statement, so a
+// session that changed since the preview is skipped and reported, never
+// signalled. The intent (every target) is on disk before the first signal;
+// if it cannot be written nothing runs. When ctx ends mid-action, the batch
+// in flight is finished and verified (bounded), the rest is reported as not
+// attempted, and the result line records the true outcomes.
 func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (SessionReport, error) {
 	action := string(plan.Request.Kind)
 	report := SessionReport{Plan: plan}
@@ -141,14 +144,9 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 	}
 	recheck := plan.Request.Filter
 	recheck.Limit = 0
-	err := runBatches(ctx, s, allowed, func(batch []Backend) error {
-		batch, protected, err := s.stillAllowed(ctx, batch)
-		report.Results = append(report.Results, protected...)
-		if err != nil {
-			report.Results = append(report.Results, completeResults(batch, nil, err)...)
-			return fmt.Errorf("%s on %s: %w", action, plan.Server, err)
-		}
-		res, err := s.pg.Signal(ctx, plan.Request.Kind, batch, recheck)
+	protect := s.policy.protection()
+	err := runBatches(ctx, s, allowed, func(bctx context.Context, batch []Backend) error {
+		res, err := s.pg.Signal(bctx, plan.Request.Kind, batch, recheck, protect)
 		report.Results = append(report.Results, completeResults(batch, res, err)...)
 		if err != nil {
 			return fmt.Errorf("%s on %s: %w", action, plan.Server, err)
@@ -159,6 +157,7 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 			report.Results = append(report.Results, TargetResult{ID: int64(b.PID), Outcome: Skipped, Reason: why})
 		}
 	})
+	s.explainGone(id, plan.Server, report.Results)
 	result := s.sessionEntry(id, PhaseResult, plan)
 	tally(&result, report.Results)
 	if err != nil {
@@ -168,34 +167,6 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 		err = fmt.Errorf("the action ran but its result could not be recorded: %w", aerr)
 	}
 	return report, err
-}
-
-// stillAllowed applies the policy again, just before a batch, to what the
-// server says now about each target (not to the plan's copy): a session that
-// became protected since the preview, e.g. by SET application_name, is
-// skipped. Identity and predicate are left to the driver's statement.
-func (s *Service) stillAllowed(ctx context.Context, batch []Backend) ([]Backend, []TargetResult, error) {
-	fresh, err := s.pg.Backends(ctx)
-	if err != nil {
-		return batch, nil, fmt.Errorf("re-read sessions: %w", err)
-	}
-	now := make(map[int32]Backend, len(fresh))
-	for _, b := range fresh {
-		now[b.PID] = b
-	}
-	keep := batch[:0:0]
-	var skipped []TargetResult
-	for _, t := range batch {
-		b, ok := now[t.PID]
-		if ok && b.BackendStart.Equal(t.BackendStart) {
-			if reason := s.policy.excludeSession(b, s.pg.OwnPID()); reason != "" {
-				skipped = append(skipped, TargetResult{ID: int64(t.PID), Outcome: Skipped, Reason: "protected now: " + reason})
-				continue
-			}
-		}
-		keep = append(keep, t)
-	}
-	return keep, skipped, nil
 }
 
 // completeResults makes sure every target of a batch has exactly one result,
@@ -211,7 +182,7 @@ func completeResults(batch []Backend, res []TargetResult, err error) []TargetRes
 		if !ok {
 			reason := "the driver reported no result"
 			if err != nil {
-				reason = err.Error()
+				reason = "outcome unknown (" + err.Error() + "); check whether it is still there"
 			}
 			r = TargetResult{ID: int64(b.PID), Outcome: Failed, Reason: reason}
 		}
@@ -223,7 +194,7 @@ func completeResults(batch []Backend, res []TargetResult, err error) []TargetRes
 // DeclineSessions records that plan was previewed and not confirmed.
 func (s *Service) DeclineSessions(ctx context.Context, plan SessionPlan) error {
 	if s.policy.ReadOnly {
-		return ErrReadOnly
+		return s.readOnly
 	}
 	return s.audit.Append(s.sessionEntry(s.audit.nextID(s.now()), PhaseDeclined, plan))
 }
@@ -232,7 +203,7 @@ func (s *Service) sessionEntry(id, phase string, plan SessionPlan) AuditEntry {
 	e := s.entry(id, phase, string(plan.Request.Kind), plan.Server)
 	e.Predicate = plan.Request.Filter.String()
 	e.Statement = plan.Statement
-	e.Confirmed = phase != PhaseDeclined
+	e.Confirmed = phase == PhaseIntent || phase == PhaseResult
 	e.Notes = plan.Notes
 	for _, b := range plan.Targets {
 		e.Previewed = append(e.Previewed, int64(b.PID))

@@ -54,7 +54,7 @@ func (b backend) actionsBackend(now time.Time) actions.Backend {
 // Signal re-checks each target at the simulated instant, as the real
 // driver's single statement does: same backend_start, same state (or one of
 // the filter's states), still matching the filter; only then it signals.
-func (d *pgDriver) Signal(ctx context.Context, kind actions.Kind, targets []actions.Backend, recheck actions.SessionFilter) ([]actions.TargetResult, error) {
+func (d *pgDriver) Signal(ctx context.Context, kind actions.Kind, targets []actions.Backend, recheck actions.SessionFilter, protect actions.Protection) ([]actions.TargetResult, error) {
 	if kind != actions.Cancel && kind != actions.Terminate {
 		return nil, fmt.Errorf("signal: unknown kind %q; use cancel or terminate", kind)
 	}
@@ -73,6 +73,8 @@ func (d *pgDriver) Signal(ctx context.Context, kind actions.Kind, targets []acti
 			r.Outcome, r.Reason = actions.Gone, "already gone"
 		case !b.start.Equal(t.BackendStart):
 			r.Outcome, r.Reason = actions.Skipped, fmt.Sprintf("pid %d now belongs to another backend", t.PID)
+		case protect.Excludes(b.live(now).actionsBackend(now), d.sim.pg.driverPID) != "":
+			r.Outcome, r.Reason = actions.Skipped, "protected now: "+protect.Excludes(b.live(now).actionsBackend(now), d.sim.pg.driverPID)
 		case !sameState(b.state, t.State, recheck.States):
 			r.Outcome, r.Reason = actions.Skipped, fmt.Sprintf("its state is now %q (%q at the preview)", b.state, t.State)
 		case !matches(recheck, b.live(now).actionsBackend(now)):

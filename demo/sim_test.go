@@ -175,7 +175,7 @@ func TestTerminateFreesSlotsAndResolvesAlerts(t *testing.T) {
 		t.Fatalf("alerts after the mitigation: %v", st)
 	}
 	// Terminated sessions stay dead.
-	again, err := s.PGDriver().Signal(ctx, actions.Terminate, plan.Targets[:1], actions.SessionFilter{})
+	again, err := s.PGDriver().Signal(ctx, actions.Terminate, plan.Targets[:1], actions.SessionFilter{}, actions.Protection{})
 	if err != nil || again[0].Outcome != actions.Gone {
 		t.Fatalf("terminating a dead pid: %+v, %v; want already gone", again, err)
 	}
@@ -214,14 +214,14 @@ func TestTerminateBlockerReleasesWaiters(t *testing.T) {
 	d := s.PGDriver()
 
 	// Cancel does nothing to an idle-in-transaction session.
-	res, err := d.Signal(ctx, actions.Cancel, []actions.Backend{backendOf(t, s, b.PID)}, actions.SessionFilter{PIDs: []int32{b.PID}})
+	res, err := d.Signal(ctx, actions.Cancel, []actions.Backend{backendOf(t, s, b.PID)}, actions.SessionFilter{PIDs: []int32{b.PID}}, actions.Protection{})
 	if err != nil || res[0].Outcome != actions.Done || !strings.Contains(res[0].Reason, "no effect") {
 		t.Fatalf("cancel: %+v, %v", res, err)
 	}
 	if s.Snapshot().Postgres.Waiting != 12 {
 		t.Fatal("cancel of the blocker released its waiters")
 	}
-	res, err = d.Signal(ctx, actions.Terminate, []actions.Backend{backendOf(t, s, b.PID)}, actions.SessionFilter{PIDs: []int32{b.PID}})
+	res, err = d.Signal(ctx, actions.Terminate, []actions.Backend{backendOf(t, s, b.PID)}, actions.SessionFilter{PIDs: []int32{b.PID}}, actions.Protection{})
 	if err != nil || res[0].Outcome != actions.Done {
 		t.Fatalf("terminate: %+v, %v", res, err)
 	}
@@ -256,7 +256,7 @@ func TestSignalRechecks(t *testing.T) {
 	other := backendOf(t, s, idle.PID)
 	other.State = "active" // previewed in another state
 	res, err := d.Signal(ctx, actions.Terminate, []actions.Backend{stale, other, backendOf(t, s, idle.PID)},
-		actions.SessionFilter{App: "other-app"})
+		actions.SessionFilter{App: "other-app"}, actions.Protection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestSignalRechecks(t *testing.T) {
 		t.Fatal("a skipped target was signalled")
 	}
 	// Cancel of a running statement ends it: the session goes idle.
-	res, err = d.Signal(ctx, actions.Cancel, []actions.Backend{backendOf(t, s, running.PID)}, actions.SessionFilter{App: "talentflow-*"})
+	res, err = d.Signal(ctx, actions.Cancel, []actions.Backend{backendOf(t, s, running.PID)}, actions.SessionFilter{App: "talentflow-*"}, actions.Protection{})
 	if err != nil || res[0].Outcome != actions.Done || res[0].Reason != "" {
 		t.Fatalf("cancel running: %+v, %v", res, err)
 	}

@@ -112,23 +112,23 @@ func (l *lazyPG) Backends(ctx context.Context) ([]actions.Backend, error) {
 	return c.Backends(ctx)
 }
 
-func (l *lazyPG) Signal(ctx context.Context, kind actions.Kind, targets []actions.Backend, recheck actions.SessionFilter) ([]actions.TargetResult, error) {
+func (l *lazyPG) Signal(ctx context.Context, kind actions.Kind, targets []actions.Backend, recheck actions.SessionFilter, protect actions.Protection) ([]actions.TargetResult, error) {
 	c, err := l.get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.Signal(ctx, kind, targets, recheck)
+	return c.Signal(ctx, kind, targets, recheck, protect)
 }
 
 // Statement describes the signalling statement once connected (the
 // statement depends on the server version).
-func (l *lazyPG) Statement(kind actions.Kind, recheck actions.SessionFilter) string {
+func (l *lazyPG) Statement(kind actions.Kind, recheck actions.SessionFilter, protect actions.Protection) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.conn == nil {
 		return fmt.Sprintf("SELECT pg_%s_backend(pid) for each previewed backend, re-checked in the same statement", kind)
 	}
-	return l.conn.Statement(kind, recheck)
+	return l.conn.Statement(kind, recheck, protect)
 }
 
 func (l *lazyPG) close() {

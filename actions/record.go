@@ -1,0 +1,72 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// PreviewedSessions records a CLI preview that ran without --yes: what would
+// have been signalled. It is not an action and not a declined dialog.
+func (s *Service) PreviewedSessions(ctx context.Context, plan SessionPlan) error {
+	return s.audit.Append(s.sessionEntry(s.audit.nextID(s.now()), PhasePreviewed, plan))
+}
+
+// PreviewedRedis records a CLI preview of a Redis kill without --yes.
+func (s *Service) PreviewedRedis(ctx context.Context, plan RedisPlan) error {
+	return s.audit.Append(s.redisEntry(s.audit.nextID(s.now()), PhasePreviewed, plan))
+}
+
+// PreviewedGuard records a CLI preview of a guard change without --yes.
+func (s *Service) PreviewedGuard(ctx context.Context, plan GuardPlan) error {
+	return s.audit.Append(s.guardEntry(s.audit.nextID(s.now()), PhasePreviewed, plan, ""))
+}
+
+// goneLookback is how far back the audit log is searched for the action
+// that terminated a target this action found gone.
+const goneLookback = time.Hour
+
+// explainGone names, for each target found already gone, the other action
+// that terminated it (or is terminating it) according to the audit log: two
+// operators acting on the same sessions see who was first.
+func (s *Service) explainGone(self, server string, results []TargetResult) {
+	if !slices.ContainsFunc(results, func(r TargetResult) bool { return r.Outcome == Gone }) {
+		return
+	}
+	entries := s.audit.Recent(recentKept)
+	since := s.now().Add(-goneLookback)
+	for i := range results {
+		r := &results[i]
+		if r.Outcome != Gone {
+			continue
+		}
+		if why := goneBy(entries, self, server, r.ID, since); why != "" {
+			r.Reason = why
+		}
+	}
+}
+
+// goneBy finds the newest other terminate that did (result) or may have
+// (intent without result yet) terminate id on server.
+func goneBy(entries []AuditEntry, self, server string, id int64, since time.Time) string {
+	results := map[string]bool{}
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if e.ActionID == self || e.Server != server || e.Action != ActionTerminate || e.Time.Before(since) {
+			continue
+		}
+		switch e.Phase {
+		case PhaseResult:
+			results[e.ActionID] = true
+			if slices.Contains(e.Done, id) {
+				return fmt.Sprintf("already terminated by %s at %s", e.Operator.Name(), e.Time.UTC().Format("15:04:05"))
+			}
+		case PhaseIntent:
+			if !results[e.ActionID] && slices.Contains(e.Previewed, id) {
+				return fmt.Sprintf("already gone: %s is terminating it (since %s)", e.Operator.Name(), e.Time.UTC().Format("15:04:05"))
+			}
+		}
+	}
+	return ""
+}
