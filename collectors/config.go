@@ -13,6 +13,8 @@ type Config struct {
 	Probe *ProbeConfig
 	Redis *RedisConfig
 	Jobs  *JobsConfig
+	// PgBouncer reads pgbouncer's admin console (pgbouncer.go).
+	PgBouncer *PgBouncerConfig
 	// Alerting reads the team's Alertmanager/Prometheus (alerting.go).
 	Alerting *AlertingConfig
 }
@@ -89,6 +91,12 @@ func (c Config) withDefaults() Config {
 		pg.ConnectTimeout = orDuration(pg.ConnectTimeout, defaultConnectTimeout)
 		c.PG = &pg
 	}
+	if c.PgBouncer != nil {
+		b := *c.PgBouncer
+		b.Interval = orDuration(b.Interval, DefaultInterval)
+		b.ConnectTimeout = orDuration(b.ConnectTimeout, defaultConnectTimeout)
+		c.PgBouncer = &b
+	}
 	if c.Probe != nil {
 		pr := *c.Probe
 		pr.Interval = orDuration(pr.Interval, DefaultProbeInterval)
@@ -137,6 +145,11 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.PgBouncer != nil {
+		if _, err := parsePGConfig(c.PgBouncer.DSN, "pgbouncer DSN (--pgbouncer)"); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Alerting != nil {
 		if err := ValidateAlerting(*c.Alerting); err != nil {
 			errs = append(errs, err)
@@ -147,7 +160,7 @@ func (c Config) Validate() error {
 
 // Empty reports whether no source is configured.
 func (c Config) Empty() bool {
-	return c.PG == nil && c.Probe == nil && c.Redis == nil && c.Jobs == nil
+	return c.PG == nil && c.Probe == nil && c.Redis == nil && c.Jobs == nil && c.PgBouncer == nil
 }
 
 func invalidTarget(what, target string, err error, secrets ...string) error {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,9 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// jobsAlias names the configured query inside the wrapper, so that a
-// missing column is reported as "column slotwatch_jobs.<name> does not
-// exist" and can be told apart from an error inside the query.
+// jobsAlias names the configured query inside the wrapper.
 const jobsAlias = "slotwatch_jobs"
 
 // jobsWrapper renders id as text (any key type fits), keeps only rows over
@@ -25,26 +23,46 @@ FROM (%s) AS ` + jobsAlias + `
 WHERE ` + jobsAlias + `.count > ` + jobsAlias + `."limit"
 ORDER BY ` + jobsAlias + `.count - ` + jobsAlias + `."limit" DESC, 1`
 
-var (
-	missingColumn   = regexp.MustCompile(`column ` + jobsAlias + `\.(\S+) does not exist`)
-	missingRelation = regexp.MustCompile(`relation "([^"]+)" does not exist`)
+// jobsColumns are the columns the configured query must return.
+var jobsColumns = []string{"id", "label", "count", "limit"}
+
+// jobsTablesQuery tells whether the default query's tables exist (on the
+// connection's search_path).
+const jobsTablesQuery = `SELECT to_regclass('jobs') IS NOT NULL AND to_regclass('applications') IS NOT NULL`
+
+// SQLSTATEs the jobs query's errors are told apart by.
+const (
+	sqlStateUndefinedTable  = "42P01"
+	sqlStateUndefinedColumn = "42703"
+	sqlStateQueryCanceled   = "57014"
+)
+
+// jobsApplicability is whether the job-capacity query applies to the
+// server: always when jobs.query is configured; for the default query, once
+// the TalentFlow tables were found.
+type jobsApplicability int
+
+const (
+	jobsUnknown jobsApplicability = iota
+	jobsApplicable
+	jobsNotApplicable
 )
 
 type jobsCollector struct {
-	cfg      JobsConfig
-	own      *ownBackends // nil when jobs run on another server
-	target   string
-	password string
+	cfg JobsConfig
+	// link is the PostgreSQL collector's when the DSN is the same (shared),
+	// else the collector's own, closed as soon as the query does not apply.
+	link     *pgLink
+	shared   bool
 	query    string
-	conn     *pgx.Conn
+	state    jobsApplicability
 	lastGood *JobsStats
 }
 
-func newJobsCollector(cfg JobsConfig, own *ownBackends) *jobsCollector {
-	c := &jobsCollector{cfg: cfg, own: own, target: RedactDSN(cfg.DSN), query: wrapJobsQuery(cfg.Query)}
-	if cc, err := pgx.ParseConfig(cfg.DSN); err == nil {
-		c.target = pgTarget(&cc.Config)
-		c.password = cc.Password
+func newJobsCollector(cfg JobsConfig, link *pgLink, shared bool) *jobsCollector {
+	c := &jobsCollector{cfg: cfg, link: link, shared: shared, query: wrapJobsQuery(cfg.Query)}
+	if cfg.Query != DefaultJobsQuery {
+		c.state = jobsApplicable
 	}
 	return c
 }
@@ -55,30 +73,33 @@ func wrapJobsQuery(q string) string {
 }
 
 func (c *jobsCollector) interval() time.Duration { return c.cfg.Interval }
-
-func (c *jobsCollector) close() {
-	if c.conn != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = c.conn.Close(ctx)
-		c.conn = nil
-		c.own.set(SourceJobs, 0)
-	}
-}
+func (c *jobsCollector) close()                  {}
 
 func (c *jobsCollector) collect(ctx context.Context) func(*Snapshot) {
+	if c.state == jobsNotApplicable {
+		return nil
+	}
 	now := time.Now()
 	rows, err := c.sample(ctx)
-	if err != nil {
-		msg := scrub(err.Error(), c.password)
-		st := &JobsStats{OverCapacity: []JobCapacity{}}
-		if c.lastGood != nil {
-			*st = *c.lastGood
+	switch {
+	case c.state == jobsNotApplicable:
+		// Found out just now: take no slot, show nothing (no error, no STALE).
+		if !c.shared {
+			c.link.shutdown()
 		}
-		st.SampledAt = now
-		st.DefaultQueryUnavailable = c.cfg.Query == DefaultJobsQuery && isMissingRelation(err)
 		return func(s *Snapshot) {
-			s.Jobs = st
+			s.Jobs = nil
+			delete(s.Errors, SourceJobs)
+		}
+	case err != nil && c.state == jobsUnknown:
+		// Not known to apply: the PostgreSQL source reports the server's
+		// trouble; jobs says nothing until it knows.
+		return nil
+	case err != nil:
+		msg := scrub(err.Error(), c.link.ep.password)
+		last := c.failed(now)
+		return func(s *Snapshot) {
+			s.Jobs = last
 			s.Errors[SourceJobs] = msg
 		}
 	}
@@ -90,31 +111,59 @@ func (c *jobsCollector) collect(ctx context.Context) func(*Snapshot) {
 	}
 }
 
-func (c *jobsCollector) sample(ctx context.Context) ([]JobCapacity, error) {
-	if c.conn == nil || c.conn.IsClosed() {
-		c.close()
-		conn, err := connectPG(ctx, c.cfg.DSN, "slotwatch-jobs", c.cfg.StatementTimeout, defaultConnectTimeout)
-		if err != nil {
-			return nil, connectFailed("the jobs collector", c.target, err)
-		}
-		c.conn = conn
-		c.own.set(SourceJobs, conn.PgConn().PID())
+// failed is the last good sample re-stamped, nil when there was none.
+func (c *jobsCollector) failed(now time.Time) *JobsStats {
+	if c.lastGood == nil {
+		return nil
 	}
-	queryCtx, cancel := context.WithTimeout(ctx, c.cfg.StatementTimeout+time.Second)
-	defer cancel()
-	out, err := c.run(queryCtx)
-	if err != nil {
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) {
-			c.close()
+	st := *c.lastGood
+	st.SampledAt = now
+	return &st
+}
+
+func (c *jobsCollector) sample(ctx context.Context) ([]JobCapacity, error) {
+	var out []JobCapacity
+	err := c.link.use(ctx, false, func(ctx context.Context, conn *pgx.Conn) error {
+		queryCtx, cancel := context.WithTimeout(ctx, c.cfg.StatementTimeout+time.Second)
+		defer cancel()
+		if c.state == jobsUnknown {
+			var exist bool
+			if err := conn.QueryRow(queryCtx, jobsTablesQuery).Scan(&exist); err != nil {
+				return c.explain(queryCtx, conn, err)
+			}
+			c.state = jobsNotApplicable
+			if !exist {
+				return nil
+			}
+			c.state = jobsApplicable
 		}
-		return nil, c.explain(err)
+		var err error
+		if out, err = c.run(queryCtx, conn); err != nil {
+			return c.explain(queryCtx, conn, err)
+		}
+		return nil
+	})
+	if err != nil {
+		if c.shared {
+			return nil, err
+		}
+		return nil, relabelConnect(err)
 	}
 	return out, nil
 }
 
-func (c *jobsCollector) run(ctx context.Context) ([]JobCapacity, error) {
-	rows, err := c.conn.Query(ctx, c.query)
+// relabelConnect says that a connect failure is the jobs collector's own
+// connection's (its DSN differs from the PostgreSQL target's).
+func relabelConnect(err error) error {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "cannot connect"); ok {
+		return sentence(err, "the jobs collector cannot connect%s", rest)
+	}
+	return err
+}
+
+func (c *jobsCollector) run(ctx context.Context, conn *pgx.Conn) ([]JobCapacity, error) {
+	rows, err := conn.Query(ctx, c.query)
 	if err != nil {
 		return nil, err
 	}
@@ -136,30 +185,53 @@ func (c *jobsCollector) run(ctx context.Context) ([]JobCapacity, error) {
 }
 
 // explain turns the errors a wrong query or schema gives into sentences
-// that say which setting to change.
-func (c *jobsCollector) explain(err error) error {
+// that say which setting to change, by SQLSTATE; the server's own words are
+// quoted, never parsed.
+func (c *jobsCollector) explain(ctx context.Context, conn *pgx.Conn, err error) error {
+	target := c.link.ep.target
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return sentence(err, "the jobs query on %s did not answer in time; make jobs.query cheaper or set jobs.disabled: true", c.target)
+			return sentence(err, "the jobs query on %s did not answer in time; make jobs.query cheaper or set jobs.disabled: true", target)
 		}
-		return sentence(err, "the jobs query on %s failed: %s", c.target, pgErrorText(err))
+		return sentence(err, "the jobs query on %s failed: %s", target, pgErrorText(err))
 	}
-	if m := missingColumn.FindStringSubmatch(pgErr.Message); m != nil {
-		return sentence(err, "the jobs query returns no column named %s; jobs.query must return the columns id, label, count and limit", m[1])
+	switch pgErr.Code {
+	case sqlStateUndefinedColumn:
+		if missing := c.missingColumns(ctx, conn); len(missing) > 0 {
+			return sentence(err, "the jobs query returns no column named %s; jobs.query must return the columns id, label, count and limit", strings.Join(missing, ", "))
+		}
+	case sqlStateUndefinedTable:
+		if c.cfg.Query == DefaultJobsQuery {
+			return sentence(err, "the default jobs query's tables are gone from %s (the server says: %s); set jobs.query for your schema or jobs.disabled: true", target, pgErr.Message)
+		}
+	case sqlStateQueryCanceled:
+		return sentence(err, "the jobs query on %s was cancelled by its statement timeout; make jobs.query cheaper or set jobs.disabled: true", target)
 	}
-	if m := missingRelation.FindStringSubmatch(pgErr.Message); m != nil && c.cfg.Query == DefaultJobsQuery {
-		return sentence(err, "table %s not found on %s; the default jobs query fits the TalentFlow schema: set jobs.query for your schema or jobs.disabled: true", m[1], c.target)
-	}
-	if pgErr.Code == "57014" {
-		return sentence(err, "the jobs query on %s was cancelled by its statement timeout; make jobs.query cheaper or set jobs.disabled: true", c.target)
-	}
-	return sentence(err, "the jobs query on %s failed: %s; check jobs.query", c.target, pgErrorText(err))
+	return sentence(err, "the jobs query on %s failed: %s; check jobs.query", target, pgErrorText(err))
 }
 
-func isMissingRelation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
+// missingColumns names the required columns the configured query does not
+// return, from the columns the server describes for it (no row is read).
+// It is empty when the query itself is wrong.
+func (c *jobsCollector) missingColumns(ctx context.Context, conn *pgx.Conn) []string {
+	q := strings.TrimRight(strings.TrimSpace(c.cfg.Query), "; \t\r\n")
+	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT * FROM (%s) AS %s LIMIT 0", q, jobsAlias))
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var have []string
+	for _, f := range rows.FieldDescriptions() {
+		have = append(have, f.Name)
+	}
+	var missing []string
+	for _, col := range jobsColumns {
+		if !slices.Contains(have, col) {
+			missing = append(missing, col)
+		}
+	}
+	return missing
 }
 
 // explainedError is a sentence for the user that keeps the driver's error

@@ -1,45 +1,128 @@
 package collectors
 
 import (
+	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
-// ownBackends holds the backend pids of slotwatch's other long-lived
-// connections to the watched server (the jobs collector's), so that the
-// PostgreSQL collector leaves them out as it leaves out its own backend.
-// It is shared by the goroutines of one Start or CollectOnce.
+// closeGrace is how long a closed connection's pid stays known as
+// slotwatch's own: its backend lingers in pg_stat_activity for a moment
+// after the client closed it (the probe closes one every interval).
+const closeGrace = 2 * time.Second
+
+// ownBackends knows every PostgreSQL connection this process holds, by
+// server (host:port), so that the collector of a server leaves all of them
+// out of the sessions and counts them as own_connections; and what each
+// role of a server may do with the reserved slots, learned on the
+// collector's connection, so that a 53300 refusal can be explained. It is
+// shared by the goroutines of one Start or CollectOnce.
 type ownBackends struct {
-	mu   sync.Mutex
-	pids map[string]int32 // by source
+	mu    sync.Mutex
+	conns map[string]ownConn // by holder and pid
+	roles map[string]roleAttrs
 }
 
-func newOwnBackends() *ownBackends { return &ownBackends{pids: map[string]int32{}} }
+type ownConn struct {
+	server string
+	pid    int32
+	until  time.Time // zero while open
+}
 
-// set records source's backend pid; 0 forgets it (connection closed).
-func (o *ownBackends) set(source string, pid uint32) {
-	if o == nil {
+// roleAttrs is what a role may do when the ordinary slots are gone.
+type roleAttrs struct {
+	superuser bool
+	// reserved: member of pg_use_reserved_connections (PostgreSQL 16+).
+	reserved bool
+}
+
+func (r roleAttrs) mayUseReserved() bool { return r.superuser || r.reserved }
+
+func newOwnBackends() *ownBackends {
+	return &ownBackends{conns: map[string]ownConn{}, roles: map[string]roleAttrs{}}
+}
+
+func ownKey(holder string, pid uint32) string { return fmt.Sprintf("%s/%d", holder, pid) }
+
+// opened records the backend pid of holder's new connection to server.
+func (o *ownBackends) opened(holder, server string, pid uint32) {
+	if o == nil || pid == 0 {
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if pid == 0 {
-		delete(o.pids, source)
-		return
-	}
-	o.pids[source] = int32(pid)
+	o.conns[ownKey(holder, pid)] = ownConn{server: server, pid: int32(pid)}
 }
 
-func (o *ownBackends) list() []int32 {
-	if o == nil {
-		return []int32{}
+// closed marks holder's connection pid as closed; it is forgotten once its
+// backend has had time to exit.
+func (o *ownBackends) closed(holder string, pid uint32) {
+	if o == nil || pid == 0 {
+		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	out := make([]int32, 0, len(o.pids))
-	for _, pid := range o.pids {
-		out = append(out, pid)
+	key := ownKey(holder, pid)
+	if c, ok := o.conns[key]; ok {
+		c.until = time.Now().Add(closeGrace)
+		o.conns[key] = c
+	}
+}
+
+// pids lists the backends of server that are this process's, sorted.
+func (o *ownBackends) pids(server string) []int32 {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := time.Now()
+	var out []int32
+	for key, c := range o.conns {
+		if !c.until.IsZero() && now.After(c.until) {
+			delete(o.conns, key)
+			continue
+		}
+		if c.server == server {
+			out = append(out, c.pid)
+		}
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
+}
+
+// open counts the connections this process has open to server now.
+func (o *ownBackends) open(server string) int {
+	if o == nil {
+		return 0
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, c := range o.conns {
+		if c.server == server && c.until.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
+func (o *ownBackends) setRole(server, user string, a roleAttrs) {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.roles[server+"\x00"+user] = a
+}
+
+func (o *ownBackends) role(server, user string) (roleAttrs, bool) {
+	if o == nil {
+		return roleAttrs{}, false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a, ok := o.roles[server+"\x00"+user]
+	return a, ok
 }

@@ -28,7 +28,8 @@ const settingsTTL = 30 * time.Second
 // launchers and writers have no database and stay out). pg_blocking_pids
 // takes the lock manager's partition locks, so it runs only for sessions
 // actually waiting on a heavyweight lock. $1 is a database oid, or -1 for
-// all databases; $2 the pids of slotwatch's other connections.
+// all databases. slotwatch's other connections are left out afterwards,
+// so that they can be counted.
 const activityQuery = `SELECT pid, backend_start, coalesce(datid, 0), coalesce(usesysid, 0),
   coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, ''),
   coalesce(date_part('epoch', now() - backend_start), 0),
@@ -40,7 +41,7 @@ const activityQuery = `SELECT pid, backend_start, coalesce(datid, 0), coalesce(u
   coalesce(query, ''), backend_type IS NULL
 FROM pg_stat_get_activity(NULL)
 WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL))
-  AND pid <> pg_backend_pid() AND pid <> ALL($2::int[])
+  AND pid <> pg_backend_pid()
   AND ($1::int8 < 0 OR datid::int8 = $1::int8)`
 
 // settingsQuery reads the slot settings; reserved_connections exists from
@@ -64,40 +65,33 @@ type pgSettings struct {
 
 type pgCollector struct {
 	cfg      PGConfig
-	own      *ownBackends
+	link     *pgLink
+	gen      uint64 // the link connection the settings were read on
 	names    pgNames
-	target   string
-	password string
-	conn     *pgx.Conn
 	settings pgSettings
 	lastGood *PGStats
 }
 
+// newPGCollector collects on its own link; own may be nil.
 func newPGCollector(cfg PGConfig, own *ownBackends) *pgCollector {
-	c := &pgCollector{cfg: cfg, own: own, target: RedactDSN(cfg.DSN)}
-	if cc, err := pgx.ParseConfig(cfg.DSN); err == nil {
-		c.target = pgTarget(&cc.Config)
-		c.password = cc.Password
-	}
-	return c
+	return newPGCollectorOn(cfg, newPGLink(cfg.DSN, "slotwatch", cfg.StatementTimeout, cfg.ConnectTimeout, own))
+}
+
+func newPGCollectorOn(cfg PGConfig, link *pgLink) *pgCollector {
+	return &pgCollector{cfg: cfg, link: link}
 }
 
 func (c *pgCollector) interval() time.Duration { return c.cfg.Interval }
 
-func (c *pgCollector) close() {
-	if c.conn != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = c.conn.Close(ctx)
-		c.conn = nil
-	}
-}
+// close leaves the link to its owner (the Set), which closes it once
+// every collector on it has stopped.
+func (c *pgCollector) close() {}
 
 func (c *pgCollector) collect(ctx context.Context) func(*Snapshot) {
 	now := time.Now()
 	stats, err := c.sample(ctx, now)
 	if err != nil {
-		msg := scrub(err.Error(), c.password)
+		msg := scrub(err.Error(), c.link.ep.password)
 		last := c.failed(now)
 		return func(s *Snapshot) {
 			s.Postgres = last
@@ -111,86 +105,84 @@ func (c *pgCollector) collect(ctx context.Context) func(*Snapshot) {
 	}
 }
 
-// failed returns the last good sample re-stamped, or an empty one: a failing
-// source still appears, with its error.
+// failed returns the last good sample re-stamped, or nil when the source
+// has never answered: a DOWN source has no numbers (contract C3).
 func (c *pgCollector) failed(now time.Time) *PGStats {
-	var st PGStats
-	if c.lastGood != nil {
-		st = *c.lastGood
-	} else {
-		st = PGStats{Target: c.target, ByState: map[string]int{}, Sessions: []Session{}, Groups: []SessionGroup{}}
+	if c.lastGood == nil {
+		return nil
 	}
+	st := *c.lastGood
 	st.SampledAt = now
 	return &st
 }
 
 func (c *pgCollector) sample(ctx context.Context, now time.Time) (*PGStats, error) {
-	if err := c.ensureConn(ctx); err != nil {
-		return nil, err
+	var st *PGStats
+	err := c.link.use(ctx, false, func(ctx context.Context, conn *pgx.Conn) error {
+		var err error
+		st, err = c.sampleOn(ctx, conn, now)
+		return err
+	})
+	return st, err
+}
+
+func (c *pgCollector) sampleOn(ctx context.Context, conn *pgx.Conn, now time.Time) (*PGStats, error) {
+	if c.gen != c.link.gen {
+		c.gen, c.settings.readAt = c.link.gen, time.Time{}
 	}
 	// The server's statement_timeout is the first guard; this deadline also
 	// covers a dead network and pgbouncer, which refuses that setting.
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.StatementTimeout+time.Second)
 	defer cancel()
 	if now.Sub(c.settings.readAt) > settingsTTL {
-		if err := c.readSettings(ctx, now); err != nil {
+		if err := c.readSettings(ctx, conn, now); err != nil {
 			return nil, c.queryFailed("read the connection settings", err)
 		}
-		if err := c.names.read(ctx, c.conn, now); err != nil {
+		if err := c.names.read(ctx, conn, now); err != nil {
 			return nil, c.queryFailed("read the database and role names", err)
 		}
 	}
-	ownPIDs := c.own.list()
-	sessions, err := c.readActivity(ctx, ownPIDs)
+	sessions, err := c.readActivity(ctx, conn)
 	if err != nil {
 		return nil, c.queryFailed("read pg_stat_activity", err)
 	}
+	sessions, others := withoutOwn(sessions, c.link.own.pids(c.link.ep.server))
 	st := &PGStats{
 		Sample:                       Sample{SampledAt: now, LastGoodAt: now},
-		Target:                       c.target,
+		Target:                       c.link.ep.target,
 		ServerVersion:                c.settings.version,
 		ServerVersionNum:             c.settings.versionNum,
 		MaxConnections:               c.settings.maxConnections,
 		SuperuserReservedConnections: c.settings.superuserReserved,
 		ReservedConnections:          c.settings.reservedConnections,
-		OwnConnections:               1 + len(ownPIDs),
+		OwnConnections:               1 + others,
 		Sessions:                     sessions,
 	}
 	Summarize(st)
 	return st, nil
 }
 
-// ensureConn opens the collector's one connection, or reopens it after it
-// broke. Only one connection is ever open.
-func (c *pgCollector) ensureConn(ctx context.Context) error {
-	if c.conn != nil && !c.conn.IsClosed() {
-		return nil
+// withoutOwn drops the backends of this process's other connections (jobs,
+// probe) and says how many there were.
+func withoutOwn(sessions []Session, own []int32) ([]Session, int) {
+	if len(own) == 0 {
+		return sessions, 0
 	}
-	c.close()
-	conn, err := connectPG(ctx, c.cfg.DSN, "slotwatch", c.cfg.StatementTimeout, c.cfg.ConnectTimeout)
-	if err != nil {
-		return connectFailed("", c.target, err)
-	}
-	c.conn = conn
-	c.settings.readAt = time.Time{}
-	return nil
+	n := len(sessions)
+	sessions = slices.DeleteFunc(sessions, func(s Session) bool { return slices.Contains(own, s.PID) })
+	return sessions, n - len(sessions)
 }
 
-// queryFailed drops a connection that broke so the next tick reconnects.
 func (c *pgCollector) queryFailed(what string, err error) error {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || c.conn.IsClosed() {
-		c.close()
-	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("PostgreSQL at %s did not answer in time (%s): %w", c.target, what, err)
+		return fmt.Errorf("PostgreSQL at %s did not answer in time (%s): %w", c.link.ep.target, what, err)
 	}
-	return fmt.Errorf("cannot %s on PostgreSQL at %s: %s", what, c.target, pgErrorText(err))
+	return fmt.Errorf("cannot %s on PostgreSQL at %s: %s", what, c.link.ep.target, pgErrorText(err))
 }
 
-func (c *pgCollector) readSettings(ctx context.Context, now time.Time) error {
+func (c *pgCollector) readSettings(ctx context.Context, conn *pgx.Conn, now time.Time) error {
 	s := &c.settings
-	err := c.conn.QueryRow(ctx, settingsQuery).Scan(&s.version, &s.versionNum, &s.maxConnections,
+	err := conn.QueryRow(ctx, settingsQuery).Scan(&s.version, &s.versionNum, &s.maxConnections,
 		&s.superuserReserved, &s.reservedConnections)
 	if err != nil {
 		return err
@@ -201,17 +193,17 @@ func (c *pgCollector) readSettings(ctx context.Context, now time.Time) error {
 
 // readActivity reads the sessions and names their database and role,
 // refreshing the names once when a session has an oid not seen before.
-func (c *pgCollector) readActivity(ctx context.Context, ownPIDs []int32) ([]Session, error) {
+func (c *pgCollector) readActivity(ctx context.Context, conn *pgx.Conn) ([]Session, error) {
 	dbFilter := int64(-1)
 	if c.cfg.DB != "" {
 		dbFilter = int64(c.names.databaseOID(c.cfg.DB))
 	}
-	sessions, datids, roleids, err := c.queryActivity(ctx, dbFilter, ownPIDs)
+	sessions, datids, roleids, err := c.queryActivity(ctx, conn, dbFilter)
 	if err != nil {
 		return nil, err
 	}
 	if !c.names.knows(datids, roleids) {
-		if err := c.names.read(ctx, c.conn, time.Now()); err != nil {
+		if err := c.names.read(ctx, conn, time.Now()); err != nil {
 			return nil, err
 		}
 		c.names.markMissing(datids, roleids)
@@ -226,8 +218,8 @@ func (c *pgCollector) readActivity(ctx context.Context, ownPIDs []int32) ([]Sess
 	return sessions, nil
 }
 
-func (c *pgCollector) queryActivity(ctx context.Context, dbFilter int64, ownPIDs []int32) (sessions []Session, datids, roleids []uint32, err error) {
-	rows, err := c.conn.Query(ctx, activityQuery, dbFilter, ownPIDs)
+func (c *pgCollector) queryActivity(ctx context.Context, conn *pgx.Conn, dbFilter int64) (sessions []Session, datids, roleids []uint32, err error) {
+	rows, err := conn.Query(ctx, activityQuery, dbFilter)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -308,13 +308,15 @@ func testJobs(t *testing.T, p *testserver.Postgres) {
 		t.Errorf("a query without limit gave %q, want an error naming the column", msg)
 	}
 
-	s = CollectOnce(context.Background(), Config{Jobs: &JobsConfig{DSN: p.DSN}})
-	if msg := s.Errors[SourceJobs]; !strings.Contains(msg, "table jobs not found") || !strings.Contains(msg, "jobs.disabled") || !s.Jobs.DefaultQueryUnavailable {
-		t.Errorf("default query without the TalentFlow tables gave %q (unavailable %v)", msg, s.Jobs.DefaultQueryUnavailable)
+	// The default query without the TalentFlow tables does not apply: no
+	// data, no error, no STALE.
+	s = CollectOnce(context.Background(), Config{PG: &PGConfig{DSN: p.DSN}, Jobs: &JobsConfig{DSN: p.DSN}})
+	if _, failed := s.Errors[SourceJobs]; failed || s.Jobs != nil || s.Postgres == nil {
+		t.Errorf("default query without the TalentFlow tables gave jobs %+v, errors %v; want nothing", s.Jobs, s.Errors)
 	}
 	s = CollectOnce(context.Background(), Config{Jobs: &JobsConfig{DSN: p.DSN, Query: "SELECT id, 'x' AS label, 1 AS count, 0 AS \"limit\" FROM missing_table"}})
-	if s.Jobs.DefaultQueryUnavailable || !strings.Contains(s.Errors[SourceJobs], "missing_table") {
-		t.Errorf("a configured query on a missing table gave %q (unavailable %v); want a failure naming the table", s.Errors[SourceJobs], s.Jobs.DefaultQueryUnavailable)
+	if s.Jobs != nil || !strings.Contains(s.Errors[SourceJobs], "missing_table") {
+		t.Errorf("a configured query on a missing table gave %q (jobs %+v); want a failure naming the table and no data", s.Errors[SourceJobs], s.Jobs)
 	}
 }
 
@@ -330,7 +332,7 @@ func testReconnect(t *testing.T, p *testserver.Postgres) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	mb := NewMailbox()
-	if err := Start(ctx, Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}}, mb); err != nil {
+	if _, err := Start(ctx, Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}}, mb); err != nil {
 		t.Fatal(err)
 	}
 	first := waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && len(s.Errors) == 0 })
@@ -386,7 +388,7 @@ func testProbeExhausted(t *testing.T, p *testserver.Postgres) {
 		PG:    &PGConfig{DSN: appDSN, Interval: 50 * time.Millisecond},
 		Probe: &ProbeConfig{DSN: appDSN, Interval: 100 * time.Millisecond},
 	}
-	if err := Start(ctx, cfg, mb); err != nil {
+	if _, err := Start(ctx, cfg, mb); err != nil {
 		t.Fatal(err)
 	}
 	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && s.Probe != nil && s.Probe.OK && len(s.Errors) == 0 })
@@ -437,7 +439,7 @@ func testPGErrors(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	dead := "postgres://app:S3cretPW@127.0.0.1:" + strconv.Itoa(port) + "/postgres?sslmode=disable"
-	s := CollectOnce(context.Background(), Config{PG: &PGConfig{DSN: dead}, Probe: &ProbeConfig{DSN: dead}, Jobs: &JobsConfig{DSN: dead}})
+	s := CollectOnce(context.Background(), Config{PG: &PGConfig{DSN: dead}, Probe: &ProbeConfig{DSN: dead}, Jobs: &JobsConfig{DSN: dead, Query: "SELECT 1 AS id, '' AS label, 1 AS count, 0 AS \"limit\""}})
 	wantTarget := fmt.Sprintf("127.0.0.1:%d/postgres", port)
 	for _, src := range []string{SourcePostgres, SourceProbe, SourceJobs} {
 		msg := s.Errors[src]
@@ -445,8 +447,8 @@ func testPGErrors(t *testing.T) {
 			t.Errorf("%s error for an unreachable server = %q, want a sentence naming %s", src, msg, wantTarget)
 		}
 	}
-	if s.Postgres == nil || s.Postgres.Target != wantTarget || !s.Postgres.LastGoodAt.IsZero() {
-		t.Errorf("a failing source must still appear, with its target and no last good sample: %+v", s.Postgres)
+	if s.Postgres != nil || s.Jobs != nil {
+		t.Errorf("a source that never answered has no data, only its error: postgres %+v, jobs %+v", s.Postgres, s.Jobs)
 	}
 	out, _ := json.Marshal(s)
 	if strings.Contains(string(out), "S3cretPW") {
@@ -458,34 +460,84 @@ func testPGErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "is not valid") || strings.Contains(err.Error(), "S3cretPW") {
 			t.Errorf("Validate(%q) = %v; want a clear error without the password", RedactDSN(bad), err)
 		}
-		if err := Start(context.Background(), Config{PG: &PGConfig{DSN: bad}}, NewMailbox()); err == nil {
+		if _, err := Start(context.Background(), Config{PG: &PGConfig{DSN: bad}}, NewMailbox()); err == nil {
 			t.Errorf("Start accepted the invalid DSN %q", RedactDSN(bad))
 		}
 	}
 }
 
+// pgCount counts slotwatch's backends (application_name slotwatch%), from
+// psql's own superuser connection.
+func pgCount(t *testing.T, p *testserver.Postgres, app string) string {
+	return p.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '"+app+"'")
+}
+
+// waitPGCount waits until slotwatch holds want backends named like app.
+func waitPGCount(t *testing.T, p *testserver.Postgres, app, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := pgCount(t, p, app)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s backends: %s, want %s", app, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const oneJobQuery = `SELECT 7 AS id, 'job' AS label, 3 AS count, 2 AS "limit"`
+
 func testOwnJobsConnection(t *testing.T, p *testserver.Postgres) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	mb := NewMailbox()
-	cfg := Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}, Jobs: &JobsConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}}
-	if err := Start(ctx, cfg, mb); err != nil {
+	// Same DSN: the jobs query runs on the collector's connection.
+	cfg := Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}, Jobs: &JobsConfig{DSN: p.DSN, Query: oneJobQuery, Interval: 50 * time.Millisecond}}
+	if _, err := Start(ctx, cfg, mb); err != nil {
 		t.Fatal(err)
 	}
-	s := waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && s.Postgres.OwnConnections == 2 })
+	s := waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && s.Jobs != nil && len(s.Errors) == 0 })
+	if s.Postgres.OwnConnections != 1 || len(s.Jobs.OverCapacity) != 1 || pgCount(t, p, "slotwatch%") != "1" {
+		t.Errorf("with jobs on the pg DSN: own_connections %d, jobs %+v, %s slotwatch backends; want one connection for both",
+			s.Postgres.OwnConnections, s.Jobs, pgCount(t, p, "slotwatch%"))
+	}
+	cancel()
+	waitPGCount(t, p, "slotwatch%", "0")
+
+	// Another DSN (another database): its own connection, left out and counted.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	mb = NewMailbox()
+	cfg.Jobs.DSN = p.DSNFor("postgres", "template1")
+	if _, err := Start(ctx, cfg, mb); err != nil {
+		t.Fatal(err)
+	}
+	s = waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && s.Postgres.OwnConnections == 2 })
 	if got := sessionsOf(s.Postgres, "slotwatch-jobs"); len(got) != 0 {
 		t.Errorf("the jobs collector's own connection is listed: %+v", got)
 	}
-	if n := p.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slotwatch-jobs'"); n != "1" {
+	if n := pgCount(t, p, "slotwatch-jobs"); n != "1" {
 		t.Errorf("the jobs collector holds %s connections, want 1", n)
 	}
 	cancel()
-	deadline := time.Now().Add(5 * time.Second)
-	for p.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'slotwatch%'") != "0" {
-		if time.Now().After(deadline) {
-			t.Fatal("slotwatch's connections are still open after its context was cancelled")
-		}
-		time.Sleep(50 * time.Millisecond)
+	waitPGCount(t, p, "slotwatch%", "0")
+
+	// The default query where its tables do not exist takes no slot at all.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	mb = NewMailbox()
+	cfg.Jobs.Query = ""
+	if _, err := Start(ctx, cfg, mb); err != nil {
+		t.Fatal(err)
+	}
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil })
+	waitPGCount(t, p, "slotwatch-jobs", "0")
+	s = waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil })
+	if _, failed := s.Errors[SourceJobs]; failed || s.Jobs != nil || s.Postgres.OwnConnections != 1 {
+		t.Errorf("jobs without its tables: jobs %+v, errors %v, own %d; want nothing and one connection", s.Jobs, s.Errors, s.Postgres.OwnConnections)
 	}
 }
 
@@ -493,7 +545,7 @@ func testLateNames(t *testing.T, p *testserver.Postgres) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	mb := NewMailbox()
-	if err := Start(ctx, Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}}, mb); err != nil {
+	if _, err := Start(ctx, Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}}, mb); err != nil {
 		t.Fatal(err)
 	}
 	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && len(s.Errors) == 0 })

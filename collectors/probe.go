@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -14,21 +13,18 @@ import (
 // refusal: too many clients, reserved slots, per-role and per-database limits.
 const SQLStateTooManyConnections = "53300"
 
+const probeApp = "slotwatch-probe"
+
 // probe opens and closes a fresh connection, as the application does: it
 // sees the refusals the application sees. It never keeps a connection.
 type probe struct {
-	cfg      ProbeConfig
-	target   string
-	password string
+	cfg ProbeConfig
+	ep  pgEndpoint
+	own *ownBackends
 }
 
-func newProbe(cfg ProbeConfig) *probe {
-	p := &probe{cfg: cfg, target: RedactDSN(cfg.DSN)}
-	if cc, err := pgx.ParseConfig(cfg.DSN); err == nil {
-		p.target = pgTarget(&cc.Config)
-		p.password = cc.Password
-	}
-	return p
+func newProbe(cfg ProbeConfig, own *ownBackends) *probe {
+	return &probe{cfg: cfg, ep: newEndpoint(cfg.DSN), own: own}
 }
 
 func (p *probe) interval() time.Duration { return p.cfg.Interval }
@@ -52,26 +48,31 @@ func (p *probe) collect(ctx context.Context) func(*Snapshot) {
 func (p *probe) attempt(ctx context.Context) (*ProbeResult, string) {
 	res := &ProbeResult{SampledAt: time.Now()}
 	begin := time.Now()
-	conn, err := connectPG(ctx, p.cfg.DSN, "slotwatch-probe", 0, p.cfg.ConnectTimeout)
+	conn, err := connectPG(ctx, p.cfg.DSN, probeApp, 0, p.cfg.ConnectTimeout)
 	res.ConnectMS = float64(time.Since(begin).Microseconds()) / 1000
 	if err == nil {
 		res.OK = true
+		// Open for a moment, but slotwatch's all the same: the collector
+		// of its server leaves it out.
+		pid := conn.PgConn().PID()
+		p.own.opened(probeApp, p.ep.server, pid)
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = conn.Close(closeCtx)
+		p.own.closed(probeApp, pid)
 		return res, ""
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		res.SQLState = pgErr.Code
-		res.Error = scrub(pgErr.Message, p.password)
+		res.Error = scrub(pgErr.Message, p.ep.password)
 		if pgErr.Code == SQLStateTooManyConnections {
 			return res, ""
 		}
 	} else {
-		res.Error = scrub(pgErrorText(err), p.password)
+		res.Error = scrub(pgErrorText(err), p.ep.password)
 	}
-	return res, scrub(probeFailed(p.target, err), p.password)
+	return res, scrub(probeFailed(p.ep.target, err), p.ep.password)
 }
 
 func probeFailed(target string, err error) string {

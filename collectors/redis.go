@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,6 +35,10 @@ func ClientListEvery(connected int64, base time.Duration) time.Duration {
 }
 
 type redisCollector struct {
+	// mu serialises collection with RedisRunner.WithConn on the one
+	// pooled connection.
+	mu       sync.Mutex
+	stopped  bool
 	cfg      RedisConfig
 	target   string
 	password string
@@ -41,6 +49,7 @@ type redisCollector struct {
 	clients []RedisClient
 	groups  []RedisGroup
 	listAt  time.Time
+	own     int // slotwatch's own clients in the last CLIENT LIST
 }
 
 func newRedisCollector(cfg RedisConfig) *redisCollector {
@@ -81,13 +90,22 @@ func parseRedisOptions(rawURL string, timeout time.Duration) (*redis.Options, er
 
 func (c *redisCollector) interval() time.Duration { return c.cfg.Interval }
 
-func (c *redisCollector) close() {
+// close leaves the client to the Set, which shuts it down once collection
+// stopped.
+func (c *redisCollector) close() {}
+
+func (c *redisCollector) shutdown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
 	if c.client != nil {
 		_ = c.client.Close()
 	}
 }
 
 func (c *redisCollector) collect(ctx context.Context) func(*Snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	now := time.Now()
 	stats, err := c.sample(ctx, now)
 	if stats == nil {
@@ -114,13 +132,13 @@ func (c *redisCollector) collect(ctx context.Context) func(*Snapshot) {
 	}
 }
 
+// failed is the last good sample re-stamped, nil when Redis never
+// answered (contract C3).
 func (c *redisCollector) failed(now time.Time) *RedisStats {
-	var st RedisStats
-	if c.lastGood != nil {
-		st = *c.lastGood
-	} else {
-		st = RedisStats{Target: c.target, Clients: []RedisClient{}, Groups: []RedisGroup{}}
+	if c.lastGood == nil {
+		return nil
 	}
+	st := *c.lastGood
 	st.SampledAt = now
 	return &st
 }
@@ -152,10 +170,11 @@ func (c *redisCollector) sample(ctx context.Context, now time.Time) (*RedisStats
 			return nil, fmt.Errorf("cannot read CLIENT LIST of Redis at %s: %w", c.target, err)
 		}
 		c.clients = withoutClient(clients, ownID)
+		c.own = len(clients) - len(c.clients)
 		c.groups = GroupRedisClients(c.clients)
 		c.listAt = now
 	}
-	st.Clients, st.Groups, st.ClientsSampledAt = c.clients, c.groups, c.listAt
+	st.Clients, st.Groups, st.ClientsSampledAt, st.OwnConnections = c.clients, c.groups, c.listAt, c.own
 	st.ClientListEverySeconds = ClientListEvery(st.ConnectedClients, c.cfg.Interval).Seconds()
 	return st, partial
 }
@@ -190,15 +209,20 @@ func (c *redisCollector) fetch(ctx context.Context, withList bool) (info string,
 	return infoCmd.Val(), idCmd.Val(), listCmd.Val(), listErr, nil
 }
 
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
+}
+
 func (c *redisCollector) redisFailed(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
+	if isTimeout(err) {
 		return fmt.Errorf("Redis at %s did not answer in time; check --redis and that the server is up", c.target)
 	}
 	msg := err.Error()
-	if strings.Contains(msg, "max number of clients reached") {
+	if redis.IsMaxClientsError(err) {
 		return fmt.Errorf("Redis at %s refuses new connections: max number of clients reached; slotwatch keeps its connection once it has one, so start it before the limit is hit or raise maxclients", c.target)
 	}
-	if strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.HasSuffix(msg, "EOF") {
+	if closedByPeer(err) {
 		return fmt.Errorf("Redis at %s closed slotwatch's connection (%s), as it does when maxclients is reached; check connected_clients against maxclients with redis-cli INFO clients", c.target, msg)
 	}
 	return fmt.Errorf("cannot read from Redis at %s: %s; check --redis and that the server is up", c.target, msg)
@@ -238,4 +262,61 @@ func parseInfo(info string, st *RedisStats) {
 			st.TotalConnectionsReceived = n
 		}
 	}
+}
+
+// RedisRunner runs commands on the Redis collector's own client connection
+// (contract C2).
+type RedisRunner struct{ c *redisCollector }
+
+// WithConn runs fn on the collector's connection between two ticks. A
+// connection that Redis closed (CLIENT KILL, a restart) is found by a PING
+// first and replaced. fn must leave the connection as it found it (name,
+// selected database): the collector goes on using it.
+func (r *RedisRunner) WithConn(ctx context.Context, fn func(ctx context.Context, conn *redis.Conn) error) error {
+	if r == nil || r.c == nil {
+		return errors.New("no Redis target is configured")
+	}
+	c := r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.stopped:
+		return fmt.Errorf("%w from Redis at %s", errStopped, c.target)
+	case c.client == nil:
+		return fmt.Errorf("the Redis target %s is not valid", c.target)
+	}
+	if err := c.client.Ping(ctx).Err(); err != nil {
+		// The failed PING discarded a dead connection; one more dials anew.
+		if !connectionLost(err) {
+			return c.redisFailed(err)
+		}
+		if err := c.client.Ping(ctx).Err(); err != nil {
+			return c.redisFailed(err)
+		}
+	}
+	conn := c.client.Conn()
+	defer conn.Close()
+	return fn(ctx, conn)
+}
+
+// Server is the connection's target as host:port/db, without secrets.
+func (r *RedisRunner) Server() string {
+	if r == nil || r.c == nil {
+		return ""
+	}
+	return r.c.target
+}
+
+// closedByPeer tells a connection Redis closed (as at maxclients, or by
+// CLIENT KILL) from other failures.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
+}
+
+// connectionLost is any failure of the connection itself rather than an
+// answer of the server.
+func connectionLost(err error) bool {
+	var netErr net.Error
+	return closedByPeer(err) || errors.Is(err, net.ErrClosed) || errors.As(err, &netErr)
 }

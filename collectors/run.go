@@ -39,30 +39,80 @@ func (h *merger) apply(record func(*Snapshot)) Snapshot {
 	return next
 }
 
-func buildSources(cfg Config) ([]source, error) {
+// Set is one running collection: its sources and the connections they
+// keep, which actions borrow through PG and Redis (contract C2).
+type Set struct {
+	pg      *PGRunner
+	redis   *RedisRunner
+	closers []func()
+}
+
+// PG runs statements on the PostgreSQL collector's connection; nil when no
+// PostgreSQL target is configured (its WithConn then says so).
+func (s *Set) PG() *PGRunner {
+	if s == nil {
+		return nil
+	}
+	return s.pg
+}
+
+// Redis runs commands on the Redis collector's connection; nil when no
+// Redis target is configured.
+func (s *Set) Redis() *RedisRunner {
+	if s == nil {
+		return nil
+	}
+	return s.redis
+}
+
+// close closes every connection of the set, once its sources stopped.
+func (s *Set) close() {
+	for _, c := range s.closers {
+		c()
+	}
+}
+
+// buildSources makes the sources and the connections they share: the jobs
+// query runs on the PostgreSQL collector's connection when its DSN is the
+// pg target's, so the console holds one slot per server.
+func buildSources(cfg Config) ([]source, *Set, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg = cfg.withDefaults()
 	var sources []source
+	set := &Set{}
 	own := newOwnBackends()
+	var pgLinkOf *pgLink
 	if cfg.PG != nil {
-		sources = append(sources, newPGCollector(*cfg.PG, own))
+		pgLinkOf = newPGLink(cfg.PG.DSN, "slotwatch", cfg.PG.StatementTimeout, cfg.PG.ConnectTimeout, own)
+		if cfg.Probe != nil {
+			pgLinkOf.users = append(pgLinkOf.users, newEndpoint(cfg.Probe.DSN).user)
+		}
+		set.pg = &PGRunner{link: pgLinkOf}
+		set.closers = append(set.closers, pgLinkOf.shutdown)
+		sources = append(sources, newPGCollectorOn(*cfg.PG, pgLinkOf))
 	}
 	if cfg.Probe != nil {
-		sources = append(sources, newProbe(*cfg.Probe))
+		sources = append(sources, newProbe(*cfg.Probe, own))
+	}
+	if cfg.PgBouncer != nil {
+		sources = append(sources, newPgBouncerCollector(*cfg.PgBouncer))
 	}
 	if cfg.Redis != nil {
-		sources = append(sources, newRedisCollector(*cfg.Redis))
+		rc := newRedisCollector(*cfg.Redis)
+		set.redis = &RedisRunner{c: rc}
+		set.closers = append(set.closers, rc.shutdown)
+		sources = append(sources, rc)
 	}
 	if cfg.Jobs != nil {
-		// The jobs connection is left out of the sessions only when it is
-		// on the watched server: elsewhere its pid means another backend.
-		var jobsOwn *ownBackends
-		if cfg.PG != nil && cfg.Jobs.DSN == cfg.PG.DSN {
-			jobsOwn = own
+		if pgLinkOf != nil && cfg.Jobs.DSN == cfg.PG.DSN {
+			sources = append(sources, newJobsCollector(*cfg.Jobs, pgLinkOf, true))
+		} else {
+			link := newPGLink(cfg.Jobs.DSN, "slotwatch-jobs", cfg.Jobs.StatementTimeout, defaultConnectTimeout, own)
+			set.closers = append(set.closers, link.shutdown)
+			sources = append(sources, newJobsCollector(*cfg.Jobs, link, false))
 		}
-		sources = append(sources, newJobsCollector(*cfg.Jobs, jobsOwn))
 	}
 	if cfg.Alerting != nil {
 		// Validate has checked the URLs, so this cannot fail.
@@ -70,24 +120,29 @@ func buildSources(cfg Config) ([]source, error) {
 			sources = append(sources, a)
 		}
 	}
-	return sources, nil
+	return sources, set, nil
 }
 
 // Start runs one goroutine per configured source; each publishes the merged
 // snapshot into out (a Mailbox, or a Hub for several consumers) after every
-// sample. It returns at once; the goroutines
-// close their connections and stop when ctx is cancelled. The error is only
-// for invalid configuration.
-func Start(ctx context.Context, cfg Config, out Sink) error {
-	sources, err := buildSources(cfg)
+// sample. It returns at once; the goroutines stop and the set's
+// connections close when ctx is cancelled. The error is only for invalid
+// configuration.
+func Start(ctx context.Context, cfg Config, out Sink) (*Set, error) {
+	sources, set, err := buildSources(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h := newMerger()
+	var wg sync.WaitGroup
 	for _, src := range sources {
-		go runSource(ctx, src, h, out)
+		wg.Go(func() { runSource(ctx, src, h, out) })
 	}
-	return nil
+	go func() {
+		wg.Wait()
+		set.close()
+	}()
+	return set, nil
 }
 
 func runSource(ctx context.Context, src source, h *merger, out Sink) {
@@ -99,7 +154,10 @@ func runSource(ctx context.Context, src source, h *merger, out Sink) {
 		if ctx.Err() != nil {
 			return
 		}
-		out.Put(h.apply(record))
+		// nil: nothing to record (a source that does not apply).
+		if record != nil {
+			out.Put(h.apply(record))
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -115,10 +173,11 @@ func runSource(ctx context.Context, src source, h *merger, out Sink) {
 // sources then run concurrently. Invalid configuration is reported in
 // Errors under "config".
 func CollectOnce(ctx context.Context, cfg Config) Snapshot {
-	sources, err := buildSources(cfg)
+	sources, set, err := buildSources(cfg)
 	if err != nil {
 		return Snapshot{TakenAt: time.Now(), Errors: map[string]string{"config": err.Error()}}
 	}
+	defer set.close()
 	records := make([]func(*Snapshot), len(sources))
 	first := 0
 	if cfg.PG != nil {
@@ -138,7 +197,9 @@ func CollectOnce(ctx context.Context, cfg Config) Snapshot {
 	h := newMerger()
 	snap := h.apply(func(*Snapshot) {})
 	for _, record := range records {
-		snap = h.apply(record)
+		if record != nil {
+			snap = h.apply(record)
+		}
 	}
 	return snap
 }

@@ -15,12 +15,16 @@ type Snapshot struct {
 	Probe    *ProbeResult `json:"probe,omitempty"`
 	Redis    *RedisStats  `json:"redis,omitempty"`
 	Jobs     *JobsStats   `json:"jobs,omitempty"`
+	// PgBouncer is the pooler in front of PostgreSQL (pgbouncer.go).
+	PgBouncer *PgBouncerStats `json:"pgbouncer,omitempty"`
 	// Alerting is the team's own alerting (Alertmanager/Prometheus), every
 	// alert marked external; nil when alerting is not configured.
 	Alerting *AlertingStats `json:"alerting,omitempty"`
 	// Errors holds, per source ("postgres", "redis", "jobs", "probe"), the
 	// sentence describing why its latest sample failed. A source with an error
-	// still carries its last good data, marked by LastGoodAt.
+	// still carries its last good data, marked by LastGoodAt, or is nil when
+	// it never answered (contract C3). Jobs is nil without an error when the
+	// default query's tables do not exist: it does not apply.
 	Errors map[string]string `json:"errors"`
 }
 
@@ -144,10 +148,14 @@ type RedisStats struct {
 	TotalConnectionsReceived int64  `json:"total_connections_received"`
 	// ClientsSampledAt is when CLIENT LIST was last read; with thousands of
 	// clients it is read less often than INFO (ClientListEverySeconds).
-	ClientsSampledAt       time.Time     `json:"clients_sampled_at,omitzero"`
-	ClientListEverySeconds float64       `json:"client_list_every_seconds"`
-	Clients                []RedisClient `json:"clients"`
-	Groups                 []RedisGroup  `json:"groups"`
+	ClientsSampledAt       time.Time `json:"clients_sampled_at,omitzero"`
+	ClientListEverySeconds float64   `json:"client_list_every_seconds"`
+	// OwnConnections counts slotwatch's own clients (its collector's one
+	// connection, which actions share), left out of Clients and Groups but
+	// counted in ConnectedClients.
+	OwnConnections int           `json:"own_connections"`
+	Clients        []RedisClient `json:"clients"`
+	Groups         []RedisGroup  `json:"groups"`
 }
 
 // RedisClient is one line of CLIENT LIST. Raw keeps the whole line so that
@@ -179,10 +187,6 @@ type RedisGroup struct {
 type JobsStats struct {
 	Sample
 	OverCapacity []JobCapacity `json:"over_capacity"`
-	// DefaultQueryUnavailable is set when no jobs.query is configured and
-	// the default (TalentFlow) query's tables do not exist: the error says
-	// so, and `snapshot` does not count it as a failed source.
-	DefaultQueryUnavailable bool `json:"default_query_unavailable,omitempty"`
 }
 
 // JobCapacity is a row whose count exceeds its limit. ID is text so any key

@@ -56,7 +56,7 @@ func TestLiveServers(t *testing.T) {
 		PG:    &collectors.PGConfig{DSN: pg.DSN, Interval: 200 * time.Millisecond},
 		Redis: &collectors.RedisConfig{URL: rds.URL, Interval: 200 * time.Millisecond},
 	}
-	if err := collectors.Start(ctx, cfg, mb); err != nil {
+	if _, err := collectors.Start(ctx, cfg, mb); err != nil {
 		t.Fatal(err)
 	}
 	frames := make(chan analysis.Frame, 1)

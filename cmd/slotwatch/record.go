@@ -73,7 +73,7 @@ func record(ctx context.Context, env *environment, cfg collectors.Config, w *rec
 	collectCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	mb := collectors.NewMailbox()
-	if err := collectors.Start(collectCtx, cfg, mb); err != nil {
+	if _, err := collectors.Start(collectCtx, cfg, mb); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "slotwatch: recording to %s (Ctrl-C to stop)\n", w.Path())

@@ -72,9 +72,6 @@ func failedSources(s collectors.Snapshot) []string {
 	order := []string{collectors.SourcePostgres, collectors.SourceProbe, collectors.SourceRedis, collectors.SourceJobs}
 	var failed []string
 	for name := range s.Errors {
-		if name == collectors.SourceJobs && s.Jobs != nil && s.Jobs.DefaultQueryUnavailable {
-			continue
-		}
 		failed = append(failed, name)
 	}
 	slices.SortFunc(failed, func(a, b string) int {
@@ -116,6 +113,13 @@ func writeSnapshotText(w io.Writer, s collectors.Snapshot, alerts []analysis.Ale
 	}
 	if j := s.Jobs; j != nil {
 		writeJobsText(&b, j, s.Errors[collectors.SourceJobs])
+	}
+	// A source that never answered has no data, only its error.
+	for _, name := range failedSources(s) {
+		if (name == collectors.SourcePostgres && s.Postgres == nil) || (name == collectors.SourceRedis && s.Redis == nil) ||
+			(name == collectors.SourceJobs && s.Jobs == nil) {
+			fmt.Fprintf(&b, "\n%s: no data: %s\n", name, s.Errors[name])
+		}
 	}
 	writeAnalysisText(&b, alerts, findings)
 	_, err := io.WriteString(w, b.String())
@@ -204,9 +208,6 @@ func writeJobsText(b *strings.Builder, j *collectors.JobsStats, errText string) 
 	b.WriteString("\nJob capacity\n")
 	if errText != "" {
 		fmt.Fprintf(b, "  error: %s\n", errText)
-		if j.DefaultQueryUnavailable {
-			b.WriteString("  (no jobs.query is configured, so this does not count as a failed source)\n")
-		}
 		return
 	}
 	if len(j.OverCapacity) == 0 {

@@ -71,7 +71,7 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 		}()
 		opts.OnSnapshot = throttledHook(s.Interval, w.Write)
 	}
-	if err := collectors.Start(ctx, cfg, opts.Mailbox); err != nil {
+	if _, err := collectors.Start(ctx, cfg, opts.Mailbox); err != nil {
 		errorSentence(env, err)
 		return exitError
 	}

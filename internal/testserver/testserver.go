@@ -303,3 +303,17 @@ func orDefault(v, def int) int {
 	}
 	return v
 }
+
+// Restart restarts the server with pg_ctl (fast shutdown: every session is
+// disconnected), keeping its port and data; it waits until it accepts
+// connections again.
+func (p *Postgres) Restart(t testing.TB) {
+	t.Helper()
+	data := filepath.Join(p.Dir, "data")
+	runAs := postgresRunner(t, p.Dir)
+	logFile := filepath.Join(p.Dir, "server.log")
+	if out, err := runAs(filepath.Join(p.Bin, "pg_ctl"), "-D", data, "-l", logFile, "-m", "fast", "-w", "-t", "60", "restart").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(logFile)
+		t.Fatalf("pg_ctl restart failed: %v\n%s\n%s", err, out, log)
+	}
+}

@@ -1,0 +1,234 @@
+package collectors
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
+	"github.com/slotwatch/slotwatch/internal/testserver"
+)
+
+// TestConnectionBudget checks contract C2 on a server as small as the
+// incident's margins: max_connections 12, 3 reserved for superusers.
+func TestConnectionBudget(t *testing.T) {
+	p := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 12, SuperuserReservedConns: 3})
+	p.Psql(t, "postgres", "CREATE ROLE app LOGIN")
+	t.Run("one backend at rest, again after a restart", func(t *testing.T) { testOneBackend(t, p) })
+	t.Run("WithConn after the backend was terminated", func(t *testing.T) { testWithConnAfterTerminate(t, p) })
+	t.Run("WithConn acts when no slot is left", func(t *testing.T) { testWithConnAtLimit(t, p) })
+}
+
+func startSet(t *testing.T, cfg Config) (*Set, *Mailbox, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	mb := NewMailbox()
+	set, err := Start(ctx, cfg, mb)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return set, mb, cancel
+}
+
+func testOneBackend(t *testing.T, p *testserver.Postgres) {
+	cfg := Config{
+		PG:    &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond},
+		Jobs:  &JobsConfig{DSN: p.DSN, Query: oneJobQuery, Interval: 50 * time.Millisecond},
+		Probe: &ProbeConfig{DSN: p.DSNFor("app", "postgres"), Interval: time.Hour},
+	}
+	_, mb, cancel := startSet(t, cfg)
+	defer func() {
+		cancel()
+		waitPGCount(t, p, "slotwatch%", "0")
+	}()
+	waitMailbox(t, mb, func(s Snapshot) bool {
+		return s.Postgres != nil && s.Jobs != nil && s.Probe != nil && s.Probe.OK && len(s.Errors) == 0
+	})
+	// The probe's connection was momentary; the jobs query shares the
+	// collector's: one backend, sampled several times.
+	waitPGCount(t, p, "slotwatch%", "1")
+	for range 5 {
+		time.Sleep(60 * time.Millisecond)
+		if n := pgCount(t, p, "slotwatch%"); n != "1" {
+			t.Fatalf("slotwatch holds %s backends at rest, want 1", n)
+		}
+	}
+	restartedAt := time.Now()
+	p.Restart(t)
+	s := waitMailbox(t, mb, func(s Snapshot) bool {
+		return s.Postgres != nil && s.Postgres.LastGoodAt.After(restartedAt) && s.Jobs != nil && s.Jobs.LastGoodAt.After(restartedAt) &&
+			len(s.Errors) == 0
+	})
+	waitPGCount(t, p, "slotwatch%", "1")
+	if s.Postgres.OwnConnections != 1 {
+		t.Errorf("after the restart own_connections = %d, want 1", s.Postgres.OwnConnections)
+	}
+}
+
+func backendPID(ctx context.Context, r *PGRunner) (int32, error) {
+	var pid int32
+	err := r.WithConn(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid)
+	})
+	return pid, err
+}
+
+func testWithConnAfterTerminate(t *testing.T, p *testserver.Postgres) {
+	// One tick only: WithConn itself must find the dead connection.
+	set, mb, cancel := startSet(t, Config{PG: &PGConfig{DSN: p.DSN, Interval: time.Hour}})
+	defer func() {
+		cancel()
+		waitPGCount(t, p, "slotwatch%", "0")
+	}()
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && len(s.Errors) == 0 })
+	ctx := context.Background()
+	before, err := backendPID(ctx, set.PG())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Psql(t, "postgres", "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'slotwatch%'"); got != strconv.Itoa(int(before)) {
+		t.Fatalf("WithConn ran on backend %d, slotwatch's backends are %q: it must be the collector's", before, got)
+	}
+	p.Psql(t, "postgres", "SELECT pg_terminate_backend("+strconv.Itoa(int(before))+")")
+	after, err := backendPID(ctx, set.PG())
+	if err != nil || after == before || after == 0 {
+		t.Fatalf("WithConn after the backend was terminated: pid %d (before %d), %v; want a new connection", after, before, err)
+	}
+	waitPGCount(t, p, "slotwatch%", "1")
+	if got := set.PG().Server(); got != "127.0.0.1:"+strconv.Itoa(p.Port)+"/postgres" {
+		t.Errorf("Server() = %q", got)
+	}
+	// A statement error leaves the connection in place, in no transaction.
+	errTx := set.PG().WithConn(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, "BEGIN; SELECT 1/0")
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if !errors.As(errTx, &pgErr) || pgErr.Code != "22012" {
+		t.Fatalf("WithConn must return fn's error as is: %v", errTx)
+	}
+	if again, err := backendPID(ctx, set.PG()); err != nil || again != after {
+		t.Errorf("after a failed statement WithConn ran on %d (%v), want the same backend %d", again, err, after)
+	}
+	var none *Set
+	if err := none.PG().WithConn(ctx, func(context.Context, *pgx.Conn) error { return nil }); err == nil {
+		t.Error("WithConn without a PostgreSQL target must fail")
+	}
+	cancel()
+	waitPGCount(t, p, "slotwatch%", "0")
+	if _, err := backendPID(ctx, set.PG()); !errors.Is(err, errStopped) {
+		t.Errorf("WithConn after the collectors stopped = %v, want errStopped", err)
+	}
+}
+
+// testWithConnAtLimit is issue 8's measurement, taken to the end: every
+// ordinary slot held by an ordinary role besides the console's (a superuser
+// takes an ordinary slot while there is one), then superuser connections
+// until even the reserved slots are gone; the console can still terminate.
+func testWithConnAtLimit(t *testing.T, p *testserver.Postgres) {
+	set, mb, cancel := startSet(t, Config{PG: &PGConfig{DSN: p.DSN, Interval: 50 * time.Millisecond}})
+	defer func() {
+		cancel()
+		waitPGCount(t, p, "slotwatch%", "0")
+	}()
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && len(s.Errors) == 0 })
+	var hogs []*pgx.Conn
+	defer func() { closeAll(hogs...) }()
+	for {
+		c, err := holdConn(p.DSNFor("app", "postgres"), "hog")
+		if err != nil {
+			break
+		}
+		hogs = append(hogs, c)
+	}
+	var supers []*pgx.Conn
+	defer func() { closeAll(supers...) }()
+	for {
+		c, err := holdConn(p.DSN, "admin")
+		if err != nil {
+			break
+		}
+		supers = append(supers, c)
+	}
+	if len(hogs) != 8 || len(supers) != 3 {
+		t.Fatalf("held %d ordinary and %d superuser connections beside slotwatch's; want 8 and 3 (12 slots, 3 reserved)", len(hogs), len(supers))
+	}
+	victim := hogs[0].PgConn().PID()
+	var terminated bool
+	err := set.PG().WithConn(context.Background(), func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT pg_terminate_backend($1, 5000)", int32(victim)).Scan(&terminated)
+	})
+	if err != nil || !terminated {
+		t.Fatalf("terminate through WithConn with every slot taken: %v (terminated %v)", err, terminated)
+	}
+	s := waitMailbox(t, mb, func(s Snapshot) bool {
+		return s.Postgres != nil && len(sessionsOf(s.Postgres, "hog")) == 7 && len(s.Errors) == 0
+	})
+	if s.Postgres.OwnConnections != 1 || len(sessionsOf(s.Postgres, "admin")) != 3 {
+		t.Errorf("own_connections %d, sessions %+v", s.Postgres.OwnConnections, s.Postgres.Groups)
+	}
+}
+
+func redisClientsNamed(t *testing.T, admin *redisConn, name string) []string {
+	t.Helper()
+	list, err := admin.do("CLIENT LIST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for line := range strings.Lines(list) {
+		if strings.Contains(line, " name="+name+" ") {
+			id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func TestRedisBudget(t *testing.T) {
+	r := testserver.StartRedis(t, testserver.RedisOptions{})
+	admin := holdRedis(t, "tcp", r.Addr, "admin-%d", 1)[0]
+	set, mb, cancel := startSet(t, Config{Redis: &RedisConfig{URL: r.URL, Interval: time.Hour}})
+	defer cancel()
+	s := waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis != nil && len(s.Errors) == 0 })
+	if s.Redis.OwnConnections != 1 || len(s.Redis.Clients) != 1 || s.Redis.Clients[0].Name != "admin-0" {
+		t.Errorf("own_connections %d, clients %+v; want slotwatch's own left out and counted", s.Redis.OwnConnections, s.Redis.Clients)
+	}
+	ctx := context.Background()
+	clientID := func() (int64, error) {
+		var id int64
+		err := set.Redis().WithConn(ctx, func(ctx context.Context, conn *redis.Conn) error {
+			var err error
+			id, err = conn.ClientID(ctx).Result()
+			return err
+		})
+		return id, err
+	}
+	before, err := clientID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := redisClientsNamed(t, admin, "slotwatch")
+	if len(ids) != 1 || ids[0] != strconv.FormatInt(before, 10) {
+		t.Fatalf("slotwatch clients %v, WithConn ran on %d: want one client, the collector's", ids, before)
+	}
+	if reply, err := admin.do("CLIENT KILL ID " + ids[0]); err != nil || reply != ":1" {
+		t.Fatalf("CLIENT KILL: %q, %v", reply, err)
+	}
+	after, err := clientID()
+	if err != nil || after == before {
+		t.Fatalf("WithConn after CLIENT KILL: id %d (before %d), %v", after, before, err)
+	}
+	if ids := redisClientsNamed(t, admin, "slotwatch"); len(ids) != 1 {
+		t.Errorf("slotwatch clients after the kill: %v, want one", ids)
+	}
+	if set.Redis().Server() != r.Addr+"/0" {
+		t.Errorf("Server() = %q", set.Redis().Server())
+	}
+}
