@@ -148,3 +148,55 @@ func benchBytes(b *testing.B, w, h int) {
 	p.Quit()
 	<-done
 }
+
+// BenchmarkBytesPerViewer is what one SSH viewer of `slotwatch serve` pays
+// per steady refresh: several served sessions (each its own program,
+// renderer and terminal, with presence in the header) get the same frames,
+// and the bytes written to each are averaged.
+func BenchmarkBytesPerViewer(b *testing.B) {
+	for _, size := range [][2]int{{80, 24}, {200, 50}} {
+		b.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(b *testing.B) { benchViewers(b, 3, size[0], size[1]) })
+	}
+}
+
+func benchViewers(b *testing.B, viewers, w, h int) {
+	f := incidentFrame(b)
+	presence := func() []string { return []string{"kim (operator)", "marcus", "sarah"} }
+	outs := make([]*syncBuffer, viewers)
+	progs := make([]*tea.Program, viewers)
+	var wg sync.WaitGroup
+	for i := range progs {
+		outs[i] = &syncBuffer{}
+		opts := Options{Now: func() time.Time { return fixedNow }, Viewer: &Viewer{Name: fmt.Sprintf("viewer%d", i)},
+			Presence: presence}
+		progs[i] = tea.NewProgram(New(context.Background(), opts, asciiRenderer()), tea.WithOutput(outs[i]),
+			tea.WithInput(nil), tea.WithoutSignalHandler())
+		wg.Add(1)
+		go func(p *tea.Program) { defer wg.Done(); _, _ = p.Run() }(progs[i])
+		progs[i].Send(tea.WindowSizeMsg{Width: w, Height: h})
+		progs[i].Send(frameMsg{frame: f})
+	}
+	time.Sleep(100 * time.Millisecond) // first full paint
+	start := make([]int, viewers)
+	for i, o := range outs {
+		start[i] = o.Len()
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		next := advance(f, n+1)
+		for _, p := range progs {
+			p.Send(frameMsg{frame: next})
+		}
+		time.Sleep(40 * time.Millisecond) // one frame per renderer tick
+	}
+	b.StopTimer()
+	total := 0
+	for i, o := range outs {
+		total += o.Len() - start[i]
+	}
+	b.ReportMetric(float64(total)/float64(viewers*b.N), "bytes/viewer/refresh")
+	for _, p := range progs {
+		p.Quit()
+	}
+	wg.Wait()
+}
