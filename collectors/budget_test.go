@@ -3,6 +3,7 @@ package collectors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +23,93 @@ func TestConnectionBudget(t *testing.T) {
 	t.Run("one backend at rest, again after a restart", func(t *testing.T) { testOneBackend(t, p) })
 	t.Run("WithConn after the backend was terminated", func(t *testing.T) { testWithConnAfterTerminate(t, p) })
 	t.Run("WithConn acts when no slot is left", func(t *testing.T) { testWithConnAtLimit(t, p) })
+	t.Run("53300 for an ordinary role and for a superuser", func(t *testing.T) { testRefusals(t, p) })
+}
+
+// fill opens connections of dsn until the server refuses one, and returns
+// them with the refusal.
+func fill(t *testing.T, dsn, app string) ([]*pgx.Conn, *pgconn.PgError) {
+	t.Helper()
+	var conns []*pgx.Conn
+	for range 20 {
+		c, err := holdConn(dsn, app)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return conns, pgErr
+		}
+		if err != nil {
+			closeAll(conns...)
+			t.Fatalf("filling the slots failed for another reason: %v", err)
+		}
+		conns = append(conns, c)
+	}
+	closeAll(conns...)
+	t.Fatal("the server never refused a connection")
+	return nil, nil
+}
+
+func testRefusals(t *testing.T, p *testserver.Postgres) {
+	ctx := context.Background()
+	appDSN := p.DSNFor("app", "postgres")
+
+	// An ordinary role that connected before: the collector knows it.
+	ordinary, mb, cancel := startSet(t, Config{PG: &PGConfig{DSN: appDSN, Interval: time.Hour}, Probe: &ProbeConfig{DSN: appDSN, Interval: time.Hour}})
+	defer cancel()
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && s.Probe != nil })
+	pid, err := backendPID(ctx, ordinary.PG())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hogs, reserved := fill(t, appDSN, "hog")
+	defer func() { closeAll(hogs...) }()
+	p.Psql(t, "postgres", "SELECT pg_terminate_backend("+strconv.Itoa(int(pid))+", 5000)")
+	more, _ := fill(t, appDSN, "hog")
+	hogs = append(hogs, more...)
+	err = ordinary.PG().WithConn(ctx, func(context.Context, *pgx.Conn) error { return nil })
+	var refused *pgconn.PgError
+	if !errors.As(err, &refused) || refused.Code != SQLStateTooManyConnections {
+		t.Fatalf("reconnecting with every ordinary slot taken gave %v; want the 53300 refusal, kept for errors.As", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "as app, an ordinary role") || !strings.Contains(msg, `the server says: "`+reserved.Message+`"`) ||
+		!strings.Contains(msg, "pg_use_reserved_connections") {
+		t.Errorf("an ordinary role's refusal = %q; want it named ordinary, the server's words quoted, the reserved-slot advice", msg)
+	}
+	// A fresh collector knows nothing of the role: both cases are said.
+	s := CollectOnce(ctx, Config{PG: &PGConfig{DSN: appDSN}, Probe: &ProbeConfig{DSN: appDSN}})
+	if msg := s.Errors[SourcePostgres]; !strings.Contains(msg, "If app is an ordinary role") || !strings.Contains(msg, "slotwatch itself holds 0") {
+		t.Errorf("a refusal of an unknown role = %q; want both cases explained", msg)
+	}
+	if s.Probe == nil || s.Probe.SQLState != SQLStateTooManyConnections || s.Probe.Reason != reserved.Message {
+		t.Errorf("probe = %+v; want the server's reason %q", s.Probe, reserved.Message)
+	}
+	cancel()
+
+	// A superuser collector, then every slot including the reserved ones.
+	super, mb, cancelSuper := startSet(t, Config{PG: &PGConfig{DSN: p.DSN, Interval: time.Hour}})
+	defer cancelSuper()
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && len(s.Errors) == 0 })
+	admins, tooMany := fill(t, p.DSN, "admin")
+	defer func() { closeAll(admins...) }()
+	if tooMany.Code != SQLStateTooManyConnections {
+		t.Fatalf("the superusers were refused with %v", tooMany)
+	}
+	pid, err = backendPID(ctx, super.PG())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Terminated from a held connection; its slot is taken at once.
+	if _, err := admins[0].Exec(ctx, "SELECT pg_terminate_backend($1, 5000)", pid); err != nil {
+		t.Fatal(err)
+	}
+	more, _ = fill(t, p.DSN, "admin")
+	admins = append(admins, more...)
+	err = super.PG().WithConn(ctx, func(context.Context, *pgx.Conn) error { return nil })
+	msg = fmt.Sprint(err)
+	if !strings.Contains(msg, "even those reserved for superusers") || !strings.Contains(msg, `the server says: "`+tooMany.Message+`"`) ||
+		!strings.Contains(msg, "slotwatch itself holds 0") || strings.Contains(msg, "as a superuser") || strings.Contains(msg, "pg_use_reserved_connections") {
+		t.Errorf("a superuser's refusal = %q; want every slot gone, the server's words, slotwatch's count, and no advice to become a superuser", msg)
+	}
 }
 
 func startSet(t *testing.T, cfg Config) (*Set, *Mailbox, context.CancelFunc) {

@@ -106,6 +106,12 @@ func (l *pgLink) ensure(ctx context.Context) error {
 	l.drop()
 	conn, err := connectPG(ctx, l.ep.dsn, l.appName, l.stmtTimeout, l.connectTimeout)
 	if err != nil {
+		role, known := l.own.role(l.ep.server, l.ep.user)
+		refusal := slotRefusal{subject: "cannot connect", target: l.ep.target, user: l.ep.user, role: role,
+			known: known, held: l.own.open(l.ep.server)}
+		if r := refusedForSlots(err, refusal); r != nil {
+			return r
+		}
 		return connectFailed("", l.ep.target, err)
 	}
 	l.conn, l.pid = conn, conn.PgConn().PID()

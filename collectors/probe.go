@@ -66,6 +66,7 @@ func (p *probe) attempt(ctx context.Context) (*ProbeResult, string) {
 	if errors.As(err, &pgErr) {
 		res.SQLState = pgErr.Code
 		res.Error = scrub(pgErr.Message, p.ep.password)
+		res.Reason = res.Error
 		if pgErr.Code == SQLStateTooManyConnections {
 			return res, ""
 		}

@@ -134,6 +134,10 @@ type ProbeResult struct {
 	ConnectMS float64   `json:"connect_ms"`
 	SQLState  string    `json:"sqlstate"`
 	Error     string    `json:"error"`
+	// Reason is the server's own message when it refused the connection
+	// (e.g. which slots are gone for a 53300), verbatim but for secrets:
+	// show it rather than a wording of slotwatch's own.
+	Reason string `json:"reason,omitempty"`
 }
 
 // RedisStats is one sample of INFO clients/stats and CLIENT LIST.
