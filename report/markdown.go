@@ -24,6 +24,7 @@ const (
 	// rest of the draft.
 	maxTimelineRows = 100
 	maxFindings     = 12
+	maxGapRows      = 10
 	// auditMargin widens the recording's range when picking audit entries:
 	// an action taken just before recording started still belongs here.
 	auditMargin = 5 * time.Minute
@@ -33,13 +34,15 @@ const (
 func (b *Builder) Write(w io.Writer, opts Options) error {
 	bw := bufio.NewWriter(w)
 	md := &mdWriter{w: bw}
+	view := b.audit(opts)
 	b.writeHeader(md, opts)
-	b.writeTimeline(md)
+	b.writeTimeline(md, view)
 	b.writePeaks(md)
+	b.writeGaps(md)
 	b.writeRedisSeries(md)
 	b.writeTopGroups(md)
 	b.writeFindings(md)
-	b.writeActions(md, opts)
+	b.writeActions(md, opts, view)
 	md.line("## Root cause and follow-ups")
 	md.line("")
 	md.line("_To be written: why it happened, why it was not caught earlier, and the follow-up tasks with owners._")
@@ -83,12 +86,12 @@ func (m *mdWriter) table(header []string, rows [][]string) {
 	m.line("")
 }
 
+// cell escapes one table cell: every cell may hold server text.
 func cell(s string) string {
 	if s == "" {
 		return "–"
 	}
-	s = strings.ReplaceAll(s, "\n", " ")
-	return strings.ReplaceAll(s, "|", `\|`)
+	return esc(s)
 }
 
 func clock(t time.Time) string {
@@ -128,7 +131,7 @@ func (b *Builder) writeHeader(md *mdWriter, opts Options) {
 		md.line("What the recording shows:")
 		md.line("")
 		for _, f := range facts {
-			md.line("- %s", f)
+			md.line("- %s", esc(f)) // facts quote server text (names, labels)
 		}
 		md.line("")
 	}
@@ -142,7 +145,7 @@ func (b *Builder) writeHeader(md *mdWriter, opts Options) {
 	rows := [][]string{
 		{"Start", stamp(b.first)},
 		{"End", stamp(b.last)},
-		{"Duration", span.Round(time.Second).String()},
+		{"Duration", analysis.FormatDuration(span)},
 		{"Snapshots", fmt.Sprintf("%d (one every %s)", b.count, every)},
 	}
 	if b.pgTarget != "" {
@@ -161,10 +164,25 @@ func code(s string) string {
 	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
 }
 
-func (b *Builder) writeTimeline(md *mdWriter) {
-	md.line("## Alert timeline")
+func (b *Builder) audit(opts Options) auditView {
+	from, to := b.first.Add(-auditMargin), b.last.Add(auditMargin)
+	return classifyAudit(opts.Audit, func(t time.Time) bool {
+		return b.count == 0 || !t.Before(from) && !t.After(to)
+	})
+}
+
+type timelineRow struct {
+	at    time.Time
+	cells []string
+}
+
+// writeTimeline merges alert state changes and actions into one timeline,
+// preceded by the time to mitigate.
+func (b *Builder) writeTimeline(md *mdWriter, view auditView) {
+	md.line("## Timeline")
 	md.line("")
-	var rows [][]string
+	b.writeTimeToMitigate(md, view)
+	var rows []timelineRow
 	for _, t := range b.transitions {
 		if t.To == analysis.Inactive {
 			continue // a rule's first evaluation, not a change anyone saw
@@ -173,21 +191,30 @@ func (b *Builder) writeTimeline(md *mdWriter) {
 		if from == "" {
 			from = string(analysis.Inactive)
 		}
-		rows = append(rows, []string{clock(t.At), t.Rule, from + " → " + string(t.To), t.Summary})
+		rows = append(rows, timelineRow{t.At, []string{clock(t.At), "alert", t.Rule + ": " + from + " → " + string(t.To), t.Summary}})
 	}
+	for _, a := range view.actions {
+		rows = append(rows, timelineRow{a.e.Time, []string{clock(a.e.Time), "action", a.e.Action + " by " + operator(a.e.Operator),
+			target(a.e) + ": " + b.outcome(a)}})
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].at.Before(rows[j].at) })
 	if len(rows) == 0 {
-		md.line("No alert left the inactive state during the recording.")
+		md.line("No alert left the inactive state and no action was taken during the recording.")
 		md.line("")
 		return
 	}
-	omitted := 0
-	if len(rows) > maxTimelineRows {
-		omitted = len(rows) - maxTimelineRows
-		rows = append(rows[:maxTimelineRows/2], rows[len(rows)-maxTimelineRows/2:]...)
+	cells := make([][]string, len(rows))
+	for i, r := range rows {
+		cells[i] = r.cells
 	}
-	md.table([]string{"Time", "Alert", "State", "Value"}, rows)
+	omitted := 0
+	if len(cells) > maxTimelineRows {
+		omitted = len(cells) - maxTimelineRows
+		cells = append(cells[:maxTimelineRows/2], cells[len(cells)-maxTimelineRows/2:]...)
+	}
+	md.table([]string{"Time", "Kind", "What", "Detail"}, cells)
 	if omitted > 0 {
-		md.line("%d state changes in the middle of the recording are left out; the first and last %d are shown.", omitted, maxTimelineRows/2)
+		md.line("%d entries in the middle of the recording are left out; the first and last %d are shown.", omitted, maxTimelineRows/2)
 		md.line("")
 	}
 	var open []string
@@ -197,41 +224,81 @@ func (b *Builder) writeTimeline(md *mdWriter) {
 		}
 	}
 	if len(open) > 0 {
-		md.line("Still open when the recording ends: %s.", strings.Join(open, ", "))
+		md.line("Still open when the recording ends: %s.", esc(strings.Join(open, ", ")))
 		md.line("")
 	}
+}
+
+// writeTimeToMitigate: first firing → first action → every alert resolved.
+func (b *Builder) writeTimeToMitigate(md *mdWriter, view auditView) {
+	if !b.everFiring {
+		return
+	}
+	f := b.firstFiring
+	line := fmt.Sprintf("Time to mitigate: the first alert (%s) fired at %s", f.Rule, clock(f.At))
+	var first time.Time
+	for _, a := range view.actions {
+		if a.e.Phase == actions.PhaseRefused {
+			continue
+		}
+		if first.IsZero() || a.first.Before(first) {
+			first = a.first
+		}
+	}
+	if !first.IsZero() {
+		line += fmt.Sprintf("; the first action came at %s, %s later", clock(first), analysis.FormatDuration(first.Sub(f.At)))
+	} else {
+		line += "; no action was recorded"
+	}
+	if !b.clearAt.IsZero() {
+		line += fmt.Sprintf("; every alert was resolved at %s, %s after the first fired", clock(b.clearAt), analysis.FormatDuration(b.clearAt.Sub(f.At)))
+	} else {
+		line += fmt.Sprintf("; %d %s still firing when the recording ends", b.firingAtEnd, plural(b.firingAtEnd, "alert was", "alerts were"))
+	}
+	md.line("%s.", esc(line))
+	md.line("")
 }
 
 func (b *Builder) writePeaks(md *mdWriter) {
 	md.line("## Peak metrics")
 	md.line("")
 	var rows [][]string
-	for _, name := range []string{metricConnections, metricIdle, metricIdleInTx, metricWaiting} {
+	if p, ok := b.peaks[metricConnections]; ok {
+		rows = append(rows, []string{metricConnections, b.connections(p.value, p.of), clock(p.at), num(p.end, 0, "")})
+	}
+	for _, name := range []string{metricIdle, metricIdleInTx, metricWaiting} {
 		if p, ok := b.peaks[name]; ok {
-			rows = append(rows, []string{name, num(p.value, p.of), clock(p.at), num(p.end, 0)})
+			rows = append(rows, []string{name, num(p.value, 0, ""), clock(p.at), num(p.end, 0, "")})
 		}
 	}
 	if p := b.probe; p.attempts > 0 {
-		peakCell := fmt.Sprintf("%d of %d attempts failed", p.failed, p.attempts)
+		peakCell := fmt.Sprintf("%d of %d attempts refused", p.refused, p.attempts)
 		when, end := "–", "ok"
-		if p.failed > 0 {
-			peakCell += fmt.Sprintf(" (SQLSTATE %s: %s)", orDash(p.sqlstate), p.message)
-			when = clock(p.firstFail) + " to " + clock(p.lastFail)
+		if p.refused > 0 {
+			peakCell += fmt.Sprintf(" (SQLSTATE %s: %s)", sqlstateRefused, p.message)
+			when = clock(p.firstRefused) + " to " + clock(p.lastRefused)
+		}
+		if p.failedOther > 0 {
+			peakCell += fmt.Sprintf("; %d failed for another reason (see Data gaps)", p.failedOther)
 		}
 		if !p.endOK {
 			end = "failing"
 		}
-		rows = append(rows, []string{"Connect probe failures", peakCell, when, end})
+		rows = append(rows, []string{"Connect probe refusals", peakCell, when, end})
 	}
 	if p, ok := b.peaks[metricRedis]; ok {
-		rows = append(rows, []string{metricRedis, num(p.value, p.of), clock(p.at), num(p.end, 0)})
-		s, e := b.redisStart, b.redisEnd
+		rows = append(rows, []string{metricRedis, num(p.value, p.of, "maxclients"), clock(p.at), num(p.end, 0, "")})
+		e, c := b.redisEnd, b.redisCounters
+		reset := ""
+		if c.resets > 0 {
+			reset = fmt.Sprintf("; the counters reset %d %s (Redis restarted)", c.resets, plural(c.resets, "time", "times"))
+		}
 		rows = append(rows,
-			[]string{"Redis rejected connections", fmt.Sprintf("+%d during the recording (%d in total)", e.RejectedConnections-s.RejectedConnections, e.RejectedConnections), "–", fmt.Sprint(e.RejectedConnections)},
-			[]string{"Redis connections received", fmt.Sprintf("+%d during the recording", e.TotalConnectionsReceived-s.TotalConnectionsReceived), "–", fmt.Sprint(e.TotalConnectionsReceived)})
+			[]string{"Redis rejected connections", fmt.Sprintf("+%d during the recording (%d in total)%s", c.rejected, e.RejectedConnections, reset), "–", fmt.Sprint(e.RejectedConnections)},
+			[]string{"Redis connections received", fmt.Sprintf("+%d during the recording%s", c.received, reset), "–", fmt.Sprint(e.TotalConnectionsReceived)})
 	}
 	if p, ok := b.peaks[metricOverCap]; ok {
-		rows = append(rows, []string{metricOverCap, num(p.value, 0) + b.jobList(), clock(p.at), num(p.end, 0)})
+		rows = append(rows, []string{metricOverCap, num(p.value, 0, "") + b.jobList(), clock(p.at), num(p.end, 0, "")})
 	}
 	if len(rows) == 0 {
 		md.line("No source answered during the recording.")
@@ -239,6 +306,53 @@ func (b *Builder) writePeaks(md *mdWriter) {
 		return
 	}
 	md.table([]string{"Metric", "Peak", "At", "At the end"}, rows)
+}
+
+// connections reads as the screen does: used of usable, max_connections
+// beside it.
+func (b *Builder) connections(used, usable float64) string {
+	s := num(used, usable, "usable")
+	if b.pgMaxConnections > 0 {
+		s += fmt.Sprintf(", max_connections %d", b.pgMaxConnections)
+	}
+	return s
+}
+
+// writeGaps lists the snapshots in which a source failed: the recording
+// has no numbers for them, and a probe that failed because the server was
+// down is an outage, not a refusal.
+func (b *Builder) writeGaps(md *mdWriter) {
+	if len(b.gaps) == 0 {
+		return
+	}
+	md.line("## Data gaps and outages")
+	md.line("")
+	var rows [][]string
+	for _, src := range []string{collectors.SourcePostgres, collectors.SourceProbe, collectors.SourceRedis, collectors.SourceJobs} {
+		g := b.gaps[src]
+		if g == nil {
+			continue
+		}
+		runs := g.runs
+		if len(runs) > maxGapRows {
+			runs = runs[len(runs)-maxGapRows:]
+		}
+		for _, r := range runs {
+			rows = append(rows, []string{src, clock(r.from), clock(r.to), fmt.Sprint(r.n), r.err})
+		}
+		if left := len(g.runs) - len(runs); left > 0 {
+			rows = append(rows, []string{src, "–", "–", "", fmt.Sprintf("%d earlier %s left out", left, plural(left, "outage", "outages"))})
+		}
+	}
+	md.table([]string{"Source", "From", "To", "Snapshots", "Error"}, rows)
+	var parts []string
+	for _, src := range []string{collectors.SourcePostgres, collectors.SourceProbe, collectors.SourceRedis, collectors.SourceJobs} {
+		if g := b.gaps[src]; g != nil {
+			parts = append(parts, fmt.Sprintf("%s failed in %d of %d snapshots", src, g.snapshots, b.count))
+		}
+	}
+	md.line("%s; the peaks above count only the snapshots in which the source answered.", esc(strings.Join(parts, ", ")))
+	md.line("")
 }
 
 func (b *Builder) jobList() string {
@@ -262,10 +376,15 @@ func (b *Builder) jobList() string {
 	return " (" + strings.Join(parts, "; ") + ")"
 }
 
-func num(v, of float64) string {
+// num renders a count, "36 of 37 usable (97%)" when it has a limit; the
+// percentage comes from the one formatter the screen uses.
+func num(v, of float64, unit string) string {
 	s := fmt.Sprint(int64(math.Round(v)))
 	if of > 0 {
-		s += fmt.Sprintf(" of %d (%d%%)", int64(of), int64(math.Round(100*v/of)))
+		if unit != "" {
+			unit += " "
+		}
+		s += fmt.Sprintf(" of %d %s(%s)", int64(of), unit, analysis.PercentOf(v, of))
 	}
 	return s
 }
@@ -311,7 +430,7 @@ func (b *Builder) writeRedisSeries(md *mdWriter) {
 func (b *Builder) topRedisGroup() *collectors.RedisGroup {
 	var top *collectors.RedisGroup
 	for i := range b.redisPeak.groups {
-		if g := &b.redisPeak.groups[i]; top == nil || g.Count > top.Count {
+		if g := &b.redisPeak.groups[i]; !ours(g.Name) && (top == nil || g.Count > top.Count) {
 			top = g
 		}
 	}
@@ -375,10 +494,10 @@ func (b *Builder) writeTopGroups(md *mdWriter) {
 	}
 	md.line("## Top groups")
 	md.line("")
-	if g := b.pgPeak.groups; len(g) > 0 {
-		md.line("PostgreSQL sessions at the connection peak (%s, %d sessions):", clock(b.pgPeak.at), b.pgPeak.total)
+	if g := appGroups(b.pgPeak.groups); len(g) > 0 {
+		md.line("PostgreSQL sessions at the connection peak (%s, %d slots used; slotwatch's own and the drill's control connections left out):", clock(b.pgPeak.at), b.pgPeak.total)
 		md.line("")
-		groups := append(g[:0:0], g...)
+		groups := g
 		sort.SliceStable(groups, func(i, j int) bool { return groups[i].Total > groups[j].Total })
 		var rows [][]string
 		for _, s := range groups[:min(topGroups, len(groups))] {
@@ -388,10 +507,10 @@ func (b *Builder) writeTopGroups(md *mdWriter) {
 		}
 		md.table([]string{"Application", "User", "Client", "Database", "Sessions", "Idle", "Idle in tx", "Active", "Oldest idle", "Oldest connection"}, rows)
 	}
-	if g := b.redisPeak.groups; len(g) > 0 {
-		md.line("Redis clients at the client peak (%s, %d clients):", clock(b.redisPeak.at), b.redisPeak.total)
+	if g := appRedisGroups(b.redisPeak.groups); len(g) > 0 {
+		md.line("Redis clients at the client peak (%s, %d clients; slotwatch's own left out):", clock(b.redisPeak.at), b.redisPeak.total)
 		md.line("")
-		groups := append(g[:0:0], g...)
+		groups := g
 		sort.SliceStable(groups, func(i, j int) bool { return groups[i].Count > groups[j].Count })
 		var rows [][]string
 		for _, r := range groups[:min(topGroups, len(groups))] {
@@ -402,7 +521,32 @@ func (b *Builder) writeTopGroups(md *mdWriter) {
 }
 
 func seconds(s float64) string {
-	return (time.Duration(s) * time.Second).Round(time.Second).String()
+	return analysis.FormatDuration(time.Duration(s * float64(time.Second)))
+}
+
+// ours is slotwatch's own and the drill's control connections
+// (slotwatch, slotwatch-jobs, slotwatch-probe, slotwatch-drill): not the
+// application's, so never its top groups.
+func ours(name string) bool { return name == "slotwatch" || strings.HasPrefix(name, "slotwatch-") }
+
+func appGroups(g []collectors.SessionGroup) []collectors.SessionGroup {
+	out := make([]collectors.SessionGroup, 0, len(g))
+	for _, x := range g {
+		if !ours(x.ApplicationName) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func appRedisGroups(g []collectors.RedisGroup) []collectors.RedisGroup {
+	out := make([]collectors.RedisGroup, 0, len(g))
+	for _, x := range g {
+		if !ours(x.Name) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func (b *Builder) writeFindings(md *mdWriter) {
@@ -421,24 +565,30 @@ func (b *Builder) writeFindings(md *mdWriter) {
 	}
 	for i, sf := range found {
 		f := sf.finding
-		md.line("### %d. %s: %s", i+1, f.Title, f.About)
+		md.line("### %d. %s: %s", i+1, esc(f.Title), esc(f.About))
 		md.line("")
-		md.line("Severity %s; seen from %s to %s.", f.Severity, clock(sf.first), clock(sf.last))
+		seen := fmt.Sprintf("Peak severity %s at %s; seen from %s to %s", f.Severity, clock(sf.peakAt), clock(sf.first), clock(sf.last))
+		if sf.lastSev != f.Severity {
+			seen += fmt.Sprintf(", %s when last seen", sf.lastSev)
+		}
+		md.line("%s.", seen)
 		md.line("")
-		md.line("Evidence:")
+		md.line("Evidence at the peak:")
 		for _, e := range f.Evidence {
-			md.line("- %s", e)
+			md.line("- %s", esc(e))
 		}
 		md.line("")
-		md.line("Fix:")
-		for _, x := range f.Fix {
-			md.line("- %s", x)
+		if len(f.Fix) > 0 {
+			md.line("Fix:")
+			for _, x := range f.Fix {
+				md.line("- %s", esc(x))
+			}
+			md.line("")
 		}
-		md.line("")
 	}
 }
 
-func (b *Builder) writeActions(md *mdWriter, opts Options) {
+func (b *Builder) writeActions(md *mdWriter, opts Options, view auditView) {
 	md.line("## Actions taken")
 	md.line("")
 	if opts.AuditSource == "" {
@@ -446,29 +596,30 @@ func (b *Builder) writeActions(md *mdWriter, opts Options) {
 		md.line("")
 		return
 	}
-	from, to := b.first.Add(-auditMargin), b.last.Add(auditMargin)
-	var rows [][]string
-	outside := 0
-	for _, e := range opts.Audit {
-		if b.count > 0 && (e.Time.Before(from) || e.Time.After(to)) {
-			outside++
-			continue
-		}
-		if e.Phase == actions.PhaseIntent {
-			continue // its result line follows and says what happened
-		}
-		rows = append(rows, []string{clock(e.Time), operator(e.Operator), e.Action, target(e), outcome(e)})
-	}
-	if len(rows) == 0 {
+	if len(view.actions) == 0 {
 		md.line("The audit log %s records no action during the recording.", code(opts.AuditSource))
 		md.line("")
 	} else {
 		md.line("From the audit log %s:", code(opts.AuditSource))
 		md.line("")
+		var rows [][]string
+		for _, a := range view.actions {
+			rows = append(rows, []string{clock(a.e.Time), operator(a.e.Operator), a.e.Action, target(a.e), b.outcome(a)})
+		}
 		md.table([]string{"Time", "Operator", "Action", "Target", "Result"}, rows)
 	}
-	if outside > 0 {
-		md.line("%d audit %s outside the recording's time range (±%s) left out.", outside, plural(outside, "entry", "entries"), auditMargin)
+	if len(view.previews) > 0 {
+		md.line("Previewed, not confirmed (not actions):")
+		md.line("")
+		var rows [][]string
+		for _, e := range view.previews {
+			rows = append(rows, []string{clock(e.Time), operator(e.Operator), e.Action, target(e),
+				fmt.Sprintf("previewed %d %s, not confirmed", len(e.Previewed), plural(len(e.Previewed), "target", "targets"))})
+		}
+		md.table([]string{"Time", "Operator", "Action", "Target", "Result"}, rows)
+	}
+	if view.outside > 0 {
+		md.line("%d audit %s outside the recording's time range (±%s) left out.", view.outside, plural(view.outside, "entry", "entries"), analysis.FormatDuration(auditMargin))
 		md.line("")
 	}
 }
@@ -482,7 +633,7 @@ func operator(o actions.Operator) string {
 
 func target(e actions.AuditEntry) string {
 	parts := []string{}
-	if e.Predicate != "" {
+	if e.Predicate != "" && e.Setting == "" { // a guard's predicate repeats its setting
 		parts = append(parts, e.Predicate)
 	}
 	if e.Setting != "" {
@@ -505,10 +656,12 @@ func deref(s *string) string {
 	return *s
 }
 
-func outcome(e actions.AuditEntry) string {
+func (b *Builder) outcome(a actionRow) string {
+	e := a.e
+	if a.interrupted {
+		return b.interruptedText(e)
+	}
 	switch e.Phase {
-	case actions.PhaseDeclined:
-		return fmt.Sprintf("previewed %d targets, not confirmed", len(e.Previewed))
 	case actions.PhaseRefused:
 		return "refused: " + e.Error
 	}
@@ -545,21 +698,24 @@ func plural(n int, one, many string) string {
 func (b *Builder) keyFacts() []string {
 	var facts []string
 	if p, ok := b.peaks[metricConnections]; ok {
-		f := fmt.Sprintf("PostgreSQL connections peaked at %s at %s", num(p.value, p.of), clock(p.at))
+		f := fmt.Sprintf("PostgreSQL connections peaked at %s at %s", b.connections(p.value, p.of), clock(p.at))
 		if idle, ok := b.peaks[metricIdle]; ok && idle.value > 0 {
 			f += fmt.Sprintf("; up to %d sessions sat idle", int64(idle.value))
 		}
 		facts = append(facts, f+".")
 	}
-	if p := b.probe; p.failed > 0 {
+	if p := b.probe; p.refused > 0 {
 		facts = append(facts, fmt.Sprintf("New connections were refused (SQLSTATE %s) in %d of %d probes, from %s to %s.",
-			orDash(p.sqlstate), p.failed, p.attempts, clock(p.firstFail), clock(p.lastFail)))
+			sqlstateRefused, p.refused, p.attempts, clock(p.firstRefused), clock(p.lastRefused)))
+	}
+	if len(b.gaps) > 0 {
+		facts = append(facts, "Some sources failed during the recording (see Data gaps and outages).")
 	}
 	if p, ok := b.peaks[metricWaiting]; ok && p.value > 0 {
 		facts = append(facts, fmt.Sprintf("Up to %d sessions waited on a lock (%s).", int64(p.value), clock(p.at)))
 	}
 	if p, ok := b.peaks[metricRedis]; ok {
-		f := fmt.Sprintf("Redis clients peaked at %s at %s", num(p.value, p.of), clock(p.at))
+		f := fmt.Sprintf("Redis clients peaked at %s at %s", num(p.value, p.of, "maxclients"), clock(p.at))
 		if top := b.topRedisGroup(); top != nil {
 			f += fmt.Sprintf(", %d of them %s from %s", top.Count, top.Name, top.Host)
 		}

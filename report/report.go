@@ -39,12 +39,90 @@ type Builder struct {
 	redisEnd   *collectors.RedisStats
 	redis      []redisPoint
 	jobs       map[string]collectors.JobCapacity // worst excess per job
-	pgPeak     groupsAt[collectors.SessionGroup]
-	redisPeak  groupsAt[collectors.RedisGroup]
+	pgPeak     groupsAt[collectors.SessionGroup] // at the peak of used slots
+	// pgMaxConnections is max_connections at the connection peak.
+	pgMaxConnections int
+	redisPeak        groupsAt[collectors.RedisGroup]
 
 	findings map[string]*seenFinding
 	order    []string
+
+	// firstFiring is the first alert to fire; clearAt is when the last
+	// firing alert resolved (zero while one fires).
+	firstFiring   analysis.Transition
+	everFiring    bool
+	clearAt       time.Time
+	firingAtEnd   int
+	watches       []*interruptedWatch
+	gaps          map[string]*sourceGaps
+	redisCounters counters
+	prevRedis     *collectors.RedisStats
 }
+
+// counters sums Redis counter increases across restarts: a counter that
+// falls was reset (the server restarted), so its new value is the increase.
+type counters struct {
+	rejected, received int64
+	resets             int
+}
+
+func (c *counters) add(prev, cur *collectors.RedisStats) {
+	if prev == nil {
+		return
+	}
+	reset := cur.TotalConnectionsReceived < prev.TotalConnectionsReceived || cur.RejectedConnections < prev.RejectedConnections
+	if reset {
+		c.resets++
+		c.rejected += cur.RejectedConnections
+		c.received += cur.TotalConnectionsReceived
+		return
+	}
+	c.rejected += cur.RejectedConnections - prev.RejectedConnections
+	c.received += cur.TotalConnectionsReceived - prev.TotalConnectionsReceived
+}
+
+// sourceGaps counts the snapshots in which a source failed, as runs.
+type sourceGaps struct {
+	snapshots int
+	runs      []gapRun
+	open      bool
+}
+
+type gapRun struct {
+	from, to time.Time
+	n        int
+	err      string
+}
+
+func (b *Builder) addGaps(s collectors.Snapshot) {
+	for _, src := range []string{collectors.SourcePostgres, collectors.SourceProbe, collectors.SourceRedis, collectors.SourceJobs} {
+		err := s.Errors[src]
+		if src == collectors.SourceProbe && err == "" && s.Probe != nil && !s.Probe.OK && s.Probe.SQLState != sqlstateRefused {
+			err = "the connect probe failed: " + s.Probe.Error // the server down, not a refusal
+		}
+		g := b.gaps[src]
+		if err == "" {
+			if g != nil {
+				g.open = false
+			}
+			continue
+		}
+		if g == nil {
+			g = &sourceGaps{}
+			b.gaps[src] = g
+		}
+		g.snapshots++
+		if !g.open {
+			g.runs = append(g.runs, gapRun{from: s.TakenAt, err: err})
+			g.open = true
+		}
+		r := &g.runs[len(g.runs)-1]
+		r.to, r.err = s.TakenAt, err
+		r.n++
+	}
+}
+
+const sqlstateRefused = "53300"
 
 // peak is the highest value of one metric and when it was reached.
 type peak struct {
@@ -63,11 +141,11 @@ func (p *peak) observe(v, of float64, at time.Time) {
 }
 
 type probeStats struct {
-	attempts, failed    int
-	lastAttempt         time.Time
-	firstFail, lastFail time.Time
-	sqlstate, message   string
-	endOK               bool
+	attempts, refused, failedOther int
+	lastAttempt                    time.Time
+	firstRefused, lastRefused      time.Time
+	message                        string // the latest refusal's
+	endOK                          bool
 }
 
 type redisPoint struct {
@@ -85,8 +163,10 @@ type groupsAt[T any] struct {
 }
 
 type seenFinding struct {
-	finding     analysis.Finding
+	finding     analysis.Finding // as it stood at its peak severity
 	first, last time.Time
+	peakAt      time.Time
+	lastSev     string
 }
 
 // Names of the peak metrics, in table order.
@@ -110,6 +190,7 @@ func NewBuilder(rules []analysis.Rule) *Builder {
 		peaks:    map[string]*peak{},
 		jobs:     map[string]collectors.JobCapacity{},
 		findings: map[string]*seenFinding{},
+		gaps:     map[string]*sourceGaps{},
 	}
 }
 
@@ -123,21 +204,57 @@ func (b *Builder) Add(s collectors.Snapshot) {
 	b.last = s.TakenAt
 	b.transitions = append(b.transitions, frame.Transitions...)
 	b.endAlerts = frame.Alerts
+	b.addAlerts(frame)
 	b.addPostgres(s)
 	b.addProbe(s.Probe)
 	b.addRedis(s)
 	b.addJobs(s)
+	b.addGaps(s)
+	b.observeWatches(s)
 	for _, f := range frame.Findings {
 		if !f.Cleared.IsZero() {
 			continue // the report keeps each finding as it stood while open
 		}
-		key := f.ID
-		if seen, ok := b.findings[key]; ok {
-			seen.finding, seen.last = f, s.TakenAt
-			continue
+		b.addFinding(f, s.TakenAt)
+	}
+}
+
+// addFinding keeps each finding at its peak severity: the screen showed it
+// so, whatever it was downgraded to later.
+func (b *Builder) addFinding(f analysis.Finding, at time.Time) {
+	seen, ok := b.findings[f.ID]
+	if !ok {
+		b.findings[f.ID] = &seenFinding{finding: f, first: at, last: at, peakAt: at, lastSev: f.Severity}
+		b.order = append(b.order, f.ID)
+		return
+	}
+	seen.last, seen.lastSev = at, f.Severity
+	switch r := analysis.SeverityRank(f.Severity); {
+	case r > analysis.SeverityRank(seen.finding.Severity):
+		seen.finding, seen.peakAt = f, at
+	case r == analysis.SeverityRank(seen.finding.Severity):
+		seen.finding = f // the latest evidence at the peak severity
+	}
+}
+
+func (b *Builder) addAlerts(frame analysis.Frame) {
+	for _, t := range frame.Transitions {
+		if t.To == analysis.Firing && !b.everFiring {
+			b.firstFiring, b.everFiring = t, true
 		}
-		b.findings[key] = &seenFinding{finding: f, first: s.TakenAt, last: s.TakenAt}
-		b.order = append(b.order, key)
+	}
+	firing := 0
+	for _, a := range frame.Alerts {
+		if a.State == analysis.Firing {
+			firing++
+		}
+	}
+	b.firingAtEnd = firing
+	switch {
+	case firing > 0:
+		b.clearAt = time.Time{}
+	case b.everFiring && b.clearAt.IsZero():
+		b.clearAt = frame.Snapshot.TakenAt
 	}
 }
 
@@ -157,13 +274,16 @@ func (b *Builder) addPostgres(s collectors.Snapshot) {
 	}
 	b.pgTarget = pg.Target
 	at := s.TakenAt
-	b.metric(metricConnections).observe(float64(pg.Used()), float64(pg.MaxConnections), at)
+	conn := b.metric(metricConnections)
+	higher := !conn.seen || pg.Used() > int(conn.value)
+	conn.observe(float64(pg.Used()), float64(pg.Usable()), at)
+	if higher {
+		b.pgMaxConnections = pg.MaxConnections
+		b.pgPeak = groupsAt[collectors.SessionGroup]{total: int64(pg.Used()), at: at, groups: pg.Groups}
+	}
 	b.metric(metricIdle).observe(float64(pg.ByState["idle"]), 0, at)
 	b.metric(metricIdleInTx).observe(float64(pg.ByState["idle in transaction"]+pg.ByState["idle in transaction (aborted)"]), 0, at)
 	b.metric(metricWaiting).observe(float64(pg.Waiting), 0, at)
-	if int64(pg.Total) > b.pgPeak.total || b.pgPeak.at.IsZero() {
-		b.pgPeak = groupsAt[collectors.SessionGroup]{total: int64(pg.Total), at: at, groups: pg.Groups}
-	}
 }
 
 func (b *Builder) addProbe(pr *collectors.ProbeResult) {
@@ -174,15 +294,17 @@ func (b *Builder) addProbe(pr *collectors.ProbeResult) {
 	p.lastAttempt = pr.SampledAt
 	p.attempts++
 	p.endOK = pr.OK
-	if pr.OK {
-		return
+	switch {
+	case pr.OK:
+	case pr.SQLState == sqlstateRefused:
+		p.refused++
+		if p.firstRefused.IsZero() {
+			p.firstRefused = pr.SampledAt
+		}
+		p.lastRefused, p.message = pr.SampledAt, pr.Error
+	default:
+		p.failedOther++ // the server down or unreachable: a data gap, not a refusal
 	}
-	p.failed++
-	if p.firstFail.IsZero() {
-		p.firstFail = pr.SampledAt
-	}
-	p.lastFail = pr.SampledAt
-	p.sqlstate, p.message = pr.SQLState, pr.Error
 }
 
 func (b *Builder) addRedis(s collectors.Snapshot) {
@@ -195,6 +317,8 @@ func (b *Builder) addRedis(s collectors.Snapshot) {
 		b.redisStart = r
 	}
 	b.redisEnd = r
+	b.redisCounters.add(b.prevRedis, r)
+	b.prevRedis = r
 	b.metric(metricRedis).observe(float64(r.ConnectedClients), float64(r.MaxClients), s.TakenAt)
 	groups := make(map[string]int, len(r.Groups))
 	for i := range r.Groups {
@@ -245,9 +369,8 @@ func (b *Builder) sortedFindings() []*seenFinding {
 	for _, k := range b.order {
 		out = append(out, b.findings[k])
 	}
-	sev := map[string]int{"critical": 0, "warning": 1, "info": 2}
 	sort.SliceStable(out, func(i, j int) bool {
-		return sev[out[i].finding.Severity] < sev[out[j].finding.Severity]
+		return analysis.SeverityRank(out[i].finding.Severity) > analysis.SeverityRank(out[j].finding.Severity)
 	})
 	return out
 }
@@ -262,6 +385,7 @@ var ErrEmptyRecording = errors.New("empty recording")
 // (ErrEmptyRecording), is an error and nothing is written.
 func FromFile(w io.Writer, path string, audit []actions.AuditEntry, opts Options) ([]recording.LineError, error) {
 	b := NewBuilder(opts.Rules)
+	b.Watch(audit)
 	bad, err := recording.ScanFile(path, func(_ int, s collectors.Snapshot) error {
 		b.Add(s)
 		return nil
