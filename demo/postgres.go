@@ -229,7 +229,7 @@ func (p *pgServer) stats(now time.Time, rnd *source) *collectors.PGStats {
 		}
 		st.Sessions = append(st.Sessions, b.live(now).session(now))
 	}
-	summarize(st)
+	collectors.Summarize(st) // the live collector's rule, so the panes count alike
 	return st
 }
 
@@ -249,42 +249,6 @@ func (b backend) session(now time.Time) collectors.Session {
 		XactSeconds: seconds(now, b.xactStart), QuerySeconds: seconds(now, b.queryStart),
 		WaitEventType: b.waitType, WaitEvent: b.wait, BlockedBy: blocked, Query: b.query,
 	}
-}
-
-type groupKey struct{ app, user, addr, db string }
-
-// summarize derives counts and groups the way the PostgreSQL collector
-// does, so the demo's panes read exactly like a live server's.
-func summarize(st *collectors.PGStats) {
-	st.Total = len(st.Sessions)
-	index := map[groupKey]int{}
-	st.Groups = []collectors.SessionGroup{}
-	for i := range st.Sessions {
-		s := &st.Sessions[i]
-		st.ByState[s.State]++
-		if s.WaitEventType == "Lock" {
-			st.Waiting++
-		}
-		key := groupKey{s.ApplicationName, s.Usename, s.ClientAddr, s.Datname}
-		gi, ok := index[key]
-		if !ok {
-			gi = len(st.Groups)
-			index[key] = gi
-			st.Groups = append(st.Groups, collectors.SessionGroup{ApplicationName: key.app, Usename: key.user,
-				ClientAddr: key.addr, Datname: key.db, ByState: map[string]int{}})
-		}
-		g := &st.Groups[gi]
-		g.Total++
-		g.ByState[s.State]++
-		if s.State == "idle" {
-			g.OldestIdleSeconds = max(g.OldestIdleSeconds, s.StateSeconds)
-		}
-		g.OldestBackendSeconds = max(g.OldestBackendSeconds, s.BackendSeconds)
-	}
-	slices.SortFunc(st.Groups, func(a, b collectors.SessionGroup) int {
-		return cmp.Or(cmp.Compare(b.Total, a.Total), cmp.Compare(a.ApplicationName, b.ApplicationName),
-			cmp.Compare(a.Usename, b.Usename), cmp.Compare(a.ClientAddr, b.ClientAddr), cmp.Compare(a.Datname, b.Datname))
-	})
 }
 
 // probe is the connect probe's latest attempt: it runs every probeEvery of
