@@ -51,13 +51,25 @@ type (
 		what string
 		err  error
 	}
+	guardPlanMsg struct {
+		plan actions.GuardPlan
+		err  error
+	}
+	guardDoneMsg struct {
+		result actions.GuardResult
+		err    error
+	}
 )
 
 // confirmDialog holds a previewed plan until the engineer answers.
 type confirmDialog struct {
 	session *actions.SessionPlan
 	redis   *actions.RedisPlan
-	scroll  int
+	guard   *actions.GuardPlan
+	// back is the mode the answer returns to: the findings view when the
+	// action came from a finding, the dashboard otherwise.
+	back   uiMode
+	scroll int
 	// dropped counts previewed targets left out because they were not what
 	// the engineer chose (a pid reused by a new backend, a client outside
 	// the group).
@@ -68,18 +80,33 @@ type confirmDialog struct {
 }
 
 func (d *confirmDialog) targets() int {
-	if d.session != nil {
+	switch {
+	case d.session != nil:
 		return len(d.session.Targets)
+	case d.guard != nil:
+		return 1
 	}
 	return len(d.redis.Targets)
 }
 
 // lines bounds scrolling: targets and exclusions plus their headings.
 func (d *confirmDialog) lines() int {
-	if d.session != nil {
+	switch {
+	case d.session != nil:
 		return len(d.session.Targets) + len(d.session.Excluded) + 2
+	case d.guard != nil:
+		return len(d.guard.Notes)
 	}
 	return len(d.redis.Targets) + len(d.redis.Excluded) + 2
+}
+
+// answerMode is where a dialog opened now returns: the findings view when
+// the preview was asked from it.
+func (m *Model) answerMode() uiMode {
+	if m.mode == modeFindings {
+		return modeFindings
+	}
+	return modeNormal
 }
 
 // askSessions previews a cancel or terminate of the given sessions.
@@ -105,27 +132,28 @@ func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Mode
 }
 
 // askGroup previews "terminate every session of this group idle longer than N".
-func (m Model) askGroup(g collectors.SessionGroup) (tea.Model, tea.Cmd) {
+// The client address is part of the scope only when the groups pane is
+// split by client (c): G acts on exactly what the row shows.
+func (m Model) askGroup(g collectors.SessionGroup, byClient bool) (tea.Model, tea.Cmd) {
+	sc := scopeOf(g, byClient)
 	req := actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{
 		States: []string{"idle"}, IdleOver: m.opts.GroupIdleOver,
-		App: globExact(g.ApplicationName), User: globExact(g.Usename), DB: globExact(g.Datname), Client: globExact(g.ClientAddr),
+		App: globExact(g.ApplicationName), User: globExact(g.Usename), DB: globExact(g.Datname),
 	}}
+	if byClient {
+		req.Filter.Client = globExact(g.ClientAddr)
+	}
 	// An empty field would match everything in the filter: narrow the plan
 	// to exactly this group.
 	narrow := func(b actions.Backend) bool {
-		return b.ApplicationName == g.ApplicationName && b.Usename == g.Usename &&
-			b.Datname == g.Datname && b.ClientAddr == g.ClientAddr
+		return sc.matches(b.ApplicationName, b.Usename, b.Datname, b.ClientAddr)
 	}
-	m.footer.setText(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", groupLabel(g), durOf(m.opts.GroupIdleOver)))
+	m.footer.setText(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", sc.label(), durOf(m.opts.GroupIdleOver)))
 	return m, m.previewSessionsCmd(req, narrow, nil)
 }
 
 func groupOfSession(s *collectors.Session) collectors.SessionGroup {
 	return collectors.SessionGroup{ApplicationName: s.ApplicationName, Usename: s.Usename, ClientAddr: s.ClientAddr, Datname: s.Datname}
-}
-
-func groupLabel(g collectors.SessionGroup) string {
-	return fmt.Sprintf("%s@%s from %s (%s)", orDash(g.Usename), orDash(g.Datname), orDash(g.ClientAddr), orDash(g.ApplicationName))
 }
 
 // globExact quotes glob metacharacters in brackets ([*]) so a value
@@ -189,7 +217,9 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.narrow != nil {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(b actions.Backend) bool { return !msg.narrow(b) })
 		}
-		m.confirm, m.mode = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), chosen: msg.chosen}, modeConfirm
+		m.confirm = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), chosen: msg.chosen,
+			back: m.answerMode()}
+		m.mode = modeConfirm
 		m.footer.setText("")
 	case redisPlanMsg:
 		if msg.err != nil {
@@ -200,8 +230,29 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.narrow != nil {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(c collectors.RedisClient) bool { return !msg.narrow(c) })
 		}
-		m.confirm, m.mode = &confirmDialog{redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets)}, modeConfirm
+		m.confirm = &confirmDialog{redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), back: m.answerMode()}
+		m.mode = modeConfirm
 		m.footer.setText("")
+	case guardPlanMsg:
+		if msg.err != nil {
+			m.footer.setError("guard preview", msg.err)
+			return m, nil
+		}
+		plan := msg.plan
+		m.confirm, m.mode = &confirmDialog{guard: &plan, back: m.answerMode()}, modeConfirm
+		m.footer.setText("")
+	case guardDoneMsg:
+		p := msg.result.Plan
+		switch {
+		case msg.err != nil:
+			m.footer.setError("guard "+p.Setting, msg.err)
+		case msg.result.Outcome == actions.Done:
+			m.footer.setText(fmt.Sprintf("guard %s%s set to %s (was %s); guard revert undoes it.", p.Setting,
+				forRole(p.Role), actions.ShowValue(p.New), actions.ShowValue(p.Current)))
+		default:
+			m.footer.setText(fmt.Sprintf("guard %s: %s %s", p.Setting, msg.result.Outcome, oneLine(msg.result.Reason)))
+		}
+		return m, m.auditCmd()
 	case sessionDoneMsg:
 		if msg.err != nil {
 			m.footer.setError(string(msg.report.Plan.Request.Kind), msg.err)
@@ -224,6 +275,11 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.footer.setText(fmt.Sprintf("Declined %s: nothing was changed.", msg.what))
 		}
 		return m, m.auditCmd()
+	case refusedMsg:
+		if msg.err != nil {
+			m.footer.setError("recording the refusal", msg.err)
+		}
+		return m, m.auditCmd()
 	case auditMsg:
 		m.footer.audit = msg.entries
 	}
@@ -239,17 +295,17 @@ func (m Model) onConfirmKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Down):
 		d.scroll = min(d.scroll+1, d.lines())
 	case key.Matches(msg, k.Yes):
-		m.mode, m.confirm = modeNormal, nil
+		m.mode, m.confirm = d.back, nil
 		if d.targets() == 0 {
 			m.footer.setText("Nothing to do: no target left after the safety policy.")
 			return m, m.declineCmd(d)
 		}
 		return m, m.executeCmd(d)
 	case key.Matches(msg, k.No):
-		m.mode, m.confirm = modeNormal, nil
+		m.mode, m.confirm = d.back, nil
 		return m, m.declineCmd(d)
 	case d.offersTerminate() && key.Matches(msg, m.keys.sessions.Terminate):
-		m.mode, m.confirm = modeNormal, nil
+		m.mode, m.confirm = d.back, nil
 		next, cmd := m.askSessions(kindTerminate, d.chosen)
 		return next, tea.Sequence(m.declineCmd(d), cmd)
 	}
@@ -264,6 +320,17 @@ func (d *confirmDialog) offersTerminate() bool {
 
 func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
 	mit, ctx := m.opts.Mitigator, m.ctx
+	if d.guard != nil {
+		plan := *d.guard
+		m.footer.setText(fmt.Sprintf("Setting %s%s…", plan.Setting, forRole(plan.Role)))
+		return func() tea.Msg {
+			ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+			defer cancel()
+			res, err := mit.ExecuteGuard(ctx, plan)
+			res.Plan = plan
+			return guardDoneMsg{result: res, err: err}
+		}
+	}
 	if d.session != nil {
 		plan := *d.session
 		m.footer.setText(fmt.Sprintf("Running %s on %d session(s)…", plan.Request.Kind, len(plan.Targets)))
@@ -290,8 +357,11 @@ func (m *Model) declineCmd(d *confirmDialog) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
-		if d.session != nil {
+		switch {
+		case d.session != nil:
 			return declinedMsg{what: string(d.session.Request.Kind), err: mit.DeclineSessions(ctx, *d.session)}
+		case d.guard != nil:
+			return declinedMsg{what: "guard " + d.guard.Setting, err: mit.DeclineGuard(ctx, *d.guard)}
 		}
 		return declinedMsg{what: "CLIENT KILL", err: mit.DeclineRedis(ctx, *d.redis)}
 	}
@@ -324,65 +394,132 @@ func summarize(what string, results []actions.TargetResult) string {
 }
 
 // dialogView renders the confirmation: what will run, on which targets, and
-// what the safety policy excluded.
+// what the safety policy excluded. The heading, the predicate with its count
+// and the notes wrap: they are never cut, only the target list scrolls.
 func (m *Model) dialogView(w, h int) block {
 	d := m.confirm
 	var head, body []string
+	wrap := func(style func(...string) string, label, text string) {
+		for _, l := range wrapHanging(label, oneLine(text), w) {
+			head = append(head, style(l))
+		}
+	}
+	plain := func(s ...string) string { return strings.Join(s, "") }
 	var verb string
-	if p := d.session; p != nil {
+	switch {
+	case d.session != nil:
+		p := d.session
 		verb = string(p.Request.Kind)
-		head = append(head, m.st.dialog.Render(fmt.Sprintf("CONFIRM %s of %d session(s) on %s",
-			strings.ToUpper(verb), len(p.Targets), oneLine(p.Server))))
-		head = append(head, "Predicate: "+p.Request.Filter.String(), "Statement: "+oneLine(p.Statement))
+		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM %s of %d session(s) on %s", strings.ToUpper(verb), len(p.Targets), p.Server))
+		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d session(s) match, %d excluded by the safety policy",
+			p.Request.Filter.String(), len(p.Targets), len(p.Excluded)))
+		wrap(plain, "Statement: ", p.Statement)
 		for _, n := range p.Notes {
-			head = append(head, m.st.warning.Render("Note: "+oneLine(n)))
+			wrap(m.st.warning.Render, "Note: ", n)
 		}
-		body = append(body, m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets))))
-		for _, b := range p.Targets {
-			body = append(body, fmt.Sprintf("  %7d %-14s %-16s %-15s %-8s %8s  %s", b.PID, orDash(b.Usename), orDash(b.ApplicationName),
-				orDash(b.ClientAddr), orDash(b.State), dur(b.StateSeconds), oneLine(clip(b.Query, 1024))))
+		body = m.sessionTargetLines(p)
+	case d.guard != nil:
+		p := d.guard
+		verb = "set"
+		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM GUARD %s%s on %s", p.Setting, forRole(p.Role), p.Server))
+		wrap(plain, "Current:   ", actions.ShowValue(p.Current))
+		wrap(plain, "New:       ", actions.ShowValue(p.New))
+		wrap(plain, "Statement: ", p.Statement)
+		for _, n := range p.Notes {
+			wrap(m.st.warning.Render, "Note: ", n)
 		}
-		body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
-		for _, e := range p.Excluded {
-			body = append(body, fmt.Sprintf("  %7d %-14s %-16s %s", e.Backend.PID, orDash(e.Backend.Usename),
-				orDash(e.Backend.ApplicationName), oneLine(e.Reason)))
-		}
-	} else {
+	default:
 		p := d.redis
 		verb = "kill"
-		head = append(head, m.st.dialog.Render(fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), oneLine(p.Server))))
-		head = append(head, "Predicate: "+p.Filter.String(), "Statement: "+oneLine(p.Statement))
-		body = append(body, m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets))))
-		for _, c := range p.Targets {
-			body = append(body, fmt.Sprintf("  %7d %-21s %-14s %-10s age %s idle %s", c.ID, orDash(c.Addr), orDash(c.Name),
-				orDash(c.LibName), dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds))))
+		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), p.Server))
+		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d client(s) match, %d excluded by the safety policy",
+			p.Filter.String(), len(p.Targets), len(p.Excluded)))
+		wrap(plain, "Statement: ", p.Statement)
+		for _, n := range p.Notes {
+			wrap(m.st.warning.Render, "Note: ", n)
 		}
-		body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
-		for _, e := range p.Excluded {
-			body = append(body, fmt.Sprintf("  %7d %-21s %s", e.Client.ID, orDash(e.Client.Addr), oneLine(e.Reason)))
-		}
+		body = m.redisTargetLines(p)
 	}
 	if d.dropped > 0 {
-		head = append(head, m.st.warning.Render(fmt.Sprintf(
-			"Note: %d matching target(s) left out: not the sessions/clients on screen (pid reused by a new backend, or outside the group).", d.dropped)))
+		wrap(m.st.warning.Render, "Note: ", fmt.Sprintf(
+			"%d matching target(s) left out: not the sessions/clients on screen (pid reused by a new backend, or outside the group).", d.dropped))
 	}
 	ask := fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", verb, d.targets())
-	if d.targets() == 0 {
+	switch {
+	case d.guard != nil:
+		ask = "Press y to apply this change; n or Esc declines."
+	case d.targets() == 0:
 		ask = "Nothing would be changed. Press n or Esc to close."
 	}
 	if d.offersTerminate() {
 		ask += " K terminates them instead."
 	}
-	ask = m.st.dialog.Render(ask)
-	room := max(h-len(head)-1, 0)
+	var askLines []string
+	for _, l := range wrapText(ask, w) {
+		askLines = append(askLines, m.st.dialog.Render(l))
+	}
+	room := max(h-len(head)-len(askLines), 0)
 	scroll := min(d.scroll, max(len(body)-room, 0))
 	end := min(len(body), scroll+room)
 	lines := append(head, body[scroll:end]...)
 	if end < len(body) && room > 0 {
 		lines[len(lines)-1] = m.st.dim.Render(fmt.Sprintf("  … %d more lines (↓ to scroll)", len(body)-end+1))
 	}
-	lines = append(fitBlock(lines, w, h-1), ask)
+	lines = append(fitBlock(lines, w, max(h-len(askLines), 0)), askLines...)
 	return fitBlock(lines, w, h)
+}
+
+func (m *Model) sessionTargetLines(p *actions.SessionPlan) []string {
+	body := []string{m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
+	for _, b := range p.Targets {
+		body = append(body, fmt.Sprintf("  %7d %-14s %-16s %-15s %-8s %8s  %s", b.PID, orDash(b.Usename), orDash(b.ApplicationName),
+			orDash(b.ClientAddr), orDash(b.State), dur(b.StateSeconds), oneLine(clip(b.Query, 1024))))
+	}
+	body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+	for _, e := range p.Excluded {
+		body = append(body, fmt.Sprintf("  %7d %-14s %-16s %s", e.Backend.PID, orDash(e.Backend.Usename),
+			orDash(e.Backend.ApplicationName), oneLine(e.Reason)))
+	}
+	return body
+}
+
+func (m *Model) redisTargetLines(p *actions.RedisPlan) []string {
+	body := []string{m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
+	for _, c := range p.Targets {
+		body = append(body, fmt.Sprintf("  %7d %-21s %-14s %-10s age %s idle %s", c.ID, orDash(c.Addr), orDash(c.Name),
+			orDash(c.LibName), dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds))))
+	}
+	body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+	for _, e := range p.Excluded {
+		body = append(body, fmt.Sprintf("  %7d %-21s %s", e.Client.ID, orDash(e.Client.Addr), oneLine(e.Reason)))
+	}
+	return body
+}
+
+// wrapHanging wraps label+text to w cells, continuation lines indented
+// under the text so a long predicate reads as one field.
+func wrapHanging(label, text string, w int) []string {
+	lw := len([]rune(label))
+	if w-lw < 20 {
+		return wrapText(label+text, w)
+	}
+	lines := wrapText(text, w-lw)
+	pad := strings.Repeat(" ", lw)
+	for i := range lines {
+		if i == 0 {
+			lines[i] = label + lines[i]
+		} else {
+			lines[i] = pad + lines[i]
+		}
+	}
+	return lines
+}
+
+func forRole(role string) string {
+	if role == "" {
+		return ""
+	}
+	return " for role " + role
 }
 
 // errorText is the sentence shown for a failed action.

@@ -34,7 +34,9 @@ func TestFlowAgainstDemoSim(t *testing.T) {
 	inGroup := func(f analysis.Frame) int {
 		n := 0
 		for _, s := range f.Snapshot.Postgres.Sessions {
-			if s.State == "idle" && s.StateSeconds > 600 && s.ClientAddr == group.ClientAddr && s.ApplicationName == group.ApplicationName {
+			// The group is application/user/database: every client address.
+			if s.State == "idle" && s.StateSeconds > 600 && s.ApplicationName == group.ApplicationName &&
+				s.Usename == group.Usename && s.Datname == group.Datname {
 				n++
 			}
 		}

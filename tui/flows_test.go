@@ -165,14 +165,22 @@ func TestFlowDeclineRunsNothing(t *testing.T) {
 	if len(mit.executed) != 0 || len(mit.declined) != 1 {
 		t.Fatalf("decline must execute nothing and record the decline: executed %d declined %d", len(mit.executed), len(mit.declined))
 	}
+	// By default a group is application/user/database, whatever the
+	// client address: G acts on what the groups pane shows.
 	f := mit.declined[0].Request.Filter
-	if f.IdleOver != 10*time.Minute || f.App != "talentflow-web" || f.Client != "10.0.1.11" || len(f.States) != 1 || f.States[0] != "idle" {
+	if f.IdleOver != 10*time.Minute || f.App != "talentflow-web" || f.User != "talentflow_app" || f.DB != "talentflow" ||
+		f.Client != "" || len(f.States) != 1 || f.States[0] != "idle" {
 		t.Fatalf("group terminate filter %+v", f)
 	}
+	clients := map[string]bool{}
 	for _, b := range mit.declined[0].Targets {
-		if b.ClientAddr != "10.0.1.11" || b.StateSeconds < 600 {
+		if b.ApplicationName != "talentflow-web" || b.StateSeconds < 600 {
 			t.Fatalf("target outside the group or idle under 10m: %+v", b)
 		}
+		clients[b.ClientAddr] = true
+	}
+	if len(clients) < 2 {
+		t.Fatalf("the group spans the web pods' client addresses, targets came from %v", clients)
 	}
 }
 

@@ -59,6 +59,9 @@ func incidentTrend(s collectors.Snapshot) []collectors.Point {
 
 func incidentFrame(t testing.TB) analysis.Frame {
 	s := loadSnapshot(t, "talentflow-incident.json")
+	// Snapshot groups are by application/user/database (contract C5); the
+	// fixture predates that and is grouped by client address too.
+	s.Postgres.Groups = collectors.GroupSessions(s.Postgres.Sessions, false)
 	return analysis.Frame{
 		Snapshot: s,
 		Alerts: []analysis.Alert{
@@ -131,14 +134,17 @@ func keyMsg(s string) tea.KeyMsg {
 // fakeMitigator plans from a fixed session list and records what it was
 // asked; it is a stand-in for actions.Service in pure UI tests.
 type fakeMitigator struct {
-	mu        sync.Mutex
-	readOnly  bool
-	sessions  []collectors.Session
-	clients   []collectors.RedisClient
-	executed  []actions.SessionPlan
-	declined  []actions.SessionPlan
-	redisDone []actions.RedisPlan
-	audit     []actions.AuditEntry
+	mu             sync.Mutex
+	readOnly       bool
+	sessions       []collectors.Session
+	clients        []collectors.RedisClient
+	executed       []actions.SessionPlan
+	declined       []actions.SessionPlan
+	redisDone      []actions.RedisPlan
+	guards         []actions.GuardPlan
+	guardsDeclined []actions.GuardPlan
+	redisDeclined  []actions.RedisPlan
+	audit          []actions.AuditEntry
 }
 
 func (f *fakeMitigator) ReadOnly() bool { return f.readOnly }
@@ -206,7 +212,39 @@ func (f *fakeMitigator) ExecuteRedis(_ context.Context, plan actions.RedisPlan) 
 	return rep, nil
 }
 
-func (f *fakeMitigator) DeclineRedis(context.Context, actions.RedisPlan) error { return nil }
+func (f *fakeMitigator) DeclineRedis(_ context.Context, plan actions.RedisPlan) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.redisDeclined = append(f.redisDeclined, plan)
+	return nil
+}
+
+func (f *fakeMitigator) PreviewGuardSet(_ context.Context, req actions.GuardRequest) (actions.GuardPlan, error) {
+	v := req.Value
+	plan := actions.GuardPlan{Action: actions.ActionGuardSet, Setting: req.Setting, Role: req.Role, New: &v,
+		Server: "db.talentflow.internal:5432/talentflow"}
+	if req.Setting == actions.GuardRedisTimeout {
+		plan.Server, plan.Statement = "cache.talentflow.internal:6379/0", "CONFIG SET timeout "+v
+	} else {
+		plan.Statement = actions.AlterRoleStatement(req.Role, req.Setting, &v)
+		plan.Notes = []string{"applies to new sessions of role " + req.Role + " only"}
+	}
+	return plan, nil
+}
+
+func (f *fakeMitigator) ExecuteGuard(_ context.Context, plan actions.GuardPlan) (actions.GuardResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.guards = append(f.guards, plan)
+	return actions.GuardResult{Plan: plan, Outcome: actions.Done}, nil
+}
+
+func (f *fakeMitigator) DeclineGuard(_ context.Context, plan actions.GuardPlan) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.guardsDeclined = append(f.guardsDeclined, plan)
+	return nil
+}
 
 func (f *fakeMitigator) RecentAudit(n int) []actions.AuditEntry {
 	f.mu.Lock()

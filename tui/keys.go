@@ -8,19 +8,22 @@ func bind(keys []string, helpKey, desc string) key.Binding {
 
 // globalKeys apply whatever pane has focus.
 type globalKeys struct {
-	Quit, Help, Pause, Focus key.Binding
+	Quit, Help, Pause, Focus, FocusBack key.Binding
 }
 
 func newGlobalKeys() globalKeys {
 	return globalKeys{
-		Quit:  bind([]string{"q", "ctrl+c"}, "q", "quit"),
-		Help:  bind([]string{"?"}, "?", "help"),
-		Pause: bind([]string{"p"}, "p", "pause"),
-		Focus: bind([]string{"tab", "shift+tab"}, "tab", "next pane"),
+		Quit:      bind([]string{"q", "ctrl+c"}, "q/ctrl+c", "quit"),
+		Help:      bind([]string{"?"}, "?", "help"),
+		Pause:     bind([]string{"p"}, "p", "pause display"),
+		Focus:     bind([]string{"tab"}, "tab", "next pane"),
+		FocusBack: bind([]string{"shift+tab"}, "shift+tab", "previous pane"),
 	}
 }
 
-func (k globalKeys) list() []key.Binding { return []key.Binding{k.Focus, k.Pause, k.Help, k.Quit} }
+func (k globalKeys) list() []key.Binding {
+	return []key.Binding{k.Focus, k.FocusBack, k.Pause, k.Help, k.Quit}
+}
 
 // navKeys move a cursor in any list.
 type navKeys struct {
@@ -46,7 +49,7 @@ func (k navKeys) list() []key.Binding {
 // (Space marks, C cancels, K terminates).
 type sessionKeys struct {
 	Detail, Mark, Cancel, Terminate, TerminateGroup, ClearMarks key.Binding
-	Filter, Sort, Reverse                                       key.Binding
+	Filter, ClearFilter, Sort, Reverse                          key.Binding
 	Active, Idle, IdleTx, Waiting, AllStates                    key.Binding
 }
 
@@ -59,6 +62,7 @@ func newSessionKeys() sessionKeys {
 		TerminateGroup: bind([]string{"G"}, "G", "terminate group idle>N"),
 		ClearMarks:     bind([]string{"u"}, "u", "unmark all"),
 		Filter:         bind([]string{"/"}, "/", "filter"),
+		ClearFilter:    bind([]string{"esc"}, "esc", "clear filters"),
 		Sort:           bind([]string{"s", ">"}, "s", "sort column"),
 		Reverse:        bind([]string{"r"}, "r", "reverse sort"),
 		Active:         bind([]string{"a"}, "a", "only active"),
@@ -71,11 +75,42 @@ func newSessionKeys() sessionKeys {
 
 // groupKeys act on the PostgreSQL groups list.
 type groupKeys struct {
-	TerminateGroup key.Binding
+	TerminateGroup, Filter, ByClient key.Binding
 }
 
 func newGroupKeys() groupKeys {
-	return groupKeys{TerminateGroup: bind([]string{"G", "K"}, "G", "terminate group idle>N")}
+	return groupKeys{
+		TerminateGroup: bind([]string{"G", "K"}, "G/K", "terminate group idle>N"),
+		Filter:         bind([]string{"enter"}, "enter", "show its sessions"),
+		ByClient:       bind([]string{"c"}, "c", "split by client address"),
+	}
+}
+
+// findingKeys apply in the findings view (f opens it from the dashboard).
+type findingKeys struct {
+	Open, Back, Act key.Binding
+}
+
+func newFindingKeys() findingKeys {
+	return findingKeys{
+		Open: bind([]string{"f"}, "f", "findings"),
+		Back: bind([]string{"esc", "f", "backspace"}, "esc", "back"),
+		Act: bind([]string{"m", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, "m/1-9",
+			"preview its suggested action"),
+	}
+}
+
+// helpKeys page through the full help.
+type helpKeys struct {
+	Next, Prev, Close key.Binding
+}
+
+func newHelpKeys() helpKeys {
+	return helpKeys{
+		Next:  bind([]string{"right", "pgdown", "l", " ", "n"}, "→/pgdn", "next page"),
+		Prev:  bind([]string{"left", "pgup", "h"}, "←/pgup", "previous page"),
+		Close: bind([]string{"esc", "enter", "backspace"}, "?/esc", "close help"),
+	}
 }
 
 // redisKeys act on the Redis pane.
@@ -92,15 +127,16 @@ func newRedisKeys() redisKeys {
 
 // confirmKeys answer the confirmation dialog.
 type confirmKeys struct {
-	Yes, No, Up, Down key.Binding
+	Yes, No, Up, Down, Instead key.Binding
 }
 
 func newConfirmKeys() confirmKeys {
 	return confirmKeys{
-		Yes:  bind([]string{"y", "Y"}, "y", "run it"),
-		No:   bind([]string{"n", "N", "esc", "q"}, "n/esc", "decline"),
-		Up:   bind([]string{"up", "k"}, "↑", "scroll"),
-		Down: bind([]string{"down", "j"}, "↓", "scroll"),
+		Yes:     bind([]string{"y", "Y"}, "y", "run it"),
+		No:      bind([]string{"n", "N", "esc", "q"}, "n/esc", "decline"),
+		Up:      bind([]string{"up", "k"}, "↑", "scroll"),
+		Down:    bind([]string{"down", "j"}, "↓", "scroll"),
+		Instead: bind([]string{"K"}, "K", "terminate instead of cancel"),
 	}
 }
 
@@ -157,18 +193,21 @@ type keys struct {
 	filter   filterKeys
 	detail   detailKeys
 	replay   replayKeys
+	findings findingKeys
+	help     helpKeys
 }
 
 func newKeys() keys {
 	return keys{newGlobalKeys(), newNavKeys(), newSessionKeys(), newGroupKeys(), newRedisKeys(),
-		newConfirmKeys(), newFilterKeys(), newDetailKeys(), newReplayKeys()}
+		newConfirmKeys(), newFilterKeys(), newDetailKeys(), newReplayKeys(), newFindingKeys(), newHelpKeys()}
 }
 
 // disableActions greys out every mutating key: read-only and replay show
 // them as unavailable instead of failing on press.
 func (k *keys) disableActions() {
 	for _, b := range []*key.Binding{&k.sessions.Mark, &k.sessions.Cancel, &k.sessions.Terminate,
-		&k.sessions.TerminateGroup, &k.sessions.ClearMarks, &k.groups.TerminateGroup, &k.redis.Kill} {
+		&k.sessions.TerminateGroup, &k.sessions.ClearMarks, &k.groups.TerminateGroup, &k.redis.Kill,
+		&k.findings.Act, &k.confirm.Instead} {
 		b.SetEnabled(false)
 	}
 }

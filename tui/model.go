@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -22,6 +23,7 @@ const (
 	modeConfirm
 	modeDetail
 	modeHelp
+	modeFindings
 )
 
 // focus is the pane the navigation and action keys apply to.
@@ -31,6 +33,7 @@ const (
 	focusSessions focus = iota
 	focusGroups
 	focusRedis
+	focusFindings // the finding lines of the header: Enter opens the findings view
 	numFocus
 )
 
@@ -58,9 +61,12 @@ type Model struct {
 	frame    analysis.Frame
 	hasFrame bool
 	frameAt  time.Time // when the frame arrived, on the model's clock
-	now      time.Time
-	paused   bool
-	held     *analysis.Frame // newest frame received while paused
+	// firstTakenAt is the first frame's sample time: how long a source
+	// that never answered has been DOWN (header).
+	firstTakenAt time.Time
+	now          time.Time
+	paused       bool
+	held         *analysis.Frame // newest frame received while paused
 
 	sessions sessionsPane
 	groups   groupsPane
@@ -68,7 +74,11 @@ type Model struct {
 	footer   footerPane
 	confirm  *confirmDialog
 	detail   detailView
+	findings findingsView
 	replay   *replayState
+	// helpBack is the mode the full help returns to.
+	helpBack uiMode
+	helpPage int
 }
 
 // New builds the root model. ctx bounds the actions it runs; r renders the
@@ -106,7 +116,7 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 // actionsDisabled is true when nothing may be changed: no Mitigator,
 // read-only, or replaying a recording.
 func (m *Model) actionsDisabled() bool {
-	return m.opts.Mitigator == nil || m.opts.Mitigator.ReadOnly() || m.opts.Mode == ModeReplay
+	return m.opts.Mitigator == nil || m.opts.Mitigator.ReadOnly() || m.opts.Mode == ModeReplay || m.viewerReadOnly()
 }
 
 // Init starts the clock (data age keeps counting when no frame arrives) and
@@ -160,16 +170,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // applyFrame makes f the displayed frame; at is when it arrived.
 func (m *Model) applyFrame(f analysis.Frame, at time.Time) {
+	if m.firstTakenAt.IsZero() || f.Snapshot.TakenAt.Before(m.firstTakenAt) {
+		m.firstTakenAt = f.Snapshot.TakenAt
+	}
 	m.frame, m.hasFrame, m.frameAt = f, true, at
 	if m.replay != nil {
 		m.now = at
 	}
 	if pg := f.Snapshot.Postgres; pg != nil {
 		m.sessions.setSessions(pg.Sessions)
-		m.groups.set(pg.Groups)
+		m.groups.setFrame(pg.Groups, pg.Sessions)
 	} else {
 		m.sessions.setSessions(nil)
-		m.groups.set(nil)
+		m.groups.setFrame(nil, nil)
 	}
 	m.redis.set(f.Snapshot.Redis)
 	m.relayout()
@@ -187,10 +200,9 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	switch m.mode {
 	case modeHelp:
-		if key.Matches(msg, m.keys.global.Help, m.keys.detail.Back, m.keys.global.Quit) {
-			m.mode = modeNormal
-		}
-		return m, nil
+		return m.onHelpKey(msg)
+	case modeFindings:
+		return m.onFindingsKey(msg)
 	case modeConfirm:
 		return m.onConfirmKey(msg)
 	case modeFilter:
@@ -207,7 +219,10 @@ func (m Model) onNormalKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, g.Quit):
 		return m, tea.Quit
 	case key.Matches(msg, g.Help):
-		m.mode = modeHelp
+		m.mode, m.helpBack, m.helpPage = modeHelp, modeNormal, 0
+		return m, nil
+	case key.Matches(msg, m.keys.findings.Open):
+		m.openFindings(m.findings.sel)
 		return m, nil
 	case m.replay != nil:
 		if handled, cmd := m.onReplayKey(msg); handled {
@@ -217,39 +232,90 @@ func (m Model) onNormalKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.togglePause()
 		return m, nil
 	}
-	if key.Matches(msg, g.Focus) {
-		if msg.String() == "shift+tab" {
-			m.focus = (m.focus + numFocus - 1) % numFocus
-		} else {
-			m.focus = (m.focus + 1) % numFocus
-		}
+	switch {
+	case key.Matches(msg, g.Focus):
+		m.focus = (m.focus + 1) % numFocus
+		return m, nil
+	case key.Matches(msg, g.FocusBack):
+		m.focus = (m.focus + numFocus - 1) % numFocus
 		return m, nil
 	}
 	if m.actionsDisabled() && isActionKey(msg.String()) {
-		m.footer.setText(m.disabledReason())
-		return m, nil
+		return m.refuseAction(actionKeyName(msg.String()))
 	}
 	switch m.focus {
 	case focusGroups:
 		return m.onGroupsKey(msg)
 	case focusRedis:
 		return m.onRedisKey(msg)
+	case focusFindings:
+		return m.onFindingLineKey(msg)
 	}
 	return m.onSessionsKey(msg)
 }
 
-func isActionKey(k string) bool {
-	switch k {
-	case "C", "K", "G", "X", " ", "u":
-		return true
+// onFindingLineKey moves over the header's finding lines; Enter opens the
+// findings view on the one under the cursor.
+func (m Model) onFindingLineKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	fs := m.findingsList()
+	shown := min(len(fs), m.layout().findings)
+	switch {
+	case key.Matches(msg, m.keys.nav.Up):
+		m.findings.selectFinding(fs, m.findings.sel-1)
+	case key.Matches(msg, m.keys.nav.Down):
+		m.findings.selectFinding(fs, min(m.findings.sel+1, max(shown-1, 0)))
+	case key.Matches(msg, m.keys.sessions.Detail):
+		m.openFindings(m.findings.sel)
 	}
-	return false
+	return m, nil
 }
+
+func (m Model) onHelpKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	h := m.keys.help
+	switch {
+	case key.Matches(msg, m.keys.global.Help, h.Close, m.keys.global.Quit):
+		m.mode = m.helpBack
+	case key.Matches(msg, h.Next):
+		m.helpPage = min(m.helpPage+1, len(m.helpPagesFor(m.width, m.height-1))-1)
+	case key.Matches(msg, h.Prev):
+		m.helpPage = max(m.helpPage-1, 0)
+	}
+	return m, nil
+}
+
+func isActionKey(k string) bool {
+	return actionKeyName(k) != ""
+}
+
+// actionKeyName names what an action key would have done, for the
+// refusal's audit line; "" for keys that change nothing.
+func actionKeyName(k string) string {
+	switch k {
+	case "C":
+		return "cancel"
+	case "K":
+		return "terminate"
+	case "G":
+		return "terminate group"
+	case "X":
+		return "redis-kill"
+	case " ":
+		return "mark"
+	case "u":
+		return "unmark"
+	}
+	return ""
+}
+
+// viewerReadOnly: a served viewer who is not an operator may watch, never act.
+func (m *Model) viewerReadOnly() bool { return m.opts.Viewer != nil && !m.opts.Viewer.Operator }
 
 func (m *Model) disabledReason() string {
 	switch {
 	case m.opts.Mode == ModeReplay:
 		return "Actions are disabled while replaying a recording."
+	case m.viewerReadOnly():
+		return fmt.Sprintf("Read-only viewer: %s may watch but not act; ask an operator to run it.", orDash(oneLine(m.opts.Viewer.Name)))
 	case m.opts.Mitigator == nil:
 		return "Actions are unavailable: no server connection to act on."
 	}
@@ -331,8 +397,15 @@ func (m Model) onSessionsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Terminate):
 		return m.askSessions(kindTerminate, p.targets())
 	case key.Matches(msg, k.TerminateGroup):
+		// The session's group as the groups pane shows it now.
 		if s := p.current(); s != nil {
-			return m.askGroup(groupOfSession(s))
+			return m.askGroup(groupOfSession(s), m.groups.byClient)
+		}
+	case key.Matches(msg, k.ClearFilter):
+		if p.filtered() {
+			p.clearFilters()
+			m.input.SetValue("")
+			m.footer.setText("Filters cleared.")
 		}
 	}
 	return m, nil
@@ -342,9 +415,26 @@ func (m Model) onGroupsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if m.navigate(msg, m.groups.move, 5) {
 		return m, nil
 	}
-	if key.Matches(msg, m.keys.groups.TerminateGroup) {
+	k := m.keys.groups
+	switch {
+	case key.Matches(msg, k.TerminateGroup):
 		if g := m.groups.current(); g != nil {
-			return m.askGroup(*g)
+			sc, _ := m.groups.scope()
+			return m.askGroup(*g, sc.byClient)
+		}
+	case key.Matches(msg, k.ByClient):
+		m.groups.toggleClient()
+	case key.Matches(msg, k.Filter):
+		if sc, ok := m.groups.scope(); ok {
+			m.sessions.setScope(sc)
+			m.focus = focusSessions
+			m.footer.setText("Sessions of " + sc.label() + " (Esc shows all).")
+		}
+	case key.Matches(msg, m.keys.sessions.ClearFilter):
+		if m.sessions.filtered() {
+			m.sessions.clearFilters()
+			m.input.SetValue("")
+			m.footer.setText("Filters cleared.")
 		}
 	}
 	return m, nil
@@ -391,7 +481,7 @@ func (m Model) onDetailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.detail.Back):
 		m.mode = modeNormal
 	case m.actionsDisabled() && isActionKey(msg.String()):
-		m.footer.setText(m.disabledReason())
+		return m.refuseAction(actionKeyName(msg.String()))
 	case key.Matches(msg, m.keys.sessions.Cancel):
 		return m.askSessions(kindCancel, []sessionTarget{m.detail.session})
 	case key.Matches(msg, m.keys.sessions.Terminate):

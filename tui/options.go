@@ -11,6 +11,7 @@ import (
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // Mode says where frames come from.
@@ -43,6 +44,11 @@ type Mitigator interface {
 	PreviewRedis(ctx context.Context, f actions.RedisFilter) (actions.RedisPlan, error)
 	ExecuteRedis(ctx context.Context, plan actions.RedisPlan) (actions.RedisReport, error)
 	DeclineRedis(ctx context.Context, plan actions.RedisPlan) error
+	// Guards, offered by the findings view (idle_session_timeout,
+	// idle_in_transaction_session_timeout per role, Redis timeout).
+	PreviewGuardSet(ctx context.Context, req actions.GuardRequest) (actions.GuardPlan, error)
+	ExecuteGuard(ctx context.Context, plan actions.GuardPlan) (actions.GuardResult, error)
+	DeclineGuard(ctx context.Context, plan actions.GuardPlan) error
 	RecentAudit(n int) []actions.AuditEntry
 }
 
@@ -68,14 +74,13 @@ func (iv Intervals) withDefaults() Intervals {
 // Options configure the dashboard.
 type Options struct {
 	Mode Mode
-	// Feed is this dashboard's mailbox on the frame hub (live and demo
-	// mode): the one analysis pipeline publishes to every viewer, and the
-	// bridge goroutine sends the newest frame to the program, so a slow
-	// terminal only skips frames of its own.
-	Feed *analysis.FrameMailbox
-	// RecordingErrors, when set, carries the recorder's failures to the
-	// footer; the recorder runs beside the dashboard, never on its bridge.
-	RecordingErrors <-chan error
+	// Mailbox and Pipeline feed live and demo mode: the bridge goroutine owns
+	// the pipeline.
+	Mailbox  *collectors.Mailbox
+	Pipeline Stepper
+	// OnSnapshot, when set, sees every snapshot the bridge takes (recording).
+	// An error is shown in the footer; collection continues.
+	OnSnapshot func(collectors.Snapshot) error
 	// Frames are the precomputed frames of a recording (replay mode), played
 	// at ReplaySpeed (default 1: real time).
 	Frames      []analysis.Frame

@@ -41,20 +41,102 @@ func (m *Model) pgStates(w, h int) block {
 				vals = append(vals, float64(r.hist(p)))
 			}
 		}
-		lines = append(lines, fmt.Sprintf("  %-9s %3d %s", r.label, r.now, sparkline(vals, sw)))
+		lines = append(lines, fmt.Sprintf("  %-9s %3d %s", r.label, r.now, sparklineTo(vals, sw, float64(pg.Usable()))))
 	}
 	return fitBlock(lines, w, h)
 }
 
 // groupsPane ranks who holds the connections: the leaker is the first line.
+// By default a row is an (application, user, database) group as the
+// snapshot has it; c splits the rows by client address too.
 type groupsPane struct {
-	groups []collectors.SessionGroup
-	cursor int
-	key    string
+	groups   []collectors.SessionGroup
+	cursor   int
+	key      string
+	byClient bool
+	// snapshot and sessions are the frame's, kept to regroup on toggle.
+	snapshot []collectors.SessionGroup
+	sessions []collectors.Session
 }
 
 func groupKey(g *collectors.SessionGroup) string {
 	return g.ApplicationName + "|" + g.Usename + "|" + g.ClientAddr + "|" + g.Datname
+}
+
+// setFrame takes a frame's groups and sessions and shows them as the
+// current grouping asks.
+func (p *groupsPane) setFrame(groups []collectors.SessionGroup, sessions []collectors.Session) {
+	p.snapshot, p.sessions = groups, sessions
+	p.regroup()
+}
+
+func (p *groupsPane) regroup() {
+	if p.byClient {
+		p.set(collectors.GroupSessions(p.sessions, true))
+		return
+	}
+	p.set(p.snapshot)
+}
+
+// toggleClient switches between groups by application/user/database and
+// groups split by client address; the cursor stays on the same
+// application/user/database (its first client row when splitting).
+func (p *groupsPane) toggleClient() {
+	var want *sessionScope
+	if g := p.current(); g != nil {
+		sc := scopeOf(*g, false)
+		want = &sc
+	}
+	p.byClient = !p.byClient
+	p.regroup()
+	if want == nil {
+		return
+	}
+	for i := range p.groups {
+		if want.matches(p.groups[i].ApplicationName, p.groups[i].Usename, p.groups[i].Datname, "") {
+			p.cursor = i
+			p.move(0)
+			return
+		}
+	}
+}
+
+// scope is what the row under the cursor stands for: its client address
+// is part of it when the pane is split by client (or the data came
+// grouped by client, as older recordings are).
+func (p *groupsPane) scope() (sessionScope, bool) {
+	g := p.current()
+	if g == nil {
+		return sessionScope{}, false
+	}
+	return scopeOf(*g, p.byClient || g.ClientAddr != ""), true
+}
+
+// sessionScope is the (application, user, database[, client]) scope of a
+// group row: G terminates in it, Enter filters the sessions table to it.
+type sessionScope struct {
+	app, user, db, client string
+	byClient              bool
+}
+
+func scopeOf(g collectors.SessionGroup, byClient bool) sessionScope {
+	return sessionScope{app: g.ApplicationName, user: g.Usename, db: g.Datname, client: g.ClientAddr, byClient: byClient}
+}
+
+func (s sessionScope) matches(app, user, db, client string) bool {
+	return s.app == app && s.user == user && s.db == db && (!s.byClient || s.client == client)
+}
+
+func (s sessionScope) matchesSession(x *collectors.Session) bool {
+	return s.matches(x.ApplicationName, x.Usename, x.Datname, x.ClientAddr)
+}
+
+func (s sessionScope) label() string {
+	l := fmt.Sprintf("%s / user %s / db %s", orDash(s.app), orDash(s.user), orDash(s.db))
+	if s.byClient {
+		l += " / client " + orDash(s.client)
+	}
+	return l
 }
 
 func (p *groupsPane) set(groups []collectors.SessionGroup) {
@@ -136,7 +218,11 @@ func groupColumnsFor(groups []collectors.SessionGroup) []column {
 }
 
 func (p *groupsPane) view(st styles, w, h int, focused bool) block {
-	lines := []string{paneTitle(st, focused, fmt.Sprintf("Connections by group (%d)", len(p.groups)))}
+	title := fmt.Sprintf("Connections by group (%d)", len(p.groups))
+	if p.byClient {
+		title = fmt.Sprintf("Connections by group and client (%d)", len(p.groups))
+	}
+	lines := []string{paneTitle(st, focused, title)}
 	cols := groupColumnsFor(p.groups)
 	idx, widths := fitColumns(cols, w-1, 14)
 	titles := make([]string, len(cols))

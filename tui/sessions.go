@@ -58,6 +58,7 @@ type sessionsPane struct {
 	marks     map[collectors.SessionKey]bool
 	state     string
 	text      string
+	scope     *sessionScope // Enter on a group: only its sessions
 	sortCol   int
 	desc      bool
 }
@@ -119,6 +120,9 @@ func (p *sessionsPane) restoreCursor() {
 }
 
 func (p *sessionsPane) matches(s *collectors.Session, needle string) bool {
+	if p.scope != nil && !p.scope.matchesSession(s) {
+		return false
+	}
 	switch p.state {
 	case "":
 	case onlyWaiting:
@@ -234,6 +238,21 @@ func (p *sessionsPane) targets() []collectors.Session {
 	return out
 }
 
+// filtered reports whether any filter (text, state, group) is on.
+func (p *sessionsPane) filtered() bool { return p.text != "" || p.state != "" || p.scope != nil }
+
+// clearFilters drops the text, state and group filters at once (Esc).
+func (p *sessionsPane) clearFilters() {
+	p.text, p.state, p.scope = "", "", nil
+	p.refresh()
+}
+
+func (p *sessionsPane) setScope(sc sessionScope) {
+	p.scope = &sc
+	p.refresh()
+	p.setCursor(0)
+}
+
 func (p *sessionsPane) setStateFilter(state string) {
 	if p.state == state {
 		state = ""
@@ -294,8 +313,13 @@ func (p *sessionsPane) view(st styles, w, h int, focused bool, filterLine string
 		return nil
 	}
 	lines := make([]string, 0, h)
-	lines = append(lines, paneTitle(st, focused, p.title(filterLine)))
 	idx, widths := fitColumns(sessionColumns[:], w-2, 16)
+	sortNote := ""
+	if !slices.Contains(idx, p.sortCol) {
+		// The sort column is dropped at this width: say what orders the rows.
+		sortNote = "sorted by " + sessionColumns[p.sortCol].title + map[bool]string{true: " ▼", false: " ▲"}[p.desc]
+	}
+	lines = append(lines, paneTitle(st, focused, p.title(filterLine, sortNote)))
 	titles := make([]string, numCols)
 	for i, c := range sessionColumns {
 		titles[i] = c.title
@@ -325,15 +349,25 @@ func (p *sessionsPane) view(st styles, w, h int, focused bool, filterLine string
 		lines = append(lines, row)
 	}
 	if len(p.rows) == 0 {
-		lines = append(lines, st.dim.Render("  no session matches"))
+		empty := "  no session matches"
+		if len(p.all) == 0 { // nothing to filter: the server has no client session
+			empty = "  no client session"
+		}
+		lines = append(lines, st.dim.Render(empty))
 	}
 	return fitBlock(lines, w, h)
 }
 
-func (p *sessionsPane) title(filterLine string) string {
+func (p *sessionsPane) title(filterLine, sortNote string) string {
 	t := fmt.Sprintf("Sessions %d", len(p.rows))
 	if len(p.rows) != len(p.all) {
 		t += fmt.Sprintf(" of %d", len(p.all))
+	}
+	if sortNote != "" {
+		t += " · " + sortNote
+	}
+	if p.scope != nil {
+		t += " · group " + clean(p.scope.label())
 	}
 	if p.state != "" {
 		t += " · state=" + p.state

@@ -1,0 +1,400 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/slotwatch/slotwatch/actions"
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+// findingsView lists every finding with its evidence, fix and suggested
+// mitigations. The selection follows a finding (ID + About) across
+// refreshes, so a new finding ranked above it does not move the cursor to
+// another cause while the engineer reads.
+type findingsView struct {
+	sel int
+	key string
+	// within is how far the engineer scrolled from the selected finding's
+	// first line (PgUp/PgDn), so a refresh that adds a finding above it
+	// does not scroll the one being read away.
+	within int
+}
+
+func findingKey(f *analysis.Finding) string { return f.ID + "\x00" + f.About }
+
+// sortFindings ranks critical before warning before info, keeping the
+// analysis order within a severity. The header's finding lines and the
+// findings view use the same order, so Enter on a line opens that finding.
+func sortFindings(fs []analysis.Finding) []analysis.Finding {
+	out := slices.Clone(fs)
+	slices.SortStableFunc(out, func(a, b analysis.Finding) int { return severityRank(a.Severity) - severityRank(b.Severity) })
+	return out
+}
+
+// findingsList is the frame's findings in display order, with the selection
+// re-resolved against it.
+func (m *Model) findingsList() []analysis.Finding {
+	fs := sortFindings(m.frame.Findings)
+	v := &m.findings
+	if i := slices.IndexFunc(fs, func(f analysis.Finding) bool { return findingKey(&f) == v.key }); i >= 0 {
+		v.sel = i
+	}
+	v.sel = max(0, min(v.sel, len(fs)-1))
+	return fs
+}
+
+// selectFinding moves the selection to index i of fs.
+func (v *findingsView) selectFinding(fs []analysis.Finding, i int) {
+	if len(fs) == 0 {
+		v.sel, v.key = 0, ""
+		return
+	}
+	v.sel = max(0, min(i, len(fs)-1))
+	v.key = findingKey(&fs[v.sel])
+	v.within = 0
+}
+
+// openFindings shows the findings view with finding i selected.
+func (m *Model) openFindings(i int) {
+	fs := m.findingsList()
+	m.findings.selectFinding(fs, i)
+	m.mode = modeFindings
+}
+
+func (m Model) onFindingsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	fs := m.findingsList()
+	v := &m.findings
+	k, n := m.keys.findings, m.keys.nav
+	switch {
+	case key.Matches(msg, m.keys.global.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, m.keys.global.Help):
+		m.mode, m.helpBack, m.helpPage = modeHelp, modeFindings, 0
+	case m.actionsDisabled() && mitigationKey(msg.String()):
+		return m.actOnFinding(fs, mitigationIndex(msg.String()))
+	case key.Matches(msg, k.Back):
+		m.mode = modeNormal
+	case key.Matches(msg, n.Up):
+		v.selectFinding(fs, v.sel-1)
+	case key.Matches(msg, n.Down):
+		v.selectFinding(fs, v.sel+1)
+	case key.Matches(msg, n.Top):
+		v.selectFinding(fs, 0)
+	case key.Matches(msg, n.Bottom):
+		v.selectFinding(fs, len(fs)-1)
+	case key.Matches(msg, n.PageDown):
+		m.scrollFindings(fs, max(m.height-4, 1))
+	case key.Matches(msg, n.PageUp):
+		m.scrollFindings(fs, -max(m.height-4, 1))
+	case key.Matches(msg, k.Act):
+		return m.actOnFinding(fs, mitigationIndex(msg.String()))
+	}
+	return m, nil
+}
+
+// mitigationKey: m or 1..9, matched by name so that a disabled binding
+// (read-only) still reaches the refusal.
+func mitigationKey(k string) bool { return k == "m" || (len(k) == 1 && k[0] >= '1' && k[0] <= '9') }
+
+// mitigationIndex maps m to the first suggested action and 1..9 to the nth.
+func mitigationIndex(k string) int {
+	if len(k) == 1 && k[0] >= '1' && k[0] <= '9' {
+		return int(k[0] - '1')
+	}
+	return 0
+}
+
+// actOnFinding opens the preview of the selected finding's mitigation i.
+func (m Model) actOnFinding(fs []analysis.Finding, i int) (tea.Model, tea.Cmd) {
+	if len(fs) == 0 {
+		m.footer.setText("No finding to act on.")
+		return m, nil
+	}
+	f := fs[m.findings.sel]
+	switch {
+	case len(f.Mitigations) == 0:
+		m.footer.setText(fmt.Sprintf("%q suggests no action slotwatch can take; its fix is for the application.", oneLine(f.Title)))
+		return m, nil
+	case i >= len(f.Mitigations):
+		m.footer.setText(fmt.Sprintf("This finding suggests %d action(s): press m or 1..%d.", len(f.Mitigations), len(f.Mitigations)))
+		return m, nil
+	case m.actionsDisabled():
+		return m.refuseAction(f.Mitigations[i].Label)
+	}
+	return m.askMitigation(f.Mitigations[i])
+}
+
+// askMitigation turns a suggested action into the usual preview; the
+// confirm dialog opens when the preview arrives and nothing runs without y.
+func (m Model) askMitigation(mit analysis.Mitigation) (tea.Model, tea.Cmd) {
+	label := oneLine(mit.Label)
+	switch mit.Kind {
+	case analysis.TerminateSessions:
+		req, narrow, ok := m.mitigationSessions(mit)
+		if !ok {
+			m.footer.setText("This suggestion names no sessions (no pid, application, user, database or client): act from the sessions table.")
+			return m, nil
+		}
+		m.footer.setText("Previewing " + label + "…")
+		return m, m.previewSessionsCmd(req, narrow, nil)
+	case analysis.SetPGGuard, analysis.SetRedisTimeout:
+		req := actions.GuardRequest{Setting: mit.Setting, Role: mit.Role, Value: mit.Value}
+		if mit.Kind == analysis.SetRedisTimeout {
+			req.Setting, req.Role = actions.GuardRedisTimeout, ""
+		}
+		m.footer.setText("Previewing " + label + "…")
+		return m, m.previewGuardCmd(req)
+	case analysis.KillRedisClients:
+		f, narrow, ok := mitigationRedis(mit)
+		if !ok {
+			m.footer.setText("This suggestion names no Redis clients (no host, name or library): act from the Redis pane.")
+			return m, nil
+		}
+		m.footer.setText("Previewing " + label + "…")
+		return m, m.previewRedisCmd(f, narrow)
+	}
+	m.footer.setText(fmt.Sprintf("Unknown kind of suggested action %q: this version of slotwatch cannot run it.", oneLine(string(mit.Kind))))
+	return m, nil
+}
+
+// mitigationSessions is the terminate request of a sessions mitigation.
+// Text scope values are exact (quoted as globs); pids are narrowed to the
+// backends on screen, so a pid reused since the snapshot is left out.
+func (m *Model) mitigationSessions(mit analysis.Mitigation) (actions.SessionRequest, func(actions.Backend) bool, bool) {
+	f := actions.SessionFilter{PIDs: slices.Clone(mit.PIDs), States: slices.Clone(mit.States), IdleOver: mit.IdleOver,
+		App: globExact(mit.App), User: globExact(mit.User), DB: globExact(mit.DB), Client: globExact(mit.Client)}
+	if len(f.PIDs) == 0 && f.App == "" && f.User == "" && f.DB == "" && f.Client == "" {
+		return actions.SessionRequest{}, nil, false
+	}
+	req := actions.SessionRequest{Kind: actions.Terminate, Filter: f}
+	if len(f.PIDs) == 0 {
+		return req, nil, true
+	}
+	starts := make(map[int32]time.Time, len(f.PIDs))
+	for _, pid := range f.PIDs {
+		starts[pid] = time.Time{}
+	}
+	for i := range m.sessions.all {
+		s := &m.sessions.all[i]
+		if _, ok := starts[s.PID]; ok {
+			starts[s.PID] = s.BackendStart
+		}
+	}
+	narrow := func(b actions.Backend) bool {
+		start, ok := starts[b.PID]
+		return ok && (start.IsZero() || b.BackendStart.IsZero() || start.Equal(b.BackendStart))
+	}
+	return req, narrow, true
+}
+
+// mitigationRedis is the CLIENT KILL filter of a Redis mitigation. A name
+// with '#' is a folded group name (digit runs), matched as the group is;
+// any other name is a glob as given.
+func mitigationRedis(mit analysis.Mitigation) (actions.RedisFilter, func(collectors.RedisClient) bool, bool) {
+	if mit.RedisHost == "" && mit.RedisName == "" && mit.RedisLib == "" {
+		return actions.RedisFilter{}, nil, false
+	}
+	f := actions.RedisFilter{Host: globExact(mit.RedisHost), Lib: globExact(mit.RedisLib), Name: mit.RedisName,
+		IdleOver: mit.IdleOver}
+	if !strings.Contains(mit.RedisName, "#") {
+		return f, nil, true
+	}
+	f.Name = strings.ReplaceAll(globExact(mit.RedisName), "#", "*")
+	folded := mit.RedisName
+	return f, func(c collectors.RedisClient) bool { return collectors.FoldName(c.Name) == folded }, true
+}
+
+func (m *Model) previewGuardCmd(req actions.GuardRequest) tea.Cmd {
+	mit, ctx := m.opts.Mitigator, m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+		defer cancel()
+		plan, err := mit.PreviewGuardSet(ctx, req)
+		return guardPlanMsg{plan: plan, err: err}
+	}
+}
+
+// findingsScreen is the full-screen findings view: title bar, the findings,
+// the status line and the keys.
+func (m *Model) findingsScreen(w, h int) block {
+	body := m.findingsBody(w, m.findingsBodyRoom()+1)
+	return stack(fitBlock([]string{m.titleBar(w)}, w, 1), body, m.footerView(w, 1), m.helpLine(w))
+}
+
+// findingsBodyRoom is how many lines of findings the screen shows.
+func (m *Model) findingsBodyRoom() int { return max(m.height-4, 1) }
+
+// findingsDoc is every finding as lines, with where each one starts.
+func (m *Model) findingsDoc(fs []analysis.Finding, w int) (lines []string, starts []int) {
+	starts = make([]int, len(fs))
+	for i := range fs {
+		starts[i] = len(lines)
+		lines = append(lines, m.findingLinesFor(&fs[i], i == m.findings.sel, w)...)
+		lines = append(lines, "")
+	}
+	if len(fs) == 0 {
+		lines = append(lines, m.noFindingsText(), "")
+	}
+	return append(lines, m.externalAlertLines(w)...), starts
+}
+
+// findingsScroll is the first line shown: the selected finding's title,
+// moved by what the engineer scrolled, within the document.
+func (m *Model) findingsScroll(lines []string, starts []int, room int) int {
+	top := m.findings.within
+	if m.findings.sel < len(starts) {
+		top += starts[m.findings.sel]
+	}
+	return max(0, min(top, len(lines)-room))
+}
+
+// scrollFindings moves the view by delta lines, kept within the document.
+func (m *Model) scrollFindings(fs []analysis.Finding, delta int) {
+	lines, starts := m.findingsDoc(fs, m.width)
+	room := m.findingsBodyRoom()
+	m.findings.within += delta
+	top := m.findingsScroll(lines, starts, room)
+	if m.findings.sel < len(starts) {
+		m.findings.within = top - starts[m.findings.sel]
+	}
+}
+
+// findingsBody renders the findings from the scroll position; a last line
+// says how much more there is.
+func (m *Model) findingsBody(w, h int) block {
+	if h <= 0 {
+		return nil
+	}
+	fs := m.findingsList()
+	title := fmt.Sprintf("Findings %d", len(fs))
+	if len(fs) > 0 {
+		title += fmt.Sprintf(" · %d of %d", m.findings.sel+1, len(fs))
+	}
+	title += " · ↑/↓ finding · m or 1-9 act · Esc back"
+	lines, starts := m.findingsDoc(fs, w)
+	room := h - 1
+	top := m.findingsScroll(lines, starts, room)
+	shown := lines[top:min(len(lines), top+room)]
+	if more := len(lines) - top - len(shown); more > 0 && len(shown) > 0 {
+		shown = append(slices.Clone(shown[:len(shown)-1]), m.st.dim.Render(fmt.Sprintf("  … %d more lines (PgDn)", more+1)))
+	}
+	return fitBlock(append([]string{m.st.focused.Render("▌" + title)}, shown...), w, h)
+}
+
+func (m *Model) noFindingsText() string {
+	return m.st.dim.Render("  No finding: no likely root cause has evidence in the current data.")
+}
+
+// findingLinesFor renders one finding: severity and title, then labelled
+// fields whose values wrap under a hanging indent.
+func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []string {
+	sev := fmt.Sprintf("%-8s", strings.ToUpper(oneLine(f.Severity)))
+	switch f.Severity {
+	case "critical":
+		sev = m.st.critical.Render(sev)
+	case "warning":
+		sev = m.st.warning.Render(sev)
+	}
+	cursor := " "
+	if selected {
+		cursor = ">"
+	}
+	head := fmt.Sprintf("%s %s %s", cursor, sev, m.st.bold.Render(oneLine(f.Title)))
+	if selected {
+		head = m.st.selected.Render(fitLine(fmt.Sprintf("%s %-8s %s", cursor, strings.ToUpper(oneLine(f.Severity)), oneLine(f.Title)), w))
+	}
+	lines := []string{head}
+	const indent = 13
+	vw := max(w-indent, 10)
+	field := func(label string, values []string, bullet bool) {
+		for i, val := range values {
+			prefix := ""
+			if bullet {
+				prefix = "• "
+			}
+			for j, wl := range wrapText(prefix+oneLine(val), vw) {
+				lab := ""
+				if i == 0 && j == 0 {
+					lab = label
+				}
+				if j > 0 && bullet {
+					wl = "  " + wl
+				}
+				lines = append(lines, fmt.Sprintf("    %-8s %s", lab, wl))
+			}
+		}
+	}
+	if f.About != "" {
+		field("about", []string{f.About}, false)
+	}
+	field("since", []string{m.sinceText(f.Since)}, false)
+	if len(f.Evidence) > 0 {
+		field("evidence", f.Evidence, true)
+	}
+	if len(f.Fix) > 0 {
+		field("fix", f.Fix, true)
+	}
+	field("act", m.mitigationTexts(f, selected), false)
+	return lines
+}
+
+func (m *Model) sinceText(since time.Time) string {
+	if since.IsZero() {
+		return "this sample (first evaluation)"
+	}
+	return fmt.Sprintf("%s (%s)", since.UTC().Format("15:04:05"), durOf(m.frame.Snapshot.TakenAt.Sub(since)))
+}
+
+// mitigationTexts lists a finding's suggested actions with the key that
+// opens each (on the selected finding only: the keys act on it).
+func (m *Model) mitigationTexts(f *analysis.Finding, selected bool) []string {
+	if len(f.Mitigations) == 0 {
+		return []string{"nothing slotwatch can run: apply the fix in the application"}
+	}
+	out := make([]string, 0, len(f.Mitigations))
+	for i, mit := range f.Mitigations {
+		label := oneLine(mit.Label)
+		if label == "" {
+			label = string(mit.Kind)
+		}
+		switch {
+		case !selected:
+			out = append(out, "- "+label)
+		case i == 0:
+			out = append(out, "[m] "+label)
+		case i < 9:
+			out = append(out, fmt.Sprintf("[%d] %s", i+1, label))
+		default:
+			out = append(out, "- "+label)
+		}
+	}
+	if selected && m.actionsDisabled() {
+		out = append(out, m.disabledReason())
+	}
+	return out
+}
+
+// externalAlertLines lists the team's own alerts (Alertmanager/Prometheus),
+// marked external so they are not mistaken for slotwatch's rules.
+func (m *Model) externalAlertLines(w int) []string { return nil }
+
+// markFindingCursor shows the cursor on the header's finding lines when
+// they have focus (Tab), so Enter visibly opens that finding.
+func (m *Model) markFindingCursor(lines []string) []string {
+	if m.focus != focusFindings || m.mode != modeNormal || len(m.frame.Findings) == 0 {
+		return lines
+	}
+	sel := min(m.findings.sel, len(lines)-1)
+	out := slices.Clone(lines)
+	out[sel] = m.st.selected.Render("> " + ansi.Strip(lines[sel]))
+	return out
+}
