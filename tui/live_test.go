@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
@@ -51,16 +52,18 @@ func TestLiveServers(t *testing.T) {
 		}
 	}
 
-	mb := collectors.NewMailbox()
+	snaps := collectors.NewHub()
+	frameHub := analysis.NewFrameHub()
+	go analysis.Stream(ctx, analysis.NewPipeline(analysis.DefaultRules()), snaps.Subscribe("analysis"), frameHub)
 	cfg := collectors.Config{
 		PG:    &collectors.PGConfig{DSN: pg.DSN, Interval: 200 * time.Millisecond},
 		Redis: &collectors.RedisConfig{URL: rds.URL, Interval: 200 * time.Millisecond},
 	}
-	if _, err := collectors.Start(ctx, cfg, mb); err != nil {
+	if _, err := collectors.Start(ctx, cfg, snaps); err != nil {
 		t.Fatal(err)
 	}
 	frames := make(chan analysis.Frame, 1)
-	go bridge(ctx, mb, analysis.NewPipeline(analysis.DefaultRules()), nil, func(msg any) {
+	go Bridge(ctx, frameHub.Subscribe("viewer"), nil, func(msg tea.Msg) {
 		if f, ok := msg.(frameMsg); ok {
 			select {
 			case frames <- f.frame:

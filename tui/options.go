@@ -11,7 +11,6 @@ import (
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
-	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // Mode says where frames come from.
@@ -74,13 +73,14 @@ func (iv Intervals) withDefaults() Intervals {
 // Options configure the dashboard.
 type Options struct {
 	Mode Mode
-	// Mailbox and Pipeline feed live and demo mode: the bridge goroutine owns
-	// the pipeline.
-	Mailbox  *collectors.Mailbox
-	Pipeline Stepper
-	// OnSnapshot, when set, sees every snapshot the bridge takes (recording).
-	// An error is shown in the footer; collection continues.
-	OnSnapshot func(collectors.Snapshot) error
+	// Feed is this dashboard's mailbox on the frame hub (live and demo
+	// mode): the one analysis pipeline publishes to every viewer, and the
+	// bridge goroutine sends the newest frame to the program, so a slow
+	// terminal only skips frames of its own.
+	Feed *analysis.FrameMailbox
+	// RecordingErrors, when set, carries the recorder's failures to the
+	// footer; the recorder runs beside the dashboard, never on its bridge.
+	RecordingErrors <-chan error
 	// Frames are the precomputed frames of a recording (replay mode), played
 	// at ReplaySpeed (default 1: real time).
 	Frames      []analysis.Frame

@@ -24,10 +24,10 @@ func newRenderer(opts Options) *lipgloss.Renderer {
 }
 
 // Run shows the dashboard until the engineer quits or ctx ends. Live and
-// demo mode need Mailbox and Pipeline; replay mode needs Frames.
+// demo mode need a Feed; replay mode needs Frames.
 func Run(ctx context.Context, opts Options) error {
-	if opts.Mode != ModeReplay && (opts.Mailbox == nil || opts.Pipeline == nil) {
-		return errors.New("the dashboard needs a mailbox and a pipeline outside replay mode")
+	if opts.Mode != ModeReplay && opts.Feed == nil {
+		return errors.New("the dashboard needs a frame feed outside replay mode")
 	}
 	if opts.Mode == ModeReplay && len(opts.Frames) == 0 {
 		return errors.New("the recording holds no snapshot to replay")
@@ -43,7 +43,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	p := tea.NewProgram(New(ctx, opts, nil), progOpts...)
 	if opts.Mode != ModeReplay {
-		go bridge(ctx, opts.Mailbox, opts.Pipeline, opts.OnSnapshot, func(msg any) { p.Send(msg) })
+		go Bridge(ctx, opts.Feed, opts.RecordingErrors, p.Send)
 	}
 	_, err := p.Run()
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, context.Canceled) {

@@ -63,38 +63,26 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 	return exitOK
 }
 
-// record writes the newest snapshot once per refresh interval until ctx
-// ends. Every source publishes the merged snapshot when it samples, so
+// record writes about one snapshot per refresh interval until ctx ends.
+// Every source publishes the merged snapshot when it samples, so
 // PostgreSQL, Redis, the probe and jobs would give several nearly equal
 // snapshots a second; one per interval keeps an hour at 1 s to 3,600 lines.
-// The mailbox keeps only the newest snapshot, so a slow disk skips
-// snapshots rather than holding the collectors back.
+// The recorder's mailbox on the hub keeps only the newest snapshot, so a
+// slow disk skips snapshots rather than holding the collectors back.
 func record(ctx context.Context, env *environment, cfg collectors.Config, w *recording.Writer, every time.Duration) error {
 	collectCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	mb := collectors.NewMailbox()
-	if _, err := collectors.Start(collectCtx, cfg, mb); err != nil {
+	snaps := collectors.NewHub()
+	mb := snaps.Subscribe("recorder")
+	if _, err := collectors.Start(collectCtx, cfg, snaps); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "slotwatch: recording to %s (Ctrl-C to stop)\n", w.Path())
 	reported := map[string]string{}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		snap, ok := mb.Take()
-		if !ok {
-			continue
-		}
+	return recordSnapshots(ctx, mb, every, func(snap collectors.Snapshot) error {
 		reportSourceErrors(env, snap, reported)
-		if err := w.Write(snap); err != nil {
-			return err
-		}
-	}
+		return w.Write(snap)
+	})
 }
 
 // reportSourceErrors prints a source's error when it first appears or

@@ -52,8 +52,9 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 	defer closeActions()
 	svc := actions.NewService(pg, rds, s.policy(), audit, actions.CurrentOperator(env.getenv))
 
+	feed := newLiveFeed(ctx, analysis.NewPipeline(s.rules))
 	opts := tui.Options{
-		Mode: tui.ModeLive, Mailbox: collectors.NewMailbox(), Pipeline: analysis.NewPipeline(s.rules),
+		Mode: tui.ModeLive, Feed: feed.frames.Subscribe("dashboard"),
 		Mitigator: svc, GroupIdleOver: dash.idleOver(s), Notice: notice, NoColor: noColor(env),
 		Intervals: tui.Intervals{Postgres: s.Interval, Redis: s.Interval, Probe: probeInterval(s), Jobs: s.Jobs.Interval},
 	}
@@ -69,9 +70,11 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 			}
 			fmt.Fprintf(env.stderr, "slotwatch: wrote %d snapshots to %s\n", w.Count(), w.Path())
 		}()
-		opts.OnSnapshot = throttledHook(s.Interval, w.Write)
+		recErrs, stopRecording := startRecorder(ctx, feed.snaps, s.Interval, w.Write)
+		defer stopRecording() // before the writer closes
+		opts.RecordingErrors = recErrs
 	}
-	if _, err := collectors.Start(ctx, cfg, opts.Mailbox); err != nil {
+	if _, err := collectors.Start(ctx, cfg, feed.snaps); err != nil {
 		errorSentence(env, err)
 		return exitError
 	}
