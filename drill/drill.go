@@ -107,13 +107,13 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	switch {
 	case c.PGDSN == "":
-		return errors.New("the drill needs a PostgreSQL server: give --pg")
+		return errors.New("the drill needs a PostgreSQL server DSN to run against")
 	case c.Connections != 0 && (c.Connections < minSessions || c.Connections > maxSessions):
-		return fmt.Errorf("--connections must be between %d and %d", minSessions, maxSessions)
+		return fmt.Errorf("the drill holds %d sessions; use between %d and %d", c.Connections, minSessions, maxSessions)
 	case c.RedisClients < 0 || c.RedisClients > maxRedisClients:
-		return fmt.Errorf("--redis-clients must be between 1 and %d", maxRedisClients)
+		return fmt.Errorf("the drill leaks at most %d Redis clients; use between 1 and %d", c.RedisClients, maxRedisClients)
 	case c.Burst < 0 || c.Burst > 100:
-		return errors.New("--burst must be between 1 and 100")
+		return fmt.Errorf("the drill's burst of %d concurrent applications is out of range; use between 1 and 100", c.Burst)
 	case !validName(c.Database) || !validName(c.Role):
 		return errors.New("the drill database and role names may use only lower-case letters, digits and _")
 	}

@@ -45,7 +45,7 @@ var errRefused = errors.New("max number of clients reached")
 func startRedisLeak(ctx context.Context, cfg Config, out *printer, wg *sync.WaitGroup) (*redisLeak, error) {
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, errors.New("the Redis URL given to --redis cannot be parsed; use redis://[user:password@]host:port/db")
+		return nil, errors.New("the drill's Redis URL cannot be parsed; use redis://[user:password@]host:port/db")
 	}
 	if opts.TLSConfig != nil {
 		return nil, errors.New("the drill speaks plain Redis only; give a redis:// URL, not rediss://")
@@ -56,7 +56,7 @@ func startRedisLeak(ctx context.Context, cfg Config, out *printer, wg *sync.Wait
 		l.network = "tcp"
 	}
 	if err := l.openOne(ctx); err != nil {
-		return nil, fmt.Errorf("cannot open a Redis client at %s: %w; check --redis, or run the drill with --no-redis", l.addr, err)
+		return nil, fmt.Errorf("cannot open a Redis client at %s: %w; check the Redis URL, or run the drill without Redis", l.addr, err)
 	}
 	out.printf("redis: leaking one client every %s into %s, named %s<n> (lib-name redis-py), at most %d, never closed",
 		l.every, l.addr, RedisNamePrefix, l.limit)
@@ -93,7 +93,7 @@ func (l *redisLeak) loop(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		if l.full() && !announced {
 			announced = true
-			l.out.printf("redis: %d leaked clients opened; the leak stops here (--redis-clients)", l.limit)
+			l.out.printf("redis: %d leaked clients opened; the leak stops here (the drill's Redis client limit)", l.limit)
 		}
 	}
 }

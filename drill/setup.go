@@ -63,7 +63,7 @@ func (s *setup) close() {
 func prepare(ctx context.Context, cfg Config, out *printer) (*setup, error) {
 	base, err := pgx.ParseConfig(cfg.PGDSN)
 	if err != nil {
-		return nil, errors.New("the PostgreSQL DSN given to --pg cannot be parsed; check its syntax, e.g. postgres://postgres@127.0.0.1:5432/postgres")
+		return nil, errors.New("the drill's PostgreSQL DSN cannot be parsed; check its syntax, e.g. postgres://postgres@127.0.0.1:5432/postgres")
 	}
 	base.RuntimeParams["application_name"] = "slotwatch-drill"
 	if base.ConnectTimeout == 0 {
@@ -72,7 +72,7 @@ func prepare(ctx context.Context, cfg Config, out *printer) (*setup, error) {
 	target := fmt.Sprintf("%s:%d", base.Host, base.Port)
 	admin, err := pgx.ConnectConfig(ctx, base)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s as %s: %w; check --pg", target, base.User, connectCause(err))
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s as %s: %w; check the PostgreSQL DSN", target, base.User, connectCause(err))
 	}
 	st := &setup{admin: admin}
 	if err := st.init(ctx, cfg, base, target, out); err != nil {
@@ -105,7 +105,7 @@ func (st *setup) init(ctx context.Context, cfg Config, base *pgx.ConnConfig, tar
 	st.app = app
 	out.printf("database %s on %s (PostgreSQL %s) loaded with the TalentFlow schema and seed; sessions connect as role %s",
 		cfg.Database, target, info.Version, cfg.Role)
-	out.printf("to watch it as the application sees it, set in slotwatch's config: probe.dsn: postgres://%s@%s/%s (the role's password is random: this needs trust auth or a password you set) and jobs.dsn: your --pg DSN with database %s",
+	out.printf("to watch it as the application sees it, set in slotwatch's config: probe.dsn: postgres://%s@%s/%s (the role's password is random: this needs trust auth or a password you set) and jobs.dsn: the drill's PostgreSQL DSN with database %s",
 		cfg.Role, target, cfg.Database, cfg.Database)
 	return nil
 }
@@ -134,7 +134,7 @@ func (st *setup) ensureDatabase(ctx context.Context, name string, out *printer) 
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		if _, err := st.admin.Exec(ctx, "CREATE DATABASE "+quoteIdent(name)); err != nil {
-			return fmt.Errorf("create the drill database %s: %w; the --pg user needs CREATEDB", name, err)
+			return fmt.Errorf("create the drill database %s: %w; the drill's PostgreSQL user needs CREATEDB", name, err)
 		}
 		if _, err := st.admin.Exec(ctx, "COMMENT ON DATABASE "+quoteIdent(name)+" IS "+quoteLiteral(Marker)); err != nil {
 			return fmt.Errorf("mark the drill database %s: %w", name, err)
@@ -144,7 +144,7 @@ func (st *setup) ensureDatabase(ctx context.Context, name string, out *printer) 
 	case err != nil:
 		return fmt.Errorf("look up database %s: %w", name, err)
 	case comment == nil || *comment != Marker:
-		return fmt.Errorf("refusing to run: the database %s exists and was %w (it lacks the drill's marker comment); the drill only loads a database it created itself: name another with --database", name, ErrNotOurs)
+		return fmt.Errorf("refusing to run: the database %s exists and was %w (it lacks the drill's marker comment); the drill only loads a database it created itself: choose another drill database name", name, ErrNotOurs)
 	}
 	return nil
 }
@@ -164,7 +164,7 @@ func (st *setup) ensureRole(ctx context.Context, name string, out *printer) (str
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		if _, err := st.admin.Exec(ctx, "CREATE ROLE "+quoteIdent(name)+" LOGIN NOSUPERUSER"); err != nil {
-			return "", fmt.Errorf("create the drill role %s: %w; the --pg user needs CREATEROLE", name, err)
+			return "", fmt.Errorf("create the drill role %s: %w; the drill's PostgreSQL user needs CREATEROLE", name, err)
 		}
 		if _, err := st.admin.Exec(ctx, "COMMENT ON ROLE "+quoteIdent(name)+" IS "+quoteLiteral(Marker)); err != nil {
 			return "", fmt.Errorf("mark the drill role %s: %w", name, err)
@@ -173,7 +173,7 @@ func (st *setup) ensureRole(ctx context.Context, name string, out *printer) (str
 	case err != nil:
 		return "", fmt.Errorf("look up role %s: %w", name, err)
 	case comment == nil || *comment != Marker:
-		return "", fmt.Errorf("refusing to run: the role %s exists and was %w (it lacks the drill's marker comment); name another with --role", name, ErrNotOurs)
+		return "", fmt.Errorf("refusing to run: the role %s exists and was %w (it lacks the drill's marker comment); choose another drill role name", name, ErrNotOurs)
 	case super:
 		return "", fmt.Errorf("refusing to run: the drill role %s is a superuser, so it would use the reserved slots the application cannot; run ALTER ROLE %s NOSUPERUSER", name, name)
 	}
@@ -273,13 +273,13 @@ func Drop(ctx context.Context, cfg Config) error {
 	}
 	base, err := pgx.ParseConfig(cfg.PGDSN)
 	if err != nil {
-		return errors.New("the PostgreSQL DSN given to --pg cannot be parsed; check its syntax, e.g. postgres://postgres@127.0.0.1:5432/postgres")
+		return errors.New("the drill's PostgreSQL DSN cannot be parsed; check its syntax, e.g. postgres://postgres@127.0.0.1:5432/postgres")
 	}
 	base.RuntimeParams["application_name"] = "slotwatch-drill"
 	target := fmt.Sprintf("%s:%d", base.Host, base.Port)
 	c, err := pgx.ConnectConfig(ctx, base)
 	if err != nil {
-		return fmt.Errorf("cannot connect to PostgreSQL at %s as %s: %w; check --pg", target, base.User, connectCause(err))
+		return fmt.Errorf("cannot connect to PostgreSQL at %s as %s: %w; check the PostgreSQL DSN", target, base.User, connectCause(err))
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	out := &printer{w: cfg.Out}

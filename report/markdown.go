@@ -592,7 +592,7 @@ func (b *Builder) writeActions(md *mdWriter, opts Options, view auditView) {
 	md.line("## Actions taken")
 	md.line("")
 	if opts.AuditSource == "" {
-		md.line("_No audit log was found (give one with `--audit FILE`): list the mitigations here._")
+		md.line("_No audit log was found: list the mitigations here._")
 		md.line("")
 		return
 	}

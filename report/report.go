@@ -394,7 +394,7 @@ func FromFile(w io.Writer, path string, audit []actions.AuditEntry, opts Options
 		return bad, err
 	}
 	if b.count == 0 {
-		return bad, fmt.Errorf("%w: %s holds no readable snapshot; check that it is a recording made by `slotwatch record` or `watch --record`", ErrEmptyRecording, path)
+		return bad, fmt.Errorf("%w: %s holds no readable snapshot; check that it is a slotwatch recording (JSON lines of snapshots)", ErrEmptyRecording, path)
 	}
 	opts.Skipped += len(bad)
 	opts.Audit = audit
