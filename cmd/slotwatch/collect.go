@@ -54,6 +54,7 @@ func collectorsConfig(s *settings) (collectors.Config, error) {
 	if jobsDSN := firstNonEmpty(s.Jobs.DSN, s.PG); jobsDSN != "" && !s.Jobs.Disabled {
 		cfg.Jobs = &collectors.JobsConfig{DSN: jobsDSN, Query: s.Jobs.Query, Interval: s.Jobs.Interval}
 	}
+	cfg.Alerting = alertingConfig(s)
 	if cfg.PG == nil && cfg.Redis == nil {
 		return cfg, errNoTargets
 	}

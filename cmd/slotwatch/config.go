@@ -48,6 +48,13 @@ type fileConfig struct {
 	// Alerts overrides built-in rules by name, e.g.
 	// PostgresConnectionLimitReached: {threshold: 0.9, for: 2m}.
 	Alerts map[string]alertOverride `yaml:"alerts"`
+	// Alerting reads the team's own alerts (Alertmanager and/or
+	// Prometheus) to show beside slotwatch's, marked external.
+	Alerting struct {
+		Alertmanager string        `yaml:"alertmanager"`
+		Prometheus   string        `yaml:"prometheus"`
+		Interval     time.Duration `yaml:"interval"` // default 15s
+	} `yaml:"alerting"`
 }
 
 type alertOverride struct {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
 	"github.com/slotwatch/slotwatch/recording"
 )
@@ -16,10 +17,11 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 	var targets targetFlags
 	targets.register(fs)
 	out := fs.String("out", "", "recording file to create (JSON lines; a name ending in .gz is gzip-compressed)")
+	mf := registerMetrics(fs)
 	var duration time.Duration
 	durationVar(fs, &duration, "for", 0, 1, maxDuration, "stop after this long, e.g. 30m or 30min (default: until Ctrl-C)")
 	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch record --out FILE [--for D] [--pg DSN] [--redis URL] [--config FILE]")
+		fmt.Fprintln(env.stderr, "Usage: slotwatch record --out FILE [--for D] [--pg DSN] [--redis URL] [--config FILE] [--metrics ADDR]")
 		fmt.Fprintln(env.stderr, "Writes every snapshot to FILE, one JSON line each, without the dashboard, until Ctrl-C or --for.")
 		fs.PrintDefaults()
 	}
@@ -47,7 +49,7 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, duration)
 		defer cancel()
 	}
-	err = record(ctx, env, cfg, w, s.Interval)
+	err = record(ctx, env, cfg, w, s.Interval, mf, s.rules)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
@@ -69,11 +71,15 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 // snapshots a second; one per interval keeps an hour at 1 s to 3,600 lines.
 // The recorder's mailbox on the hub keeps only the newest snapshot, so a
 // slow disk skips snapshots rather than holding the collectors back.
-func record(ctx context.Context, env *environment, cfg collectors.Config, w *recording.Writer, every time.Duration) error {
+func record(ctx context.Context, env *environment, cfg collectors.Config, w *recording.Writer, every time.Duration,
+	mf *metricsFlag, rules []analysis.Rule) error {
 	collectCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	snaps := collectors.NewHub()
 	mb := snaps.Subscribe("recorder")
+	if err := mf.serveSnapshots(collectCtx, env, snaps, rules); err != nil {
+		return err
+	}
 	if _, err := collectors.Start(collectCtx, cfg, snaps); err != nil {
 		return err
 	}

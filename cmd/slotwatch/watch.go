@@ -19,8 +19,9 @@ func runWatch(ctx context.Context, env *environment, args []string) int {
 	var dash dashboardFlags
 	dash.register(fs)
 	recordPath := fs.String("record", "", "also write every snapshot to this recording (JSON lines; .gz compresses)")
+	mf := registerMetrics(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch [watch] [--pg DSN] [--redis URL] [--config FILE] [--record FILE] [--read-only]")
+		fmt.Fprintln(env.stderr, "Usage: slotwatch [watch] [--pg DSN] [--redis URL] [--config FILE] [--record FILE] [--metrics ADDR] [--read-only]")
 		fmt.Fprintln(env.stderr, "The live incident dashboard. Press ? in it for the keys. Without servers, try `slotwatch demo`.")
 		fs.PrintDefaults()
 	}
@@ -35,11 +36,11 @@ func runWatch(ctx context.Context, env *environment, args []string) int {
 	if done {
 		return code
 	}
-	return watch(ctx, env, s, cfg, dash, *recordPath)
+	return watch(ctx, env, s, cfg, dash, *recordPath, mf)
 }
 
 func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Config,
-	dash dashboardFlags, recordPath string) int {
+	dash dashboardFlags, recordPath string, mf *metricsFlag) int {
 	audit, err := actions.OpenAuditLog(s.AuditLog)
 	if err != nil {
 		errorSentence(env, fmt.Errorf("cannot open the audit log: %w; give a writable --audit-log FILE", err))
@@ -53,6 +54,10 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 	svc := actions.NewService(pg, rds, s.policy(), audit, actions.CurrentOperator(env.getenv))
 
 	feed := newLiveFeed(ctx, analysis.NewPipeline(s.rules))
+	if err := mf.serveFrames(ctx, env, feed.frames); err != nil {
+		errorSentence(env, err)
+		return exitError
+	}
 	opts := tui.Options{
 		Mode: tui.ModeLive, Feed: feed.frames.Subscribe("dashboard"),
 		Mitigator: svc, GroupIdleOver: dash.idleOver(s), Notice: notice, NoColor: noColor(env),

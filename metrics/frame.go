@@ -1,0 +1,411 @@
+package metrics
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+const (
+	gauge   = prometheus.GaugeValue
+	counter = prometheus.CounterValue
+)
+
+// activityStates are the states postgres_exporter zero-fills for
+// pg_stat_activity_count, so a state that is absent now still has a series
+// (rules and graphs see 0, not "no data").
+var activityStates = []string{"active", "idle", "idle in transaction", "idle in transaction (aborted)", "fastpath function call", "disabled"}
+
+// alertStates are zero-filled for slotwatch_alert_state.
+var alertStates = []analysis.AlertState{analysis.Inactive, analysis.Pending, analysis.Firing, analysis.Resolved}
+
+// findingKinds are zero-filled for slotwatch_findings.
+var findingKinds = []string{
+	analysis.FindingPersistentConnections, analysis.FindingIdleInTxBlocker, analysis.FindingConnectionsRefused,
+	analysis.FindingRedisClientLeak, analysis.FindingCheckThenInsertRace, analysis.FindingExternalRuleInactive,
+}
+
+// SQLSTATE of a successful connection, for the probe outcome label.
+const sqlstateOK = "00000"
+
+func collectFrame(d *descs, topN int, f *analysis.Frame, emit emitFunc) {
+	s := &f.Snapshot
+	emit(d.snapshotTime, gauge, unix(s.TakenAt))
+	collectSources(d, s, emit)
+	if pg := s.Postgres; pg != nil && fresh(s, collectors.SourcePostgres) {
+		collectPostgres(d, topN, pg, emit)
+	}
+	if pr := s.Probe; pr != nil && fresh(s, collectors.SourceProbe) {
+		collectProbe(d, pr, emit)
+	}
+	if rs := s.Redis; rs != nil && fresh(s, collectors.SourceRedis) {
+		collectRedis(d, topN, rs, f.Trend, emit)
+	}
+	if j := s.Jobs; j != nil && fresh(s, collectors.SourceJobs) {
+		collectJobs(d, topN, j, emit)
+	}
+	if a := s.Alerting; a != nil && fresh(s, collectors.SourceAlerting) {
+		n := map[string]int{collectors.ExternalFiring: 0, collectors.ExternalPending: 0}
+		for i := range a.Alerts {
+			n[a.Alerts[i].State]++
+		}
+		for _, st := range sortedKeys(n) {
+			emit(d.externalAlerts, gauge, float64(n[st]), st)
+		}
+	}
+	collectAnalysis(d, f, emit)
+}
+
+// fresh reports whether the source's latest sample succeeded. Stale data
+// is not exported: Prometheus would alert on numbers that are not current
+// (contract C3); pg_up / redis_up / slotwatch_source_up say it failed.
+func fresh(s *collectors.Snapshot, source string) bool {
+	_, failed := s.Errors[source]
+	return !failed
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func collectSources(d *descs, s *collectors.Snapshot, emit emitFunc) {
+	type src struct {
+		name     string
+		present  bool
+		lastGood time.Time
+	}
+	var sources []src
+	if s.Postgres != nil || s.Errors[collectors.SourcePostgres] != "" {
+		var lg time.Time
+		if s.Postgres != nil {
+			lg = lastGood(s.Postgres.Sample)
+		}
+		sources = append(sources, src{collectors.SourcePostgres, true, lg})
+		emit(d.pgUp, gauge, boolValue(s.Postgres != nil && fresh(s, collectors.SourcePostgres)))
+	}
+	if s.Redis != nil || s.Errors[collectors.SourceRedis] != "" {
+		var lg time.Time
+		if s.Redis != nil {
+			lg = lastGood(s.Redis.Sample)
+		}
+		sources = append(sources, src{collectors.SourceRedis, true, lg})
+		emit(d.redisUp, gauge, boolValue(s.Redis != nil && fresh(s, collectors.SourceRedis)))
+	}
+	if s.Probe != nil || s.Errors[collectors.SourceProbe] != "" {
+		var lg time.Time
+		if s.Probe != nil {
+			lg = s.Probe.SampledAt
+		}
+		sources = append(sources, src{collectors.SourceProbe, true, lg})
+	}
+	if s.Jobs != nil || s.Errors[collectors.SourceJobs] != "" {
+		var lg time.Time
+		if s.Jobs != nil {
+			lg = lastGood(s.Jobs.Sample)
+		}
+		sources = append(sources, src{collectors.SourceJobs, true, lg})
+	}
+	if s.Alerting != nil || s.Errors[collectors.SourceAlerting] != "" {
+		var lg time.Time
+		if s.Alerting != nil {
+			lg = lastGood(s.Alerting.Sample)
+		}
+		sources = append(sources, src{collectors.SourceAlerting, true, lg})
+	}
+	for _, x := range sources {
+		up := fresh(s, x.name) && !x.lastGood.IsZero()
+		emit(d.sourceUp, gauge, boolValue(up), x.name)
+		if !x.lastGood.IsZero() {
+			emit(d.sourceLastGood, gauge, unix(x.lastGood), x.name)
+		}
+	}
+}
+
+func lastGood(s collectors.Sample) time.Time {
+	if !s.LastGoodAt.IsZero() {
+		return s.LastGoodAt
+	}
+	return s.SampledAt
+}
+
+func collectPostgres(d *descs, topN int, pg *collectors.PGStats, emit emitFunc) {
+	emit(d.pgMaxConn, gauge, float64(pg.MaxConnections))
+	emit(d.pgSuperuserReserved, gauge, float64(pg.SuperuserReservedConnections))
+	if pg.ServerVersionNum >= 160000 {
+		emit(d.pgReserved, gauge, float64(pg.ReservedConnections))
+	}
+	emit(d.slotsUsed, gauge, float64(pg.Used()))
+	emit(d.slotsUsable, gauge, float64(pg.Usable()))
+	emit(d.ownConns, gauge, float64(pg.OwnConnections))
+	emit(d.sessions, gauge, float64(pg.Total))
+	emit(d.lockWaiters, gauge, float64(pg.Waiting))
+	for _, g := range BoundGroups(pg.Groups, topN) {
+		labels := []string{label(g.Datname), label(g.Usename), label(g.ApplicationName)}
+		for _, st := range statesOf(g.ByState) {
+			emit(d.pgActivity, gauge, float64(g.ByState[st]), labels[0], label(st), labels[1], labels[2])
+		}
+		emit(d.groupSessions, gauge, float64(g.Total), labels...)
+		emit(d.groupIdle, gauge, float64(g.ByState["idle"]), labels...)
+		emit(d.groupOldestIdle, gauge, g.OldestIdleSeconds, labels...)
+		emit(d.groupOldestBackend, gauge, g.OldestBackendSeconds, labels...)
+	}
+}
+
+// statesOf is the zero-filled states followed by any other state present
+// (hidden rows, states of newer servers), in a stable order.
+func statesOf(byState map[string]int) []string {
+	out := slices.Clone(activityStates)
+	for _, st := range sortedKeys(byState) {
+		if !slices.Contains(activityStates, st) && byState[st] > 0 {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// BoundGroups keeps the topN groups with the most sessions and folds the
+// rest into one group per database with user and application "other";
+// databases beyond the topN with the most folded sessions fold into
+// database "other" too, so at most 2·topN groups are returned however many
+// the server has.
+func BoundGroups(groups []collectors.SessionGroup, topN int) []collectors.SessionGroup {
+	sorted := withoutClient(groups)
+	slices.SortStableFunc(sorted, func(a, b collectors.SessionGroup) int {
+		if c := cmp.Compare(b.Total, a.Total); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.Datname, b.Datname), cmp.Compare(a.Usename, b.Usename), cmp.Compare(a.ApplicationName, b.ApplicationName))
+	})
+	if len(sorted) <= topN {
+		return sorted
+	}
+	out := sorted[:topN:topN]
+	perDB := map[string]*collectors.SessionGroup{}
+	var dbs []string
+	for i := range sorted[topN:] {
+		g := &sorted[topN+i]
+		o := perDB[g.Datname]
+		if o == nil {
+			o = &collectors.SessionGroup{Datname: g.Datname, Usename: Other, ApplicationName: Other, ByState: map[string]int{}}
+			perDB[g.Datname] = o
+			dbs = append(dbs, g.Datname)
+		}
+		foldGroup(o, g)
+	}
+	slices.SortStableFunc(dbs, func(a, b string) int {
+		return cmp.Or(cmp.Compare(perDB[b].Total, perDB[a].Total), cmp.Compare(a, b))
+	})
+	var rest *collectors.SessionGroup
+	for i, db := range dbs {
+		if i < topN {
+			out = append(out, *perDB[db])
+			continue
+		}
+		if rest == nil {
+			rest = &collectors.SessionGroup{Datname: Other, Usename: Other, ApplicationName: Other, ByState: map[string]int{}}
+		}
+		foldGroup(rest, perDB[db])
+	}
+	if rest != nil {
+		out = append(out, *rest)
+	}
+	return out
+}
+
+// withoutClient merges groups that differ only by client address (older
+// recordings group by client too): the series are per database, user and
+// application.
+func withoutClient(groups []collectors.SessionGroup) []collectors.SessionGroup {
+	type key struct{ db, user, app string }
+	index := make(map[key]int, len(groups))
+	out := make([]collectors.SessionGroup, 0, len(groups))
+	for i := range groups {
+		g := &groups[i]
+		k := key{g.Datname, g.Usename, g.ApplicationName}
+		j, ok := index[k]
+		if !ok {
+			index[k] = len(out)
+			out = append(out, collectors.SessionGroup{Datname: k.db, Usename: k.user, ApplicationName: k.app, ByState: map[string]int{}})
+			j = len(out) - 1
+		}
+		foldGroup(&out[j], g)
+	}
+	return out
+}
+
+func foldGroup(into, g *collectors.SessionGroup) {
+	into.Total += g.Total
+	for st, n := range g.ByState {
+		into.ByState[st] += n
+	}
+	into.OldestIdleSeconds = max(into.OldestIdleSeconds, g.OldestIdleSeconds)
+	into.OldestBackendSeconds = max(into.OldestBackendSeconds, g.OldestBackendSeconds)
+}
+
+func collectProbe(d *descs, pr *collectors.ProbeResult, emit emitFunc) {
+	state := pr.SQLState
+	switch {
+	case pr.OK:
+		state = sqlstateOK
+	case state == "":
+		state = "unknown" // unreachable server, timeout: no SQLSTATE
+	}
+	emit(d.probeSuccess, gauge, boolValue(pr.OK))
+	emit(d.probeTime, gauge, unix(pr.SampledAt))
+	states := []string{sqlstateOK, collectors.SQLStateTooManyConnections}
+	if !slices.Contains(states, state) {
+		states = append(states, state)
+	}
+	for _, st := range states {
+		emit(d.probeOutcome, gauge, boolValue(st == state), label(st))
+	}
+	emit(d.probeSeconds, gauge, pr.ConnectMS/1000, label(state))
+}
+
+func collectRedis(d *descs, topN int, rs *collectors.RedisStats, trend []collectors.Point, emit emitFunc) {
+	emit(d.redisClients, gauge, float64(rs.ConnectedClients))
+	emit(d.redisMaxClients, gauge, float64(rs.MaxClients))
+	emit(d.redisBlocked, gauge, float64(rs.BlockedClients))
+	emit(d.redisRejected, counter, float64(rs.RejectedConnections))
+	emit(d.redisReceived, counter, float64(rs.TotalConnectionsReceived))
+	for _, g := range BoundRedisGroups(rs.Groups, topN) {
+		labels := []string{label(g.Host), label(g.Name), label(g.LibName)}
+		emit(d.redisGroupClients, gauge, float64(g.Count), labels...)
+		emit(d.redisGroupMaxIdle, gauge, float64(g.MaxIdleSeconds), labels...)
+		if v, ok := growthPerMinute(trend, g.keys); ok {
+			emit(d.redisGroupGrowth, gauge, v, labels...)
+		}
+	}
+}
+
+// RedisGroup is a bounded Redis group with the history keys it sums.
+type RedisGroup struct {
+	collectors.RedisGroup
+	keys []string
+}
+
+// BoundRedisGroups keeps the topN groups with the most clients and sums
+// the rest into one group with host, name and library "other".
+func BoundRedisGroups(groups []collectors.RedisGroup, topN int) []RedisGroup {
+	sorted := slices.Clone(groups)
+	slices.SortStableFunc(sorted, func(a, b collectors.RedisGroup) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key(), b.Key())
+	})
+	out := make([]RedisGroup, 0, min(len(sorted), topN+1))
+	var rest *RedisGroup
+	for i := range sorted {
+		g := &sorted[i]
+		if i < topN {
+			out = append(out, RedisGroup{RedisGroup: *g, keys: []string{g.Key()}})
+			continue
+		}
+		if rest == nil {
+			rest = &RedisGroup{RedisGroup: collectors.RedisGroup{Host: Other, Name: Other, LibName: Other}}
+		}
+		rest.Count += g.Count
+		rest.MaxIdleSeconds = max(rest.MaxIdleSeconds, g.MaxIdleSeconds)
+		rest.OldestAgeSeconds = max(rest.OldestAgeSeconds, g.OldestAgeSeconds)
+		rest.keys = append(rest.keys, g.Key())
+	}
+	if rest != nil {
+		out = append(out, *rest)
+	}
+	return out
+}
+
+// growthPerMinute is the summed client count change per minute of the
+// groups with keys over the trend; ok is false with less than half a
+// minute of Redis history. It reads the trend the way the dashboard's /MIN
+// column does, so both show the same number.
+func growthPerMinute(trend []collectors.Point, keys []string) (float64, bool) {
+	first, last := -1, -1
+	for i := range trend {
+		if trend[i].RedisOK && trend[i].RedisGroups != nil {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return 0, false
+	}
+	span := trend[last].At.Sub(trend[first].At)
+	if span < 30*time.Second {
+		return 0, false
+	}
+	delta := 0
+	for _, k := range keys {
+		delta += trend[last].RedisGroups[k] - trend[first].RedisGroups[k]
+	}
+	return float64(delta) / span.Minutes(), true
+}
+
+func collectJobs(d *descs, topN int, j *collectors.JobsStats, emit emitFunc) {
+	emit(d.jobsOver, gauge, float64(len(j.OverCapacity)))
+	rows := slices.Clone(j.OverCapacity)
+	slices.SortStableFunc(rows, func(a, b collectors.JobCapacity) int {
+		return cmp.Or(cmp.Compare(b.Excess, a.Excess), cmp.Compare(a.ID, b.ID))
+	})
+	var rest int64
+	for i, r := range rows {
+		if i < topN {
+			emit(d.jobExcess, gauge, float64(r.Excess), label(r.ID))
+			continue
+		}
+		rest += r.Excess
+	}
+	if len(rows) > topN {
+		emit(d.jobExcess, gauge, float64(rest), Other)
+	}
+}
+
+func collectAnalysis(d *descs, f *analysis.Frame, emit emitFunc) {
+	for _, a := range f.Alerts {
+		for _, st := range alertStates {
+			emit(d.alertState, gauge, boolValue(a.State == st), a.Name, string(st))
+		}
+		emit(d.alertValue, gauge, a.Value, a.Name)
+	}
+	kinds := make(map[string]int, len(findingKinds))
+	for _, k := range findingKinds {
+		kinds[k] = 0
+	}
+	for i := range f.Findings {
+		kind, about, _ := strings.Cut(f.Findings[i].ID, "/")
+		kinds[kind]++
+		if kind == analysis.FindingExternalRuleInactive {
+			emit(d.externalRuleInactiveAtRisk, gauge, 1, label(about))
+		}
+	}
+	for _, k := range sortedKeys(kinds) {
+		emit(d.findings, gauge, float64(kinds[k]), label(k))
+	}
+}
+
+// label makes server-supplied text a valid label value: client_golang
+// rejects invalid UTF-8, which would drop the sample.
+func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
