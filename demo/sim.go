@@ -122,5 +122,19 @@ func (s *Sim) Run(ctx context.Context, mb collectors.Sink) {
 	}
 }
 
+// Warm runs the simulation through d of simulated time in steps, handing
+// every snapshot to feed (an analysis pipeline's Step), so a screen or a
+// golden test starts with the alerts, trends and findings the real pipeline
+// computed, not hand-written values.
+func (s *Sim) Warm(d, step time.Duration, feed func(collectors.Snapshot)) {
+	if step <= 0 {
+		step = time.Second
+	}
+	for t := time.Duration(0); t < d; t += step {
+		feed(s.Snapshot())
+		s.Advance(step)
+	}
+}
+
 // Options returns the options in force, defaults filled in.
 func (s *Sim) Options() Options { return s.opts }

@@ -3,17 +3,38 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/slotwatch/slotwatch/actions"
 )
 
-// footerPane holds the last action's result and the recent audit entries.
+// footerPane holds the last action's result, the latest announcement from
+// another served session and the recent audit entries.
 type footerPane struct {
-	text    string
-	isError bool
-	audit   []auditLine
+	text       string
+	isError    bool
+	announced  string
+	announceAt time.Time
+	audit      []auditLine
+}
+
+// announceFor is how long an announcement ("kim terminated 22 sessions of
+// talentflow-web") stays in the status line: long enough to be read by
+// someone glancing at a war-room screen.
+const announceFor = 30 * time.Second
+
+func (f *footerPane) announce(text string, at time.Time) {
+	f.announced, f.announceAt = oneLine(text), at
+}
+
+// announcement is the announcement to show at now, if any.
+func (f *footerPane) announcement(now time.Time) (string, bool) {
+	if f.announced == "" || now.Sub(f.announceAt) >= announceFor {
+		return "", false
+	}
+	return f.announceAt.UTC().Format("15:04:05") + " " + f.announced, true
 }
 
 // auditLine is one audit entry as the pane shows it.
@@ -57,7 +78,10 @@ func (m *Model) footerView(w, h int) block {
 		lines = fitBlock(lines, w, h-1)
 	}
 	status := m.footer.text
+	announced, isNews := m.footer.announcement(m.now)
 	switch {
+	case isNews:
+		status = m.st.warning.Render("ANNOUNCE ") + announced
 	case status == "" && len(m.footer.audit) > 0 && h == 1:
 		last := m.footer.audit[len(m.footer.audit)-1]
 		status = "last action " + last.at + " " + last.text

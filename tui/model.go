@@ -90,10 +90,7 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 	}
 	m := Model{opts: opts, ctx: ctx, st: newStyles(r), keys: newKeys(), help: help.New(),
 		input: textinput.New(), sessions: newSessionsPane(), now: opts.Now()}
-	m.help.Styles.ShortKey, m.help.Styles.FullKey = m.st.helpKey, m.st.helpKey
-	m.help.Styles.ShortDesc, m.help.Styles.FullDesc = m.st.helpDesc, m.st.helpDesc
-	m.help.Styles.ShortSeparator, m.help.Styles.FullSeparator = m.st.dim, m.st.dim
-	m.help.Styles.Ellipsis = m.st.dim
+	m.st.styleBubbles(&m.help, &m.input)
 	m.footer.setText(opts.Notice)
 	m.input.Prompt = "/"
 	m.input.Placeholder = "pid, user, application, client, state or query"
@@ -161,6 +158,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onReplayTick(msg)
 	case hookErrMsg:
 		m.footer.setError("recording", msg.err)
+		return m, nil
+	case AnnounceMsg:
+		m.footer.announce(msg.Text, m.opts.Now())
 		return m, nil
 	case tea.KeyMsg:
 		return m.onKey(msg)

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/lipgloss"
 )
 
@@ -21,6 +23,7 @@ type styles struct {
 	dialog   lipgloss.Style
 	helpKey  lipgloss.Style
 	helpDesc lipgloss.Style
+	plain    lipgloss.Style
 }
 
 func newStyles(r *lipgloss.Renderer) styles {
@@ -38,5 +41,29 @@ func newStyles(r *lipgloss.Renderer) styles {
 		dialog:   r.NewStyle().Bold(true).Foreground(lipgloss.Color("196")),
 		helpKey:  r.NewStyle().Foreground(lipgloss.Color("39")),
 		helpDesc: r.NewStyle().Foreground(lipgloss.Color("250")),
+		plain:    r.NewStyle(),
 	}
+}
+
+// styleBubbles replaces every style bubbles' constructors built on
+// lipgloss's global renderer (help.New, textinput.New) with ours: in a
+// served session the global renderer is the server's stdout, with the
+// wrong colour profile for every viewer.
+func (s styles) styleBubbles(h *help.Model, in *textinput.Model) {
+	h.Styles = help.Styles{
+		Ellipsis:       s.dim,
+		ShortKey:       s.helpKey,
+		ShortDesc:      s.helpDesc,
+		ShortSeparator: s.dim,
+		FullKey:        s.helpKey,
+		FullDesc:       s.helpDesc,
+		FullSeparator:  s.dim,
+	}
+	in.PromptStyle = s.plain
+	in.TextStyle = s.plain
+	in.PlaceholderStyle = s.dim
+	in.CompletionStyle = s.dim
+	in.CursorStyle = s.plain //nolint:staticcheck // deprecated but still a style on the global renderer
+	in.Cursor.Style = s.plain
+	in.Cursor.TextStyle = s.plain
 }
