@@ -1,0 +1,107 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/slotwatch/slotwatch/collectors"
+)
+
+var poolColumns = []column{
+	{title: "POOL", width: 14, grow: true},
+	{title: "CL ACT", width: 6, right: true, drop: 2},
+	{title: "WAIT", width: 5, right: true},
+	{title: "MAXWAIT", width: 7, right: true},
+	{title: "SV ACT", width: 6, right: true},
+	{title: "IDLE", width: 4, right: true, drop: 1},
+}
+
+// poolerView is pgbouncer's pane: per pool, clients served and waiting,
+// the longest wait and the server connections. Waiting clients are what
+// the application sees as "connection wait time".
+func (m *Model) poolerView(w, h int) block {
+	st := m.status(collectors.SourcePgBouncer)
+	b := m.frame.Snapshot.PgBouncer
+	if st.state == srcDown || b == nil {
+		return m.noData(" pgbouncer pools", "pgbouncer", st, w, h)
+	}
+	title := fmt.Sprintf(" pgbouncer pools (%d) · %d waiting · %s", len(b.Pools), b.Waiting(), oneLine(b.Settings.PoolMode))
+	if st.state == srcStale {
+		title += " " + m.st.critical.Render("STALE "+ageText(st.age))
+	}
+	lines := []string{m.st.bold.Render(title)}
+	idx, widths := fitColumns(poolColumns, w-1, 8)
+	titles := []string{"POOL", "CL ACT", "WAIT", "MAXWAIT", "SV ACT", "IDLE"}
+	lines = append(lines, m.st.heading.Render(fitLine(" "+renderRow(poolColumns, idx, widths, titles), w)))
+	for _, p := range b.Pools {
+		if p.Database == "pgbouncer" {
+			continue // the admin console's own pseudo-pool
+		}
+		row := " " + renderRow(poolColumns, idx, widths, []string{oneLine(p.Database + "/" + p.User),
+			strconv.Itoa(p.ClActive), strconv.Itoa(p.ClWaiting), fmt.Sprintf("%.1fs", p.MaxWaitSeconds),
+			strconv.Itoa(p.SvActive), strconv.Itoa(p.SvIdle)})
+		if p.ClWaiting > 0 {
+			row = m.st.critical.Render(row)
+		}
+		lines = append(lines, row)
+	}
+	return fitBlock(lines, w, h)
+}
+
+// poolerText is the header's pooler part: the incident's "waiting queries"
+// and "connection wait time", only when a pooler is configured.
+func (m *Model) poolerText() string {
+	st := m.status(collectors.SourcePgBouncer)
+	switch st.state {
+	case srcOff:
+		return ""
+	case srcDown:
+		return m.downText("pgbouncer", st)
+	}
+	b := m.frame.Snapshot.PgBouncer
+	avg := 0.0
+	for _, s := range b.Stats {
+		avg = max(avg, s.AvgWaitSeconds)
+	}
+	text := fmt.Sprintf("pgbouncer %d waiting, max wait %.1fs, avg wait %.1fs", b.Waiting(), b.MaxWaitSeconds(), avg)
+	if b.Waiting() > 0 {
+		text = m.st.critical.Render(text)
+	}
+	if st.state == srcStale {
+		text += " " + m.freshness(st)
+	}
+	return text
+}
+
+// viaPool says which pgbouncer pool a backend serves, for the session
+// detail: "via pgbouncer pool talentflow/talentflow".
+func (m *Model) viaPool(pid int32) string {
+	b := m.frame.Snapshot.PgBouncer
+	if b == nil {
+		return ""
+	}
+	if db, user, ok := b.PoolOf(pid); ok {
+		return "via pgbouncer pool " + oneLine(db+"/"+user)
+	}
+	return ""
+}
+
+// rightColumn is the Redis pane, with pgbouncer's pools under it when a
+// pooler is configured (or alone when Redis is not).
+func (m *Model) rightColumn(w, h int) block {
+	if m.status(collectors.SourcePgBouncer).state == srcOff {
+		return m.redisView(w, h)
+	}
+	if m.status(collectors.SourceRedis).state == srcOff {
+		return m.poolerView(w, h)
+	}
+	if h < 8 {
+		return m.redisView(w, h)
+	}
+	pools := 1
+	if b := m.frame.Snapshot.PgBouncer; b != nil {
+		pools = max(len(b.Pools), 1)
+	}
+	ph := min(2+pools, h/2)
+	return stack(m.redisView(w, h-ph), m.poolerView(w, ph))
+}
