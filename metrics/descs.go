@@ -18,11 +18,15 @@ type descs struct {
 	redisGroupClients, redisGroupGrowth, redisGroupMaxIdle                       *prometheus.Desc
 	jobsOver, jobExcess                                                          *prometheus.Desc
 	alertState, alertValue, findings, externalAlerts, externalRuleInactiveAtRisk *prometheus.Desc
+	// pgbouncer_exporter-compatible.
+	bouncerUp, bouncerClActive, bouncerClWaiting, bouncerSvActive, bouncerSvIdle, bouncerSvUsed, bouncerMaxWait *prometheus.Desc
+	bouncerMaxClientConn, bouncerPoolSize                                                                       *prometheus.Desc
 }
 
 var (
 	groupLabels      = []string{"datname", "usename", "application_name"}
 	redisGroupLabels = []string{"host", "name", "lib_name"}
+	poolLabels       = []string{"database", "user"}
 )
 
 func newDescs() *descs {
@@ -71,10 +75,20 @@ func newDescs() *descs {
 		jobsOver:  g("slotwatch_jobs_over_capacity", "Rows whose count exceeds their limit."),
 		jobExcess: g("slotwatch_job_over_capacity_excess", "How far a row is over its limit (top rows by excess, the rest summed as job \"other\").", "job"),
 
-		alertState:                 g("slotwatch_alert_state", "1 for the built-in alert's current state, 0 for the others.", "alertname", "state"),
-		alertValue:                 g("slotwatch_alert_value", "The value the built-in alert's rule compares with its threshold.", "alertname"),
-		findings:                   g("slotwatch_findings", "Findings (likely root causes) by kind.", "kind"),
-		externalAlerts:             g("slotwatch_external_alerts", "The team's alerts (Alertmanager/Prometheus) for the watched databases, by state.", "state"),
+		alertState:           g("slotwatch_alert_state", "1 for the built-in alert's current state, 0 for the others.", "alertname", "state"),
+		alertValue:           g("slotwatch_alert_value", "The value the built-in alert's rule compares with its threshold.", "alertname"),
+		findings:             g("slotwatch_findings", "Findings (likely root causes) by kind.", "kind"),
+		externalAlerts:       g("slotwatch_external_alerts", "The team's alerts (Alertmanager/Prometheus) for the watched databases, by state.", "state"),
+		bouncerUp:            g("pgbouncer_up", "Whether slotwatch's latest pgbouncer sample succeeded (1) or not (0)."),
+		bouncerClActive:      g("pgbouncer_pools_client_active_connections", "SHOW POOLS cl_active per pool (top pools by clients, the rest as \"other\").", poolLabels...),
+		bouncerClWaiting:     g("pgbouncer_pools_client_waiting_connections", "SHOW POOLS cl_waiting per pool.", poolLabels...),
+		bouncerSvActive:      g("pgbouncer_pools_server_active_connections", "SHOW POOLS sv_active per pool.", poolLabels...),
+		bouncerSvIdle:        g("pgbouncer_pools_server_idle_connections", "SHOW POOLS sv_idle per pool.", poolLabels...),
+		bouncerSvUsed:        g("pgbouncer_pools_server_used_connections", "SHOW POOLS sv_used per pool.", poolLabels...),
+		bouncerMaxWait:       g("pgbouncer_pools_client_maxwait_seconds", "How long the pool's oldest waiting client has waited.", poolLabels...),
+		bouncerMaxClientConn: g("pgbouncer_config_max_client_connections", "pgbouncer setting max_client_conn."),
+		bouncerPoolSize:      g("slotwatch_pgbouncer_default_pool_size", "pgbouncer setting default_pool_size."),
+
 		externalRuleInactiveAtRisk: g("slotwatch_external_rule_silent", "1 when a connection-use rule of the team's Prometheus is inactive while slotwatch's value is over its threshold.", "rule"),
 	}
 }

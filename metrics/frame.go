@@ -50,6 +50,9 @@ func collectFrame(d *descs, topN int, f *analysis.Frame, emit emitFunc) {
 	if j := s.Jobs; j != nil && fresh(s, collectors.SourceJobs) {
 		collectJobs(d, topN, j, emit)
 	}
+	if b := s.PgBouncer; b != nil && fresh(s, collectors.SourcePgBouncer) {
+		collectPgBouncer(d, topN, b, emit)
+	}
 	if a := s.Alerting; a != nil && fresh(s, collectors.SourceAlerting) {
 		n := map[string]int{collectors.ExternalFiring: 0, collectors.ExternalPending: 0}
 		for i := range a.Alerts {
@@ -101,6 +104,14 @@ func collectSources(d *descs, s *collectors.Snapshot, emit emitFunc) {
 		}
 		sources = append(sources, src{collectors.SourceRedis, true, lg})
 		emit(d.redisUp, gauge, boolValue(s.Redis != nil && fresh(s, collectors.SourceRedis)))
+	}
+	if s.PgBouncer != nil || s.Errors[collectors.SourcePgBouncer] != "" {
+		var lg time.Time
+		if s.PgBouncer != nil {
+			lg = lastGood(s.PgBouncer.Sample)
+		}
+		sources = append(sources, src{collectors.SourcePgBouncer, true, lg})
+		emit(d.bouncerUp, gauge, boolValue(s.PgBouncer != nil && fresh(s, collectors.SourcePgBouncer)))
 	}
 	if s.Probe != nil || s.Errors[collectors.SourceProbe] != "" {
 		var lg time.Time
@@ -372,6 +383,43 @@ func collectJobs(d *descs, topN int, j *collectors.JobsStats, emit emitFunc) {
 	if len(rows) > topN {
 		emit(d.jobExcess, gauge, float64(rest), Other)
 	}
+}
+
+func collectPgBouncer(d *descs, topN int, b *collectors.PgBouncerStats, emit emitFunc) {
+	emit(d.bouncerMaxClientConn, gauge, float64(b.Settings.MaxClientConn))
+	emit(d.bouncerPoolSize, gauge, float64(b.Settings.DefaultPoolSize))
+	for _, p := range BoundPools(b.Pools, topN) {
+		l := []string{label(p.Database), label(p.User)}
+		emit(d.bouncerClActive, gauge, float64(p.ClActive), l...)
+		emit(d.bouncerClWaiting, gauge, float64(p.ClWaiting), l...)
+		emit(d.bouncerSvActive, gauge, float64(p.SvActive), l...)
+		emit(d.bouncerSvIdle, gauge, float64(p.SvIdle), l...)
+		emit(d.bouncerSvUsed, gauge, float64(p.SvUsed), l...)
+		emit(d.bouncerMaxWait, gauge, p.MaxWaitSeconds, l...)
+	}
+}
+
+// BoundPools keeps the topN pools with the most clients and sums the rest
+// into one pool with database and user "other".
+func BoundPools(pools []collectors.PgBouncerPool, topN int) []collectors.PgBouncerPool {
+	sorted := slices.Clone(pools)
+	slices.SortStableFunc(sorted, func(a, b collectors.PgBouncerPool) int {
+		return cmp.Or(cmp.Compare(b.ClActive+b.ClWaiting, a.ClActive+a.ClWaiting),
+			cmp.Compare(a.Database, b.Database), cmp.Compare(a.User, b.User))
+	})
+	if len(sorted) <= topN {
+		return sorted
+	}
+	rest := collectors.PgBouncerPool{Database: Other, User: Other}
+	for _, p := range sorted[topN:] {
+		rest.ClActive += p.ClActive
+		rest.ClWaiting += p.ClWaiting
+		rest.SvActive += p.SvActive
+		rest.SvIdle += p.SvIdle
+		rest.SvUsed += p.SvUsed
+		rest.MaxWaitSeconds = max(rest.MaxWaitSeconds, p.MaxWaitSeconds)
+	}
+	return append(sorted[:topN:topN], rest)
 }
 
 func collectAnalysis(d *descs, f *analysis.Frame, emit emitFunc) {

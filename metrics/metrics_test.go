@@ -284,3 +284,25 @@ func TestDumpForNotes(t *testing.T) {
 	f := analysis.NewPipeline(analysis.DefaultRules()).Step(s)
 	fmt.Println(scrape(t, exporterWith(f, DefaultTopN)))
 }
+
+func TestPgBouncerPools(t *testing.T) {
+	at := time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
+	pools := []collectors.PgBouncerPool{{Database: "talentflow", User: "app", ClActive: 20, ClWaiting: 47, SvActive: 20, MaxWaitSeconds: 3.5}}
+	for i := range 30 {
+		pools = append(pools, collectors.PgBouncerPool{Database: fmt.Sprintf("db%d", i), User: "u", ClActive: 1})
+	}
+	s := collectors.Snapshot{TakenAt: at, Errors: map[string]string{}, PgBouncer: &collectors.PgBouncerStats{
+		Sample: collectors.Sample{SampledAt: at}, Settings: collectors.PgBouncerSettings{DefaultPoolSize: 20, MaxClientConn: 1000}, Pools: pools}}
+	e := exporterWith(analysis.Frame{Snapshot: s}, 5)
+	got := series(t, e, "pgbouncer_pools_client_waiting_connections")
+	if !strings.HasPrefix(got, `pgbouncer_pools_client_waiting_connections{database="db0",user="u"} 0`) ||
+		!strings.Contains(got, `{database="talentflow",user="app"} 47`) || !strings.Contains(got, `{database="other",user="other"} 0`) {
+		t.Errorf("pool series:\n%s", got)
+	}
+	if n := count(t, e, "pgbouncer_pools_client_active_connections"); n != 6 {
+		t.Errorf("%d pool series for 31 pools at top 5; want 6", n)
+	}
+	if got := series(t, e, "pgbouncer_up"); got != "pgbouncer_up 1\n" {
+		t.Errorf("pgbouncer_up: %q", got)
+	}
+}
