@@ -57,6 +57,42 @@ func TestLayoutGrid(t *testing.T) {
 	}
 }
 
+// TestLayoutGridBlindAndServed: the screens that say what slotwatch cannot
+// see, and a served viewer's header with presence and an announcement,
+// keep the same invariants over the grid, with server text that is long,
+// wide (CJK) or hostile.
+func TestLayoutGridBlindAndServed(t *testing.T) {
+	long := strings.Repeat("a very long error from a server ", 12) + "漢字\x1b[2J"
+	down := downSnapshots()
+	for i := range down {
+		down[i].Errors[collectors.SourcePostgres] = long
+	}
+	frames := map[string][]analysis.Frame{
+		"down":     pipelineFrames(down),
+		"stale":    pipelineFrames(staleSnapshots(t)),
+		"blind":    pipelineFrames(blindSnapshots(t)),
+		"external": {externalFrame(t)},
+	}
+	names := []string{"kim (operator)", "漢字漢字漢字", strings.Repeat("marcus", 20), "sarah\x1b[31m"}
+	served := Options{Mitigator: &fakeMitigator{}, Viewer: &Viewer{Name: "marcus"}, Presence: func() []string { return names }}
+	for w := 20; w <= 240; w += 11 {
+		for h := 5; h <= 70; h += 5 {
+			for name, fs := range frames {
+				m := showFrames(t, Options{}, fs, w, h)
+				t.Run(fmt.Sprintf("%s/%dx%d", name, w, h), func(t *testing.T) { checkScreen(t, m.View(), w, h) })
+			}
+			m := update(newTestModel(t, served, incidentFrame(t), w, h), AnnounceMsg{Text: long})
+			t.Run(fmt.Sprintf("served/%dx%d", w, h), func(t *testing.T) {
+				v := m.View()
+				checkScreen(t, v, w, h)
+				if strings.Contains(v, "\x1b") { // Ascii profile: any escape came from server text
+					t.Fatalf("an escape sequence reached the screen: %q", v)
+				}
+			})
+		}
+	}
+}
+
 func TestTooSmallSaysSo(t *testing.T) {
 	m := newTestModel(t, Options{}, incidentFrame(t), 79, 24)
 	if v := m.View(); !strings.Contains(v, "Terminal too small") {
