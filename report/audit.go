@@ -8,10 +8,6 @@ import (
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
-// phasePreviewed is a CLI preview without --yes (contract C7): not an
-// action. Older CLIs wrote such previews as declined lines.
-const phasePreviewed = "previewed"
-
 // afterIntent is how long after an interrupted intent the recording is
 // read to see what the action did: long enough for a batch to land.
 const afterIntent = 5 * time.Second
@@ -51,7 +47,7 @@ func classifyAudit(entries []actions.AuditEntry, inRange func(time.Time) bool) a
 			continue
 		}
 		switch e.Phase {
-		case phasePreviewed, actions.PhaseDeclined:
+		case actions.PhasePreviewed, actions.PhaseDeclined: // older CLIs wrote previews as declined
 			v.previews = append(v.previews, e)
 		case actions.PhaseIntent:
 			if !results[e.ActionID] {

@@ -70,7 +70,7 @@ func TestPreviewsAreNotActionsAndGuardsAreNotDoubled(t *testing.T) {
 	op := actions.Operator{User: "oncall"}
 	prev, next := "0", "5min"
 	audit := []actions.AuditEntry{
-		{Time: t0.Add(time.Minute), ActionID: "p1", Phase: phasePreviewed, Operator: op, Action: actions.ActionTerminate, Predicate: "app=web-*", Previewed: []int64{1, 2}},
+		{Time: t0.Add(time.Minute), ActionID: "p1", Phase: actions.PhasePreviewed, Operator: op, Action: actions.ActionTerminate, Predicate: "app=web-*", Previewed: []int64{1, 2}},
 		{Time: t0.Add(2 * time.Minute), ActionID: "p2", Phase: actions.PhaseDeclined, Operator: op, Action: actions.ActionRedisKill, Predicate: "name=x"},
 		{Time: t0.Add(3 * time.Minute), ActionID: "g1", Phase: actions.PhaseIntent, Operator: op, Action: actions.ActionGuardSet,
 			Predicate: "idle_session_timeout for talentflow", Setting: "idle_session_timeout", Role: "talentflow", Previous: &prev, New: &next, Confirmed: true},
