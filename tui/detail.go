@@ -27,6 +27,9 @@ func (m *Model) detailLines(w int) []string {
 		}
 	}
 	title := fmt.Sprintf("Session %d (Esc back · C cancel · K terminate)", s.PID)
+	if m.actionsDisabled() {
+		title = fmt.Sprintf("Session %d (Esc back; %s)", s.PID, m.disabledReason())
+	}
 	if !alive {
 		title += "  " + m.st.critical.Render("ENDED: no longer in pg_stat_activity")
 	}

@@ -76,10 +76,10 @@ func (m *Model) helpGroups() []helpGroup {
 		{"Groups pane", []key.Binding{k.groups.Filter, k.groups.ByClient, k.groups.TerminateGroup}},
 		{"Redis pane", []key.Binding{k.redis.Clients, k.redis.Kill}},
 		{"Findings (f, or enter on a finding line)", []key.Binding{
-			bind(nil, "↑/↓", "previous/next finding"), bind(nil, "pgup/pgdn", "scroll"),
+			bind([]string{"up", "down"}, "↑/↓", "previous/next finding"), bind([]string{"pgup", "pgdown"}, "pgup/pgdn", "scroll"),
 			k.findings.Act, k.findings.Back}},
 		{"Confirmation dialog", []key.Binding{k.confirm.Yes, k.confirm.No,
-			bind(nil, "↑/↓", "scroll the targets"), k.confirm.Instead}},
+			bind([]string{"up", "down"}, "↑/↓", "scroll the targets"), k.confirm.Instead}},
 		{"Text filter (/)", []key.Binding{k.filter.Apply, k.filter.Clear}},
 		{replay, k.replay.list()},
 	}
@@ -107,10 +107,10 @@ func (m *Model) fullHelp(w, h int) block {
 func (m *Model) helpHeadFoot() (head, foot []string) {
 	head = []string{""}
 	if m.actionsDisabled() {
-		head = append(head, m.st.critical.Render(m.disabledReason()))
+		head = append(head, m.st.critical.Render("x = disabled: "+m.disabledReason()))
 	}
 	foot = []string{fmt.Sprintf("G terminates idle sessions older than %s in the group under the cursor.", durOf(m.opts.GroupIdleOver)),
-		"Alert states read FIRING / PENDING / RESOLVED; '>' marks the cursor, '*' a marked row."}
+		"Alerts read FIRING / PENDING / RESOLVED; '>' is the cursor, '*' a marked row."}
 	return head, foot
 }
 
@@ -130,10 +130,11 @@ func (m *Model) helpColumns() [][]string {
 		c := []string{m.st.bold.Render(g.title)}
 		for _, b := range g.keys {
 			hk := b.Help()
-			entry := fmt.Sprintf("  %-9s %s", hk.Key, hk.Desc)
+			mark := " "
 			if !b.Enabled() {
-				entry += " (disabled)"
+				mark = "x" // disabled; the heading says why
 			}
+			entry := fmt.Sprintf("%s %-9s %s", mark, hk.Key, hk.Desc)
 			c = append(c, entry)
 		}
 		cols = append(cols, c)

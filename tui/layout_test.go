@@ -29,7 +29,7 @@ func checkScreen(t *testing.T, view string, w, h int) {
 // TestLayoutGrid renders every mode over a grid of terminal sizes, from far
 // below the minimum to a war-room screen.
 func TestLayoutGrid(t *testing.T) {
-	frame := incidentFrame(t)
+	frame := findingsFrame(t)
 	mit := &fakeMitigator{sessions: frame.Snapshot.Postgres.Sessions}
 	empty := analysis.Frame{Snapshot: collectors.Snapshot{TakenAt: fixedNow}}
 	scenarios := map[string]func(m Model) Model{
@@ -44,6 +44,16 @@ func TestLayoutGrid(t *testing.T) {
 		"redis-clients": func(m Model) Model {
 			return update(update(update(m, keyMsg("tab")), keyMsg("tab")), keyMsg("l"))
 		},
+		"findings":      func(m Model) Model { return update(update(m, keyMsg("f")), keyMsg("down")) },
+		"groups-client": func(m Model) Model { return update(update(m, keyMsg("tab")), keyMsg("c")) },
+		"findings-confirm": func(m Model) Model {
+			next, cmd := update(m, keyMsg("f")).Update(keyMsg("m"))
+			if cmd == nil {
+				return next.(Model)
+			}
+			return update(next.(Model), cmd())
+		},
+		"help-page-2": func(m Model) Model { return update(update(m, keyMsg("?")), keyMsg("right")) },
 	}
 	for w := 20; w <= 240; w += 11 {
 		for h := 5; h <= 70; h += 5 {
