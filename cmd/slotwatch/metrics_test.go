@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/slotwatch/slotwatch/internal/testserver"
+)
+
+// lockedBuffer is an io.Writer safe to read while a command writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRecordServesMetrics runs `slotwatch record --metrics 0` against real
+// servers and scrapes the address it prints: the flag wiring, loopback
+// binding and the exporter behind the command's own analysis stream.
+func TestRecordServesMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and Redis")
+	}
+	t.Parallel()
+	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 30})
+	rds := testserver.StartRedis(t, testserver.RedisOptions{MaxClients: 200})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	held, err := pgx.Connect(ctx, pg.DSN+"&application_name=held-web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close(context.Background())
+	var stdout, stderr lockedBuffer
+	env := &environment{stdout: &stdout, stderr: &stderr, getenv: envFrom(map[string]string{"HOME": t.TempDir()}).getenv}
+	done := make(chan int, 1)
+	out := filepath.Join(t.TempDir(), "rec.jsonl.gz")
+	go func() {
+		done <- run(ctx, env, []string{"record", "--out", out, "--pg", pg.DSN, "--redis", rds.URL, "--metrics", "0"})
+	}()
+	addrRe := regexp.MustCompile(`Prometheus metrics at (http://127\.0\.0\.1:\d+/metrics)`)
+	var body string
+	for ctx.Err() == nil && !strings.Contains(body, "held-web") {
+		time.Sleep(200 * time.Millisecond)
+		m := addrRe.FindStringSubmatch(stderr.String())
+		if m == nil {
+			continue
+		}
+		resp, err := http.Get(m[1])
+		if err != nil {
+			t.Fatalf("scrape %s: %v", m[1], err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+	}
+	for _, want := range []string{"pg_settings_max_connections 30", "redis_max_clients 200", `pg_stat_activity_count{application_name="held-web",datname="postgres",state="idle",usename="postgres"} 1`, "slotwatch_pg_slots_used"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the scrape lacks %q; stderr:\n%s", want, stderr.String())
+		}
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("record exited %d; stderr:\n%s", code, stderr.String())
+	}
+}
+
+func TestMetricsFlagRefusesABadAddress(t *testing.T) {
+	t.Parallel()
+	var stderr lockedBuffer
+	env := &environment{stdout: io.Discard, stderr: &stderr, getenv: envFrom(map[string]string{"HOME": t.TempDir()}).getenv}
+	code := run(context.Background(), env, []string{"record", "--out", filepath.Join(t.TempDir(), "r.jsonl"),
+		"--redis", "redis://127.0.0.1:1/0", "--metrics", "no-port-here"})
+	if code != exitError || !strings.Contains(stderr.String(), `--metrics "no-port-here" is not a port or host:port`) {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
