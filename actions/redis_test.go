@@ -26,6 +26,7 @@ func TestRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Redis server")
 	}
+	t.Parallel()
 	srv := testserver.StartRedis(t, testserver.RedisOptions{MaxClients: 200, Args: []string{"--protected-mode", "no"}})
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr, Protocol: 2, ClientName: "test-admin", PoolSize: 1})
 	t.Cleanup(func() { _ = admin.Close() })
@@ -37,6 +38,7 @@ func TestRedis(t *testing.T) {
 	t.Run("idle-over and age-over, a client turning busy survives", f.testIdleAndAge)
 	t.Run("own connection and read-only", f.testOwnAndReadOnly)
 	t.Run("timeout guard set and revert", f.testGuard)
+	t.Run("borrowed connection, reconnected", f.testBorrowed)
 }
 
 // client opens a raw connection from localIP named name.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -49,20 +50,27 @@ func (s *Service) AsViewer() *Service {
 // Operator is who this service's audit lines name.
 func (s *Service) Operator() Operator { return s.op }
 
-// Refuse records that action (cancel, terminate, redis-kill, guard-set, …)
-// on predicate was refused before anything was previewed — the dashboard's
-// read-only refusals — and returns the refusal: the read-only error when
-// the service is read-only, else a RefusedError.
-func (s *Service) Refuse(ctx context.Context, action, predicate string) error {
-	var err error = &RefusedError{Reason: action + " was refused"}
-	if s.policy.ReadOnly {
+// Refuse records that the dashboard refused action (terminate, cancel,
+// redis-kill, a finding's mitigation, …) before anything was previewed —
+// read-only mode, or a served viewer — with reason as the screen said it,
+// and returns the refusal (IsRefused is true): ErrReadOnly or ErrViewer when
+// this service is read-only, else a RefusedError carrying reason.
+func (s *Service) Refuse(ctx context.Context, action, reason string) error {
+	var err error = &RefusedError{Reason: reason}
+	if s.policy.ReadOnly || reason == "" {
 		err = s.readOnly
 	}
 	server := s.pgServer()
-	if action == ActionRedisKill || action == GuardRedisTimeout {
+	if strings.HasPrefix(action, "redis") {
 		server = s.redisServer()
 	}
-	return s.refuse(action, server, predicate, err)
+	e := s.entry(s.audit.nextID(s.now()), PhaseRefused, action, server)
+	e.Error = reason
+	if e.Error == "" {
+		e.Error = err.Error()
+	}
+	_ = s.audit.Append(e)
+	return err
 }
 
 // ReadOnly reports whether every action is refused.

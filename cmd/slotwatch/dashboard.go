@@ -36,6 +36,21 @@ func (d *dashboardFlags) idleOver(s *settings) time.Duration {
 	}
 }
 
+// actionDrivers are the mitigations' drivers on the collectors' own
+// connections (contract C2): an action runs on the collector's connection
+// between two ticks, so the console holds one connection per server and an
+// action works even when the server has no slot left for a new one. A
+// source that is not configured has no driver.
+func actionDrivers(set *collectors.Set) (pg actions.PGDriver, rds actions.RedisDriver) {
+	if r := set.PG(); r != nil {
+		pg = actions.NewPGDriver(r)
+	}
+	if r := set.Redis(); r != nil {
+		rds = actions.NewRedisDriver(r)
+	}
+	return pg, rds
+}
+
 // dialActions opens the connections the mitigations use: one to PostgreSQL
 // and one to Redis, separate from the collectors'. A server that cannot be
 // reached now (its slots may be exhausted: that is the incident) is dialled
