@@ -72,6 +72,7 @@ func findings(in *input) []Finding {
 	out = append(out, connectionsRefused(in)...)
 	out = append(out, redisLeaks(in)...)
 	out = append(out, overCapacity(in)...)
+	out = append(out, poolSaturated(in)...)
 	out = append(out, externalRuleFindings(in)...)
 	return out
 }
@@ -359,6 +360,9 @@ func connectionsRefused(in *input) []Finding {
 	evidence := []string{
 		fmt.Sprintf("the connect probe was refused at %s with SQLSTATE 53300: %s", pr.SampledAt.UTC().Format("15:04:05 UTC"), pr.Error),
 	}
+	if pr.Reason != "" && pr.Reason != pr.Error {
+		evidence = append(evidence, "the server's reason: "+pr.Reason)
+	}
 	if in.refusedStreak > 1 {
 		evidence = append(evidence, fmt.Sprintf("%d probes in a row were refused", in.refusedStreak))
 	}
@@ -372,7 +376,7 @@ func connectionsRefused(in *input) []Finding {
 		evidence = append(evidence, fmt.Sprintf("%d of %d max_connections used by clients; %d superuser_reserved_connections and %d reserved_connections are kept back, so ordinary roles may use %d",
 			pg.Total, pg.MaxConnections, pg.SuperuserReservedConnections, pg.ReservedConnections, pg.Usable()))
 		if hidden := pg.Usable() - pg.Total; hidden > 0 {
-			evidence = append(evidence, fmt.Sprintf("the other %d usable slots are held by connections not listed here: slotwatch's own, and other databases' when --db is set", hidden))
+			evidence = append(evidence, fmt.Sprintf("the other %d usable slots are held by connections not listed here: slotwatch's own, and other databases' when only one database is watched", hidden))
 		}
 		fix = append(fix, reservedFix(pg))
 	}

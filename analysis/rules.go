@@ -122,6 +122,7 @@ func DefaultRules() []Rule {
 			Source:        collectors.SourceJobs,
 			eval:          evalOverCapacity,
 		},
+		pgbouncerWaitingRule(),
 	}
 }
 
@@ -193,6 +194,8 @@ func sourceFresh(s collectors.Snapshot, source string) bool {
 		return s.Redis != nil
 	case collectors.SourceJobs:
 		return s.Jobs != nil
+	case collectors.SourcePgBouncer:
+		return s.PgBouncer != nil
 	}
 	return false
 }
