@@ -163,6 +163,9 @@ func (c Config) Empty() bool {
 	return c.PG == nil && c.Probe == nil && c.Redis == nil && c.Jobs == nil && c.PgBouncer == nil
 }
 
-func invalidTarget(what, target string, err error, secrets ...string) error {
-	return fmt.Errorf("the %s %s is not valid: %s; fix it and try again", what, target, scrub(err.Error(), secrets...))
+// invalidTarget says why raw was rejected, with no part of its password:
+// parsers quote their input.
+// Extra secrets are scrubbed as well.
+func invalidTarget(what, raw string, err error, secrets ...string) error {
+	return fmt.Errorf("the %s %s is not valid: %s; fix it and try again", what, RedactDSN(raw), scrub(RedactError(raw, err), secrets...))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,12 +26,25 @@ type pgEndpoint struct {
 
 func newEndpoint(dsn string) pgEndpoint {
 	ep := pgEndpoint{dsn: dsn, target: RedactDSN(dsn), server: RedactDSN(dsn)}
-	if cc, err := pgx.ParseConfig(dsn); err == nil {
+	if cc, err := pgx.ParseConfig(dsn); err == nil && !hostHasAt(cc) {
 		ep.target = pgTarget(&cc.Config)
+		if emptyHost(dsn) {
+			// Say which server the driver's default is, rather than fall
+			// back silently.
+			kind := "local socket"
+			if !strings.HasPrefix(cc.Host, "/") {
+				kind = "default host"
+			}
+			ep.target += fmt.Sprintf(" (%s, from an empty host)", kind)
+		}
 		ep.server = pgServer(&cc.Config)
 		ep.user = cc.User
 		ep.password = cc.Password
 	}
+	// A key/value DSN such as "host= password=x" makes the password the
+	// host: never show what was written as a password.
+	ep.target = scrub(ep.target, secretsOf(dsn)...)
+	ep.server = scrub(ep.server, secretsOf(dsn)...)
 	return ep
 }
 
@@ -207,4 +221,18 @@ func restoreSession(conn *pgx.Conn, timeout time.Duration) {
 		_, _ = conn.Exec(ctx, "ROLLBACK")
 	}
 	_, _ = conn.Exec(ctx, "RESET ALL")
+}
+
+// hostHasAt reports whether a host name of cc has an '@': the sign of an
+// unencoded '@' in a URL's password.
+func hostHasAt(cc *pgx.ConnConfig) bool {
+	if strings.Contains(cc.Host, "@") {
+		return true
+	}
+	for _, fb := range cc.Fallbacks {
+		if strings.Contains(fb.Host, "@") {
+			return true
+		}
+	}
+	return false
 }

@@ -211,7 +211,7 @@ func (c *pgbouncerCollector) ensureConn(ctx context.Context) error {
 	}
 	cfg, err := pgx.ParseConfig(c.cfg.DSN)
 	if err != nil {
-		return invalidTarget("pgbouncer DSN", c.target, unwrapParse(err), c.password)
+		return invalidTarget("pgbouncer DSN", c.cfg.DSN, unwrapParse(err), c.password)
 	}
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	cfg.StatementCacheCapacity, cfg.DescriptionCacheCapacity = 0, 0

@@ -280,7 +280,12 @@ func connectPG(ctx context.Context, dsn, appName string, statementTimeout, conne
 func parsePGConfig(dsn, what string) (*pgx.ConnConfig, error) {
 	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, invalidTarget(what, RedactDSN(dsn), unwrapParse(err))
+		return nil, invalidTarget(what, dsn, unwrapParse(err))
+	}
+	if hostHasAt(cc) {
+		// pgx splits the user info at the first '@': the rest of the
+		// password became the host name.
+		return nil, fmt.Errorf("the %s %s is not valid: %s; fix it and try again", what, RedactDSN(dsn), encodeAdvice('@'))
 	}
 	return cc, nil
 }
@@ -295,13 +300,10 @@ func unwrapParse(err error) error {
 	return err
 }
 
-// pgTarget is host:port/db of the first host, never the password.
+// pgTarget is host:port/db of the first host (socket directory:port/db for
+// a Unix socket), never the password.
 func pgTarget(c *pgconn.Config) string {
-	host := c.Host
-	if len(host) > 0 && host[0] == '/' {
-		return fmt.Sprintf("%s/.s.PGSQL.%d/%s", host, c.Port, c.Database)
-	}
-	return fmt.Sprintf("%s/%s", net.JoinHostPort(host, strconv.Itoa(int(c.Port))), c.Database)
+	return pgServer(c) + "/" + c.Database
 }
 
 // connectFailed turns a connect error into one sentence; who is the part

@@ -55,7 +55,7 @@ type redisCollector struct {
 func newRedisCollector(cfg RedisConfig) *redisCollector {
 	c := &redisCollector{cfg: cfg, target: RedactURL(cfg.URL)}
 	if opt, err := parseRedisOptions(cfg.URL, cfg.Timeout); err == nil {
-		c.target = fmt.Sprintf("%s/%d", opt.Addr, opt.DB)
+		c.target = scrub(fmt.Sprintf("%s/%d", opt.Addr, opt.DB), secretsOf(cfg.URL)...)
 		c.password = opt.Password
 		c.client = redis.NewClient(opt)
 	}
@@ -68,7 +68,7 @@ func newRedisCollector(cfg RedisConfig) *redisCollector {
 func parseRedisOptions(rawURL string, timeout time.Duration) (*redis.Options, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, invalidTarget("Redis target (--redis)", RedactURL(rawURL), err, urlPassword(rawURL))
+		return nil, invalidTarget("Redis target (--redis)", rawURL, err)
 	}
 	opt.ClientName = "slotwatch"
 	opt.PoolSize, opt.MaxActiveConns, opt.MinIdleConns, opt.MaxIdleConns = 1, 1, 0, 1
