@@ -192,11 +192,9 @@ func statesOf(byState map[string]int) []string {
 // the server has.
 func BoundGroups(groups []collectors.SessionGroup, topN int) []collectors.SessionGroup {
 	sorted := withoutClient(groups)
-	slices.SortStableFunc(sorted, func(a, b collectors.SessionGroup) int {
-		if c := cmp.Compare(b.Total, a.Total); c != 0 {
-			return c
-		}
-		return cmp.Or(cmp.Compare(a.Datname, b.Datname), cmp.Compare(a.Usename, b.Usename), cmp.Compare(a.ApplicationName, b.ApplicationName))
+	slices.SortFunc(sorted, func(a, b collectors.SessionGroup) int {
+		return cmp.Or(cmp.Compare(b.Total, a.Total), cmp.Compare(a.Datname, b.Datname),
+			cmp.Compare(a.Usename, b.Usename), cmp.Compare(a.ApplicationName, b.ApplicationName))
 	})
 	if len(sorted) <= topN {
 		return sorted
@@ -214,7 +212,7 @@ func BoundGroups(groups []collectors.SessionGroup, topN int) []collectors.Sessio
 		}
 		foldGroup(o, g)
 	}
-	slices.SortStableFunc(dbs, func(a, b string) int {
+	slices.SortFunc(dbs, func(a, b string) int {
 		return cmp.Or(cmp.Compare(perDB[b].Total, perDB[a].Total), cmp.Compare(a, b))
 	})
 	var rest *collectors.SessionGroup
@@ -310,11 +308,8 @@ type RedisGroup struct {
 // the rest into one group with host, name and library "other".
 func BoundRedisGroups(groups []collectors.RedisGroup, topN int) []RedisGroup {
 	sorted := slices.Clone(groups)
-	slices.SortStableFunc(sorted, func(a, b collectors.RedisGroup) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Key(), b.Key())
+	slices.SortFunc(sorted, func(a, b collectors.RedisGroup) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Name, b.Name), cmp.Compare(a.LibName, b.LibName))
 	})
 	out := make([]RedisGroup, 0, min(len(sorted), topN+1))
 	var rest *RedisGroup
@@ -369,7 +364,7 @@ func growthPerMinute(trend []collectors.Point, keys []string) (float64, bool) {
 func collectJobs(d *descs, topN int, j *collectors.JobsStats, emit emitFunc) {
 	emit(d.jobsOver, gauge, float64(len(j.OverCapacity)))
 	rows := slices.Clone(j.OverCapacity)
-	slices.SortStableFunc(rows, func(a, b collectors.JobCapacity) int {
+	slices.SortFunc(rows, func(a, b collectors.JobCapacity) int {
 		return cmp.Or(cmp.Compare(b.Excess, a.Excess), cmp.Compare(a.ID, b.ID))
 	})
 	var rest int64
@@ -403,7 +398,7 @@ func collectPgBouncer(d *descs, topN int, b *collectors.PgBouncerStats, emit emi
 // into one pool with database and user "other".
 func BoundPools(pools []collectors.PgBouncerPool, topN int) []collectors.PgBouncerPool {
 	sorted := slices.Clone(pools)
-	slices.SortStableFunc(sorted, func(a, b collectors.PgBouncerPool) int {
+	slices.SortFunc(sorted, func(a, b collectors.PgBouncerPool) int {
 		return cmp.Or(cmp.Compare(b.ClActive+b.ClWaiting, a.ClActive+a.ClWaiting),
 			cmp.Compare(a.Database, b.Database), cmp.Compare(a.User, b.User))
 	})

@@ -96,3 +96,41 @@ func TestMetricsFlagRefusesABadAddress(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
+
+func TestAlertingConfigSection(t *testing.T) {
+	t.Parallel()
+	env := envFrom(map[string]string{"HOME": t.TempDir()})
+	path := writeConfig(t, "pg: postgres://mon@db/talentflow\ndb: talentflow\nalerting:\n  alertmanager: http://am:9093\n  prometheus: http://prom:9090\n  interval: 30s\n")
+	s, err := (&targetFlags{configPath: path}).resolve(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := collectorsConfig(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Alerting
+	if a == nil || a.Alertmanager != "http://am:9093" || a.Prometheus != "http://prom:9090" || a.Interval != 30*time.Second ||
+		len(a.Databases) != 1 || a.Databases[0] != "talentflow" {
+		t.Fatalf("alerting config %+v", a)
+	}
+	typo := writeConfig(t, "pg: postgres://mon@db/talentflow\nalerting:\n  alertmanagr: http://am:9093\n")
+	if _, err := (&targetFlags{configPath: typo}).resolve(env); err == nil || !strings.Contains(err.Error(), "alertmanagr") {
+		t.Errorf("a typo in the alerting section should be an error naming it, got %v", err)
+	}
+	bad := writeConfig(t, "pg: postgres://mon@db/talentflow\nalerting:\n  prometheus: prom:9090\n")
+	s, err = (&targetFlags{configPath: bad}).resolve(env)
+	if err == nil {
+		_, err = collectorsConfig(s)
+	}
+	if err == nil || !strings.Contains(err.Error(), "alerting.prometheus") {
+		t.Errorf("a URL without scheme should be refused naming alerting.prometheus, got %v", err)
+	}
+	none, err := (&targetFlags{configPath: writeConfig(t, "pg: postgres://mon@db/x\n")}).resolve(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ := collectorsConfig(none); cfg.Alerting != nil {
+		t.Errorf("no alerting section must configure no alerting source")
+	}
+}
