@@ -474,7 +474,7 @@ func redisGroupLabel(g *collectors.RedisGroup) string {
 // across the leak window while it grew, with total_connections_received
 // climbing at least as much.
 func groupGrowth(in *input) map[string][]string {
-	w := redisWindow(in.history, in.snap.TakenAt.Add(-leakWindow))
+	w := in.redisWindow(in.snap.TakenAt.Add(-leakWindow))
 	out := map[string][]string{}
 	if w.len() < 3 {
 		return out

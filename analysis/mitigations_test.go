@@ -87,3 +87,23 @@ func TestSinceIsFirstSeenInTheStream(t *testing.T) {
 		}
 	}
 }
+
+// A pipeline without trend evaluates exactly what a full one does.
+func TestWithoutTrendChangesOnlyTheTrend(t *testing.T) {
+	full, lean := NewPipeline(DefaultRules()), NewPipeline(DefaultRules()).WithoutTrend()
+	for i := range 5 {
+		s := incident(t0.Add(time.Duration(i) * time.Minute))
+		a, b := full.Step(s), lean.Step(s)
+		if len(a.Trend) == 0 || len(b.Trend) != 0 {
+			t.Fatalf("trend lengths %d (full) and %d (lean)", len(a.Trend), len(b.Trend))
+		}
+		if len(a.Alerts) != len(b.Alerts) || len(a.Findings) != len(b.Findings) {
+			t.Fatalf("lean pipeline disagrees: %d/%d alerts, %d/%d findings", len(a.Alerts), len(b.Alerts), len(a.Findings), len(b.Findings))
+		}
+		for j := range a.Alerts {
+			if a.Alerts[j] != b.Alerts[j] {
+				t.Errorf("alert %d: %+v vs %+v", j, a.Alerts[j], b.Alerts[j])
+			}
+		}
+	}
+}

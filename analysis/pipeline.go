@@ -25,6 +25,15 @@ type Pipeline struct {
 	history  *collectors.History
 	probe    probeTracker
 	findings findingTracker
+	noTrend  bool
+}
+
+// WithoutTrend stops the pipeline copying recent history into each Frame,
+// for consumers that never draw sparklines (the report): the copy is most
+// of a step's allocation.
+func (p *Pipeline) WithoutTrend() *Pipeline {
+	p.noTrend = true
+	return p
 }
 
 // NewPipeline returns a pipeline over the enabled rules.
@@ -51,7 +60,9 @@ func (p *Pipeline) Step(s collectors.Snapshot) Frame {
 	f := Frame{
 		Snapshot: s,
 		Alerts:   make([]Alert, len(p.rules)),
-		Trend:    p.history.Since(s.TakenAt.Add(-TrendWindow)),
+	}
+	if !p.noTrend {
+		f.Trend = p.history.Since(s.TakenAt.Add(-TrendWindow))
 	}
 	for i := range p.rules {
 		r := &p.rules[i]

@@ -58,6 +58,22 @@ type input struct {
 	// refusedStreak counts consecutive distinct probe attempts refused with
 	// SQLSTATE 53300.
 	refusedStreak int
+	// windows memoises redisWindow per start time: the growth rule and the
+	// leak finding read the same ten minutes.
+	windows map[time.Time]window
+}
+
+// redisWindow is the memoised window of good Redis points since a time.
+func (in *input) redisWindow(since time.Time) window {
+	if w, ok := in.windows[since]; ok {
+		return w
+	}
+	w := redisWindow(in.history, since)
+	if in.windows == nil {
+		in.windows = map[time.Time]window{}
+	}
+	in.windows[since] = w
+	return w
 }
 
 // DefaultRules returns the built-in rules with their default thresholds.
@@ -271,7 +287,7 @@ func evalRedisGrowing(r *Rule, in *input) outcome {
 	if rs == nil {
 		return outcome{}
 	}
-	pts := redisWindow(in.history, in.snap.TakenAt.Add(-r.Window))
+	pts := in.redisWindow(in.snap.TakenAt.Add(-r.Window))
 	o := outcome{known: true}
 	n := pts.len()
 	if n < 3 || pts.at(n-1).At.Sub(pts.at(0).At) < r.Window/2 {

@@ -186,7 +186,7 @@ func NewBuilder(rules []analysis.Rule) *Builder {
 		rules = analysis.DefaultRules()
 	}
 	return &Builder{
-		pipeline: analysis.NewPipeline(rules),
+		pipeline: analysis.NewPipeline(rules).WithoutTrend(),
 		peaks:    map[string]*peak{},
 		jobs:     map[string]collectors.JobCapacity{},
 		findings: map[string]*seenFinding{},
