@@ -21,7 +21,7 @@ type testRunner struct {
 	hook   func(call int)
 }
 
-func newTestRunner(t *testing.T, dsn string) *testRunner {
+func newTestRunner(t testing.TB, dsn string) *testRunner {
 	t.Helper()
 	r := &testRunner{dsn: dsn, server: "test-runner"}
 	t.Cleanup(func() {
