@@ -13,6 +13,7 @@ import (
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
 // actionDeps is an opened Service and what must be closed after it.
@@ -150,6 +151,11 @@ func printNotes(w io.Writer, notes []string) {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 }
+
+// cell is server text in a table cell: one line, no control characters
+// (the writer cleans them too; a newline in a role name must not break the
+// row either).
+func cell(s string) string { return termtext.OneLine(s) }
 
 func seconds(f float64) string {
 	return time.Duration(f * float64(time.Second)).Round(time.Second).String()

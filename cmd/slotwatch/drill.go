@@ -54,7 +54,7 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 	if *noRedis {
 		cfg.RedisURL = ""
 	}
-	cfg.Out = env.stdout
+	cfg.Out = env.text()
 	if *drop {
 		return dropDrill(ctx, env, cfg)
 	}

@@ -189,18 +189,18 @@ func guardShow(ctx context.Context, env *environment, svc *actions.Service, role
 		_ = writeJSON(env.stdout, values)
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(env.text(), 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SETTING\tROLE\tSERVER\tVALUE\tREVERT TO")
 	for _, v := range values {
 		revert := "-"
 		if v.RevertOf != "" {
 			revert = actions.ShowValue(v.RevertTo)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, orDash(v.Role), v.Server, actions.ShowValue(v.Value), revert)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(orDash(v.Role)), cell(v.Server), cell(actions.ShowValue(v.Value)), cell(revert))
 	}
 	_ = tw.Flush()
 	if len(values) == 0 {
-		fmt.Fprintln(env.stdout, "no role sets idle_session_timeout or idle_in_transaction_session_timeout (name one with --role).")
+		fmt.Fprintln(env.text(), "no role sets idle_session_timeout or idle_in_transaction_session_timeout (name one with --role).")
 	}
 	return exitOK
 }
@@ -238,19 +238,19 @@ func guardChange(ctx context.Context, env *environment, svc *actions.Service, ve
 			_ = writeJSON(env.stdout, guardOutput{Plan: plan})
 			return exitOK
 		}
-		printGuardPlan(env.stdout, plan)
-		fmt.Fprintln(env.stdout, "Preview only: nothing was changed. Run again with --yes to apply it.")
+		printGuardPlan(env.text(), plan)
+		fmt.Fprintln(env.text(), "Preview only: nothing was changed. Run again with --yes to apply it.")
 		return exitOK
 	}
 	res, err := svc.ExecuteGuard(ctx, plan)
 	if asJSON {
 		_ = writeJSON(env.stdout, guardOutput{Executed: true, Plan: plan, Result: &res})
 	} else {
-		printGuardPlan(env.stdout, plan)
+		printGuardPlan(env.text(), plan)
 		if res.Reason != "" {
-			fmt.Fprintf(env.stdout, "%s: %s\n", res.Outcome, res.Reason)
+			fmt.Fprintf(env.text(), "%s: %s\n", res.Outcome, res.Reason)
 		} else {
-			fmt.Fprintf(env.stdout, "%s: %s is now %s (was %s).\n", res.Outcome, plan.Setting, actions.ShowValue(plan.New), actions.ShowValue(plan.Current))
+			fmt.Fprintf(env.text(), "%s: %s is now %s (was %s).\n", res.Outcome, plan.Setting, actions.ShowValue(plan.New), actions.ShowValue(plan.Current))
 		}
 	}
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
 // Exit statuses shared by every subcommand.
@@ -38,6 +40,11 @@ type environment struct {
 	stderr io.Writer
 	getenv func(string) string
 }
+
+// text is stdout for human-readable output: server-supplied names and
+// queries cannot send escape sequences to the terminal through it. JSON
+// goes to stdout itself, exact.
+func (e *environment) text() io.Writer { return termtext.NewWriter(e.stdout) }
 
 func commands() []command {
 	return []command{
@@ -74,6 +81,8 @@ func (discardLog) Printf(context.Context, string, ...any) {}
 
 // run dispatches to a subcommand; with no command (or only flags) it watches.
 func run(ctx context.Context, env *environment, args []string) int {
+	// Everything on stderr is for people (errors quote server messages).
+	env = &environment{stdout: env.stdout, stderr: termtext.NewWriter(env.stderr), getenv: env.getenv}
 	if len(args) > 0 && isHelp(args[0]) {
 		usage(env.stdout)
 		return exitOK

@@ -91,8 +91,8 @@ func redisKill(ctx context.Context, env *environment, svc *actions.Service, filt
 	if asJSON {
 		_ = writeJSON(env.stdout, actionOutput[actions.RedisPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
 	} else {
-		printRedisPlan(env.stdout, plan)
-		printResults(env.stdout, "client", report.Results)
+		printRedisPlan(env.text(), plan)
+		printResults(env.text(), "client", report.Results)
 	}
 	if err != nil {
 		return exitFor(env, err)
@@ -104,7 +104,7 @@ func previewRedis(env *environment, plan actions.RedisPlan, yes, asJSON bool) in
 	if asJSON {
 		_ = writeJSON(env.stdout, actionOutput[actions.RedisPlan]{Plan: plan, Results: []actions.TargetResult{}})
 	} else {
-		printRedisPlan(env.stdout, plan)
+		printRedisPlan(env.text(), plan)
 	}
 	switch {
 	case len(plan.Targets) == 0 && len(plan.Excluded) > 0:
@@ -113,7 +113,7 @@ func previewRedis(env *environment, plan actions.RedisPlan, yes, asJSON bool) in
 	case len(plan.Targets) == 0:
 		fmt.Fprintln(env.stderr, "slotwatch: no client matches; nothing to do.")
 	case !yes && !asJSON:
-		fmt.Fprintf(env.stdout, "Preview only: nothing was changed. Run again with --yes to kill these %d client(s).\n", len(plan.Targets))
+		fmt.Fprintf(env.text(), "Preview only: nothing was changed. Run again with --yes to kill these %d client(s).\n", len(plan.Targets))
 	}
 	return exitOK
 }
@@ -124,14 +124,14 @@ func printRedisPlan(w io.Writer, plan actions.RedisPlan) {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  ID\tADDR\tNAME\tLIB\tAGE\tIDLE\tCMD")
 		for _, c := range plan.Targets {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%ds\t%ds\t%s\n", c.ID, c.Addr, shortClient(c), c.LibName, c.AgeSeconds, c.IdleSeconds, c.Cmd)
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%ds\t%ds\t%s\n", c.ID, cell(c.Addr), cell(shortClient(c)), cell(c.LibName), c.AgeSeconds, c.IdleSeconds, cell(c.Cmd))
 		}
 		_ = tw.Flush()
 	}
 	if len(plan.Excluded) > 0 {
 		fmt.Fprintf(w, "excluded by the safety policy (%d):\n", len(plan.Excluded))
 		for _, x := range plan.Excluded {
-			fmt.Fprintf(w, "  client %d (%s, %s): %s\n", x.Client.ID, x.Client.Addr, shortClient(x.Client), x.Reason)
+			fmt.Fprintf(w, "  client %d (%s, %s): %s\n", x.Client.ID, cell(x.Client.Addr), cell(shortClient(x.Client)), x.Reason)
 		}
 	}
 	printNotes(w, plan.Notes)

@@ -57,7 +57,7 @@ func runReport(_ context.Context, env *environment, args []string) int {
 		return exitError
 	}
 	if *out == "" {
-		_, err = env.stdout.Write(md.Bytes())
+		_, err = env.text().Write(md.Bytes())
 	} else {
 		err = writeNewFile(*out, md.Bytes())
 	}

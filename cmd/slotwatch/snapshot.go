@@ -12,6 +12,7 @@ import (
 
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
 // snapshotOutput is the JSON contract of `slotwatch snapshot --json`: the
@@ -49,7 +50,7 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 	if *asJSON {
 		err = writeSnapshotJSON(env.stdout, snapshotOutput{Snapshot: snap, Alerts: alerts, Findings: findings})
 	} else {
-		err = writeSnapshotText(env.stdout, snap, alerts, findings)
+		err = writeSnapshotText(env.text(), snap, alerts, findings)
 	}
 	if err != nil {
 		errorSentence(env, fmt.Errorf("cannot write the snapshot: %w", err))
@@ -276,9 +277,10 @@ func snapSeconds(s float64) string {
 	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
 }
 
+// snapDash is a table cell of server text: a dash when empty, one line.
 func snapDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return termtext.OneLine(s)
 }

@@ -119,8 +119,8 @@ func terminate(ctx context.Context, env *environment, svc *actions.Service, req 
 	if asJSON {
 		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
 	} else {
-		printSessionPlan(env.stdout, plan)
-		printResults(env.stdout, "pid", report.Results)
+		printSessionPlan(env.text(), plan)
+		printResults(env.text(), "pid", report.Results)
 	}
 	if err != nil {
 		return exitFor(env, err)
@@ -134,7 +134,7 @@ func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON boo
 	if asJSON {
 		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Plan: plan, Results: []actions.TargetResult{}})
 	} else {
-		printSessionPlan(env.stdout, plan)
+		printSessionPlan(env.text(), plan)
 	}
 	switch {
 	case len(plan.Targets) == 0 && onlyIdleForCancel(plan.Excluded):
@@ -145,7 +145,7 @@ func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON boo
 	case len(plan.Targets) == 0:
 		fmt.Fprintln(env.stderr, "slotwatch: no session matches; nothing to do.")
 	case !yes && !asJSON:
-		fmt.Fprintf(env.stdout, "Preview only: nothing was changed. Run again with --yes to %s these %d session(s).\n", plan.Request.Kind, len(plan.Targets))
+		fmt.Fprintf(env.text(), "Preview only: nothing was changed. Run again with --yes to %s these %d session(s).\n", plan.Request.Kind, len(plan.Targets))
 	}
 	return exitOK
 }
@@ -214,14 +214,14 @@ func printSessionPlan(w io.Writer, plan actions.SessionPlan) {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  PID\tUSER\tDATABASE\tAPPLICATION\tCLIENT\tSTATE\tIN STATE")
 		for _, b := range plan.Targets {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", b.PID, b.Usename, b.Datname, b.ApplicationName, b.ClientAddr, b.State, seconds(b.StateSeconds))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", b.PID, cell(b.Usename), cell(b.Datname), cell(b.ApplicationName), cell(b.ClientAddr), cell(b.State), seconds(b.StateSeconds))
 		}
 		_ = tw.Flush()
 	}
 	if len(plan.Excluded) > 0 {
 		fmt.Fprintf(w, "excluded by the safety policy (%d):\n", len(plan.Excluded))
 		for _, x := range plan.Excluded {
-			fmt.Fprintf(w, "  pid %d (%s, %s): %s\n", x.Backend.PID, x.Backend.Usename, x.Backend.ApplicationName, x.Reason)
+			fmt.Fprintf(w, "  pid %d (%s, %s): %s\n", x.Backend.PID, cell(x.Backend.Usename), cell(x.Backend.ApplicationName), x.Reason)
 		}
 	}
 	printNotes(w, plan.Notes)

@@ -7,6 +7,7 @@
 package termtext
 
 import (
+	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -64,4 +65,21 @@ func safe(s string) bool {
 // terminal may read as part of a C1 sequence).
 func unsafeRune(r rune) bool {
 	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == utf8.RuneError
+}
+
+// Writer passes text through Lines: for human-readable output assembled
+// from many pieces (tables, previews, reports), so no piece can slip a
+// control sequence through. Never put JSON through it: JSON must stay exact.
+type Writer struct{ w io.Writer }
+
+// NewWriter returns a Writer onto w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Write cleans p and reports all of p as written, as callers such as
+// fmt.Fprintf expect, or the underlying error.
+func (w *Writer) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(w.w, Lines(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

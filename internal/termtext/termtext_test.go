@@ -35,6 +35,18 @@ func TestOneLineAndLines(t *testing.T) {
 	}
 }
 
+func TestWriterCleansEveryWrite(t *testing.T) {
+	var b strings.Builder
+	w := NewWriter(&b)
+	n, err := w.Write([]byte("role \x1b]0;pwned\x07\n\tnext\n"))
+	if err != nil || n != 22 {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if got := b.String(); got != "role ?]0;pwned?\n next\n" {
+		t.Errorf("written %q", got)
+	}
+}
+
 // FuzzClean checks the promise for any input: no control character and no
 // invalid UTF-8 survives, and safe text is left alone.
 func FuzzClean(f *testing.F) {
