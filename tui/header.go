@@ -291,7 +291,7 @@ func (m *Model) blindLine(b blindSource) string {
 	} else {
 		what += " for " + ageText(b.status.age)
 	}
-	if b.status.state == srcDown {
+	if b.status.state == srcDown && b.source != collectors.SourceProbe { // a probe result has no last-good time
 		what += " (DOWN)"
 	}
 	line := m.alertLabel(stateBlind) + " " + what

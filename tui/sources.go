@@ -91,9 +91,9 @@ func (m *Model) sourceData(source string) (present bool, lastGood time.Time, eve
 		return false, time.Time{}, iv.Probe
 	case collectors.SourceAlerting:
 		if s.Alerting != nil {
-			return true, s.Alerting.LastGoodAt, 15 * time.Second
+			return true, s.Alerting.LastGoodAt, collectors.DefaultAlertingInterval
 		}
-		return false, time.Time{}, 15 * time.Second
+		return false, time.Time{}, collectors.DefaultAlertingInterval
 	}
 	return false, time.Time{}, time.Second
 }
