@@ -34,9 +34,11 @@ type Writer struct {
 
 // Create starts a new recording at path. It never overwrites an existing
 // file: a recording is evidence, and losing one by re-running a command with
-// the same name is worse than asking for a new name.
+// the same name is worse than asking for a new name. The file is readable
+// by its owner only (0600, as the audit log): it holds query text, which
+// can carry personal data and literals.
 func Create(path string) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("the recording %s already exists; choose another file name or remove it first", path)

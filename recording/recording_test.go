@@ -355,3 +355,25 @@ func TestReadFileSharesRepeatedStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateIsOwnerOnly: recordings hold query text, so they are created
+// readable by their owner only, plain or compressed.
+func TestCreateIsOwnerOnly(t *testing.T) {
+	for _, name := range []string{"run.jsonl", "run.jsonl.gz"} {
+		path := filepath.Join(t.TempDir(), name)
+		w, err := Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s created with mode %v, want 0600", name, perm)
+		}
+	}
+}

@@ -68,7 +68,10 @@ func main() {
 	// error. The program, not a library, decides this, once, before any
 	// goroutine starts.
 	redis.SetLogger(discardLog{})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP is what a dropped SSH session to a bastion sends: it must end
+	// the command as cleanly as Ctrl-C or SIGTERM (terminal restored,
+	// recording and audit log flushed and closed, connections closed).
+	ctx, stop := signal.NotifyContext(context.Background(), shutdownSignals()...)
 	env := &environment{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	code := run(ctx, env, os.Args[1:])
 	stop()
@@ -129,4 +132,9 @@ func newFlagSet(env *environment, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	return fs
+}
+
+// shutdownSignals end every command the same way.
+func shutdownSignals() []os.Signal {
+	return []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 }
