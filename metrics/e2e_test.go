@@ -200,6 +200,11 @@ func TestPrometheusScrapesRealServers(t *testing.T) {
 	}
 	eventually(t, ctx, "the shipped corrected rule fires", func() string { return firing("PostgresConnectionLimitReached") })
 	eventually(t, ctx, "slotwatch's own rules fire", func() string { return firing("SlotwatchPostgresRefusingConnections") })
+	// Prometheus stores the pending phase in ALERTS too: it went pending
+	// before it fired.
+	if s, err := prom.Query(ctx, `max_over_time(ALERTS{alertname="PostgresConnectionLimitReached",alertstate="pending"}[5m])`); err != nil || len(s) != 1 || s[0].Value != 1 {
+		t.Errorf("no pending phase recorded for the corrected rule: %v %v", s, err)
+	}
 	if s, err := prom.Query(ctx, `pg_stat_activity_count{datname="talentflow"} >= pg_settings_max_connections * 0.9`); err != nil || len(s) != 0 {
 		t.Errorf("the team's original expression returned %v (%v); it should match nothing", s, err)
 	}
