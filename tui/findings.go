@@ -196,15 +196,20 @@ func (m *Model) mitigationSessions(mit analysis.Mitigation) (actions.SessionRequ
 	return req, narrow, true
 }
 
-// mitigationRedis is the CLIENT KILL filter of a Redis mitigation. A name
-// with '#' is a folded group name (digit runs), matched as the group is;
-// any other name is a glob as given.
+// mitigationRedis is the CLIENT KILL filter of a Redis mitigation. Host
+// and library are exact; the name is the group's folded-name glob. A name
+// with '#' is a folded name (digit runs), matched as the group is; an empty
+// name is a group of unnamed clients, so named clients of the same host
+// are left out (the dialog says how many).
 func mitigationRedis(mit analysis.Mitigation) (actions.RedisFilter, func(collectors.RedisClient) bool, bool) {
 	if mit.RedisHost == "" && mit.RedisName == "" && mit.RedisLib == "" {
 		return actions.RedisFilter{}, nil, false
 	}
 	f := actions.RedisFilter{Host: globExact(mit.RedisHost), Lib: globExact(mit.RedisLib), Name: mit.RedisName,
 		IdleOver: mit.IdleOver}
+	if mit.RedisName == "" {
+		return f, func(c collectors.RedisClient) bool { return c.Name == "" }, true
+	}
 	if !strings.Contains(mit.RedisName, "#") {
 		return f, nil, true
 	}
@@ -337,13 +342,15 @@ func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []str
 		field("about", []string{f.About}, false)
 	}
 	field("since", []string{m.sinceText(f.Since)}, false)
+	// What can be run comes before the long evidence, so its keys are on
+	// screen at 80×24 without scrolling.
+	field("act", m.mitigationTexts(f, selected), false)
 	if len(f.Evidence) > 0 {
 		field("evidence", f.Evidence, true)
 	}
 	if len(f.Fix) > 0 {
 		field("fix", f.Fix, true)
 	}
-	field("act", m.mitigationTexts(f, selected), false)
 	return lines
 }
 
@@ -383,9 +390,67 @@ func (m *Model) mitigationTexts(f *analysis.Finding, selected bool) []string {
 	return out
 }
 
-// externalAlertLines lists the team's own alerts (Alertmanager/Prometheus),
-// marked external so they are not mistaken for slotwatch's rules.
-func (m *Model) externalAlertLines(w int) []string { return nil }
+// externalAlertLines lists the team's own alerts (Alertmanager/Prometheus,
+// contract C8) after the findings, each marked EXTERNAL so it is not
+// mistaken for slotwatch's rules; nothing when external alerting is not
+// configured.
+func (m *Model) externalAlertLines(w int) []string {
+	st := m.status(collectors.SourceAlerting)
+	if st.state == srcOff {
+		return nil
+	}
+	al := m.frame.Snapshot.Alerting
+	n := 0
+	if al != nil {
+		n = len(al.Alerts)
+	}
+	lines := []string{m.st.heading.Render(fmt.Sprintf("External alerts (%d) · the team's Alertmanager/Prometheus", n))}
+	if st.blind() {
+		what := "STALE " + ageText(st.age)
+		if st.state == srcDown {
+			what = "DOWN"
+		}
+		text := fmt.Sprintf("external alerting %s: %s", what, orDash(oneLine(st.err)))
+		if al != nil {
+			text += " (the list below is its last answer)"
+		}
+		for _, l := range wrapText(text, max(w-4, 10)) {
+			lines = append(lines, "  "+m.st.critical.Render(l))
+		}
+	}
+	if al == nil {
+		return append(lines, "")
+	}
+	if len(al.Alerts) == 0 {
+		lines = append(lines, m.st.dim.Render("  none firing or pending"))
+	}
+	for _, a := range al.Alerts {
+		state := strings.ToUpper(oneLine(a.State))
+		if a.State == collectors.ExternalFiring {
+			state = m.st.critical.Render(state)
+		} else {
+			state = m.st.warning.Render(state)
+		}
+		head := fmt.Sprintf("  EXTERNAL %s %s%s", state, oneLine(a.Name), m.since(a.Since))
+		var meta []string
+		if a.Severity != "" {
+			meta = append(meta, "severity "+oneLine(a.Severity))
+		}
+		if a.Source != "" {
+			meta = append(meta, "from "+oneLine(a.Source))
+		}
+		if len(meta) > 0 {
+			head += " [" + strings.Join(meta, ", ") + "]"
+		}
+		lines = append(lines, head)
+		if a.Summary != "" {
+			for _, l := range wrapText(oneLine(a.Summary), max(w-13, 10)) {
+				lines = append(lines, "             "+l)
+			}
+		}
+	}
+	return append(lines, "")
+}
 
 // markFindingCursor shows the cursor on the header's finding lines when
 // they have focus (Tab), so Enter visibly opens that finding.

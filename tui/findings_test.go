@@ -231,6 +231,9 @@ func TestFindingMitigationRequests(t *testing.T) {
 	if rp.plan.Filter.Host != "10.0.2.21" || rp.plan.Filter.Lib != "redis-py" || rp.plan.Filter.Name != "" {
 		t.Fatalf("redis mitigation filter %+v", rp.plan.Filter)
 	}
+	if rp.narrow(collectors.RedisClient{Name: "worker-1"}) || !rp.narrow(collectors.RedisClient{}) {
+		t.Fatal("a group of unnamed clients must not take the host's named clients with it")
+	}
 
 	// The job race suggests nothing slotwatch can run.
 	m = update(m, keyMsg("down"))
@@ -283,5 +286,37 @@ func TestEnterOnFindingLine(t *testing.T) {
 	m = update(m, keyMsg("esc"))
 	if m.mode != modeNormal {
 		t.Fatalf("esc should leave the findings view, mode %d", m.mode)
+	}
+}
+
+// TestFindingsListExternalAlerts: the team's alerts follow the findings,
+// marked EXTERNAL; when external alerting stops answering the view says so.
+func TestFindingsListExternalAlerts(t *testing.T) {
+	f := findingsFrame(t)
+	f.Snapshot.Alerting = externalFrame(t).Snapshot.Alerting
+	m := newTestModel(t, Options{Mitigator: &fakeMitigator{}}, f, 200, 50)
+	m = update(update(m, keyMsg("f")), keyMsg("end"))
+	v := m.View()
+	checkScreen(t, v, 200, 50)
+	for _, want := range []string{"External alerts (2) · the team's Alertmanager/Prometheus",
+		"  EXTERNAL FIRING PGConnectionsHigh since 15:40:00 (6m00s) [severity critical, from alertmanager]",
+		"pg_stat_activity_count > 90 on talentflow",
+		"  EXTERNAL PENDING APILatencyHigh since 15:45:30 (30s) [from prometheus]"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("findings view lacks %q:\n%s", want, v)
+		}
+	}
+	golden.RequireEqual(t, []byte(v))
+
+	al := *f.Snapshot.Alerting
+	al.LastGoodAt = f.Snapshot.TakenAt.Add(-2 * time.Minute)
+	f.Snapshot.Alerting = &al
+	f.Snapshot.Errors = map[string]string{collectors.SourceAlerting: "cannot read alerts from Alertmanager at alertmanager.internal:9093: connection refused"}
+	m = update(m, frameMsg{frame: f})
+	if v := m.View(); !strings.Contains(v, "external alerting STALE 2m00s: cannot read alerts from Alertmanager") {
+		t.Fatalf("a stale external alerting must be said:\n%s", v)
+	}
+	if v := update(newTestModel(t, Options{}, findingsFrame(t), 120, 40), keyMsg("f")).View(); strings.Contains(v, "External alerts") {
+		t.Fatal("without external alerting configured there is no external section")
 	}
 }
