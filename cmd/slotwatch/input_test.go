@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +10,7 @@ import (
 // runQuiet runs a command in-process with no servers and an empty home.
 func runQuiet(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := &environment{stdout: &stdout, stderr: &stderr, getenv: envFrom(map[string]string{"HOME": t.TempDir()}).getenv}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	return run(ctx, env, args), stdout.String(), stderr.String()
+	return runQuietEnv(t, map[string]string{}, args...)
 }
 
 // TestNumbersAreRangeChecked: every number is checked as a 64-bit value

@@ -42,6 +42,7 @@ func TestMitigationCommands(t *testing.T) {
 	t.Run("terminate --state idle-in-transaction", m.testStateAliases)
 	t.Run("redis-kill", m.testRedisKill)
 	t.Run("guard", m.testGuard)
+	t.Run("PG* environment", m.testLibpqEnv)
 	t.Run("hostile names", m.testHostileNames)
 }
 
