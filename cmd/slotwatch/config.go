@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -49,6 +48,12 @@ type fileConfig struct {
 	// Alerts overrides built-in rules by name, e.g.
 	// PostgresConnectionLimitReached: {threshold: 0.9, for: 2m}.
 	Alerts map[string]alertOverride `yaml:"alerts"`
+	// Serve configures `slotwatch serve`: the keys (by fingerprint SHA256:…
+	// or by their comment in the authorized_keys file) that may act; every
+	// other key is a read-only viewer.
+	Serve struct {
+		Operators []string `yaml:"operators"`
+	} `yaml:"serve"`
 	// Alerting reads the team's own alerts (Alertmanager and/or
 	// Prometheus) to show beside slotwatch's, marked external.
 	Alerting struct {
@@ -104,13 +109,7 @@ func (t *targetFlags) resolve(env *environment) (*settings, error) {
 	}
 	s := &settings{fileConfig: *cfg}
 	s.PG = firstNonEmpty(t.pg, env.getenv("SLOTWATCH_PG"), env.getenv("DATABASE_URL"), s.PG)
-	if s.PG == "" {
-		if s.PG, err = libpqEnvTarget(env); err != nil {
-			return nil, err
-		}
-	}
 	s.Redis = firstNonEmpty(t.redis, env.getenv("SLOTWATCH_REDIS"), env.getenv("REDIS_URL"), s.Redis)
-	s.PgBouncer = firstNonEmpty(t.pgbouncer, env.getenv("SLOTWATCH_PGBOUNCER"), s.PgBouncer)
 	s.DB = firstNonEmpty(t.db, s.DB)
 	s.ReadOnly = t.readOnly || s.ReadOnly
 	s.AuditLog = firstNonEmpty(t.auditLog, s.AuditLog, defaultAuditLog(env))
@@ -267,42 +266,6 @@ func defaultAuditLog(env *environment) string {
 		base = filepath.Join(home, ".local", "state")
 	}
 	return filepath.Join(base, "slotwatch", "audit.jsonl")
-}
-
-// libpqEnvVars name a PostgreSQL server the way psql finds one.
-var libpqEnvVars = []struct{ env, key string }{
-	{"PGHOST", "host"}, {"PGHOSTADDR", "hostaddr"}, {"PGPORT", "port"}, {"PGUSER", "user"},
-	{"PGDATABASE", "dbname"}, {"PGSERVICE", "service"},
-}
-
-// libpqEnvTarget makes PGHOST, PGPORT, PGUSER, PGDATABASE (and PGHOSTADDR,
-// PGSERVICE) a PostgreSQL target when nothing else names one: an on-call
-// shell set up for psql then works with slotwatch unchanged. The DSN holds
-// only those settings; the driver reads the rest (PGPASSWORD, PGSSLMODE,
-// .pgpass) itself, so no password is copied into it. Empty when none is set.
-func libpqEnvTarget(env *environment) (string, error) {
-	var parts []string
-	for _, v := range libpqEnvVars {
-		val := env.getenv(v.env)
-		if val == "" {
-			continue
-		}
-		if v.env == "PGPORT" {
-			if _, err := parseRanged(val, 1, 65535); err != nil {
-				return "", fmt.Errorf("PGPORT %s %v", display(val), err)
-			}
-		}
-		parts = append(parts, v.key+"="+quoteDSNValue(val))
-	}
-	return strings.Join(parts, " "), nil
-}
-
-// quoteDSNValue quotes a key=value DSN value as libpq does.
-func quoteDSNValue(v string) string {
-	if v != "" && !strings.ContainsAny(v, ` '\`) {
-		return v
-	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 func firstNonEmpty(values ...string) string {

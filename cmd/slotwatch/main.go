@@ -14,8 +14,6 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
 // Exit statuses shared by every subcommand.
@@ -41,11 +39,6 @@ type environment struct {
 	getenv func(string) string
 }
 
-// text is stdout for human-readable output: server-supplied names and
-// queries cannot send escape sequences to the terminal through it. JSON
-// goes to stdout itself, exact.
-func (e *environment) text() io.Writer { return termtext.NewWriter(e.stdout) }
-
 func commands() []command {
 	return []command{
 		{"watch", "live dashboard against --pg / --redis (the default command)", runWatch},
@@ -55,6 +48,7 @@ func commands() []command {
 		{"redis-kill", "kill Redis clients (preview unless --yes)", runRedisKill},
 		{"guard", "show, set or revert server-side timeouts", runGuard},
 		{"drill", "reproduce the TalentFlow incident on real servers", runDrill},
+		{"serve", "serve the dashboard over SSH to many engineers, one set of collectors", runServe},
 		{"record", "write snapshots to a JSON-lines recording, headless", runRecord},
 		{"replay", "play a recording in the dashboard", runReplay},
 		{"report", "write a Markdown postmortem draft from a recording", runReport},
@@ -68,10 +62,7 @@ func main() {
 	// error. The program, not a library, decides this, once, before any
 	// goroutine starts.
 	redis.SetLogger(discardLog{})
-	// SIGHUP is what a dropped SSH session to a bastion sends: it must end
-	// the command as cleanly as Ctrl-C or SIGTERM (terminal restored,
-	// recording and audit log flushed and closed, connections closed).
-	ctx, stop := signal.NotifyContext(context.Background(), shutdownSignals()...)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := &environment{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	code := run(ctx, env, os.Args[1:])
 	stop()
@@ -84,8 +75,6 @@ func (discardLog) Printf(context.Context, string, ...any) {}
 
 // run dispatches to a subcommand; with no command (or only flags) it watches.
 func run(ctx context.Context, env *environment, args []string) int {
-	// Everything on stderr is for people (errors quote server messages).
-	env = &environment{stdout: env.stdout, stderr: termtext.NewWriter(env.stderr), getenv: env.getenv}
 	if len(args) > 0 && isHelp(args[0]) {
 		usage(env.stdout)
 		return exitOK
@@ -132,9 +121,4 @@ func newFlagSet(env *environment, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	return fs
-}
-
-// shutdownSignals end every command the same way.
-func shutdownSignals() []os.Signal {
-	return []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 }
