@@ -186,6 +186,17 @@ func (m sessionMatcher) matches(b Backend) bool {
 		m.db.match(b.Datname) && m.clientIP.match(b.ClientAddr)
 }
 
+// Matches reports whether b satisfies every predicate of the filter, with
+// the globs previews and the signalling statement use, so a simulated
+// server (the demo) re-checks exactly as a real one. A bad glob is an error.
+func (f SessionFilter) Matches(b Backend) (bool, error) {
+	m, err := compileSessionFilter(f)
+	if err != nil {
+		return false, err
+	}
+	return m.matches(b), nil
+}
+
 // Empty reports whether the filter selects nothing specific, which would
 // mean "every session": refused.
 func (f SessionFilter) Empty() bool {

@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"path"
 	"slices"
 	"time"
 
@@ -77,7 +76,7 @@ func (d *pgDriver) Signal(ctx context.Context, kind actions.Kind, targets []acti
 			r.Outcome, r.Reason = actions.Skipped, "protected now: "+protect.Excludes(b.live(now).actionsBackend(now), d.sim.pg.driverPID)
 		case !sameState(b.state, t.State, recheck.States):
 			r.Outcome, r.Reason = actions.Skipped, fmt.Sprintf("its state is now %q (%q at the preview)", b.state, t.State)
-		case !matches(recheck, b.live(now).actionsBackend(now)):
+		case !stillMatches(recheck, b.live(now).actionsBackend(now)):
 			r.Outcome, r.Reason = actions.Skipped, "it no longer matches the filter"
 		case kind == actions.Terminate:
 			d.sim.pg.terminate(t.PID, now)
@@ -100,26 +99,12 @@ func sameState(now, previewed string, states []string) bool {
 	return now == previewed
 }
 
-// matches applies a SessionFilter's predicates. Globs use path.Match, whose
-// *, ? and [..] agree with the actions package's globs for names without '/'.
-func matches(f actions.SessionFilter, b actions.Backend) bool {
-	if len(f.PIDs) > 0 && !slices.Contains(f.PIDs, b.PID) {
-		return false
-	}
-	if f.IdleOver > 0 && b.StateSeconds <= f.IdleOver.Seconds() {
-		return false
-	}
-	for _, p := range []struct{ glob, value string }{
-		{f.App, b.ApplicationName}, {f.User, b.Usename}, {f.DB, b.Datname}, {f.Client, b.ClientAddr},
-	} {
-		if p.glob == "" {
-			continue
-		}
-		if ok, err := path.Match(p.glob, p.value); err != nil || !ok {
-			return false
-		}
-	}
-	return true
+// stillMatches re-checks with the actions package's own filter (globs
+// included), as the real signalling statement does; a filter that does not
+// compile matches nothing.
+func stillMatches(f actions.SessionFilter, b actions.Backend) bool {
+	ok, err := f.Matches(b)
+	return err == nil && ok
 }
 
 type redisDriver struct{ sim *Sim }

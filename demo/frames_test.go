@@ -64,3 +64,22 @@ func TestFindingMitigationsActOnTheDemo(t *testing.T) {
 		t.Errorf("after the terminate the finding is not shown cleared with its reason: %+v", f.Findings)
 	}
 }
+
+// The demo re-checks with the actions package's globs: `[!a]` is "not a"
+// there (path.Match read it as "! or a" and skipped the target).
+func TestSignalRechecksWithTheActionsGlobs(t *testing.T) {
+	ctx := context.Background()
+	s := New(Options{Seed: 9})
+	var idle collectors.Session
+	for _, x := range s.Snapshot().Postgres.Sessions {
+		if x.State == "idle" {
+			idle = x
+			break
+		}
+	}
+	res, err := s.PGDriver().Signal(ctx, actions.Terminate, []actions.Backend{backendOf(t, s, idle.PID)},
+		actions.SessionFilter{App: "talentflow-[!a]eb"}, actions.Protection{})
+	if err != nil || res[0].Outcome != actions.Done {
+		t.Fatalf("terminate with App talentflow-[!a]eb: %+v, %v; want done, as the actions package matches it", res, err)
+	}
+}
