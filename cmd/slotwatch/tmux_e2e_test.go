@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/demo"
 	"github.com/slotwatch/slotwatch/internal/testserver"
 	"github.com/slotwatch/slotwatch/recording"
@@ -231,49 +230,6 @@ func TestWatchInTmux(t *testing.T) {
 	}
 	if len(snaps) > 8 {
 		t.Fatalf("%d snapshots for about 3 s at the 1 s interval: the recording is not throttled", len(snaps))
-	}
-}
-
-// TestActionsConnectOnceSlotsFree starts the dashboard's action driver
-// while every ordinary slot is taken (the incident): the dial fails, the
-// notice says actions retry, and the first preview after a slot frees
-// connects and lists the sessions.
-func TestActionsConnectOnceSlotsFree(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real-server test skipped in -short mode")
-	}
-	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 6, SuperuserReservedConns: 3})
-	pg.Psql(t, "postgres", "CREATE ROLE app LOGIN")
-	ctx := context.Background()
-	var held []*pgx.Conn
-	for i := 0; i < 3; i++ {
-		c, err := pgx.Connect(ctx, pg.DSNFor("app", "postgres")+"&application_name=leaky-web")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close(context.Background()) })
-		held = append(held, c)
-	}
-	s := &settings{fileConfig: fileConfig{PG: pg.DSNFor("app", "postgres")}}
-	drv, _, notice, closeAll := dialActions(ctx, s)
-	defer closeAll()
-	if _, lazy := drv.(*lazyPG); !lazy || !strings.Contains(notice, "the first action retries") {
-		t.Fatalf("with no slot left the driver should retry later; notice %q", notice)
-	}
-	audit, _ := actions.OpenAuditLog("")
-	svc := actions.NewService(drv, nil, actions.DefaultPolicy(), audit, actions.Operator{User: "test"})
-	req := actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{App: "leaky-web"}}
-	if _, err := svc.PreviewSessions(ctx, req); err == nil {
-		t.Fatal("preview should fail while no slot is free")
-	}
-	_ = held[0].Close(ctx) // a slot frees up
-	plan, err := svc.PreviewSessions(ctx, req)
-	if err != nil || len(plan.Targets) != 2 {
-		t.Fatalf("after a slot freed the preview should connect and list the 2 leaky sessions: %d targets, %v", len(plan.Targets), err)
-	}
-	rep, err := svc.ExecuteSessions(ctx, plan)
-	if err != nil || actions.Counts(rep.Results)[actions.Done] != 2 {
-		t.Fatalf("terminate through the lazily connected driver: %+v, %v", rep.Results, err)
 	}
 }
 

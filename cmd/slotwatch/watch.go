@@ -49,10 +49,6 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 	defer audit.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pg, rds, notice, closeActions := dialActions(ctx, s)
-	defer closeActions()
-	svc := actions.NewService(pg, rds, s.policy(), audit, actions.CurrentOperator(env.getenv))
-
 	feed := newLiveFeed(ctx, analysis.NewPipeline(s.rules))
 	if err := mf.serveFrames(ctx, env, feed.frames); err != nil {
 		errorSentence(env, err)
@@ -60,7 +56,7 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 	}
 	opts := tui.Options{
 		Mode: tui.ModeLive, Feed: feed.frames.Subscribe("dashboard"),
-		Mitigator: svc, GroupIdleOver: dash.idleOver(s), Notice: notice, NoColor: noColor(env),
+		GroupIdleOver: dash.idleOver(s), NoColor: noColor(env),
 		Intervals: tui.Intervals{Postgres: s.Interval, Redis: s.Interval, Probe: probeInterval(s), Jobs: s.Jobs.Interval},
 	}
 	if recordPath != "" {
@@ -79,10 +75,13 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 		defer stopRecording() // before the writer closes
 		opts.RecordingErrors = recErrs
 	}
-	if _, err := collectors.Start(ctx, cfg, feed.snaps); err != nil {
+	set, err := collectors.Start(ctx, cfg, feed.snaps)
+	if err != nil {
 		errorSentence(env, err)
 		return exitError
 	}
+	pg, rds := actionDrivers(set) // on the collectors' connections: no slot of their own
+	opts.Mitigator = actions.NewService(pg, rds, s.policy(), audit, actions.CurrentOperator(env.getenv))
 	if err := tui.Run(ctx, opts); err != nil {
 		errorSentence(env, err)
 		return exitError
