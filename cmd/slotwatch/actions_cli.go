@@ -62,22 +62,43 @@ func openActions(ctx context.Context, env *environment, s *settings, needPG, nee
 }
 
 func (d *actionDeps) dial(ctx context.Context, s *settings, needPG, needRedis bool) error {
+	if err := validateTargets(s, needPG, needRedis); err != nil {
+		return err
+	}
 	var err error
 	if needPG {
-		if s.PG == "" {
-			return usageError{errors.New("no PostgreSQL target: pass --pg DSN or set SLOTWATCH_PG")}
-		}
 		if d.pg, err = actions.DialPostgres(ctx, s.PG); err != nil {
 			return err
 		}
 	}
 	if needRedis {
-		if s.Redis == "" {
-			return usageError{errors.New("no Redis target: pass --redis URL or set SLOTWATCH_REDIS")}
-		}
 		if d.rds, err = actions.DialRedis(ctx, s.Redis); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateTargets checks the targets a command needs before it dials
+// them, with the collectors' parser and its redaction: a malformed DSN or
+// URL is named without any piece of its password (a parser's own message
+// may quote it).
+func validateTargets(s *settings, needPG, needRedis bool) error {
+	var cfg collectors.Config
+	if needPG {
+		if s.PG == "" {
+			return usageError{errors.New("no PostgreSQL target: pass --pg DSN or set SLOTWATCH_PG (or PGHOST and the other PG* variables)")}
+		}
+		cfg.PG = &collectors.PGConfig{DSN: s.PG}
+	}
+	if needRedis {
+		if s.Redis == "" {
+			return usageError{errors.New("no Redis target: pass --redis URL or set SLOTWATCH_REDIS")}
+		}
+		cfg.Redis = &collectors.RedisConfig{URL: s.Redis}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
 	}
 	return nil
 }
