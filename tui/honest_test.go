@@ -315,3 +315,13 @@ func TestAlertShowsFiredAndCurrent(t *testing.T) {
 		t.Fatalf("the alert line should show both values:\n%s", v)
 	}
 }
+
+// TestDownAgeForALateViewer: a viewer whose first frame is the latest one
+// still sees how long the source has been DOWN, from the shared history.
+func TestDownAgeForALateViewer(t *testing.T) {
+	frames := pipelineFrames(downSnapshots())
+	v := newTestModel(t, Options{}, frames[len(frames)-1], 200, 50).View()
+	if !strings.Contains(v, "PG DOWN no answer for 40s") {
+		t.Fatalf("a late viewer should see the DOWN age from the history:\n%s", v)
+	}
+}

@@ -121,13 +121,19 @@ func (m *Model) status(source string) srcStatus {
 // still counts up.
 func (m *Model) frameAge() time.Duration { return max(m.now.Sub(m.frameAt), 0) }
 
-// sinceFirstFrame is how long the console has been watching, on the frames'
-// clock: how long a source that never answered has been DOWN.
+// sinceFirstFrame is how long slotwatch has been watching, on the frames'
+// clock: how long a source that never answered has been DOWN. The shared
+// pipeline's history reaches further back than a served viewer who joined
+// late (up to its trend window).
 func (m *Model) sinceFirstFrame() time.Duration {
-	if m.firstTakenAt.IsZero() {
+	start := m.firstTakenAt
+	if tr := m.frame.Trend; len(tr) > 0 && (start.IsZero() || tr[0].At.Before(start)) {
+		start = tr[0].At
+	}
+	if start.IsZero() {
 		return m.frameAge()
 	}
-	return max(m.frame.Snapshot.TakenAt.Sub(m.firstTakenAt)+m.frameAge(), 0)
+	return max(m.frame.Snapshot.TakenAt.Sub(start)+m.frameAge(), 0)
 }
 
 // blindSources are the sources some alert rule reads that are DOWN or
