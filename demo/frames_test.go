@@ -19,7 +19,7 @@ func TestFindingMitigationsActOnTheDemo(t *testing.T) {
 	ctx := context.Background()
 	s := New(Options{Seed: 1})
 	p := analysis.NewPipeline(analysis.DefaultRules())
-	s.Warm(12*time.Minute, 5*time.Second, func(snap collectors.Snapshot) { p.Step(snap) })
+	s.Warm(DefaultWarm, DefaultWarmStep, func(snap collectors.Snapshot) { p.Step(snap) })
 	f := p.Step(s.Snapshot())
 	var persistent *analysis.Finding
 	for i := range f.Findings {

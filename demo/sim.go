@@ -33,6 +33,14 @@ type Options struct {
 	Start time.Time
 }
 
+// DefaultWarm and DefaultWarmStep are how far `slotwatch demo` and the
+// served demo run the simulation before the first frame (Warm), so alerts
+// already fire: one default for every caller.
+const (
+	DefaultWarm     = 12 * time.Minute
+	DefaultWarmStep = 5 * time.Second
+)
+
 // DefaultStart is the simulated clock's default start.
 var DefaultStart = time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
 
