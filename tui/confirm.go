@@ -276,7 +276,8 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.auditCmd()
 	case refusedMsg:
-		if msg.err != nil {
+		// Refuse hands the refusal back; anything else is a failure.
+		if msg.err != nil && !actions.IsRefused(msg.err) {
 			m.footer.setError("recording the refusal", msg.err)
 		}
 		return m, m.auditCmd()

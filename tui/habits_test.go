@@ -8,7 +8,10 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 
+	"github.com/slotwatch/slotwatch/actions"
+	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/demo"
 )
 
 // TestGroupsByApplicationAndClientToggle: the pane shows one row per
@@ -255,5 +258,45 @@ func TestViewerIsReadOnly(t *testing.T) {
 	_, cmd := op.Update(keyMsg("K"))
 	if _, ok := cmd().(sessionPlanMsg); !ok || op.actionsDisabled() {
 		t.Fatal("an operator viewer may act")
+	}
+}
+
+// TestReadOnlyRefusalsAreAudited: with the real actions.Service in
+// read-only mode, and as a served viewer, an action key writes a refused
+// line naming the action, and the audit pane shows it.
+func TestReadOnlyRefusalsAreAudited(t *testing.T) {
+	sim := demo.New(demo.Options{Seed: 7})
+	audit, err := actions.OpenAuditLog("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
+	policy := actions.DefaultPolicy()
+	policy.ReadOnly = true
+	ro := actions.NewService(sim.PGDriver(), sim.RedisDriver(), policy, audit, actions.Operator{User: "oncall"})
+	viewer := actions.NewService(sim.PGDriver(), sim.RedisDriver(), actions.DefaultPolicy(), audit,
+		actions.Operator{User: "marcus"}).AsViewer()
+	frame := analysis.NewPipeline(analysis.DefaultRules()).Step(sim.Snapshot())
+	for _, c := range []struct {
+		opts Options
+		user string
+	}{
+		{Options{Mitigator: ro}, "oncall"},
+		{Options{Mitigator: viewer, Viewer: &Viewer{Name: "marcus"}}, "marcus"},
+	} {
+		m := newTestModel(t, c.opts, frame, 120, 40)
+		next, cmd := m.Update(keyMsg("K"))
+		m = update(next.(Model), cmd())
+		if m.footer.isError {
+			t.Fatalf("a refusal is not an error: %q", m.footer.text)
+		}
+		m = update(m, m.auditCmd()())
+		es := audit.Recent(1)
+		if len(es) != 1 || es[0].Phase != actions.PhaseRefused || es[0].Action != "terminate" || es[0].Operator.User != c.user {
+			t.Fatalf("want a refused terminate by %s, got %+v", c.user, es)
+		}
+		if v := m.View(); !strings.Contains(v, "terminate refused") {
+			t.Fatalf("the audit pane should show the refusal:\n%s", v)
+		}
 	}
 }

@@ -8,8 +8,8 @@ import (
 
 // refusalAuditor records a refusal the dashboard made itself (read-only
 // mode, a served viewer who is not an operator) in the audit log, as the
-// CLI's refusals are. actions.Service provides it; a Mitigator without it
-// still refuses, unrecorded.
+// CLI's refusals are, and returns the refusal. actions.Service provides
+// it; a Mitigator without it still refuses, unrecorded.
 type refusalAuditor interface {
 	Refuse(ctx context.Context, action, reason string) error
 }
