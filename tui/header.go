@@ -160,7 +160,11 @@ func (m *Model) probeText() string {
 // probeReason is the server's message for a refused probe, never a
 // sentence of ours guessed from the SQLSTATE.
 func probeReason(pr *collectors.ProbeResult) string {
-	r := strings.TrimPrefix(oneLine(pr.Error), "FATAL: ")
+	r := pr.Reason
+	if r == "" { // recordings made before the probe carried the server's message apart
+		r = pr.Error
+	}
+	r = strings.TrimPrefix(oneLine(r), "FATAL: ")
 	// The code is already on screen; the server's words are what is new.
 	return strings.TrimSuffix(r, " (SQLSTATE "+pr.SQLState+")")
 }

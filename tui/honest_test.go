@@ -294,7 +294,7 @@ func TestProbeShowsServerReason(t *testing.T) {
 		"remaining connection slots are reserved for roles with the SUPERUSER attribute"} {
 		f := incidentFrame(t)
 		pr := *f.Snapshot.Probe
-		pr.Error = reason
+		pr.Error, pr.Reason = "connect failed", reason
 		f.Snapshot.Probe = &pr
 		v := newTestModel(t, Options{}, f, 200, 50).View()
 		if !strings.Contains(v, "probe FAIL 53300 3ms: "+reason) {
