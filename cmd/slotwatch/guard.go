@@ -231,7 +231,7 @@ func guardChange(ctx context.Context, env *environment, svc *actions.Service, ve
 		return exitFor(env, err)
 	}
 	if !yes {
-		if err := svc.DeclineGuard(ctx, plan); err != nil {
+		if err := svc.PreviewedGuard(ctx, plan); err != nil {
 			errorSentence(env, err)
 		}
 		if asJSON {

@@ -24,7 +24,11 @@ func (m *mitigationServers) testGuard(t *testing.T) {
 	if code, out, errOut := guard("set", "idle-session-timeout", "5min", "--role", "web"); code != exitOK || !strings.Contains(out, "Preview only") || roleSetting() != "" {
 		t.Fatalf("preview: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if code, out, errOut := guard("set", "idle_session_timeout", "5min", "--role", "web", "--yes"); code != exitOK || roleSetting() != "idle_session_timeout=5min" {
+	if es := auditOf(t, audit); len(es) != 1 || es[0].Phase != actions.PhasePreviewed {
+		t.Fatalf("a preview without --yes is audited as previewed, not declined: %+v", es)
+	}
+	// Go's units reach the server in PostgreSQL's.
+	if code, out, errOut := guard("set", "idle_session_timeout", "5m", "--role", "web", "--yes"); code != exitOK || roleSetting() != "idle_session_timeout=5min" {
 		t.Fatalf("set: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ := guard("show", "--role", "web", "--json")
@@ -52,7 +56,7 @@ func (m *mitigationServers) testGuard(t *testing.T) {
 	}
 
 	redisArgs := []string{"--redis", m.redis.URL, "--audit-log", audit}
-	if code, out, errOut := mitRun(t, append([]string{"guard", "set", "redis-timeout", "300", "--yes"}, redisArgs...)...); code != exitOK || !strings.Contains(out, "now 300 (was 0)") {
+	if code, out, errOut := mitRun(t, append([]string{"guard", "set", "redis-timeout", "5m", "--yes"}, redisArgs...)...); code != exitOK || !strings.Contains(out, "now 300 (was 0)") {
 		t.Fatalf("redis set: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if code, out, errOut := mitRun(t, append([]string{"guard", "revert", "redis-timeout", "--yes"}, redisArgs...)...); code != exitOK || !strings.Contains(out, "now 0 (was 300)") {

@@ -81,7 +81,7 @@ func redisKill(ctx context.Context, env *environment, svc *actions.Service, filt
 	}
 	if !yes || len(plan.Targets) == 0 {
 		if !yes {
-			if err := svc.DeclineRedis(ctx, plan); err != nil {
+			if err := svc.PreviewedRedis(ctx, plan); err != nil {
 				errorSentence(env, err)
 			}
 		}

@@ -73,7 +73,7 @@ func (m *mitigationServers) testRedisKill(t *testing.T) {
 	for _, e := range es {
 		phases = append(phases, e.Phase)
 	}
-	if !slices.Equal(phases, []string{actions.PhaseDeclined, actions.PhaseRefused, actions.PhaseIntent, actions.PhaseResult}) || len(es[3].Done) != 3 {
+	if !slices.Equal(phases, []string{actions.PhasePreviewed, actions.PhaseRefused, actions.PhaseIntent, actions.PhaseResult}) || len(es[3].Done) != 3 {
 		t.Fatalf("audit phases %v: %+v", phases, es)
 	}
 }

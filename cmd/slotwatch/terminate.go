@@ -109,7 +109,7 @@ func terminate(ctx context.Context, env *environment, svc *actions.Service, req 
 	}
 	if !yes || len(plan.Targets) == 0 {
 		if !yes {
-			if err := svc.DeclineSessions(ctx, plan); err != nil {
+			if err := svc.PreviewedSessions(ctx, plan); err != nil {
 				errorSentence(env, err)
 			}
 		}

@@ -102,7 +102,7 @@ func (m *mitigationServers) testTerminate(t *testing.T) {
 	if got := m.alive(t, web...); len(got) != 2 {
 		t.Fatalf("preview killed sessions: alive %v", got)
 	}
-	if es := auditOf(t, audit); len(es) != 1 || es[0].Phase != actions.PhaseDeclined || es[0].Confirmed {
+	if es := auditOf(t, audit); len(es) != 1 || es[0].Phase != actions.PhasePreviewed || es[0].Confirmed {
 		t.Fatalf("preview audit %+v", es)
 	}
 
@@ -179,7 +179,7 @@ func (m *mitigationServers) testTerminateRefusals(t *testing.T) {
 	for i, e := range es {
 		phases[i] = e.Phase
 	}
-	want := []string{actions.PhaseRefused, actions.PhaseIntent, actions.PhaseResult, actions.PhaseDeclined}
+	want := []string{actions.PhaseRefused, actions.PhaseIntent, actions.PhaseResult, actions.PhasePreviewed}
 	if !slices.Equal(phases, want) || len(es[2].Failed) != 1 {
 		t.Fatalf("audit phases %v, want %v (read-only refusal, then the failed attempt)", phases, want)
 	}
