@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -143,6 +144,10 @@ func (c *pgCollector) sampleOn(ctx context.Context, conn *pgx.Conn, now time.Tim
 		}
 	}
 	sessions, err := c.readActivity(ctx, conn)
+	var noDB *noSuchDatabase
+	if errors.As(err, &noDB) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, c.queryFailed("read pg_stat_activity", err)
 	}
@@ -196,7 +201,11 @@ func (c *pgCollector) readSettings(ctx context.Context, conn *pgx.Conn, now time
 func (c *pgCollector) readActivity(ctx context.Context, conn *pgx.Conn) ([]Session, error) {
 	dbFilter := int64(-1)
 	if c.cfg.DB != "" {
-		dbFilter = int64(c.names.databaseOID(c.cfg.DB))
+		oid, err := c.databaseOID(ctx, conn)
+		if err != nil {
+			return nil, err
+		}
+		dbFilter = int64(oid)
 	}
 	sessions, datids, roleids, err := c.queryActivity(ctx, conn, dbFilter)
 	if err != nil {
@@ -216,6 +225,36 @@ func (c *pgCollector) readActivity(ctx context.Context, conn *pgx.Conn) ([]Sessi
 	// query's time at 1,000 backends.
 	slices.SortFunc(sessions, func(a, b Session) int { return cmp.Compare(a.PID, b.PID) })
 	return sessions, nil
+}
+
+// databaseOID is the oid of the database the sessions are restricted to,
+// re-reading the names once when it is not known (created since); a
+// database that does not exist is an error, never an empty server.
+func (c *pgCollector) databaseOID(ctx context.Context, conn *pgx.Conn) (uint32, error) {
+	if oid := c.names.databaseOID(c.cfg.DB); oid != 0 {
+		return oid, nil
+	}
+	if err := c.names.read(ctx, conn, time.Now()); err != nil {
+		return 0, err
+	}
+	if oid := c.names.databaseOID(c.cfg.DB); oid != 0 {
+		return oid, nil
+	}
+	names := slices.Sorted(maps.Values(c.names.databases))
+	return 0, &noSuchDatabase{msg: fmt.Sprintf("database %s does not exist on %s; watch one of %s, or all databases",
+		c.cfg.DB, c.link.ep.server, strings.Join(names, ", "))}
+}
+
+// noSuchDatabase is a database filter naming no database of the server.
+type noSuchDatabase struct{ msg string }
+
+func (e *noSuchDatabase) Error() string { return e.msg }
+
+// isProtocolViolation is pgbouncer's refusal of a startup parameter it
+// does not track (SQLSTATE 08P01).
+func isProtocolViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "08P01"
 }
 
 func (c *pgCollector) queryActivity(ctx context.Context, conn *pgx.Conn, dbFilter int64) (sessions []Session, datids, roleids []uint32, err error) {
@@ -266,7 +305,7 @@ func connectPG(ctx context.Context, dsn, appName string, statementTimeout, conne
 	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(connectCtx, cc)
-	if err != nil && !userSet && statementTimeout > 0 && strings.Contains(err.Error(), "unsupported startup parameter") {
+	if err != nil && !userSet && statementTimeout > 0 && isProtocolViolation(err) {
 		// pgbouncer refuses startup parameters it does not track; the
 		// caller's context deadline still bounds every query.
 		delete(cc.RuntimeParams, "statement_timeout")

@@ -272,6 +272,11 @@ func testDBFilter(t *testing.T, p *testserver.Postgres) {
 	if filtered.Postgres.Total != len(filtered.Postgres.Sessions) {
 		t.Errorf("--db postgres: total %d but %d sessions listed", filtered.Postgres.Total, len(filtered.Postgres.Sessions))
 	}
+	none := CollectOnce(context.Background(), Config{PG: &PGConfig{DSN: p.DSN, DB: "nosuchdb"}})
+	if msg := none.Errors[SourcePostgres]; none.Postgres != nil ||
+		!strings.Contains(msg, fmt.Sprintf("database nosuchdb does not exist on 127.0.0.1:%d; watch one of ", p.Port)) || !strings.Contains(msg, "other") {
+		t.Errorf("--db nosuchdb gave %+v, error %q; want no data and the error naming the databases there", none.Postgres, msg)
+	}
 	only := CollectOnce(context.Background(), Config{PG: &PGConfig{DSN: p.DSN, DB: "other"}})
 	if only.Postgres.Total != 1 || only.Postgres.Sessions[0].Datname != "other" {
 		t.Errorf("--db other shows %d sessions, want the one in other", only.Postgres.Total)
@@ -306,6 +311,11 @@ func testJobs(t *testing.T, p *testserver.Postgres) {
 	s = CollectOnce(context.Background(), Config{Jobs: &JobsConfig{DSN: dsn, Query: "SELECT id, title AS label, 1 AS count FROM jobs"}})
 	if msg := s.Errors[SourceJobs]; !strings.Contains(msg, "no column named limit") {
 		t.Errorf("a query without limit gave %q, want an error naming the column", msg)
+	}
+	// A wrong column inside the query itself is the query's error, quoted.
+	s = CollectOnce(context.Background(), Config{Jobs: &JobsConfig{DSN: dsn, Query: `SELECT id, nosuch AS label, 1 AS count, 0 AS "limit" FROM jobs`}})
+	if msg := s.Errors[SourceJobs]; !strings.Contains(msg, "the jobs query on") || !strings.Contains(msg, "SQLSTATE 42703") || strings.Contains(msg, "no column named") {
+		t.Errorf("a wrong column inside the query gave %q, want the server's error on the query", msg)
 	}
 
 	// The default query without the TalentFlow tables does not apply: no

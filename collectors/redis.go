@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +80,7 @@ func parseRedisOptions(rawURL string, timeout time.Duration) (*redis.Options, er
 	timeout = orDuration(timeout, defaultRedisTimeout)
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout, timeout
 	opt.ContextTimeoutEnabled = true
+	opt.Dialer = boundedDialer(timeout, opt.TLSConfig)
 	opt.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
 		// Keep the console's connection out of client eviction (7.0+);
 		// older servers refuse the command, which changes nothing.
@@ -209,12 +211,43 @@ func (c *redisCollector) fetch(ctx context.Context, withList bool) (info string,
 	return infoCmd.Val(), idCmd.Val(), listCmd.Val(), listErr, nil
 }
 
+// tlsHandshakeError is a TLS handshake that failed or timed out: most often
+// rediss:// against a plaintext Redis, which waits for more bytes forever.
+type tlsHandshakeError struct{ err error }
+
+func (e *tlsHandshakeError) Error() string { return "TLS handshake: " + e.err.Error() }
+func (e *tlsHandshakeError) Unwrap() error { return e.err }
+
+// boundedDialer dials and, for rediss://, shakes hands within timeout in
+// all, whatever the caller's context allows.
+func boundedDialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil || tlsConfig == nil {
+			return conn, err
+		}
+		tc := tls.Client(conn, tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, &tlsHandshakeError{err: err}
+		}
+		return tc, nil
+	}
+}
+
 func isTimeout(err error) bool {
 	var netErr net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 func (c *redisCollector) redisFailed(err error) error {
+	var tlsErr *tlsHandshakeError
+	if errors.As(err, &tlsErr) {
+		return fmt.Errorf("no TLS handshake with Redis at %s within %s (%v); if that Redis does not speak TLS, use redis:// instead of rediss://", c.target, c.cfg.Timeout, tlsErr.err)
+	}
 	if isTimeout(err) {
 		return fmt.Errorf("Redis at %s did not answer in time; check --redis and that the server is up", c.target)
 	}

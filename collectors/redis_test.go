@@ -170,7 +170,11 @@ func testRedisAtMaxClients(t *testing.T) {
 	if reply, _ := extra.do("PING"); !strings.Contains(reply, "max number of clients reached") {
 		t.Fatalf("the 21st client got %q, want a refusal", reply)
 	}
-	s := waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis != nil && s.Redis.RejectedConnections >= 1 })
+	refusedAt := time.Now()
+	// INFO is read every tick, CLIENT LIST on most: wait for both after the refusal.
+	s := waitMailbox(t, mb, func(s Snapshot) bool {
+		return s.Redis != nil && s.Redis.RejectedConnections >= 1 && s.Redis.ClientsSampledAt.After(refusedAt)
+	})
 	if len(s.Errors) != 0 || s.Redis.ConnectedClients != 20 || len(s.Redis.Groups) != 1 || s.Redis.Groups[0].Count != 19 {
 		t.Errorf("at maxclients: errors %v, connected %d, groups %+v; want the collector still reading 20 clients, 19 leaked",
 			s.Errors, s.Redis.ConnectedClients, s.Redis.Groups)
@@ -253,5 +257,15 @@ func testRedisWithoutClientList(t *testing.T, r *testserver.Redis) {
 	}
 	if s.Redis == nil || s.Redis.ConnectedClients != 2 || s.Redis.LastGoodAt.IsZero() {
 		t.Errorf("INFO answered, so its counts must be there: %+v", s.Redis)
+	}
+}
+
+func TestRedissAgainstPlaintext(t *testing.T) {
+	r := testserver.StartRedis(t, testserver.RedisOptions{})
+	start := time.Now()
+	s := CollectOnce(context.Background(), Config{Redis: &RedisConfig{URL: "rediss://" + r.Addr + "/0", Timeout: 500 * time.Millisecond}})
+	t.Logf("rediss:// against plaintext failed after %v", time.Since(start))
+	if msg := s.Errors[SourceRedis]; !strings.Contains(msg, "no TLS handshake with Redis at "+r.Addr+"/0 within 500ms") || !strings.Contains(msg, "use redis://") {
+		t.Errorf("rediss:// against a plaintext Redis gave %q; want the TLS handshake named", msg)
 	}
 }
