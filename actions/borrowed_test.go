@@ -43,7 +43,8 @@ func (f *redisFixture) testBorrowed(t *testing.T) {
 	runner := &testRedisRunner{rdb: redis.NewClient(&redis.Options{Addr: f.srv.Addr, ClientName: "slotwatch", PoolSize: 1, MaxRetries: -1})}
 	defer runner.rdb.Close()
 	drv := NewRedisDriver(runner)
-	svc := NewService(nil, drv, DefaultPolicy(), nil, Operator{User: "t"})
+	audit, _ := OpenAuditLog("")
+	svc := NewService(nil, drv, DefaultPolicy(), audit, Operator{User: "kim"})
 	if _, err := drv.Clients(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +64,12 @@ func (f *redisFixture) testBorrowed(t *testing.T) {
 	report, err := svc.ExecuteRedis(ctx, plan)
 	if err != nil || Counts(report.Results)[Done] != 2 {
 		t.Fatalf("kill on a borrowed connection: %+v, %v", report.Results, err)
+	}
+	again, err := svc.WithOperator(Operator{User: "sam"}).ExecuteRedis(ctx, plan)
+	for _, r := range again.Results {
+		if err != nil || r.Outcome != Gone || !strings.HasPrefix(r.Reason, "already killed by kim at ") {
+			t.Fatalf("the same plan again: %+v, %v; want already killed by kim", r, err)
+		}
 	}
 	if names := f.names(t); !slicesEqual(names, []string{"slotwatch", "test-admin"}) {
 		t.Fatalf("clients left %v, want only the console's and the admin", names)

@@ -30,7 +30,7 @@ const goneLookback = time.Hour
 // explainGone names, for each target found already gone, the other action
 // that terminated it (or is terminating it) according to the audit log: two
 // operators acting on the same sessions see who was first.
-func (s *Service) explainGone(self, server string, results []TargetResult) {
+func (s *Service) explainGone(self, server, action string, results []TargetResult) {
 	if !slices.ContainsFunc(results, func(r TargetResult) bool { return r.Outcome == Gone }) {
 		return
 	}
@@ -41,30 +41,35 @@ func (s *Service) explainGone(self, server string, results []TargetResult) {
 		if r.Outcome != Gone {
 			continue
 		}
-		if why := goneBy(entries, self, server, r.ID, since); why != "" {
+		if why := goneBy(entries, self, server, action, r.ID, since); why != "" {
 			r.Reason = why
 		}
 	}
 }
 
-// goneBy finds the newest other terminate that did (result) or may have
-// (intent without result yet) terminate id on server.
-func goneBy(entries []AuditEntry, self, server string, id int64, since time.Time) string {
+// goneBy finds the newest other action of the same kind (terminate or
+// redis-kill) that did (result) or may have (intent without result yet)
+// ended id on server.
+func goneBy(entries []AuditEntry, self, server, action string, id int64, since time.Time) string {
+	verb, doing := "terminated", "terminating"
+	if action == ActionRedisKill {
+		verb, doing = "killed", "killing"
+	}
 	results := map[string]bool{}
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
-		if e.ActionID == self || e.Server != server || e.Action != ActionTerminate || e.Time.Before(since) {
+		if e.ActionID == self || e.Server != server || e.Action != action || e.Time.Before(since) {
 			continue
 		}
 		switch e.Phase {
 		case PhaseResult:
 			results[e.ActionID] = true
 			if slices.Contains(e.Done, id) {
-				return fmt.Sprintf("already terminated by %s at %s", e.Operator.Name(), e.Time.UTC().Format("15:04:05"))
+				return fmt.Sprintf("already %s by %s at %s", verb, e.Operator.Name(), e.Time.UTC().Format("15:04:05"))
 			}
 		case PhaseIntent:
 			if !results[e.ActionID] && slices.Contains(e.Previewed, id) {
-				return fmt.Sprintf("already gone: %s is terminating it (since %s)", e.Operator.Name(), e.Time.UTC().Format("15:04:05"))
+				return fmt.Sprintf("already gone: %s is %s it (since %s)", e.Operator.Name(), doing, e.Time.UTC().Format("15:04:05"))
 			}
 		}
 	}

@@ -98,6 +98,7 @@ func (s *Service) ExecuteRedis(ctx context.Context, plan RedisPlan) (RedisReport
 			report.Results = append(report.Results, TargetResult{ID: c.ID, Outcome: Skipped, Reason: why})
 		}
 	})
+	s.explainGone(id, plan.Server, ActionRedisKill, report.Results)
 	result := s.redisEntry(id, PhaseResult, plan)
 	tally(&result, report.Results)
 	if err != nil {

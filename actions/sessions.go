@@ -157,7 +157,9 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 			report.Results = append(report.Results, TargetResult{ID: int64(b.PID), Outcome: Skipped, Reason: why})
 		}
 	})
-	s.explainGone(id, plan.Server, report.Results)
+	if plan.Request.Kind == Terminate {
+		s.explainGone(id, plan.Server, ActionTerminate, report.Results)
+	}
 	result := s.sessionEntry(id, PhaseResult, plan)
 	tally(&result, report.Results)
 	if err != nil {
