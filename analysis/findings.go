@@ -42,6 +42,10 @@ const (
 	// (CONN_MAX_AGE=60 closes it at the end of the request that finds it
 	// over age; the margin covers that request).
 	ReusedOldAfter = PersistentAfter + StaleIdleAfter
+	// DecideAfter: a group without reuse past ReusedOldAfter is called one
+	// whose connections age out only once enough of its connections are
+	// this old; younger, nothing can be told yet.
+	DecideAfter = 2 * ReusedOldAfter
 	// A group needs this many connections reused past ReusedOldAfter to be
 	// called connections that never age out; fewer, and its old idle
 	// connections are threads that got no request since.
@@ -139,7 +143,8 @@ func persistentConnections(in *input) []Finding {
 	})
 	for _, k := range keys {
 		ss := groups[k]
-		if len(ss) < minPersistentSessions || usable > 0 && float64(len(ss)) < minPersistentShare*float64(usable) {
+		if len(ss) < minPersistentSessions || usable > 0 && float64(len(ss)) < minPersistentShare*float64(usable) ||
+			!decidable(ss, *reused[k], now) {
 			continue
 		}
 		out = append(out, persistentFinding(pg, refused(in.snap.Probe), now, k, ss, *reused[k]))
@@ -208,6 +213,23 @@ func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k se
 	}
 	f.Mitigations = persistentMitigations(pg, k, ss)
 	return f
+}
+
+// decidable: either connections were reused past a max age (the evidence),
+// or enough of them are old enough that such reuse would have shown by now.
+// Connections barely older than ReusedOldAfter prove neither, so they give
+// no finding yet rather than a claim either way.
+func decidable(ss []*collectors.Session, r reuse, now time.Time) bool {
+	if r.old >= minReusedOld {
+		return true
+	}
+	old := 0
+	for _, s := range ss {
+		if backendAge(s, now) > DecideAfter {
+			old++
+		}
+	}
+	return old >= minPersistentSessions
 }
 
 // headroomFix states when terminating cannot help: threads that outnumber

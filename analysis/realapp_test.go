@@ -148,3 +148,24 @@ func TestNoFindingFromAFailedSource(t *testing.T) {
 		t.Errorf("findings from stale data: %+v", fs)
 	}
 }
+
+// Connections barely older than a max age prove nothing either way: no
+// finding until they were reused past it or are old enough to tell.
+func TestPersistentNeedsDecidableEvidence(t *testing.T) {
+	young := djangoApp(t0, true)
+	for i := range young.Postgres.Sessions {
+		s := &young.Postgres.Sessions[i]
+		s.BackendStart, s.StateSeconds = t0.Add(-75*time.Second), 20
+	}
+	if _, fs := Once(young); len(findingsByKind(fs)[FindingPersistentConnections]) != 0 {
+		t.Errorf("75 s old connections without reuse gave a finding: %+v", fs)
+	}
+	for i := range 2 { // two of them served a request at 80 s of age, 20 s ago
+		s := &young.Postgres.Sessions[i]
+		s.BackendStart = t0.Add(-100 * time.Second)
+	}
+	_, fs := Once(young)
+	if f := one(t, findingsByKind(fs), FindingPersistentConnections); f.Severity == SeverityInfo {
+		t.Errorf("reuse at 80 s of age is the evidence, yet severity %s", f.Severity)
+	}
+}
