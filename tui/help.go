@@ -28,30 +28,38 @@ func (m *Model) helpBindings() []key.Binding {
 	case modeFindings:
 		return []key.Binding{k.findings.Act, k.nav.Down, k.nav.PageDown, k.findings.Back, g.Help, g.Quit}
 	}
+	// The line is cut at the screen's width: the pane's first keys, then
+	// the findings and the full help, so "? help" shows even at 80 columns.
 	var out []key.Binding
 	if m.replay != nil {
-		out = append(out, k.replay.Play, k.replay.Back, k.replay.Forward, k.replay.Faster, k.replay.Slower)
+		out = append(out, k.replay.Play, k.replay.Back, k.replay.Forward)
 	}
+	var rest []key.Binding
 	switch m.focus {
 	case focusGroups:
-		out = append(out, k.groups.Filter, k.groups.TerminateGroup, k.groups.ByClient, k.nav.Down)
+		out = append(out, k.groups.Filter, k.groups.TerminateGroup, k.groups.ByClient)
+		rest = append(rest, k.nav.Down)
 	case focusRedis:
-		out = append(out, k.nav.Down, k.redis.Clients, k.redis.Kill)
+		out = append(out, k.redis.Clients, k.redis.Kill)
+		rest = append(rest, k.nav.Down)
 	case focusFindings:
 		out = append(out, k.sessions.Detail, k.nav.Down)
 	default:
 		s := k.sessions
-		out = append(out, s.Detail, s.Mark, s.Terminate, s.Cancel, s.TerminateGroup, s.Filter)
+		out = append(out, s.Detail, s.Terminate, s.Filter)
 		if m.sessions.filtered() {
 			out = append(out, s.ClearFilter)
 		}
-		out = append(out, s.Sort, s.Idle, s.Active)
+		rest = append(rest, s.Mark, s.Cancel, s.TerminateGroup, s.Sort, s.Idle, s.Active)
 	}
-	out = append(out, k.findings.Open)
-	if m.replay == nil {
+	out = append(out, k.findings.Open, g.Help)
+	out = append(out, rest...)
+	if m.replay != nil {
+		out = append(out, k.replay.Faster, k.replay.Slower)
+	} else {
 		out = append(out, g.Pause)
 	}
-	return append(out, g.Focus, g.Help, g.Quit)
+	return append(out, g.Focus, g.Quit)
 }
 
 type helpGroup struct {
