@@ -268,7 +268,7 @@ func checkReport(t *testing.T, rec, audit string) {
 	}
 	for _, want := range []string{
 		"| talentflow-web | talentflow_drill |", "analytics-cache-#", "| Waiting on a lock |",
-		"Senior Backend Engineer", "PostgresRefusingConnections | inactive → firing", "PostgresRefusingConnections | firing → resolved",
+		"Senior Backend Engineer", "PostgresRefusingConnections: inactive → firing", "PostgresRefusingConnections: firing → resolved",
 		"Persistent connections that never age out", "Redis client leak", "Idle-in-transaction session holding locks others wait on",
 		"Over-capacity rows from a check-then-insert race", "New connections refused while slots are reserved",
 		"| terminate | ", "| redis-kill | ",
