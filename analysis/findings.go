@@ -58,9 +58,6 @@ const (
 	// the second it connects (age − idle of 0–1 s in CLIENT LIST); a pooled
 	// client that served a burst has been used for the burst's length.
 	usedOnceSeconds = 1
-	// leakMinSpread: leaked clients are opened over minutes, a pool's
-	// during one burst.
-	leakMinSpread = 60
 	// Distinct connection ages needed to tell a leak from a pool warm-up
 	// that opened its clients at once.
 	minOpenTimes = 5
@@ -562,8 +559,7 @@ func usedOnceGroups(clients []collectors.RedisClient) map[string]string {
 	}
 	out := map[string]string{}
 	for k, x := range t {
-		if x.n < minLeakClients || float64(x.usedOnce) < minUsedOnceShare*float64(x.n) || len(x.ages) < minOpenTimes ||
-			x.oldest-x.newest < leakMinSpread {
+		if x.n < minLeakClients || float64(x.usedOnce) < minUsedOnceShare*float64(x.n) || len(x.ages) < minOpenTimes {
 			continue
 		}
 		out[k] = fmt.Sprintf("%d of its %d clients were used only when they connected (age − idle ≤ %ds) and have sat idle since; they were opened over the last %s and none was closed",
