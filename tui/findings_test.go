@@ -320,3 +320,38 @@ func TestFindingsListExternalAlerts(t *testing.T) {
 		t.Fatal("without external alerting configured there is no external section")
 	}
 }
+
+// TestFindingSelectionFollowsRefresh: a new finding ranked above the one
+// being read does not move the selection to another cause.
+func TestFindingSelectionFollowsRefresh(t *testing.T) {
+	f := findingsFrame(t)
+	m := newTestModel(t, Options{Mitigator: &fakeMitigator{}}, f, 80, 24)
+	m = update(update(m, keyMsg("f")), keyMsg("down"))
+	want := m.findingsList()[m.findings.sel]
+	next := f
+	next.Findings = append([]analysis.Finding{{ID: "connections-refused", Severity: "critical", Title: "New connections refused",
+		About: "db.talentflow.internal:5432"}}, f.Findings...)
+	m = update(m, frameMsg{frame: next})
+	got := m.findingsList()[m.findings.sel]
+	if got.ID != want.ID || !strings.Contains(m.View(), "> CRITICAL "+want.Title) {
+		t.Fatalf("selection moved from %q to %q:\n%s", want.ID, got.ID, m.View())
+	}
+	// The finding cleared: the selection stays in range.
+	next.Findings = next.Findings[:1]
+	m = update(m, frameMsg{frame: next})
+	if m.findingsList()[m.findings.sel].ID != "connections-refused" {
+		t.Fatal("a cleared finding's selection falls back to one that is there")
+	}
+}
+
+func TestGoldenGuardDialog(t *testing.T) {
+	m := newTestModel(t, Options{Mitigator: &fakeMitigator{}}, findingsFrame(t), 80, 24)
+	m = update(m, keyMsg("f"))
+	next, cmd := m.Update(keyMsg("2"))
+	m = update(next.(Model), cmd())
+	if m.mode != modeConfirm || m.confirm.guard == nil {
+		t.Fatalf("2 should open the guard dialog, mode %d", m.mode)
+	}
+	checkScreen(t, m.View(), 80, 24)
+	golden.RequireEqual(t, []byte(m.View()))
+}

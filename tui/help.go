@@ -14,7 +14,10 @@ func (m *Model) helpBindings() []key.Binding {
 	g := k.global
 	switch m.mode {
 	case modeConfirm:
-		out := []key.Binding{k.confirm.Yes, k.confirm.No, k.confirm.Down}
+		out := []key.Binding{k.confirm.Yes, k.confirm.No}
+		if m.confirm != nil && m.confirm.guard == nil {
+			out = append(out, k.confirm.Down) // a guard has no target list
+		}
 		if m.confirm != nil && m.confirm.offersTerminate() {
 			out = append(out, k.confirm.Instead)
 		}
