@@ -43,7 +43,11 @@ func holdSessions(t *testing.T, ctx context.Context, pg *testserver.Postgres, ap
 				t.Fatal(err)
 			}
 		case "active":
-			go func() { _, _ = conn.Exec(ctx, "SELECT pg_sleep(600)") }()
+			// The query's goroutine owns the connection until it ends.
+			qctx, stop := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _, _ = conn.Exec(qctx, "SELECT pg_sleep(600)") }()
+			t.Cleanup(func() { stop(); <-done }) // runs before the Close below
 		}
 	}
 }
