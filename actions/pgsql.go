@@ -117,7 +117,7 @@ func literal(v any) string {
 		for i, s := range x {
 			q[i] = quoteLiteral(s)
 		}
-		return "ARRAY[" + strings.Join(q, ", ") + "]::text[]"
+		return "ARRAY[" + strings.Join(q, ", ") + "]"
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	default:

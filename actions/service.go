@@ -57,8 +57,11 @@ func (s *Service) Operator() Operator { return s.op }
 // this service is read-only, else a RefusedError carrying reason.
 func (s *Service) Refuse(ctx context.Context, action, reason string) error {
 	var err error = &RefusedError{Reason: reason}
-	if s.policy.ReadOnly || reason == "" {
+	switch {
+	case s.policy.ReadOnly:
 		err = s.readOnly
+	case reason == "":
+		err = &RefusedError{Reason: action + " was refused"}
 	}
 	server := s.pgServer()
 	if strings.HasPrefix(action, "redis") {
