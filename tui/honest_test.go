@@ -325,3 +325,17 @@ func TestDownAgeForALateViewer(t *testing.T) {
 		t.Fatalf("a late viewer should see the DOWN age from the history:\n%s", v)
 	}
 }
+
+// TestDataWithoutLastGoodIsNotDown: a snapshot that carries data and no
+// error but no last-good time (hand-made, or from another tool) is that
+// snapshot's own sample, not a DOWN source.
+func TestDataWithoutLastGoodIsNotDown(t *testing.T) {
+	s := quietSnapshot(t, fixedNow)
+	pg := *s.Postgres
+	pg.LastGoodAt = time.Time{}
+	s.Postgres = &pg
+	v := newTestModel(t, Options{}, analysis.Frame{Snapshot: s}, 120, 40).View()
+	if strings.Contains(v, "DOWN") || strings.Contains(v, "STALE") || !strings.Contains(v, "PG 20/97 used") {
+		t.Fatalf("data with no error should show as fresh:\n%s", v)
+	}
+}

@@ -106,8 +106,12 @@ func (m *Model) status(source string) srcStatus {
 	switch {
 	case !present && !failed:
 		return srcStatus{state: srcOff}
-	case lastGood.IsZero():
+	case lastGood.IsZero() && failed:
 		return srcStatus{state: srcDown, age: m.sinceFirstFrame(), err: errText}
+	case lastGood.IsZero():
+		// Data without an error but no last-good time (a hand-made or
+		// foreign snapshot): it is this snapshot's own sample.
+		lastGood = m.frame.Snapshot.TakenAt
 	}
 	age := max(m.frameAge()+m.frame.Snapshot.TakenAt.Sub(lastGood), 0)
 	if failed || age > 3*every {
