@@ -355,3 +355,13 @@ func TestRefusingResolvesWhenTheSameAttemptSucceeds(t *testing.T) {
 		}
 	}
 }
+
+// A probe that never reached the server is an outage, not a refusal, and
+// its summary says so without an empty SQLSTATE.
+func TestProbeOutageSummary(t *testing.T) {
+	s := collectors.Snapshot{TakenAt: t0, Probe: &collectors.ProbeResult{SampledAt: t0, Error: "dial tcp 10.0.0.5:5432: connect: connection refused"}}
+	a := alertNamed(t, NewPipeline(DefaultRules()).Step(s), RulePGRefusing)
+	if a.State != Inactive || a.Summary != "the connect probe cannot reach the server: dial tcp 10.0.0.5:5432: connect: connection refused" {
+		t.Errorf("outage: %s %q", a.State, a.Summary)
+	}
+}

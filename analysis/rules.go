@@ -243,8 +243,12 @@ func evalRefusing(r *Rule, in *input) outcome {
 		o.summary = fmt.Sprintf("the connect probe succeeds (%.0f ms)", pr.ConnectMS)
 	case pr.SQLState == sqlstateTooManyConnections:
 		o.summary = fmt.Sprintf("new connections are refused (SQLSTATE 53300, %d probe(s) in a row): %s", in.refusedStreak, pr.Error)
+	case pr.SQLState == "":
+		// No SQLSTATE: the server never answered (down, unreachable), an
+		// outage rather than a refusal.
+		o.summary = "the connect probe cannot reach the server: " + pr.Error
 	default:
-		o.summary = fmt.Sprintf("the connect probe fails for another reason (SQLSTATE %q): %s", pr.SQLState, pr.Error)
+		o.summary = fmt.Sprintf("the connect probe fails for another reason (SQLSTATE %s): %s", pr.SQLState, pr.Error)
 	}
 	return o
 }
