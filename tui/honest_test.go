@@ -161,7 +161,7 @@ func TestDownShowsNoNumbers(t *testing.T) {
 	v := m.View()
 	for _, want := range []string{"PG DOWN no answer for 40s: cannot connect to PostgreSQL",
 		"Redis DOWN no answer for 40s", "jobs DOWN", "BLIND    no PostgreSQL data for 40s (DOWN)",
-		"BLIND    no Redis data for 40s (DOWN)", "no data (DOWN 40s)", "PostgreSQL has not answered"} {
+		"BLIND    no Redis data for 40s (DOWN)", "no data (DOWN 40s)", "PostgreSQL: no answer"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("screen lacks %q:\n%s", want, v)
 		}

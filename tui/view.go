@@ -131,7 +131,7 @@ func (m *Model) middleView(w, h int) block {
 // "no data", never an empty table that reads as "nothing is wrong".
 func (m *Model) noData(title, source string, st srcStatus, w, h int) block {
 	lines := []string{m.st.bold.Render(title), m.st.critical.Render("  no data") + " (DOWN " + ageText(st.age) + ")",
-		m.st.dim.Render("  " + source + " has not answered")}
+		m.st.dim.Render("  " + source + ": no answer")}
 	return fitBlock(lines, w, h)
 }
 
