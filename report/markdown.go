@@ -250,10 +250,20 @@ func (b *Builder) writeTimeToMitigate(md *mdWriter, view auditView) {
 	} else {
 		line += "; no action was recorded"
 	}
-	if !b.clearAt.IsZero() {
+	var still []string
+	for _, a := range b.endAlerts {
+		if a.State == analysis.Firing {
+			still = append(still, a.Name)
+		}
+	}
+	switch {
+	case !b.clearAt.IsZero():
 		line += fmt.Sprintf("; every alert was resolved at %s, %s after the first fired", clock(b.clearAt), analysis.FormatDuration(b.clearAt.Sub(f.At)))
-	} else {
-		line += fmt.Sprintf("; %d %s still firing when the recording ends", b.firingAtEnd, plural(b.firingAtEnd, "alert was", "alerts were"))
+	case !b.lastResolved.IsZero():
+		line += fmt.Sprintf("; the last alert to resolve did so at %s, %s after the first fired; still firing when the recording ends: %s",
+			clock(b.lastResolved), analysis.FormatDuration(b.lastResolved.Sub(f.At)), strings.Join(still, ", "))
+	default:
+		line += fmt.Sprintf("; still firing when the recording ends: %s", strings.Join(still, ", "))
 	}
 	md.line("%s.", esc(line))
 	md.line("")

@@ -52,6 +52,7 @@ type Builder struct {
 	firstFiring   analysis.Transition
 	everFiring    bool
 	clearAt       time.Time
+	lastResolved  time.Time // the latest firing → resolved
 	firingAtEnd   int
 	watches       []*interruptedWatch
 	gaps          map[string]*sourceGaps
@@ -241,6 +242,9 @@ func (b *Builder) addAlerts(frame analysis.Frame) {
 	for _, t := range frame.Transitions {
 		if t.To == analysis.Firing && !b.everFiring {
 			b.firstFiring, b.everFiring = t, true
+		}
+		if t.To == analysis.Resolved && t.From == analysis.Firing {
+			b.lastResolved = t.At
 		}
 	}
 	firing := 0
