@@ -52,6 +52,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("the signalling statement re-checks the whole policy", f.testSignalRechecksPolicy)
 	t.Run("interrupted mid-batch records true outcomes", f.testInterrupted)
 	t.Run("two operators on the same sessions", f.testTwoOperators)
+	t.Run("borrowed connection terminated, reconnected", f.testBorrowedReconnect)
 }
 
 // hold opens a session as user with application_name app and runs setup.

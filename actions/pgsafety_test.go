@@ -328,4 +328,39 @@ func TestConnectErrorFullServer(t *testing.T) {
 	}
 }
 
-var _ = time.Second
+
+
+// testBorrowedReconnect: someone terminates the console's connection; the
+// runner reconnects on next use and the driver knows its new backend, so
+// the policy still protects it.
+func (f *pgFixture) testBorrowedReconnect(t *testing.T) {
+	ctx := context.Background()
+	runner := newTestRunner(t, f.srv.DSNFor("postgres", "talentflow"))
+	pg := NewPGDriver(runner)
+	svc := NewService(pg, nil, DefaultPolicy(), nil, Operator{User: "t"})
+	if _, err := pg.Backends(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := pg.OwnPID()
+	if _, err := f.admin.Exec(ctx, "SELECT pg_terminate_backend($1)", old); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 { // until the backend is gone
+		if f.alive(t, old) == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, _ = pg.Backends(ctx) // the broken connection fails once; the runner then reconnects
+	plan, err := svc.PreviewSessions(ctx, SessionRequest{Kind: Terminate, Filter: SessionFilter{App: "slotwatch"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := pg.OwnPID()
+	if own == old || own == 0 || len(plan.Targets) != 0 {
+		t.Fatalf("own pid %d (was %d), targets %v", own, old, plan.PIDs())
+	}
+	if !slices.ContainsFunc(plan.Excluded, func(x Exclusion) bool { return x.Backend.PID == own && x.Reason == "the console's own connection" }) {
+		t.Fatalf("the new own backend is not excluded as the console's: %+v", plan.Excluded)
+	}
+}
