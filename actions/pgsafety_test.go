@@ -328,8 +328,6 @@ func TestConnectErrorFullServer(t *testing.T) {
 	}
 }
 
-
-
 // testBorrowedReconnect: someone terminates the console's connection; the
 // runner reconnects on next use and the driver knows its new backend, so
 // the policy still protects it.
