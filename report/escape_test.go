@@ -24,3 +24,11 @@ func TestMarkdownEscapesServerText(t *testing.T) {
 		t.Errorf("C1 CSI survived: %q", got)
 	}
 }
+
+// File names are shown in code spans: control bytes are neutralised there
+// too, and a backtick cannot close the span early.
+func TestCodeSpanIsInert(t *testing.T) {
+	if got := code("run\x1b]0;x\x07`.jsonl"); got != "`run?]0;x?'.jsonl`" {
+		t.Errorf("code() = %q", got)
+	}
+}

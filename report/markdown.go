@@ -12,6 +12,7 @@ import (
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
 // maxSeriesRows bounds the Redis-over-time table; the sparkline shows every
@@ -161,7 +162,7 @@ func code(s string) string {
 	if s == "" {
 		return "(unnamed)"
 	}
-	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
+	return "`" + strings.ReplaceAll(termtext.OneLine(s), "`", "'") + "`" // a file name may hold anything
 }
 
 func (b *Builder) audit(opts Options) auditView {
