@@ -10,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/collectors"
@@ -406,6 +407,17 @@ func (m *Model) dialogView(w, h int) block {
 		}
 	}
 	plain := func(s ...string) string { return strings.Join(s, "") }
+	// The statement is long (the re-checking terminate) and the audit log
+	// keeps it whole: a few lines of it, never at the cost of the targets.
+	statement := func(text string) {
+		lines := wrapHanging("Statement: ", oneLine(text), w)
+		if limit := max(2, h/8); len(lines) > limit {
+			const more = " … (whole in the audit log)"
+			last := ansi.Truncate(lines[limit-1], max(w-ansi.StringWidth(more), 0), "")
+			lines = append(lines[:limit-1], last+more)
+		}
+		head = append(head, lines...)
+	}
 	var verb string
 	switch {
 	case d.session != nil:
@@ -414,7 +426,7 @@ func (m *Model) dialogView(w, h int) block {
 		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM %s of %d session(s) on %s", strings.ToUpper(verb), len(p.Targets), p.Server))
 		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d session(s) match, %d excluded by the safety policy",
 			p.Request.Filter.String(), len(p.Targets), len(p.Excluded)))
-		wrap(plain, "Statement: ", p.Statement)
+		statement(p.Statement)
 		for _, n := range p.Notes {
 			wrap(m.st.warning.Render, "Note: ", n)
 		}
@@ -425,7 +437,7 @@ func (m *Model) dialogView(w, h int) block {
 		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM GUARD %s%s on %s", p.Setting, forRole(p.Role), p.Server))
 		wrap(plain, "Current:   ", actions.ShowValue(p.Current))
 		wrap(plain, "New:       ", actions.ShowValue(p.New))
-		wrap(plain, "Statement: ", p.Statement)
+		statement(p.Statement)
 		for _, n := range p.Notes {
 			wrap(m.st.warning.Render, "Note: ", n)
 		}
@@ -435,7 +447,7 @@ func (m *Model) dialogView(w, h int) block {
 		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), p.Server))
 		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d client(s) match, %d excluded by the safety policy",
 			p.Filter.String(), len(p.Targets), len(p.Excluded)))
-		wrap(plain, "Statement: ", p.Statement)
+		statement(p.Statement)
 		for _, n := range p.Notes {
 			wrap(m.st.warning.Render, "Note: ", n)
 		}

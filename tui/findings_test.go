@@ -355,3 +355,22 @@ func TestGoldenGuardDialog(t *testing.T) {
 	checkScreen(t, m.View(), 80, 24)
 	golden.RequireEqual(t, []byte(m.View()))
 }
+
+// TestLongStatementLeavesRoomForTargets: the re-checking statement is cut
+// to a few lines (the audit log keeps it whole); the predicate never is.
+func TestLongStatementLeavesRoomForTargets(t *testing.T) {
+	frame := incidentFrame(t)
+	m := newTestModel(t, Options{Mitigator: &fakeMitigator{}}, frame, 80, 24)
+	long := strings.Repeat("COALESCE(a.backend_type, '') AND c.same_state ", 30)
+	plan := actions.SessionPlan{Request: actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{
+		App: "talentflow-web", User: "talentflow_app", DB: "talentflow", Client: "10.0.1.11", States: []string{"idle"}, IdleOver: 10 * time.Minute}},
+		Server: "db:5432/talentflow", Statement: long, Targets: []actions.Backend{{PID: 20268, State: "idle"}}}
+	m = update(m, sessionPlanMsg{plan: plan})
+	v := m.View()
+	checkScreen(t, v, 80, 24)
+	flat := strings.Join(strings.Fields(v), " ")
+	if !strings.Contains(flat, "database = talentflow, client = 10.0.1.11 → 1 session(s) match") ||
+		!strings.Contains(v, "… (whole in the audit log)") || !strings.Contains(v, "20268") {
+		t.Fatalf("predicate whole, statement cut, targets shown:\n%s", v)
+	}
+}

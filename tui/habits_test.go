@@ -28,7 +28,7 @@ func TestGroupsByApplicationAndClientToggle(t *testing.T) {
 	}
 	m = update(m, keyMsg("c"))
 	split := collectors.GroupSessions(sessions, true)
-	if !m.groups.byClient || len(m.groups.groups) != len(split) || !strings.Contains(m.View(), "Connections by group and client") {
+	if !m.groups.byClient || len(m.groups.groups) != len(split) || !strings.Contains(m.View(), "Groups by client (") {
 		t.Fatalf("c should split the groups by client: %d rows, want %d", len(m.groups.groups), len(split))
 	}
 	g := m.groups.current()

@@ -220,7 +220,7 @@ func groupColumnsFor(groups []collectors.SessionGroup) []column {
 func (p *groupsPane) view(st styles, w, h int, focused bool) block {
 	title := fmt.Sprintf("Connections by group (%d)", len(p.groups))
 	if p.byClient {
-		title = fmt.Sprintf("Connections by group and client (%d)", len(p.groups))
+		title = fmt.Sprintf("Groups by client (%d)", len(p.groups))
 	}
 	lines := []string{paneTitle(st, focused, title)}
 	cols := groupColumnsFor(p.groups)
