@@ -3,6 +3,8 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -192,6 +194,15 @@ func TestPrometheusScrapesRealServers(t *testing.T) {
 		}
 		return ""
 	})
+
+	// What real servers produce passes promtool too.
+	resp, err := http.Get("http://" + l.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	promtoolCheck(t, string(body))
 
 	// The corrected rule goes pending then firing; the original never
 	// matches; Alertmanager receives the firing alert.

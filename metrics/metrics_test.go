@@ -79,6 +79,12 @@ func TestIncidentMetricsPassPromtoolCheck(t *testing.T) {
 			t.Errorf("the scrape lacks %q", want)
 		}
 	}
+	promtoolCheck(t, out)
+}
+
+// promtoolCheck runs `promtool check metrics` on a scrape.
+func promtoolCheck(t *testing.T, out string) {
+	t.Helper()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Skip("promtool is not installed (Debian package prometheus); `promtool check metrics` not run")
