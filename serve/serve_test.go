@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -238,5 +239,24 @@ func waitAudit(t *testing.T, path string, match func(actions.AuditEntry) bool) a
 			t.Fatalf("no such audit entry in %d entries", len(entries))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestStopEndsEverySessionWithALastMessage: stopping the server (SIGTERM
+// or SIGHUP in the command) quits every dashboard and tells each engineer
+// why before the connection closes.
+func TestStopEndsEverySessionWithALastMessage(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, 0, "kim", "marcus")
+	kim, marcus := ts.connect("kim", 100, 30, true), ts.connect("marcus", 100, 30, true)
+	kim.waitFor("talentflow-web")
+	marcus.waitFor("talentflow-web")
+	ts.stop(errors.New("SIGTERM received"))
+	<-ts.done
+	for _, c := range []*client{kim, marcus} {
+		c.waitFor("slotwatch serve is stopping (SIGTERM received): this session has ended.")
+		if err := c.sess.Wait(); err != nil {
+			t.Fatalf("the session did not end cleanly: %v", err)
+		}
 	}
 }

@@ -93,7 +93,13 @@ func signalContext(parent context.Context) context.Context {
 		case sig := <-sigs:
 			cancel(fmt.Errorf("%s received", signalName(sig)))
 		case <-parent.Done():
-			cancel(errors.New("stopped"))
+			// The command's own handler sees the same signal: prefer its name.
+			select {
+			case sig := <-sigs:
+				cancel(fmt.Errorf("%s received", signalName(sig)))
+			case <-time.After(100 * time.Millisecond):
+				cancel(errors.New("stopped"))
+			}
 		}
 	}()
 	return ctx
