@@ -113,7 +113,11 @@ func (m *Model) middleView(w, h int) block {
 		if pgSt.state == srcDown {
 			return m.noData(" PostgreSQL by state", "PostgreSQL", pgSt, statesW, h)
 		}
-		return m.pgStates(statesW, h)
+		b := m.pgStates(statesW, h)
+		if pgSt.state == srcStale && len(b) > 0 { // last good counts: say how old on the pane itself
+			b[0] = fitLine(m.st.bold.Render(" PostgreSQL ")+m.st.critical.Render("STALE "+ageText(pgSt.age)), statesW)
+		}
+		return b
 	}
 	left := states(h)
 	if jobsH := 2 + m.jobRows(); h >= 9 && m.status(collectors.SourceJobs).state != srcOff {
