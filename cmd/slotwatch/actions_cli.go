@@ -97,10 +97,8 @@ func validateTargets(s *settings, needPG, needRedis bool) error {
 		}
 		cfg.Redis = &collectors.RedisConfig{URL: s.Redis}
 	}
-	if err := cfg.Validate(); err != nil {
-		return usageError{err}
-	}
-	return nil
+	// exit 1, as snapshot and watch exit for the same DSN
+	return cfg.Validate()
 }
 
 // usageError marks an error caused by the command line (exit 2).

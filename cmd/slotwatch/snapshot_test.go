@@ -275,11 +275,15 @@ func testSnapshotText(t *testing.T, p *testserver.Postgres, r *testserver.Redis)
 			t.Errorf("slots used %d should be the %d sessions (at least the 3 held) plus slotwatch's own %d (at least 1)", used, sessions, own)
 		}
 	}
-	for _, want := range []string{"PostgreSQL 127.0.0.1:", "of 27 usable", "Connect probe: connected", "Redis 127.0.0.1:", "of maxclients 200",
-		"table jobs not found", "does not count as a failed source"} {
+	for _, want := range []string{"PostgreSQL 127.0.0.1:", "of 27 usable", "Connect probe: connected", "Redis 127.0.0.1:", "of maxclients 200"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, stdout)
 		}
+	}
+	// The postgres database has no TalentFlow tables and no jobs.query is
+	// configured: the jobs collector does not run, so no section at all.
+	if strings.Contains(stdout, "Job capacity") {
+		t.Errorf("jobs section without a jobs query or tables:\n%s", stdout)
 	}
 	groupRow := false
 	for line := range strings.Lines(stdout) {
@@ -310,6 +314,18 @@ func testSnapshotFailures(t *testing.T, p *testserver.Postgres) {
 		}
 		if strings.Contains(stdout+stderr, "Sup3rSecret") {
 			t.Errorf("%v: the password appears in the output", args)
+		}
+	}
+	// A database that does not exist is a failed source, never a healthy
+	// server with no sessions.
+	for _, asJSON := range []bool{false, true} {
+		args := []string{"snapshot", "--pg", p.DSN, "--db", "nosuchdb"}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		code, stdout, stderr := snapRun(t, args...)
+		if code != exitError || !strings.Contains(stderr, "nosuchdb does not exist") || strings.Contains(stdout, "client sessions") || strings.Contains(stdout, `"total"`) {
+			t.Errorf("%v: exit %d, want 1 with the error and no numbers:\n%s\n%s", args, code, stdout, stderr)
 		}
 	}
 	code, _, stderr := snapRun(t, "snapshot")
