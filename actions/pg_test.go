@@ -53,6 +53,7 @@ func TestPostgres(t *testing.T) {
 	t.Run("interrupted mid-batch records true outcomes", f.testInterrupted)
 	t.Run("two operators on the same sessions", f.testTwoOperators)
 	t.Run("borrowed connection terminated, reconnected", f.testBorrowedReconnect)
+	t.Run("a backend that does not exit is still running after the timeout", f.testStillRunning)
 }
 
 // hold opens a session as user with application_name app and runs setup.

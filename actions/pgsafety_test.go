@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,4 +363,44 @@ func (f *pgFixture) testBorrowedReconnect(t *testing.T) {
 	if !slices.ContainsFunc(plan.Excluded, func(x Exclusion) bool { return x.Backend.PID == own && x.Reason == "the console's own connection" }) {
 		t.Fatalf("the new own backend is not excluded as the console's: %+v", plan.Excluded)
 	}
+}
+
+// testStillRunning: a backend that cannot act on SIGTERM yet (stopped with
+// SIGSTOP, as a backend stuck in the kernel would be) is reported as still
+// running after the terminate timeout, not as done; once it runs again it
+// exits.
+func (f *pgFixture) testStillRunning(t *testing.T) {
+	ctx := context.Background()
+	conn := f.hold(t, "web", "talentflow-stuck")
+	pid := pidOf(conn)
+	proc, err := os.FindProcess(int(pid))
+	if err == nil {
+		err = proc.Signal(syscall.SIGSTOP)
+	}
+	if err != nil {
+		t.Skipf("cannot stop the backend process (the server runs as another user): %v", err)
+	}
+	defer func() { _ = proc.Signal(syscall.SIGCONT) }()
+	pg := NewPGDriver(newTestRunner(t, f.srv.DSNFor("postgres", "talentflow")))
+	pg.TerminateTimeout = 300 * time.Millisecond
+	svc := NewService(pg, nil, DefaultPolicy(), nil, Operator{User: "t"})
+	plan, err := svc.PreviewSessions(ctx, SessionRequest{Kind: Terminate, Filter: SessionFilter{App: "talentflow-stuck"}})
+	if err != nil || len(plan.Targets) != 1 {
+		t.Fatalf("preview %v, %v", plan.PIDs(), err)
+	}
+	report, err := svc.ExecuteSessions(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := report.Results[0]; r.Outcome != Failed || !strings.HasPrefix(r.Reason, "still running after 300ms") {
+		t.Fatalf("stuck backend: %+v, want failed: still running after 300ms", r)
+	}
+	_ = proc.Signal(syscall.SIGCONT)
+	for range 200 {
+		if f.alive(t, pid) == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the backend did not exit once it could act on the terminate")
 }
