@@ -118,18 +118,30 @@ func ConnectError(server, role string, err error) error {
 	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode53300 {
 		return fmt.Errorf("cannot connect to PostgreSQL on %s: %w", server, err)
 	}
+	var msg string
 	switch pgErr.Routine {
 	case "InitPostgres":
-		return fmt.Errorf("PostgreSQL on %s refused role %s a connection: only reserved slots are left and %s may not use them (server: %q, SQLSTATE 53300); connect as a role allowed reserved slots (a superuser, or pg_use_reserved_connections on PostgreSQL 16+), or act from an open slotwatch dashboard, which needs no new connection: %w",
-			server, role, role, pgErr.Message, err)
+		msg = fmt.Sprintf("PostgreSQL on %s refused role %s a connection: only reserved slots are left and %s may not use them (server: %q, SQLSTATE 53300); connect as a role allowed reserved slots (a superuser, or pg_use_reserved_connections on PostgreSQL 16+), or act from an open slotwatch dashboard, which needs no new connection",
+			server, role, role, pgErr.Message)
 	case "InitProcess":
-		return fmt.Errorf("PostgreSQL on %s has no connection slot left at all, reserved ones included (server: %q, SQLSTATE 53300); every slot is held, slotwatch's own connections included: free one (close an idle psql or console) or act from an open slotwatch dashboard, which needs no new connection: %w",
-			server, pgErr.Message, err)
+		msg = fmt.Sprintf("PostgreSQL on %s has no connection slot left at all, reserved ones included (server: %q, SQLSTATE 53300); every slot is held, slotwatch's own connections included: free one (close an idle psql or console) or act from an open slotwatch dashboard, which needs no new connection",
+			server, pgErr.Message)
 	default:
-		return fmt.Errorf("PostgreSQL on %s has no free connection slot for role %s (server: %q, SQLSTATE 53300); free one or act from an open slotwatch dashboard, which needs no new connection: %w",
-			server, role, pgErr.Message, err)
+		msg = fmt.Sprintf("PostgreSQL on %s has no free connection slot for role %s (server: %q, SQLSTATE 53300); free one or act from an open slotwatch dashboard, which needs no new connection",
+			server, role, pgErr.Message)
 	}
+	return &slotsError{msg: msg, cause: err}
 }
+
+// slotsError is a refused connection explained in one sentence; it keeps
+// the driver's error for errors.As without repeating its text.
+type slotsError struct {
+	msg   string
+	cause error
+}
+
+func (e *slotsError) Error() string { return e.msg }
+func (e *slotsError) Unwrap() error { return e.cause }
 
 const pgerrcode53300 = "53300" // too_many_connections
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/slotwatch/slotwatch/internal/testserver"
 )
@@ -327,6 +328,10 @@ func TestConnectErrorFullServer(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no connection slot left at all") || strings.Contains(err.Error(), "connect as") ||
 		!strings.Contains(err.Error(), "too many clients") {
 		t.Fatalf("superuser: %v", err)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "53300" {
+		t.Fatalf("the driver's error is not kept for errors.As: %v", err)
 	}
 }
 
