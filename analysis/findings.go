@@ -204,7 +204,7 @@ func persistentFinding(pg *collectors.PGStats, atLimit bool, now time.Time, k se
 	f.Fix = []string{
 		"Django: set CONN_MAX_AGE=60 (not None) and CONN_HEALTH_CHECKS=True so connections age out and dead ones are replaced; or use Django 5.1 pooling (OPTIONS {\"pool\": True}, psycopg 3, CONN_MAX_AGE=0)",
 		"cost of terminating or timing out: with CONN_HEALTH_CHECKS=False (Django's default) every terminated or timed-out idle connection fails the next request that uses it (a real Django 4.2 app failed 12 of 80 requests after 13 sessions were terminated, 17 after idle_session_timeout); deploy CONN_HEALTH_CHECKS=True first or accept those errors",
-		fmt.Sprintf("guard first, then terminate: ALTER ROLE %s SET idle_session_timeout = '5min' (PostgreSQL 14+, see slotwatch guard) applies only to sessions started after it is set, so set it before terminating and the reconnected sessions time out", quoteIdent(k.user)),
+		fmt.Sprintf("guard first, then terminate: ALTER ROLE %s SET idle_session_timeout = '%s' (PostgreSQL 14+, see slotwatch guard) applies only to sessions started after it is set, so set it before terminating and the reconnected sessions time out", quoteIdent(k.user), guardIdleSession),
 		fmt.Sprintf("relief now: terminate the sessions of %s idle for more than %s", orNone(k.app), shortDuration(groupIdleOver(ss))),
 		headroomFix(pg, k, r.total),
 	}
@@ -362,7 +362,7 @@ func blockerFinding(b *collectors.Session, waiters []*collectors.Session) Findin
 		Evidence:    evidence,
 		Fix: []string{
 			fmt.Sprintf("now: terminate pid %d (cancel has no effect on an idle session); its transaction rolls back and the waiters proceed", b.PID),
-			fmt.Sprintf("guard: ALTER ROLE %s SET idle_in_transaction_session_timeout = '60s' (PostgreSQL 9.6+, new sessions; see slotwatch guard)", quoteIdent(b.Usename)),
+			fmt.Sprintf("guard: ALTER ROLE %s SET idle_in_transaction_session_timeout = '%s' (PostgreSQL 9.6+, new sessions; see slotwatch guard)", quoteIdent(b.Usename), guardIdleInTx),
 			"code: find the path that opens a transaction and then waits (on I/O, another service, the user) before committing; keep transactions short",
 		},
 	}
@@ -463,7 +463,7 @@ func redisLeaks(in *input) []Finding {
 			Evidence:    evidence,
 			Fix: []string{
 				"code: create one shared connection pool at module level and reuse it (redis.Redis(connection_pool=POOL) or Redis.from_pool) instead of redis.from_url per call",
-				"guard: CONFIG SET timeout 300 so Redis closes clients idle for 5 minutes (not Pub/Sub or blocked clients)",
+				"guard: CONFIG SET timeout " + guardRedis + " so Redis closes clients idle for " + guardRedis + " seconds (not Pub/Sub or blocked clients)",
 				fmt.Sprintf("relief now: kill the idle clients of %s (the leak reopens them until the code is fixed)", about),
 			},
 		})
