@@ -96,6 +96,12 @@ func TestEscClearsTextFilter(t *testing.T) {
 	if m.sessions.text != "" || len(m.sessions.rows) != 92 || m.input.Value() != "" {
 		t.Fatalf("esc on the table should clear the kept filter: %q, %d rows", m.sessions.text, len(m.sessions.rows))
 	}
+	// From another pane too.
+	m = update(update(m, keyMsg("i")), keyMsg("tab"))
+	m = update(update(m, keyMsg("tab")), keyMsg("esc"))
+	if m.focus != focusRedis || m.sessions.filtered() {
+		t.Fatalf("esc in the Redis pane should clear the sessions filters (focus %d, state %q)", m.focus, m.sessions.state)
+	}
 }
 
 // TestSortByHiddenColumnIsNamed: at 80 columns USER is not shown; sorting

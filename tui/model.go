@@ -243,6 +243,13 @@ func (m Model) onNormalKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if m.actionsDisabled() && isActionKey(msg.String()) {
 		return m.refuseAction(actionKeyName(msg.String()))
 	}
+	if key.Matches(msg, m.keys.sessions.ClearFilter) && m.sessions.filtered() {
+		// Esc clears the sessions filters from any pane (k9s habit).
+		m.sessions.clearFilters()
+		m.input.SetValue("")
+		m.footer.setText("Filters cleared.")
+		return m, nil
+	}
 	switch m.focus {
 	case focusGroups:
 		return m.onGroupsKey(msg)
@@ -401,12 +408,6 @@ func (m Model) onSessionsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		if s := p.current(); s != nil {
 			return m.askGroup(groupOfSession(s), m.groups.byClient)
 		}
-	case key.Matches(msg, k.ClearFilter):
-		if p.filtered() {
-			p.clearFilters()
-			m.input.SetValue("")
-			m.footer.setText("Filters cleared.")
-		}
 	}
 	return m, nil
 }
@@ -429,12 +430,6 @@ func (m Model) onGroupsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.sessions.setScope(sc)
 			m.focus = focusSessions
 			m.footer.setText("Sessions of " + sc.label() + " (Esc shows all).")
-		}
-	case key.Matches(msg, m.keys.sessions.ClearFilter):
-		if m.sessions.filtered() {
-			m.sessions.clearFilters()
-			m.input.SetValue("")
-			m.footer.setText("Filters cleared.")
 		}
 	}
 	return m, nil
