@@ -179,9 +179,21 @@ func sessionScope(f actions.SessionFilter) string {
 	}
 	scope := strings.Join(parts, ", ")
 	if f.IdleOver > 0 {
-		scope += fmt.Sprintf(" (idle > %s)", f.IdleOver)
+		scope += " (idle > " + shortDuration(f.IdleOver) + ")"
 	}
 	return strings.TrimSpace(scope)
+}
+
+// shortDuration is 10m rather than Go's 10m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func others(c map[actions.Outcome]int) string {
