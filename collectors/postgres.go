@@ -27,8 +27,9 @@ const settingsTTL = 30 * time.Second
 // with a role and a database are kept as client backends (an autovacuum or
 // parallel worker of another role can slip in for its few seconds; the
 // launchers and writers have no database and stay out). pg_blocking_pids
-// takes the lock manager's partition locks, so it runs only for sessions
-// actually waiting on a heavyweight lock. $1 is a database oid, or -1 for
+// takes every lock-manager partition lock, so it is not called here: the
+// wait graph (waitgraph.go) asks only about waiters whose answer may have
+// changed, using state_change to tell. $1 is a database oid, or -1 for
 // all databases. slotwatch's other connections are left out afterwards,
 // so that they can be counted.
 const activityQuery = `SELECT pid, backend_start, coalesce(datid, 0), coalesce(usesysid, 0),
@@ -38,7 +39,7 @@ const activityQuery = `SELECT pid, backend_start, coalesce(datid, 0), coalesce(u
   coalesce(date_part('epoch', now() - xact_start), 0),
   coalesce(date_part('epoch', now() - query_start), 0),
   coalesce(wait_event_type, ''), coalesce(wait_event, ''),
-  CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END,
+  coalesce(date_part('epoch', state_change), 0),
   coalesce(query, ''), backend_type IS NULL
 FROM pg_stat_get_activity(NULL)
 WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL))
@@ -69,6 +70,7 @@ type pgCollector struct {
 	link     *pgLink
 	gen      uint64 // the link connection the settings were read on
 	names    pgNames
+	waits    *waitGraph
 	settings pgSettings
 	lastGood *PGStats
 }
@@ -79,7 +81,7 @@ func newPGCollector(cfg PGConfig, own *ownBackends) *pgCollector {
 }
 
 func newPGCollectorOn(cfg PGConfig, link *pgLink) *pgCollector {
-	return &pgCollector{cfg: cfg, link: link}
+	return &pgCollector{cfg: cfg, link: link, waits: newWaitGraph()}
 }
 
 func (c *pgCollector) interval() time.Duration { return c.cfg.Interval }
@@ -207,8 +209,11 @@ func (c *pgCollector) readActivity(ctx context.Context, conn *pgx.Conn) ([]Sessi
 		}
 		dbFilter = int64(oid)
 	}
-	sessions, datids, roleids, err := c.queryActivity(ctx, conn, dbFilter)
+	sessions, datids, roleids, stateChanges, err := c.queryActivity(ctx, conn, dbFilter)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.waits.fill(ctx, conn, sessions, stateChanges, time.Now()); err != nil {
 		return nil, err
 	}
 	if !c.names.knows(datids, roleids) {
@@ -257,37 +262,33 @@ func isProtocolViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "08P01"
 }
 
-func (c *pgCollector) queryActivity(ctx context.Context, conn *pgx.Conn, dbFilter int64) (sessions []Session, datids, roleids []uint32, err error) {
+func (c *pgCollector) queryActivity(ctx context.Context, conn *pgx.Conn, dbFilter int64) (sessions []Session, datids, roleids []uint32, stateChanges []float64, err error) {
 	rows, err := conn.Query(ctx, activityQuery, dbFilter)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	defer rows.Close()
 	sessions = make([]Session, 0, 64)
 	var (
 		start         pgtype.Timestamptz
 		datid, roleid uint32
-		blockedBy     []int32
+		stateChange   float64
 	)
 	for rows.Next() {
 		sessions = append(sessions, Session{})
 		s := &sessions[len(sessions)-1]
-		blockedBy = nil
 		if err := rows.Scan(&s.PID, &start, &datid, &roleid, &s.ApplicationName, &s.ClientAddr,
 			&s.State, &s.BackendSeconds, &s.StateSeconds, &s.XactSeconds, &s.QuerySeconds, &s.WaitEventType,
-			&s.WaitEvent, &blockedBy, &s.Query, &s.Hidden); err != nil {
-			return nil, nil, nil, err
+			&s.WaitEvent, &stateChange, &s.Query, &s.Hidden); err != nil {
+			return nil, nil, nil, nil, err
 		}
 		if start.Valid {
 			s.BackendStart = start.Time
 		}
-		s.BlockedBy = blockedBy
-		if s.BlockedBy == nil {
-			s.BlockedBy = []int32{}
-		}
-		datids, roleids = append(datids, datid), append(roleids, roleid)
+		s.BlockedBy = []int32{} // filled for lock waiters by the wait graph
+		datids, roleids, stateChanges = append(datids, datid), append(roleids, roleid), append(stateChanges, stateChange)
 	}
-	return sessions, datids, roleids, rows.Err()
+	return sessions, datids, roleids, stateChanges, rows.Err()
 }
 
 // connectPG opens one connection named appName with a statement timeout,

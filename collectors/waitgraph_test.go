@@ -1,0 +1,124 @@
+package collectors
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/slotwatch/slotwatch/internal/testserver"
+)
+
+// The wait graph must give exactly pg_blocking_pids's answer on the same
+// server state — several blockers and a lock queue — while asking the
+// server again only when a waiter or one of its blockers changed.
+func TestWaitGraphMatchesPgBlockingPids(t *testing.T) {
+	t.Parallel()
+	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 30})
+	pg.Psql(t, "postgres", "CREATE TABLE w (id int PRIMARY KEY); INSERT INTO w VALUES (1), (2)")
+	ctx := context.Background()
+	conn := func(app string) *pgx.Conn {
+		c, err := pgx.Connect(ctx, pg.DSN+"&application_name="+app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close(context.Background()) })
+		return c
+	}
+	exec := func(c *pgx.Conn, sql string) {
+		if _, err := c.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	// Two share-lock holders block an exclusive request (several
+	// blockers); a row lock holder has a queue of two behind it.
+	s1, s2 := conn("holder-1"), conn("holder-2")
+	exec(s1, "BEGIN")
+	exec(s1, "LOCK TABLE w IN ACCESS SHARE MODE")
+	exec(s2, "BEGIN")
+	exec(s2, "SELECT * FROM w WHERE id = 2 FOR UPDATE")
+	exclusive := conn("wants-exclusive")
+	exec(exclusive, "BEGIN")
+	go func() { _, _ = exclusive.Exec(ctx, "LOCK TABLE w IN ACCESS EXCLUSIVE MODE") }()
+	waitLocks(t, pg, 1)
+	for i := range 2 {
+		w := conn(fmt.Sprintf("queued-%d", i))
+		go func() { _, _ = w.Exec(ctx, "UPDATE w SET id = id WHERE id = 2") }()
+		waitLocks(t, pg, 2+i)
+	}
+	watcher := conn("watcher")
+	c := &pgCollector{waits: newWaitGraph()}
+	check := func(wantAsked int) {
+		t.Helper()
+		sessions, _, _, changes, err := c.queryActivity(ctx, watcher, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.waits.fill(ctx, watcher, sessions, changes, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if c.waits.asked != wantAsked {
+			t.Fatalf("asked the server about %d waiters, want %d (reused %d)", c.waits.asked, wantAsked, c.waits.reused)
+		}
+		for _, s := range sessions {
+			if s.WaitEventType != "Lock" {
+				continue
+			}
+			direct := directBlockers(t, watcher, s.PID)
+			if !slices.Equal(s.BlockedBy, direct) {
+				t.Errorf("pid %d (%s): blocked_by %v, pg_blocking_pids %v", s.PID, s.ApplicationName, s.BlockedBy, direct)
+			}
+		}
+	}
+	check(3) // first tick: every waiter is new
+	check(0) // nothing changed: the cached answers are still pg_blocking_pids's
+	exec(s1, "COMMIT")
+	// The exclusive request now waits only for the row lock holder's
+	// access share lock... or proceeds: either way its blocker changed and
+	// it is asked about again.
+	time.Sleep(200 * time.Millisecond)
+	sessions, _, _, changes, err := c.queryActivity(ctx, watcher, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waits.fill(ctx, watcher, sessions, changes, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sessions {
+		if s.WaitEventType == "Lock" {
+			if direct := directBlockers(t, watcher, s.PID); !slices.Equal(s.BlockedBy, direct) {
+				t.Errorf("after a blocker committed, pid %d blocked_by %v, pg_blocking_pids %v", s.PID, s.BlockedBy, direct)
+			}
+		}
+	}
+	if c.waits.asked == 0 {
+		t.Error("a blocker's commit did not make the wait graph ask again")
+	}
+}
+
+func directBlockers(t *testing.T, c *pgx.Conn, pid int32) []int32 {
+	t.Helper()
+	var b []int32
+	if err := c.QueryRow(context.Background(), "SELECT ARRAY(SELECT unnest(pg_blocking_pids($1)) ORDER BY 1)", pid).Scan(&b); err != nil {
+		t.Fatal(err)
+	}
+	if b == nil {
+		b = []int32{}
+	}
+	return b
+}
+
+func waitLocks(t *testing.T, pg *testserver.Postgres, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if pg.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == fmt.Sprint(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d sessions wait on locks after 10 s", n)
+		}
+	}
+}
