@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slotwatch/slotwatch/collectors"
 	"github.com/slotwatch/slotwatch/internal/durations"
 	"github.com/slotwatch/slotwatch/internal/termtext"
 )
@@ -128,9 +129,13 @@ func flagError(name, value string, err error) error {
 	return fmt.Errorf("--%s %s: %v", name, display(value), err)
 }
 
-// display shows a value the user typed in an error: terminal-safe, and
-// quoted when it would not read as one word.
+// display shows a value the user typed in an error: terminal-safe, quoted
+// when it would not read as one word, and redacted when it looks like a
+// DSN or URL (one pasted into the wrong flag still holds a password).
 func display(v string) string {
+	if strings.Contains(v, "://") || strings.Contains(strings.ToLower(v), "password") {
+		v = collectors.RedactDSN(v)
+	}
 	clean := termtext.Clean(v)
 	if clean == "" || clean != v || strings.ContainsAny(v, " \"'") {
 		return strconv.Quote(v)

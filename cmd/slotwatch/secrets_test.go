@@ -111,6 +111,19 @@ func TestNoCommandPrintsAPassword(t *testing.T) {
 	}
 }
 
+// TestFlagErrorsDoNotQuoteSecrets: a DSN pasted into the wrong flag is
+// redacted in the error that names it.
+func TestFlagErrorsDoNotQuoteSecrets(t *testing.T) {
+	pgs, redises := secretTargets()
+	for _, target := range append(pgs, redises...) {
+		code, out := runWithEnv(t, map[string]string{}, "terminate", "--limit", target)
+		if code != exitUsage || !strings.Contains(out, "--limit") {
+			t.Errorf("--limit %s: exit %d\n%s", target, code, out)
+		}
+		assertNoSecret(t, "--limit "+target, out)
+	}
+}
+
 // TestConfigFileErrorsDoNotQuoteSecrets: a misplaced DSN in the config
 // file is named by its key, never quoted.
 func TestConfigFileErrorsDoNotQuoteSecrets(t *testing.T) {
