@@ -57,7 +57,14 @@ type jobsCollector struct {
 	query    string
 	state    jobsApplicability
 	lastGood *JobsStats
+	// notApplicableAt is when the default tables were found missing: they
+	// are looked for again every jobsRecheck (a drill or a migration may
+	// create them after slotwatch started), on the shared connection.
+	notApplicableAt time.Time
 }
+
+// jobsRecheck is how often a missing TalentFlow schema is looked for again.
+const jobsRecheck = time.Minute
 
 func newJobsCollector(cfg JobsConfig, link *pgLink, shared bool) *jobsCollector {
 	c := &jobsCollector{cfg: cfg, link: link, shared: shared, query: wrapJobsQuery(cfg.Query)}
@@ -76,16 +83,20 @@ func (c *jobsCollector) interval() time.Duration { return c.cfg.Interval }
 func (c *jobsCollector) close()                  {}
 
 func (c *jobsCollector) collect(ctx context.Context) func(*Snapshot) {
-	if c.state == jobsNotApplicable {
-		return nil
-	}
 	now := time.Now()
+	if c.state == jobsNotApplicable {
+		if now.Sub(c.notApplicableAt) < jobsRecheck {
+			return nil
+		}
+		c.state = jobsUnknown
+	}
 	rows, err := c.sample(ctx)
 	switch {
 	case c.state == jobsNotApplicable:
+		c.notApplicableAt = now
 		// Found out just now: take no slot, show nothing (no error, no STALE).
 		if !c.shared {
-			c.link.shutdown()
+			c.link.release() // a momentary connection per recheck, none at rest
 		}
 		return func(s *Snapshot) {
 			s.Jobs = nil

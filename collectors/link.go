@@ -173,6 +173,13 @@ func (l *pgLink) drop() {
 	l.conn, l.pid = nil, 0
 }
 
+// release closes the connection; the next use opens a new one.
+func (l *pgLink) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.drop()
+}
+
 // shutdown closes the connection for good.
 func (l *pgLink) shutdown() {
 	l.mu.Lock()
