@@ -114,6 +114,7 @@ func TestWarRoom(t *testing.T) {
 		t.Fatalf("the terminate is audited as %+v with %d done, want kim's fingerprint and sessions done", result.Operator, len(result.Done))
 	}
 	marcus.waitFor("kim terminated")
+	marcus.waitFor("terminate result") // the viewer's audit pane follows the shared log
 }
 
 // TestStalledClientIsDroppedWithoutDelayingOthers: a client that stops
