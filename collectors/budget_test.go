@@ -18,12 +18,14 @@ import (
 // TestConnectionBudget checks contract C2 on a server as small as the
 // incident's margins: max_connections 12, 3 reserved for superusers.
 func TestConnectionBudget(t *testing.T) {
+	t.Parallel()
 	p := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 12, SuperuserReservedConns: 3})
 	p.Psql(t, "postgres", "CREATE ROLE app LOGIN")
 	t.Run("one backend at rest, again after a restart", func(t *testing.T) { testOneBackend(t, p) })
 	t.Run("WithConn after the backend was terminated", func(t *testing.T) { testWithConnAfterTerminate(t, p) })
 	t.Run("WithConn acts when no slot is left", func(t *testing.T) { testWithConnAtLimit(t, p) })
 	t.Run("53300 for an ordinary role and for a superuser", func(t *testing.T) { testRefusals(t, p) })
+	t.Run("honest sources: last good data, or none", func(t *testing.T) { testHonestSources(t, p) })
 }
 
 // fill opens connections of dsn until the server refuses one, and returns
@@ -280,6 +282,7 @@ func redisClientsNamed(t *testing.T, admin *redisConn, name string) []string {
 }
 
 func TestRedisBudget(t *testing.T) {
+	t.Parallel()
 	r := testserver.StartRedis(t, testserver.RedisOptions{})
 	admin := holdRedis(t, "tcp", r.Addr, "admin-%d", 1)[0]
 	set, mb, cancel := startSet(t, Config{Redis: &RedisConfig{URL: r.URL, Interval: time.Hour}})

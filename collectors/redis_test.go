@@ -82,6 +82,7 @@ func holdRedis(t *testing.T, network, addr, nameFormat string, n int) []*redisCo
 }
 
 func TestRedis(t *testing.T) {
+	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "redis.sock")
 	r := testserver.StartRedis(t, testserver.RedisOptions{MaxClients: 400, Args: []string{"--unixsocket", sock, "--unixsocketperm", "700"}})
 	t.Run("counts and groups of held clients", func(t *testing.T) { testRedisGroups(t, r, sock) })
@@ -239,7 +240,7 @@ func testRedisAdaptiveList(t *testing.T) {
 	}
 	// An INFO-only tick keeps the previous list; a later tick reads it again.
 	reused := waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis.ClientsSampledAt.Before(s.Redis.SampledAt) })
-	if len(reused.Redis.Clients) != 1500 || !reused.Redis.ClientsSampledAt.Equal(first.Redis.ClientsSampledAt) {
+	if len(reused.Redis.Clients) != 1500 || reused.Redis.ClientsSampledAt.Before(first.Redis.ClientsSampledAt) {
 		t.Errorf("an INFO-only tick must keep the last CLIENT LIST (%d clients, listed at %v)", len(reused.Redis.Clients), reused.Redis.ClientsSampledAt)
 	}
 	waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis.ClientsSampledAt.After(first.Redis.ClientsSampledAt) })
@@ -261,6 +262,7 @@ func testRedisWithoutClientList(t *testing.T, r *testserver.Redis) {
 }
 
 func TestRedissAgainstPlaintext(t *testing.T) {
+	t.Parallel()
 	r := testserver.StartRedis(t, testserver.RedisOptions{})
 	start := time.Now()
 	s := CollectOnce(context.Background(), Config{Redis: &RedisConfig{URL: "rediss://" + r.Addr + "/0", Timeout: 500 * time.Millisecond}})

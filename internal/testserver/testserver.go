@@ -146,6 +146,7 @@ func MatrixBins() (map[int]string, error) {
 type Redis struct {
 	Addr string
 	URL  string
+	cmd  *exec.Cmd
 }
 
 // RedisOptions are server settings for a throwaway Redis.
@@ -177,7 +178,7 @@ func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	waitForPort(t, addr)
-	return &Redis{Addr: addr, URL: "redis://" + addr + "/0"}
+	return &Redis{Addr: addr, URL: "redis://" + addr + "/0", cmd: cmd}
 }
 
 // SharedPostgresDSN is the machine's PostgreSQL service (SLOTWATCH_TEST_PG
@@ -316,4 +317,24 @@ func (p *Postgres) Restart(t testing.TB) {
 		log, _ := os.ReadFile(logFile)
 		t.Fatalf("pg_ctl restart failed: %v\n%s\n%s", err, out, log)
 	}
+}
+
+// Stop stops the server at once (pg_ctl immediate), leaving its port
+// unreachable; Restart or the cleanup may follow.
+func (p *Postgres) Stop(t testing.TB) {
+	t.Helper()
+	runAs := postgresRunner(t, p.Dir)
+	if out, err := runAs(filepath.Join(p.Bin, "pg_ctl"), "-D", filepath.Join(p.Dir, "data"), "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil {
+		t.Fatalf("pg_ctl stop failed: %v\n%s", err, out)
+	}
+}
+
+// Stop kills redis-server, leaving its port unreachable.
+func (r *Redis) Stop(t testing.TB) {
+	t.Helper()
+	if r.cmd == nil || r.cmd.Process == nil {
+		t.Fatal("this Redis was not started by StartRedis")
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
 }
