@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slotwatch/slotwatch/collectors"
 	"github.com/slotwatch/slotwatch/drill"
 	"github.com/slotwatch/slotwatch/internal/testserver"
 	"github.com/slotwatch/slotwatch/recording"
@@ -179,7 +180,13 @@ probe:
 jobs:
   dsn: %s
   interval: 250ms
-`, pg.DSN, rds.URL, audit, pg.DSNFor(drill.DefaultRole, drill.DefaultDatabase), pg.DSNFor("postgres", drill.DefaultDatabase))
+  query: |
+%s
+`, pg.DSN, rds.URL, audit, pg.DSNFor(drill.DefaultRole, drill.DefaultDatabase), pg.DSNFor("postgres", drill.DefaultDatabase),
+		// An explicit query: the default one runs only where its tables
+		// exist when collection starts, and the drill creates them after
+		// the recorder has started.
+		"    "+strings.ReplaceAll(strings.TrimSpace(collectors.DefaultJobsQuery), "\n", "\n    "))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

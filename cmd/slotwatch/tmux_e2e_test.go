@@ -123,7 +123,7 @@ func TestDemoInTmux(t *testing.T) {
 	s.keys("i") // only idle sessions
 	s.waitFor("state=idle")
 	s.keys("G") // terminate the group's sessions idle over 10m
-	s.waitFor("CONFIRM TERMINATE", "Excluded by the safety policy", "Press y")
+	s.waitFor("CONFIRM TERMINATE", "excluded by the safety policy", "Press y")
 	s.keys("y")
 	s.waitFor("terminate: ", " done", "terminate result")
 	// The next simulated sample no longer has the terminated sessions.
