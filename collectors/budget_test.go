@@ -25,6 +25,7 @@ func TestConnectionBudget(t *testing.T) {
 	t.Run("WithConn after the backend was terminated", func(t *testing.T) { testWithConnAfterTerminate(t, p) })
 	t.Run("WithConn acts when no slot is left", func(t *testing.T) { testWithConnAtLimit(t, p) })
 	t.Run("53300 for an ordinary role and for a superuser", func(t *testing.T) { testRefusals(t, p) })
+	t.Run("the probe's and jobs' connections are slotwatch's own", func(t *testing.T) { testOwnProbe(t, p) })
 	t.Run("honest sources: last good data, or none", func(t *testing.T) { testHonestSources(t, p) })
 }
 
@@ -321,5 +322,41 @@ func TestRedisBudget(t *testing.T) {
 	}
 	if set.Redis().Server() != r.Addr+"/0" {
 		t.Errorf("Server() = %q", set.Redis().Server())
+	}
+}
+
+// testOwnProbe samples while the probe opens and closes a connection every
+// few ticks, and a jobs query on another database keeps one: neither is
+// ever a session or a group, and both are counted when present.
+func testOwnProbe(t *testing.T, p *testserver.Postgres) {
+	cfg := Config{
+		PG:    &PGConfig{DSN: p.DSN, Interval: 20 * time.Millisecond},
+		Probe: &ProbeConfig{DSN: p.DSNFor("app", "postgres"), Interval: 30 * time.Millisecond},
+		Jobs:  &JobsConfig{DSN: p.DSNFor("postgres", "template1"), Query: oneJobQuery, Interval: 20 * time.Millisecond},
+	}
+	_, mb, cancel := startSet(t, cfg)
+	defer func() {
+		cancel()
+		waitPGCount(t, p, "slotwatch%", "0")
+	}()
+	probes, maxOwn := map[time.Time]bool{}, 0
+	deadline := time.Now().Add(10 * time.Second)
+	for len(probes) < 20 && time.Now().Before(deadline) {
+		s := waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && s.Probe != nil })
+		probes[s.Probe.SampledAt] = true
+		maxOwn = max(maxOwn, s.Postgres.OwnConnections)
+		for _, sess := range s.Postgres.Sessions {
+			if strings.HasPrefix(sess.ApplicationName, "slotwatch") {
+				t.Fatalf("slotwatch's own connection is listed as a session: %+v", sess)
+			}
+		}
+		for _, g := range s.Postgres.Groups {
+			if strings.HasPrefix(g.ApplicationName, "slotwatch") {
+				t.Fatalf("slotwatch's own connection is listed as a group: %+v", g)
+			}
+		}
+	}
+	if len(probes) < 20 || maxOwn < 2 {
+		t.Errorf("%d probes seen, own_connections at most %d; want 20 probes and the jobs connection counted", len(probes), maxOwn)
 	}
 }

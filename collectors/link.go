@@ -118,7 +118,12 @@ func (l *pgLink) ensure(ctx context.Context) error {
 		return nil
 	}
 	l.drop()
+	done := l.own.connecting(l.ep.server, l.appName)
 	conn, err := connectPG(ctx, l.ep.dsn, l.appName, l.stmtTimeout, l.connectTimeout)
+	if err == nil {
+		l.own.opened(l.appName, l.ep.server, conn.PgConn().PID())
+	}
+	done()
 	if err != nil {
 		role, known := l.own.role(l.ep.server, l.ep.user)
 		refusal := slotRefusal{subject: "cannot connect", target: l.ep.target, user: l.ep.user, role: role,

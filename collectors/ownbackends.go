@@ -22,6 +22,9 @@ type ownBackends struct {
 	mu    sync.Mutex
 	conns map[string]ownConn // by holder and pid
 	roles map[string]roleAttrs
+	// starting counts connections being opened, by server and
+	// application_name: their backend exists before its pid is known.
+	starting map[[2]string]int
 }
 
 type ownConn struct {
@@ -40,7 +43,7 @@ type roleAttrs struct {
 func (r roleAttrs) mayUseReserved() bool { return r.superuser || r.reserved }
 
 func newOwnBackends() *ownBackends {
-	return &ownBackends{conns: map[string]ownConn{}, roles: map[string]roleAttrs{}}
+	return &ownBackends{conns: map[string]ownConn{}, roles: map[string]roleAttrs{}, starting: map[[2]string]int{}}
 }
 
 func ownKey(holder string, pid uint32) string { return fmt.Sprintf("%s/%d", holder, pid) }
@@ -106,6 +109,46 @@ func (o *ownBackends) open(server string) int {
 		}
 	}
 	return n
+}
+
+// connecting marks a connection named app to server as being opened, until
+// done is called.
+func (o *ownBackends) connecting(server, app string) (done func()) {
+	if o == nil {
+		return func() {}
+	}
+	key := [2]string{server, app}
+	o.mu.Lock()
+	o.starting[key]++
+	o.mu.Unlock()
+	// A refused or closed backend lingers a moment after the client has
+	// its answer.
+	return func() {
+		time.AfterFunc(closeGrace/4, func() {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			if o.starting[key]--; o.starting[key] <= 0 {
+				delete(o.starting, key)
+			}
+		})
+	}
+}
+
+// startingApps lists the application names of connections being opened to
+// server now.
+func (o *ownBackends) startingApps(server string) []string {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var apps []string
+	for key := range o.starting {
+		if key[0] == server {
+			apps = append(apps, key[1])
+		}
+	}
+	return apps
 }
 
 func (o *ownBackends) setRole(server, user string, a roleAttrs) {

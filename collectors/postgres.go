@@ -153,7 +153,7 @@ func (c *pgCollector) sampleOn(ctx context.Context, conn *pgx.Conn, now time.Tim
 	if err != nil {
 		return nil, c.queryFailed("read pg_stat_activity", err)
 	}
-	sessions, others := withoutOwn(sessions, c.link.own.pids(c.link.ep.server))
+	sessions, others := withoutOwn(sessions, c.link.own.pids(c.link.ep.server), c.link.own.startingApps(c.link.ep.server))
 	st := &PGStats{
 		Sample:                       Sample{SampledAt: now, LastGoodAt: now},
 		Target:                       c.link.ep.target,
@@ -171,12 +171,17 @@ func (c *pgCollector) sampleOn(ctx context.Context, conn *pgx.Conn, now time.Tim
 
 // withoutOwn drops the backends of this process's other connections (jobs,
 // probe) and says how many there were.
-func withoutOwn(sessions []Session, own []int32) ([]Session, int) {
-	if len(own) == 0 {
+// A backend of a connection still being opened (its pid not yet known) is
+// told by its application_name and a state not yet reported; a session of
+// another client that copied the name is left out only in that moment.
+func withoutOwn(sessions []Session, own []int32, startingApps []string) ([]Session, int) {
+	if len(own) == 0 && len(startingApps) == 0 {
 		return sessions, 0
 	}
 	n := len(sessions)
-	sessions = slices.DeleteFunc(sessions, func(s Session) bool { return slices.Contains(own, s.PID) })
+	sessions = slices.DeleteFunc(sessions, func(s Session) bool {
+		return slices.Contains(own, s.PID) || (s.State == "" && !s.Hidden && slices.Contains(startingApps, s.ApplicationName))
+	})
 	return sessions, n - len(sessions)
 }
 

@@ -48,6 +48,7 @@ func (p *probe) collect(ctx context.Context) func(*Snapshot) {
 func (p *probe) attempt(ctx context.Context) (*ProbeResult, string) {
 	res := &ProbeResult{SampledAt: time.Now()}
 	begin := time.Now()
+	done := p.own.connecting(p.ep.server, probeApp)
 	conn, err := connectPG(ctx, p.cfg.DSN, probeApp, 0, p.cfg.ConnectTimeout)
 	res.ConnectMS = float64(time.Since(begin).Microseconds()) / 1000
 	if err == nil {
@@ -56,12 +57,14 @@ func (p *probe) attempt(ctx context.Context) (*ProbeResult, string) {
 		// of its server leaves it out.
 		pid := conn.PgConn().PID()
 		p.own.opened(probeApp, p.ep.server, pid)
+		done()
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = conn.Close(closeCtx)
 		p.own.closed(probeApp, pid)
 		return res, ""
 	}
+	done()
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		res.SQLState = pgErr.Code
