@@ -227,6 +227,16 @@ func (c *redisClient) render(now time.Time, rnd *source) collectors.RedisClient 
 func (r *redisServer) stats(now time.Time) *collectors.RedisStats {
 	clients := r.list(now, false)
 	connected := int64(len(r.clients))
+	// Like the real collector, every connection of slotwatch is left out
+	// of the clients and groups and counted apart: the server counts them.
+	own := 0
+	clients = slices.DeleteFunc(clients, func(c collectors.RedisClient) bool {
+		if c.Name == "slotwatch" {
+			own++
+			return true
+		}
+		return false
+	})
 	return &collectors.RedisStats{
 		Sample:                   collectors.Sample{SampledAt: now, LastGoodAt: now},
 		Target:                   redisTarget,
@@ -237,6 +247,7 @@ func (r *redisServer) stats(now time.Time) *collectors.RedisStats {
 		TotalConnectionsReceived: r.received,
 		ClientsSampledAt:         now,
 		ClientListEverySeconds:   collectors.ClientListEvery(connected, time.Second).Seconds(),
+		OwnConnections:           own + 1, // the collector's, which CLIENT LIST already leaves out
 		Clients:                  clients,
 		Groups:                   collectors.GroupRedisClients(clients),
 	}
