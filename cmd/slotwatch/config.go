@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -20,11 +21,13 @@ import (
 // fileConfig is the YAML configuration file. Flags override the environment,
 // which overrides the file.
 type fileConfig struct {
-	PG       string        `yaml:"pg"`
-	Redis    string        `yaml:"redis"`
-	DB       string        `yaml:"db"`       // restrict PostgreSQL sessions to one database
-	Interval time.Duration `yaml:"interval"` // PostgreSQL and Redis refresh, default 1s
-	Probe    struct {
+	PG    string `yaml:"pg"`
+	Redis string `yaml:"redis"`
+	// PgBouncer is a DSN to pgbouncer's admin console (database pgbouncer).
+	PgBouncer string        `yaml:"pgbouncer"`
+	DB        string        `yaml:"db"`       // restrict PostgreSQL sessions to one database
+	Interval  time.Duration `yaml:"interval"` // PostgreSQL and Redis refresh, default 1s
+	Probe     struct {
 		DSN      string         `yaml:"dsn"`      // default: the pg target
 		Interval *time.Duration `yaml:"interval"` // default 10s; 0 disables
 	} `yaml:"probe"`
@@ -75,6 +78,7 @@ type targetFlags struct {
 	configPath string
 	pg         string
 	redis      string
+	pgbouncer  string
 	db         string
 	readOnly   bool
 	auditLog   string
@@ -84,6 +88,7 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.configPath, "config", "", "YAML config file (default $XDG_CONFIG_HOME/slotwatch/config.yaml when present)")
 	fs.StringVar(&t.pg, "pg", "", "PostgreSQL DSN (env SLOTWATCH_PG, DATABASE_URL; PG* variables and .pgpass honoured)")
 	fs.StringVar(&t.redis, "redis", "", "Redis URL (env SLOTWATCH_REDIS, REDIS_URL)")
+	fs.StringVar(&t.pgbouncer, "pgbouncer", "", "pgbouncer admin-console DSN, database pgbouncer (env SLOTWATCH_PGBOUNCER)")
 	fs.StringVar(&t.db, "db", "", "only sessions of this database")
 }
 
@@ -109,7 +114,13 @@ func (t *targetFlags) resolve(env *environment) (*settings, error) {
 	}
 	s := &settings{fileConfig: *cfg}
 	s.PG = firstNonEmpty(t.pg, env.getenv("SLOTWATCH_PG"), env.getenv("DATABASE_URL"), s.PG)
+	if s.PG == "" {
+		if s.PG, err = libpqEnvTarget(env); err != nil {
+			return nil, err
+		}
+	}
 	s.Redis = firstNonEmpty(t.redis, env.getenv("SLOTWATCH_REDIS"), env.getenv("REDIS_URL"), s.Redis)
+	s.PgBouncer = firstNonEmpty(t.pgbouncer, env.getenv("SLOTWATCH_PGBOUNCER"), s.PgBouncer)
 	s.DB = firstNonEmpty(t.db, s.DB)
 	s.ReadOnly = t.readOnly || s.ReadOnly
 	s.AuditLog = firstNonEmpty(t.auditLog, s.AuditLog, defaultAuditLog(env))
@@ -266,6 +277,42 @@ func defaultAuditLog(env *environment) string {
 		base = filepath.Join(home, ".local", "state")
 	}
 	return filepath.Join(base, "slotwatch", "audit.jsonl")
+}
+
+// libpqEnvVars name a PostgreSQL server the way psql finds one.
+var libpqEnvVars = []struct{ env, key string }{
+	{"PGHOST", "host"}, {"PGHOSTADDR", "hostaddr"}, {"PGPORT", "port"}, {"PGUSER", "user"},
+	{"PGDATABASE", "dbname"}, {"PGSERVICE", "service"},
+}
+
+// libpqEnvTarget makes PGHOST, PGPORT, PGUSER, PGDATABASE (and PGHOSTADDR,
+// PGSERVICE) a PostgreSQL target when nothing else names one: an on-call
+// shell set up for psql then works with slotwatch unchanged. The DSN holds
+// only those settings; the driver reads the rest (PGPASSWORD, PGSSLMODE,
+// .pgpass) itself, so no password is copied into it. Empty when none is set.
+func libpqEnvTarget(env *environment) (string, error) {
+	var parts []string
+	for _, v := range libpqEnvVars {
+		val := env.getenv(v.env)
+		if val == "" {
+			continue
+		}
+		if v.env == "PGPORT" {
+			if _, err := parseRanged(val, 1, 65535); err != nil {
+				return "", fmt.Errorf("PGPORT %s %v", display(val), err)
+			}
+		}
+		parts = append(parts, v.key+"="+quoteDSNValue(val))
+	}
+	return strings.Join(parts, " "), nil
+}
+
+// quoteDSNValue quotes a key=value DSN value as libpq does.
+func quoteDSNValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, ` '\`) {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 func firstNonEmpty(values ...string) string {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
 // Exit statuses shared by every subcommand.
@@ -39,6 +41,11 @@ type environment struct {
 	getenv func(string) string
 }
 
+// text is stdout for human-readable output: server-supplied names and
+// queries cannot send escape sequences to the terminal through it. JSON
+// goes to stdout itself, exact.
+func (e *environment) text() io.Writer { return termtext.NewWriter(e.stdout) }
+
 func commands() []command {
 	return []command{
 		{"watch", "live dashboard against --pg / --redis (the default command)", runWatch},
@@ -62,7 +69,10 @@ func main() {
 	// error. The program, not a library, decides this, once, before any
 	// goroutine starts.
 	redis.SetLogger(discardLog{})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP is what a dropped SSH session to a bastion sends: it must end
+	// the command as cleanly as Ctrl-C or SIGTERM (terminal restored,
+	// recording and audit log flushed and closed, connections closed).
+	ctx, stop := signal.NotifyContext(context.Background(), shutdownSignals()...)
 	env := &environment{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	code := run(ctx, env, os.Args[1:])
 	stop()
@@ -75,6 +85,8 @@ func (discardLog) Printf(context.Context, string, ...any) {}
 
 // run dispatches to a subcommand; with no command (or only flags) it watches.
 func run(ctx context.Context, env *environment, args []string) int {
+	// Everything on stderr is for people (errors quote server messages).
+	env = &environment{stdout: env.stdout, stderr: termtext.NewWriter(env.stderr), getenv: env.getenv}
 	if len(args) > 0 && isHelp(args[0]) {
 		usage(env.stdout)
 		return exitOK
@@ -121,4 +133,9 @@ func newFlagSet(env *environment, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	return fs
+}
+
+// shutdownSignals end every command the same way.
+func shutdownSignals() []os.Signal {
+	return []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 }
