@@ -70,7 +70,9 @@ type PgBouncerPool struct {
 }
 
 // Servers is every server connection of the pool, busy or not.
-func (p PgBouncerPool) Servers() int { return p.SvActive + p.SvIdle + p.SvUsed + p.SvTested + p.SvLogin }
+func (p PgBouncerPool) Servers() int {
+	return p.SvActive + p.SvIdle + p.SvUsed + p.SvTested + p.SvLogin
+}
 
 // PgBouncerDB is one SHOW STATS row; averages are over pgbouncer's
 // stats_period (60 s by default).

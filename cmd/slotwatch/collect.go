@@ -54,8 +54,11 @@ func collectorsConfig(s *settings) (collectors.Config, error) {
 	if jobsDSN := firstNonEmpty(s.Jobs.DSN, s.PG); jobsDSN != "" && !s.Jobs.Disabled {
 		cfg.Jobs = &collectors.JobsConfig{DSN: jobsDSN, Query: s.Jobs.Query, Interval: s.Jobs.Interval}
 	}
+	if s.PgBouncer != "" {
+		cfg.PgBouncer = &collectors.PgBouncerConfig{DSN: s.PgBouncer, Interval: interval}
+	}
 	cfg.Alerting = alertingConfig(s)
-	if cfg.PG == nil && cfg.Redis == nil {
+	if cfg.PG == nil && cfg.Redis == nil && cfg.PgBouncer == nil {
 		return cfg, errNoTargets
 	}
 	if err := cfg.Validate(); err != nil {
