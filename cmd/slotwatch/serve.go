@@ -39,7 +39,7 @@ func runServe(ctx context.Context, env *environment, args []string) int {
 	fs.StringVar(&f.authorizedKeys, "authorized-keys", "", "OpenSSH authorized_keys file of the engineers' public keys, re-read on every login (required)")
 	fs.StringVar(&f.hostKey, "host-key", "", "SSH host key, created on first run (default $XDG_STATE_HOME/slotwatch/ssh_host_ed25519_key)")
 	fs.StringVar(&f.record, "record", "", "also write every snapshot to this recording (JSON lines; .gz compresses)")
-	fs.DurationVar(&f.stallTimeout, "stall-timeout", serve.DefaultStallTimeout, "drop a session whose terminal accepts no output for this long")
+	durationVar(fs, &f.stallTimeout, "stall-timeout", serve.DefaultStallTimeout, time.Second, time.Hour, "drop a session whose terminal accepts no output for this long")
 	fs.BoolVar(&f.demo, "demo", false, "serve the built-in TalentFlow simulation instead of servers (war-room training)")
 	f.metrics = registerMetrics(fs)
 	fs.Usage = func() {
@@ -51,8 +51,8 @@ func runServe(ctx context.Context, env *environment, args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() > 0 || f.stallTimeout <= 0 {
-		fmt.Fprintln(env.stderr, "slotwatch: serve takes no arguments and needs a positive --stall-timeout; run `slotwatch serve --help`.")
+	if fs.NArg() > 0 {
+		fmt.Fprintln(env.stderr, "slotwatch: serve takes no arguments; run `slotwatch serve --help`.")
 		return exitUsage
 	}
 	if err := serve.CheckAuthorizedKeys(f.authorizedKeys); err != nil {
