@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,11 +43,16 @@ func TestWaitGraphMatchesPgBlockingPids(t *testing.T) {
 	exec(s2, "SELECT * FROM w WHERE id = 2 FOR UPDATE")
 	exclusive := conn("wants-exclusive")
 	exec(exclusive, "BEGIN")
-	go func() { _, _ = exclusive.Exec(ctx, "LOCK TABLE w IN ACCESS EXCLUSIVE MODE") }()
+	queued := []*pgx.Conn{conn("queued-0"), conn("queued-1")}
+	// The waiting statements end (cancelled) before their connections
+	// close: cleanups run last-registered first.
+	waitCtx, stop := context.WithCancel(ctx)
+	var waiting sync.WaitGroup
+	t.Cleanup(func() { stop(); waiting.Wait() })
+	waiting.Go(func() { _, _ = exclusive.Exec(waitCtx, "LOCK TABLE w IN ACCESS EXCLUSIVE MODE") })
 	waitLocks(t, pg, 1)
-	for i := range 2 {
-		w := conn(fmt.Sprintf("queued-%d", i))
-		go func() { _, _ = w.Exec(ctx, "UPDATE w SET id = id WHERE id = 2") }()
+	for i, w := range queued {
+		waiting.Go(func() { _, _ = w.Exec(waitCtx, "UPDATE w SET id = id WHERE id = 2") })
 		waitLocks(t, pg, 2+i)
 	}
 	watcher := conn("watcher")
