@@ -23,6 +23,9 @@ func newRenderer(opts Options) *lipgloss.Renderer {
 	return r
 }
 
+// rendererFPS bounds how often bubbletea repaints (see Run).
+const rendererFPS = 20
+
 // Run shows the dashboard until the engineer quits or ctx ends. Live and
 // demo mode need a Feed; replay mode needs Frames.
 func Run(ctx context.Context, opts Options) error {
@@ -34,7 +37,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	progOpts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}
+	// bubbletea's renderer wakes at its frame rate even when nothing
+	// changed (60 fps by default): on an idle console those wake-ups were
+	// most of our CPU. The screen changes once per refresh, and 20 fps
+	// still shows a key press within 50 ms.
+	progOpts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithFPS(rendererFPS)}
 	if opts.Output != nil {
 		progOpts = append(progOpts, tea.WithOutput(opts.Output))
 	}

@@ -74,8 +74,10 @@ func main() {
 	// recording and audit log flushed and closed, connections closed).
 	ctx, stop := signal.NotifyContext(context.Background(), shutdownSignals()...)
 	env := &environment{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	stopProfile := startCPUProfile(os.Getenv("SLOTWATCH_CPUPROFILE"), os.Stderr)
 	code := run(ctx, env, os.Args[1:])
 	stop()
+	stopProfile()
 	os.Exit(code)
 }
 
