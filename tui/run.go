@@ -23,8 +23,11 @@ func newRenderer(opts Options) *lipgloss.Renderer {
 	return r
 }
 
-// rendererFPS bounds how often bubbletea repaints (see Run).
-const rendererFPS = 20
+// RendererFPS bounds how often bubbletea repaints: the screen changes once
+// per refresh, and 20 fps still shows a key press within 50 ms, while the
+// default 60 fps wake-ups were most of an idle console's CPU. serve uses it
+// for every session too.
+const RendererFPS = 20
 
 // Run shows the dashboard until the engineer quits or ctx ends. Live and
 // demo mode need a Feed; replay mode needs Frames.
@@ -41,7 +44,7 @@ func Run(ctx context.Context, opts Options) error {
 	// changed (60 fps by default): on an idle console those wake-ups were
 	// most of our CPU. The screen changes once per refresh, and 20 fps
 	// still shows a key press within 50 ms.
-	progOpts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithFPS(rendererFPS)}
+	progOpts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithFPS(RendererFPS)}
 	if opts.Output != nil {
 		progOpts = append(progOpts, tea.WithOutput(opts.Output))
 	}
