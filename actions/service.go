@@ -38,6 +38,15 @@ func (s *Service) WithOperator(op Operator) *Service {
 	return &c
 }
 
+// WithClock is the same service stamping plans and audit lines with now:
+// the demo passes its simulated clock, so its audit pane and report read
+// in the incident's time like everything else on its screen.
+func (s *Service) WithClock(now func() time.Time) *Service {
+	c := *s
+	c.now = now
+	return &c
+}
+
 // AsViewer is the same service refusing every action with ErrViewer (and
 // auditing the refusal): a served session whose key is not an operator's.
 func (s *Service) AsViewer() *Service {

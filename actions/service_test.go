@@ -138,3 +138,17 @@ func BenchmarkRedisFilterMatch(b *testing.B) {
 		}
 	}
 }
+
+func TestWithClockStampsAuditLines(t *testing.T) {
+	audit, err := OpenAuditLog("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := time.Date(2024, 1, 21, 15, 12, 0, 0, time.UTC)
+	svc := NewService(nil, nil, DefaultPolicy(), audit, Operator{User: "kim"}).WithClock(func() time.Time { return sim })
+	_ = svc.Refuse(context.Background(), "terminate", "read-only") // returns the refusal itself
+	got := audit.Recent(1)
+	if len(got) != 1 || !got[0].Time.Equal(sim) {
+		t.Fatalf("audit line %+v: want it stamped with the given clock %s", got, sim)
+	}
+}

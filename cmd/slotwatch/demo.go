@@ -48,7 +48,7 @@ func runDemo(ctx context.Context, env *environment, args []string) int {
 	defer audit.Close()
 	policy := actions.DefaultPolicy()
 	policy.ReadOnly = *readOnly
-	svc := actions.NewService(sim.PGDriver(), sim.RedisDriver(), policy, audit, actions.CurrentOperator(env.getenv))
+	svc := actions.NewService(sim.PGDriver(), sim.RedisDriver(), policy, audit, actions.CurrentOperator(env.getenv)).WithClock(sim.Now)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
