@@ -146,3 +146,31 @@ func (h *History) Since(t time.Time) []Point {
 	}
 	return h.points.Tail(h.points.Len() - i)
 }
+
+// RedisGroupGrowth is the summed client count change per minute of the Redis
+// groups named by keys (RedisGroup.Key) over trend; ok is false with less
+// than half a minute of Redis history. The dashboard's /MIN column and the
+// /metrics growth series both read it, so they agree.
+func RedisGroupGrowth(trend []Point, keys ...string) (perMinute float64, ok bool) {
+	first, last := -1, -1
+	for i := range trend {
+		if trend[i].RedisOK && trend[i].RedisGroups != nil {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return 0, false
+	}
+	span := trend[last].At.Sub(trend[first].At)
+	if span < 30*time.Second {
+		return 0, false
+	}
+	delta := 0
+	for _, k := range keys {
+		delta += trend[last].RedisGroups[k] - trend[first].RedisGroups[k]
+	}
+	return float64(delta) / span.Minutes(), true
+}

@@ -48,3 +48,21 @@ func TestHistorySinceAndPointSummary(t *testing.T) {
 		t.Fatalf("point summary wrong: %+v", p)
 	}
 }
+
+func TestRedisGroupGrowthSumsKeysPerMinute(t *testing.T) {
+	t0 := time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
+	trend := []Point{
+		{At: t0, RedisOK: true, RedisGroups: map[string]int{"a": 10, "b": 5}},
+		{At: t0.Add(30 * time.Second), RedisOK: false},
+		{At: t0.Add(2 * time.Minute), RedisOK: true, RedisGroups: map[string]int{"a": 30, "b": 3}},
+	}
+	if v, ok := RedisGroupGrowth(trend, "a"); !ok || v != 10 {
+		t.Fatalf("growth of a = %v, %v; want 10 per minute", v, ok)
+	}
+	if v, ok := RedisGroupGrowth(trend, "a", "b"); !ok || v != 9 {
+		t.Fatalf("summed growth = %v, %v; want 9 per minute", v, ok)
+	}
+	if _, ok := RedisGroupGrowth(trend[:2], "a"); ok {
+		t.Fatal("less than half a minute of Redis history must not give a growth")
+	}
+}

@@ -292,7 +292,7 @@ func collectRedis(d *descs, topN int, rs *collectors.RedisStats, trend []collect
 		labels := []string{label(g.Host), label(g.Name), label(g.LibName)}
 		emit(d.redisGroupClients, gauge, float64(g.Count), labels...)
 		emit(d.redisGroupMaxIdle, gauge, float64(g.MaxIdleSeconds), labels...)
-		if v, ok := growthPerMinute(trend, g.keys); ok {
+		if v, ok := collectors.RedisGroupGrowth(trend, g.keys...); ok {
 			emit(d.redisGroupGrowth, gauge, v, labels...)
 		}
 	}
@@ -331,34 +331,6 @@ func BoundRedisGroups(groups []collectors.RedisGroup, topN int) []RedisGroup {
 		out = append(out, *rest)
 	}
 	return out
-}
-
-// growthPerMinute is the summed client count change per minute of the
-// groups with keys over the trend; ok is false with less than half a
-// minute of Redis history. It reads the trend the way the dashboard's /MIN
-// column does, so both show the same number.
-func growthPerMinute(trend []collectors.Point, keys []string) (float64, bool) {
-	first, last := -1, -1
-	for i := range trend {
-		if trend[i].RedisOK && trend[i].RedisGroups != nil {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
-	if first < 0 {
-		return 0, false
-	}
-	span := trend[last].At.Sub(trend[first].At)
-	if span < 30*time.Second {
-		return 0, false
-	}
-	delta := 0
-	for _, k := range keys {
-		delta += trend[last].RedisGroups[k] - trend[first].RedisGroups[k]
-	}
-	return float64(delta) / span.Minutes(), true
 }
 
 func collectJobs(d *descs, topN int, j *collectors.JobsStats, emit emitFunc) {

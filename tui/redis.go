@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -81,30 +80,6 @@ func (p *redisPane) currentClient() *collectors.RedisClient {
 		return nil
 	}
 	return &p.clients[p.cursor]
-}
-
-// growthPerMinute is a group's client count change per minute over the
-// trend window; ok is false with less than half a minute of history.
-func growthPerMinute(trend []collectors.Point, key string) (float64, bool) {
-	first, last := -1, -1
-	for i, p := range trend {
-		if !p.RedisOK || p.RedisGroups == nil {
-			continue
-		}
-		if first < 0 {
-			first = i
-		}
-		last = i
-	}
-	if first < 0 {
-		return 0, false
-	}
-	span := trend[last].At.Sub(trend[first].At)
-	if span < 30*time.Second {
-		return 0, false
-	}
-	d := trend[last].RedisGroups[key] - trend[first].RedisGroups[key]
-	return float64(d) / span.Minutes(), true
 }
 
 // The name pattern takes the spare width: it is what tells a leaking
@@ -199,7 +174,7 @@ func (m *Model) redisView(w, h int) block {
 		} else {
 			g := &p.groups[i]
 			growth := "-"
-			if v, ok := growthPerMinute(m.frame.Trend, g.Key()); ok {
+			if v, ok := collectors.RedisGroupGrowth(m.frame.Trend, g.Key()); ok {
 				growth = fmt.Sprintf("%+.1f", v)
 			}
 			vals = []string{orDash(g.Host), orDash(g.Name), orDash(g.LibName), strconv.Itoa(g.Count), growth,
