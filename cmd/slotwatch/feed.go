@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/recording"
 )
 
 // liveFeed is the data path of contract C1 for one collector set:
@@ -63,4 +65,25 @@ func recordSnapshots(ctx context.Context, mb *collectors.Mailbox, every time.Dur
 			}
 		}
 	}
+}
+
+// openRecording creates the recording at path and starts its recorder on
+// snaps (watch --record, serve --record). closeAll stops the recorder, then
+// closes the file and prints the summary line; ok is false (the error
+// already printed) when the file cannot be created.
+func openRecording(ctx context.Context, env *environment, path string, snaps *collectors.Hub,
+	every time.Duration) (errs <-chan error, closeAll func(), ok bool) {
+	w, err := recording.Create(path)
+	if err != nil {
+		errorSentence(env, err)
+		return nil, nil, false
+	}
+	errs, stop := startRecorder(ctx, snaps, every, w.Write)
+	return errs, func() {
+		stop() // before the writer closes
+		if err := w.Close(); err != nil {
+			errorSentence(env, err)
+		}
+		fmt.Fprintf(env.stderr, "slotwatch: wrote %d snapshots to %s\n", w.Count(), w.Path())
+	}, true
 }

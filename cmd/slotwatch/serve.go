@@ -14,7 +14,6 @@ import (
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
 	"github.com/slotwatch/slotwatch/demo"
-	"github.com/slotwatch/slotwatch/recording"
 	"github.com/slotwatch/slotwatch/serve"
 	"github.com/slotwatch/slotwatch/tui"
 )
@@ -154,19 +153,11 @@ func serveSessions(ctx context.Context, env *environment, s *settings, cfg colle
 		return exitError
 	}
 	if f.record != "" {
-		w, err := recording.Create(f.record)
-		if err != nil {
-			errorSentence(env, err)
+		recErrs, closeRecording, ok := openRecording(ctx, env, f.record, feed.snaps, s.Interval)
+		if !ok {
 			return exitError
 		}
-		defer func() {
-			if err := w.Close(); err != nil {
-				errorSentence(env, err)
-			}
-			fmt.Fprintf(env.stderr, "slotwatch: wrote %d snapshots to %s\n", w.Count(), w.Path())
-		}()
-		recErrs, stopRecording := startRecorder(ctx, feed.snaps, s.Interval, w.Write)
-		defer stopRecording() // before the writer closes
+		defer closeRecording()
 		go func() {
 			select {
 			case err := <-recErrs:

@@ -7,7 +7,6 @@ import (
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
-	"github.com/slotwatch/slotwatch/recording"
 	"github.com/slotwatch/slotwatch/tui"
 )
 
@@ -60,19 +59,11 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 		Intervals: tui.Intervals{Postgres: s.Interval, Redis: s.Interval, Probe: probeInterval(s), Jobs: s.Jobs.Interval},
 	}
 	if recordPath != "" {
-		w, err := recording.Create(recordPath)
-		if err != nil {
-			errorSentence(env, err)
+		recErrs, closeRecording, ok := openRecording(ctx, env, recordPath, feed.snaps, s.Interval)
+		if !ok {
 			return exitError
 		}
-		defer func() {
-			if err := w.Close(); err != nil {
-				errorSentence(env, err)
-			}
-			fmt.Fprintf(env.stderr, "slotwatch: wrote %d snapshots to %s\n", w.Count(), w.Path())
-		}()
-		recErrs, stopRecording := startRecorder(ctx, feed.snaps, s.Interval, w.Write)
-		defer stopRecording() // before the writer closes
+		defer closeRecording()
 		opts.RecordingErrors = recErrs
 	}
 	set, err := collectors.Start(ctx, cfg, feed.snaps)
