@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +14,6 @@ import (
 
 	"github.com/slotwatch/slotwatch/internal/testserver"
 )
-
-// lockedBuffer is an io.Writer safe to read while a command writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRecordServesMetrics runs `slotwatch record --metrics 0` against real
 // servers and scrapes the address it prints: the flag wiring, loopback
@@ -52,7 +32,7 @@ func TestRecordServesMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr e2eBuffer
 	env := &environment{stdout: &stdout, stderr: &stderr, getenv: envFrom(map[string]string{"HOME": t.TempDir()}).getenv}
 	done := make(chan int, 1)
 	out := filepath.Join(t.TempDir(), "rec.jsonl.gz")
@@ -88,7 +68,7 @@ func TestRecordServesMetrics(t *testing.T) {
 
 func TestMetricsFlagRefusesABadAddress(t *testing.T) {
 	t.Parallel()
-	var stderr lockedBuffer
+	var stderr e2eBuffer
 	env := &environment{stdout: io.Discard, stderr: &stderr, getenv: envFrom(map[string]string{"HOME": t.TempDir()}).getenv}
 	code := run(context.Background(), env, []string{"record", "--out", filepath.Join(t.TempDir(), "r.jsonl"),
 		"--redis", "redis://127.0.0.1:1/0", "--metrics", "no-port-here"})
