@@ -185,5 +185,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+		time.Sleep(20 * time.Millisecond) // conditions query servers: do not spin
 	}
 }
