@@ -45,11 +45,13 @@ type sessionMark struct {
 	backendStart time.Time
 	stateChange  float64
 	state        string
+	waitType     string
 	waitEvent    string
 }
 
 func markOf(s *Session, stateChange float64) sessionMark {
-	return sessionMark{backendStart: s.BackendStart, stateChange: stateChange, state: s.State, waitEvent: s.WaitEventType + "/" + s.WaitEvent}
+	return sessionMark{backendStart: s.BackendStart, stateChange: stateChange, state: s.State,
+		waitType: s.WaitEventType, waitEvent: s.WaitEvent}
 }
 
 func newWaitGraph() *waitGraph {
@@ -60,6 +62,11 @@ func newWaitGraph() *waitGraph {
 // asking the server only about the waiters whose answer may have changed.
 // stateChanges[i] is sessions[i]'s state_change as epoch seconds.
 func (g *waitGraph) fill(ctx context.Context, conn *pgx.Conn, sessions []Session, stateChanges []float64, now time.Time) error {
+	if !anyLockWait(sessions) {
+		// Nothing waits: no marks to build on this hot path, nothing to keep.
+		g.asked, g.reused, g.waits = 0, 0, map[int32]cachedWait{}
+		return nil
+	}
 	marks := make(map[int32]sessionMark, len(sessions))
 	for i := range sessions {
 		marks[sessions[i].PID] = markOf(&sessions[i], stateChanges[i])
@@ -105,6 +112,15 @@ func (g *waitGraph) fill(ctx context.Context, conn *pgx.Conn, sessions []Session
 	}
 	g.waits = next
 	return nil
+}
+
+func anyLockWait(sessions []Session) bool {
+	for i := range sessions {
+		if sessions[i].WaitEventType == "Lock" {
+			return true
+		}
+	}
+	return false
 }
 
 // still reports whether neither the waiter nor any of its blockers changed.
