@@ -40,6 +40,9 @@ func (m *Model) detailLines(w int) []string {
 	field("user / database", orDash(s.Usename)+" / "+orDash(s.Datname))
 	field("application", orDash(s.ApplicationName))
 	field("client", orDash(s.ClientAddr))
+	if via := m.viaPool(s.PID); via != "" {
+		field("pooler", via)
+	}
 	field("state", orDash(s.State))
 	field("time in state", dur(s.StateSeconds))
 	field("transaction age", dur(s.XactSeconds))

@@ -190,6 +190,9 @@ func (m *Model) redisLine() string {
 		}
 		parts = append(parts, fmt.Sprintf("rejected %d", r.RejectedConnections))
 	}
+	if t := m.poolerText(); t != "" {
+		parts = append(parts, t)
+	}
 	if t := m.jobsText(); t != "" {
 		parts = append(parts, t)
 	}
