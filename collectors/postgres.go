@@ -172,15 +172,16 @@ func (c *pgCollector) sampleOn(ctx context.Context, conn *pgx.Conn, now time.Tim
 // withoutOwn drops the backends of this process's other connections (jobs,
 // probe) and says how many there were.
 // A backend of a connection still being opened (its pid not yet known) is
-// told by its application_name and a state not yet reported; a session of
-// another client that copied the name is left out only in that moment.
+// told by its application_name alone, whatever state it already reports:
+// the connection may have finished opening a moment before its pid was
+// registered. A client that copied the name is left out only in that moment.
 func withoutOwn(sessions []Session, own []int32, startingApps []string) ([]Session, int) {
 	if len(own) == 0 && len(startingApps) == 0 {
 		return sessions, 0
 	}
 	n := len(sessions)
 	sessions = slices.DeleteFunc(sessions, func(s Session) bool {
-		return slices.Contains(own, s.PID) || (s.State == "" && !s.Hidden && slices.Contains(startingApps, s.ApplicationName))
+		return slices.Contains(own, s.PID) || (!s.Hidden && slices.Contains(startingApps, s.ApplicationName))
 	})
 	return sessions, n - len(sessions)
 }
