@@ -44,6 +44,9 @@ type SessionFilter struct {
 
 // SessionRequest asks for a cancel or terminate of the sessions matching Filter.
 type SessionRequest struct {
+	// Server names the server to act on when several are configured
+	// (Fleet); empty means the only (or primary) one.
+	Server string        `json:"server,omitempty"`
 	Kind   Kind          `json:"kind"`
 	Filter SessionFilter `json:"filter"`
 }
@@ -133,6 +136,8 @@ type PGDriver interface {
 
 // RedisFilter selects Redis clients. Text fields are exact values or globs.
 type RedisFilter struct {
+	// Server is as SessionRequest.Server.
+	Server   string        `json:"server,omitempty"`
 	IDs      []int64       `json:"ids,omitempty"`
 	Host     string        `json:"host,omitempty"`
 	Name     string        `json:"name,omitempty"`

@@ -53,6 +53,8 @@ type RedisGuardDriver interface {
 // GuardRequest asks to set (Value) or revert a guard. Role is required for
 // the PostgreSQL guards.
 type GuardRequest struct {
+	// Server is as SessionRequest.Server.
+	Server  string `json:"server,omitempty"`
 	Setting string `json:"setting"`
 	Role    string `json:"role,omitempty"`
 	Value   string `json:"value,omitempty"`

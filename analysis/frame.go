@@ -40,6 +40,9 @@ type Alert struct {
 	// shows both (Text) instead of contradicting itself.
 	FiredValue   float64 `json:"fired_value,omitempty"`
 	FiredSummary string  `json:"fired_summary,omitempty"`
+	// Server names the server the alert is about when several are
+	// configured (collectors.ServerSnapshot.Name); empty for one target.
+	Server string `json:"server,omitempty"`
 }
 
 // Text is the one line to show for the alert: for a pending or firing alert
@@ -75,6 +78,8 @@ type Finding struct {
 	// Mitigations are the actions the finding suggests, in order; the
 	// dashboard opens the usual preview + confirm dialog for one of them.
 	Mitigations []Mitigation `json:"mitigations,omitempty"`
+	// Server is as Alert.Server; its mitigations act on that server.
+	Server string `json:"server,omitempty"`
 }
 
 // MitigationKind says which action a Mitigation pre-fills.
@@ -97,8 +102,10 @@ const (
 // analysis stays free of the actions package; the dashboard turns it into
 // an actions request, previews it and runs it only after `y`.
 type Mitigation struct {
-	Kind  MitigationKind `json:"kind"`
-	Label string         `json:"label"` // e.g. "terminate talentflow-web idle > 10m"
+	Kind MitigationKind `json:"kind"`
+	// Server is the server to act on (Alert.Server); empty for one target.
+	Server string `json:"server,omitempty"`
+	Label  string `json:"label"` // e.g. "terminate talentflow-web idle > 10m"
 	// Sessions scope (TerminateSessions). Empty text fields match all;
 	// States use pg_stat_activity's words ("idle", "idle in transaction").
 	App      string        `json:"app,omitempty"`
@@ -130,4 +137,30 @@ type Frame struct {
 	// Transitions lists the alert state changes this snapshot caused, for
 	// timelines (the postmortem report) and notifications.
 	Transitions []Transition
+	// Fleet has one row per server, least headroom first, when the
+	// snapshot has several (Snapshot.Servers); nil otherwise.
+	Fleet []FleetRow
+}
+
+// FleetRow is one server's line at the top of the dashboard.
+type FleetRow struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"` // collectors.SourcePostgres or SourceRedis
+	Primary bool   `json:"primary,omitempty"`
+	// Used and Usable are slots (PostgreSQL: Used()/Usable(); Redis:
+	// connected clients / maxclients, of the fullest node for a cluster).
+	Used   int `json:"used"`
+	Usable int `json:"usable"`
+	// Ratio is Used/Usable (0 when Usable is unknown); rows sort by it,
+	// highest first, then DOWN servers first.
+	Ratio float64 `json:"ratio"`
+	// ProbeOK is the connect probe's verdict for the primary PostgreSQL
+	// server; nil where no probe runs.
+	ProbeOK *bool `json:"probe_ok,omitempty"`
+	Firing  int   `json:"firing"`
+	Pending int   `json:"pending"`
+	// Down is true when the server has never answered or its latest sample
+	// failed (Error says why).
+	Down  bool   `json:"down,omitempty"`
+	Error string `json:"error,omitempty"`
 }

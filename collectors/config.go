@@ -17,11 +17,20 @@ type Config struct {
 	PgBouncer *PgBouncerConfig
 	// Alerting reads the team's Alertmanager/Prometheus (alerting.go).
 	Alerting *AlertingConfig
+	// MorePG and MoreRedis are further servers (replicas, other
+	// instances), each with one collector and one connection of its own;
+	// PG and Redis are the primaries. With any of them the snapshot has
+	// Servers.
+	MorePG    []PGConfig
+	MoreRedis []RedisConfig
 }
 
 // PGConfig is the PostgreSQL activity collector.
 type PGConfig struct {
-	DSN string // URL or key=value; PG* variables and .pgpass fill the rest
+	// Name is how screens and actions call the server ("primary",
+	// "replica-1"); empty means its redacted host:port.
+	Name string
+	DSN  string // URL or key=value; PG* variables and .pgpass fill the rest
 	// DB restricts sessions to one database; empty watches all databases.
 	DB       string
 	Interval time.Duration // default 1s
@@ -41,6 +50,10 @@ type ProbeConfig struct {
 
 // RedisConfig is the Redis client collector.
 type RedisConfig struct {
+	Name string // as PGConfig.Name
+	// Cluster reads a Redis Cluster through go-redis's ClusterClient, URL
+	// naming any node (redis+cluster:// sets it too).
+	Cluster  bool
 	URL      string        // redis://[user:password@]host:port/db, rediss://, unix://
 	Interval time.Duration // INFO every Interval (default 1s); CLIENT LIST adapts
 	Timeout  time.Duration // dial and read timeout, default 3s

@@ -26,6 +26,28 @@ type Snapshot struct {
 	// it never answered (contract C3). Jobs is nil without an error when the
 	// default query's tables do not exist: it does not apply.
 	Errors map[string]string `json:"errors"`
+	// Servers lists every PostgreSQL and Redis server when more than one is
+	// configured (a primary and replicas, several Redis instances); absent
+	// for a single target, whose JSON keeps the shape above. The primary
+	// of each kind (the first configured) is also at the top level
+	// (Postgres, Redis), sharing the same stats.
+	Servers []ServerSnapshot `json:"servers,omitempty"`
+}
+
+// ServerSnapshot is one server of several: its own collector's latest
+// sample or the sentence saying why that sample failed.
+type ServerSnapshot struct {
+	// Name is the configured name, or the redacted host:port when none.
+	Name string `json:"name"`
+	Kind string `json:"kind"` // SourcePostgres or SourceRedis
+	// Primary marks the server whose stats are also Snapshot.Postgres or
+	// Snapshot.Redis (and the one the probe and jobs belong to).
+	Primary  bool        `json:"primary,omitempty"`
+	Postgres *PGStats    `json:"postgres,omitempty"`
+	Redis    *RedisStats `json:"redis,omitempty"`
+	// Error is why the latest sample failed (as Snapshot.Errors does for
+	// a single target); the stats then are the last good ones or nil.
+	Error string `json:"error,omitempty"`
 }
 
 // Source names used as keys of Snapshot.Errors.
@@ -160,6 +182,23 @@ type RedisStats struct {
 	OwnConnections int           `json:"own_connections"`
 	Clients        []RedisClient `json:"clients"`
 	Groups         []RedisGroup  `json:"groups"`
+	// Cluster is true for a Redis Cluster: the counters above are summed
+	// over every node, Clients and Groups cover every node (each client
+	// names its Node), and Nodes has each node's own numbers.
+	Cluster bool             `json:"cluster,omitempty"`
+	Nodes   []RedisNodeStats `json:"nodes,omitempty"`
+}
+
+// RedisNodeStats is one node of a Redis Cluster.
+type RedisNodeStats struct {
+	Addr                string       `json:"addr"` // host:port as the cluster announces it
+	Role                string       `json:"role"` // master or replica
+	ConnectedClients    int64        `json:"connected_clients"`
+	MaxClients          int64        `json:"maxclients"`
+	RejectedConnections int64        `json:"rejected_connections"`
+	OwnConnections      int          `json:"own_connections"`
+	Groups              []RedisGroup `json:"groups"`
+	Error               string       `json:"error,omitempty"`
 }
 
 // RedisClient is one line of CLIENT LIST. Raw keeps the whole line so that
@@ -174,7 +213,10 @@ type RedisClient struct {
 	DB          int    `json:"db"`
 	Cmd         string `json:"cmd"`
 	Flags       string `json:"flags"`
-	Raw         string `json:"-"`
+	// Node is the cluster node the client is connected to (host:port);
+	// empty for a single Redis server. Client ids are per node.
+	Node string `json:"node,omitempty"`
+	Raw  string `json:"-"`
 }
 
 // RedisGroup aggregates clients by host, folded name pattern and library.
