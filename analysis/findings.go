@@ -454,6 +454,9 @@ func redisLeaks(in *input) []Finding {
 		}
 		about := redisGroupLabel(g)
 		evidence = append([]string{fmt.Sprintf("%d of %d connected clients come from %s", g.Count, rs.ConnectedClients, about)}, evidence...)
+		if where := groupNodes(rs, key); where != "" {
+			evidence = append(evidence, where)
+		}
 		out = append(out, Finding{
 			Mitigations: leakMitigations(g),
 			ID:          FindingRedisClientLeak + "/" + key,
@@ -471,11 +474,49 @@ func redisLeaks(in *input) []Finding {
 	return out
 }
 
+// leakSeverity is critical once connections were rejected or the fullest
+// server (a cluster's fullest node) is at 80% of its maxclients.
 func leakSeverity(rs *collectors.RedisStats) string {
-	if rs.RejectedConnections > 0 || rs.MaxClients > 0 && rs.ConnectedClients*5 >= rs.MaxClients*4 {
+	l := FullestRedis(rs)
+	if rs.RejectedConnections > 0 || l.MaxClients > 0 && l.Clients*5 >= l.MaxClients*4 {
 		return "critical"
 	}
 	return "warning"
+}
+
+// groupNodes says, for a Redis Cluster, which nodes hold the group's
+// clients (most first) and how full the fullest node is: the one that
+// refuses first, and where the clients are killed.
+func groupNodes(rs *collectors.RedisStats, key string) string {
+	if !rs.Cluster || len(rs.Nodes) == 0 {
+		return ""
+	}
+	type onNode struct {
+		addr string
+		n    int
+	}
+	var on []onNode
+	for i := range rs.Nodes {
+		nd := &rs.Nodes[i]
+		for j := range nd.Groups {
+			if nd.Groups[j].Key() == key && nd.Groups[j].Count > 0 {
+				on = append(on, onNode{nd.Addr, nd.Groups[j].Count})
+			}
+		}
+	}
+	if len(on) == 0 {
+		return ""
+	}
+	slices.SortStableFunc(on, func(a, b onNode) int { return cmp.Compare(b.n, a.n) })
+	parts := make([]string, len(on))
+	for i, o := range on {
+		parts[i] = fmt.Sprintf("%s %d", o.addr, o.n)
+	}
+	s := fmt.Sprintf("on the cluster's nodes: %s", strings.Join(limitList(parts, 5), ", "))
+	if l := FullestRedis(rs); l.Node != "" && l.MaxClients > 0 {
+		s += fmt.Sprintf("; the fullest node, %s, has %d of its %d maxclients connected (%s)", l.Node, l.Clients, l.MaxClients, PercentOf(float64(l.Clients), float64(l.MaxClients)))
+	}
+	return s
 }
 
 func redisGroupLabel(g *collectors.RedisGroup) string {

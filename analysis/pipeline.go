@@ -26,6 +26,9 @@ type Pipeline struct {
 	probe    probeTracker
 	findings findingTracker
 	noTrend  bool
+	// subs are the pipelines of the servers other than the primaries,
+	// by serverKey, created when a snapshot first lists the server.
+	subs map[string]*Pipeline
 }
 
 // WithoutTrend stops the pipeline copying recent history into each Frame,
@@ -53,7 +56,20 @@ func NewPipeline(rules []Rule) *Pipeline {
 func (p *Pipeline) Rules() []Rule { return append([]Rule(nil), p.rules...) }
 
 // Step adds s to the history and evaluates alerts and findings at s.TakenAt.
+// When s lists several servers (Servers), the primaries' rules run on the
+// top level as for one target, each other server's rules of its kind on
+// its own history and alert states (stepServers), and Frame.Fleet has a
+// row per server.
 func (p *Pipeline) Step(s collectors.Snapshot) Frame {
+	names := primaryNames(s.Servers)
+	f := p.step(s, names)
+	p.stepServers(s, &f)
+	return f
+}
+
+// step evaluates this pipeline's rules and findings on s, naming the
+// server of each alert, finding and mitigation after names.
+func (p *Pipeline) step(s collectors.Snapshot, names serverNames) Frame {
 	p.history.Add(s)
 	p.probe.observe(s.Probe)
 	in := &input{snap: s, history: p.history, refusedStreak: p.probe.streak}
@@ -72,12 +88,14 @@ func (p *Pipeline) Step(s collectors.Snapshot) Frame {
 		}
 		from := p.alerts[i].state
 		a := p.alerts[i].step(s.TakenAt, r, res)
+		a.Server = names.of(r.Source)
 		if from != a.State {
-			f.Transitions = append(f.Transitions, Transition{Rule: r.Name, From: from, To: a.State, At: s.TakenAt, Value: a.Value, Summary: a.Summary})
+			f.Transitions = append(f.Transitions, Transition{Rule: r.Name, From: from, To: a.State, At: s.TakenAt, Value: a.Value, Summary: a.Summary, Server: a.Server})
 		}
 		f.Alerts[i] = a
 	}
 	f.Findings = p.findings.track(in, findings(in))
+	names.nameFindings(f.Findings)
 	sortFindings(f.Findings)
 	return f
 }
@@ -103,6 +121,7 @@ func (p *Pipeline) Reset() {
 	p.alerts = make([]alertMachine, len(p.rules))
 	p.probe = probeTracker{}
 	p.findings = findingTracker{}
+	p.subs = nil
 }
 
 // Transition is one change of an alert's state, for timelines (report).
@@ -113,6 +132,8 @@ type Transition struct {
 	At      time.Time  `json:"at"`
 	Value   float64    `json:"value"`
 	Summary string     `json:"summary"`
+	// Server is as Alert.Server: empty for one target.
+	Server string `json:"server,omitempty"`
 }
 
 // alertMachine is one rule's state. The zero value is inactive.

@@ -268,18 +268,28 @@ func evalLockWaits(r *Rule, in *input) outcome {
 	}
 }
 
+// evalRedisNearLimit compares the fullest server's clients with its
+// maxclients: for a cluster the fullest node's (FullestRedis), since each
+// node refuses at its own limit whatever the others hold.
 func evalRedisNearLimit(r *Rule, in *input) outcome {
 	rs := in.snap.Redis
-	if rs == nil || rs.MaxClients <= 0 {
+	if rs == nil {
 		return outcome{}
 	}
-	n := float64(rs.ConnectedClients)
+	l := FullestRedis(rs)
+	if l.MaxClients <= 0 {
+		return outcome{}
+	}
+	n := float64(l.Clients)
 	sum := fmt.Sprintf("%d of %d maxclients connected (%s, threshold %s)",
-		rs.ConnectedClients, rs.MaxClients, PercentOf(n, float64(rs.MaxClients)), PercentOf(r.Threshold, 1))
+		l.Clients, l.MaxClients, PercentOf(n, float64(l.MaxClients)), PercentOf(r.Threshold, 1))
+	if l.Node != "" {
+		sum = fmt.Sprintf("fullest node %s: %s; %d clients on the cluster's %d nodes", l.Node, sum, rs.ConnectedClients, l.Nodes)
+	}
 	if rs.RejectedConnections > 0 {
 		sum += fmt.Sprintf("; %d connections rejected so far", rs.RejectedConnections)
 	}
-	return outcome{known: true, active: n >= r.Threshold*float64(rs.MaxClients), value: n, summary: sum}
+	return outcome{known: true, active: n >= r.Threshold*float64(l.MaxClients), value: n, summary: sum}
 }
 
 // evalRedisGrowing calls growth sustained when both halves of the window
