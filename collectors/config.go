@@ -3,6 +3,7 @@ package collectors
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -122,6 +123,19 @@ func (c Config) withDefaults() Config {
 		r.Timeout = orDuration(r.Timeout, defaultRedisTimeout)
 		c.Redis = &r
 	}
+	c.MorePG = slices.Clone(c.MorePG)
+	for i := range c.MorePG {
+		pg := &c.MorePG[i]
+		pg.Interval = orDuration(pg.Interval, DefaultInterval)
+		pg.StatementTimeout = orDuration(pg.StatementTimeout, defaultStatementTimeout)
+		pg.ConnectTimeout = orDuration(pg.ConnectTimeout, defaultConnectTimeout)
+	}
+	c.MoreRedis = slices.Clone(c.MoreRedis)
+	for i := range c.MoreRedis {
+		r := &c.MoreRedis[i]
+		r.Interval = orDuration(r.Interval, DefaultInterval)
+		r.Timeout = orDuration(r.Timeout, defaultRedisTimeout)
+	}
 	if c.Jobs != nil {
 		j := *c.Jobs
 		j.Interval = orDuration(j.Interval, DefaultJobsInterval)
@@ -154,9 +168,22 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Redis != nil {
-		if _, err := parseRedisOptions(c.Redis.URL, c.Redis.Timeout); err != nil {
+		if err := c.Redis.validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	for _, pg := range c.MorePG {
+		if _, err := parsePGConfig(pg.DSN, fmt.Sprintf("PostgreSQL server %s", pgName(pg))); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, r := range c.MoreRedis {
+		if err := r.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.validateNames(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PgBouncer != nil {
 		if _, err := parsePGConfig(c.PgBouncer.DSN, "pgbouncer DSN (--pgbouncer)"); err != nil {
@@ -171,9 +198,21 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validate checks the URL of one Redis server or cluster.
+func (r RedisConfig) validate() error {
+	var err error
+	if r.isCluster() {
+		_, err = parseClusterOptions(r.URL, r.Timeout)
+	} else {
+		_, err = parseRedisOptions(r.URL, r.Timeout)
+	}
+	return err
+}
+
 // Empty reports whether no source is configured.
 func (c Config) Empty() bool {
-	return c.PG == nil && c.Probe == nil && c.Redis == nil && c.Jobs == nil && c.PgBouncer == nil
+	return c.PG == nil && c.Probe == nil && c.Redis == nil && c.Jobs == nil && c.PgBouncer == nil &&
+		len(c.MorePG) == 0 && len(c.MoreRedis) == 0
 }
 
 // invalidTarget says why raw was rejected, with no part of its password:

@@ -182,11 +182,18 @@ func (c *redisCollector) sample(ctx context.Context, now time.Time) (*RedisStats
 }
 
 // fetch reads INFO and, when due, CLIENT ID and CLIENT LIST in one round
-// trip on the one connection. listErr is a refusal of the CLIENT commands
-// (an ACL without them) when INFO itself answered.
+// trip on the one connection.
 func (c *redisCollector) fetch(ctx context.Context, withList bool) (info string, ownID int64, list string, listErr, err error) {
+	return fetchInfoAndList(ctx, c.client, withList)
+}
+
+// fetchInfoAndList reads INFO and, when withList, CLIENT ID and CLIENT
+// LIST in one round trip on client's one connection (the cluster collector
+// runs it on each node). listErr is a refusal of the CLIENT commands (an
+// ACL without them) when INFO itself answered.
+func fetchInfoAndList(ctx context.Context, client *redis.Client, withList bool) (info string, ownID int64, list string, listErr, err error) {
 	if !withList {
-		info, err = c.client.Info(ctx).Result()
+		info, err = client.Info(ctx).Result()
 		return info, 0, "", nil, err
 	}
 	var (
@@ -194,7 +201,7 @@ func (c *redisCollector) fetch(ctx context.Context, withList bool) (info string,
 		idCmd   *redis.IntCmd
 		listCmd *redis.StringCmd
 	)
-	_, err = c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		infoCmd = p.Info(ctx)
 		idCmd = p.ClientID(ctx)
 		listCmd = p.ClientList(ctx)
@@ -244,21 +251,27 @@ func isTimeout(err error) bool {
 }
 
 func (c *redisCollector) redisFailed(err error) error {
+	return redisFailure(c.target, c.cfg.Timeout, err)
+}
+
+// redisFailure is the sentence for a failed command on the Redis server
+// (or cluster node) at target.
+func redisFailure(target string, timeout time.Duration, err error) error {
 	var tlsErr *tlsHandshakeError
 	if errors.As(err, &tlsErr) {
-		return fmt.Errorf("no TLS handshake with Redis at %s within %s (%v); if that Redis does not speak TLS, use redis:// instead of rediss://", c.target, c.cfg.Timeout, tlsErr.err)
+		return fmt.Errorf("no TLS handshake with Redis at %s within %s (%v); if that Redis does not speak TLS, use redis:// instead of rediss://", target, timeout, tlsErr.err)
 	}
 	if isTimeout(err) {
-		return fmt.Errorf("Redis at %s did not answer in time; check --redis and that the server is up", c.target)
+		return fmt.Errorf("Redis at %s did not answer in time; check --redis and that the server is up", target)
 	}
 	msg := err.Error()
 	if redis.IsMaxClientsError(err) {
-		return fmt.Errorf("Redis at %s refuses new connections: max number of clients reached; slotwatch keeps its connection once it has one, so start it before the limit is hit or raise maxclients", c.target)
+		return fmt.Errorf("Redis at %s refuses new connections: max number of clients reached; slotwatch keeps its connection once it has one, so start it before the limit is hit or raise maxclients", target)
 	}
 	if closedByPeer(err) {
-		return fmt.Errorf("Redis at %s closed slotwatch's connection (%s), as it does when maxclients is reached; check connected_clients against maxclients with redis-cli INFO clients", c.target, msg)
+		return fmt.Errorf("Redis at %s closed slotwatch's connection (%s), as it does when maxclients is reached; check connected_clients against maxclients with redis-cli INFO clients", target, msg)
 	}
-	return fmt.Errorf("cannot read from Redis at %s: %s; check --redis and that the server is up", c.target, msg)
+	return fmt.Errorf("cannot read from Redis at %s: %s; check --redis and that the server is up", target, msg)
 }
 
 // withoutClient drops slotwatch's own connection, as the PostgreSQL
@@ -298,16 +311,23 @@ func parseInfo(info string, st *RedisStats) {
 }
 
 // RedisRunner runs commands on the Redis collector's own client connection
-// (contract C2).
-type RedisRunner struct{ c *redisCollector }
+// (contract C2): c for a single server, cl for a Redis Cluster (one
+// connection per node, WithNodeConn).
+type RedisRunner struct {
+	c  *redisCollector
+	cl *clusterCollector
+}
 
 // WithConn runs fn on the collector's connection between two ticks. A
 // connection that Redis closed (CLIENT KILL, a restart) is found by a PING
 // first and replaced. fn must leave the connection as it found it (name,
 // selected database): the collector goes on using it.
 func (r *RedisRunner) WithConn(ctx context.Context, fn func(ctx context.Context, conn *redis.Conn) error) error {
-	if r == nil || r.c == nil {
+	if r == nil || (r.c == nil && r.cl == nil) {
 		return errors.New("no Redis target is configured")
+	}
+	if r.cl != nil {
+		return fmt.Errorf("Redis at %s is a cluster; name the node to run on (one of %s)", r.cl.target, strings.Join(r.Nodes(), ", "))
 	}
 	c := r.c
 	c.mu.Lock()
@@ -318,14 +338,8 @@ func (r *RedisRunner) WithConn(ctx context.Context, fn func(ctx context.Context,
 	case c.client == nil:
 		return fmt.Errorf("the Redis target %s is not valid", c.target)
 	}
-	if err := c.client.Ping(ctx).Err(); err != nil {
-		// The failed PING discarded a dead connection; one more dials anew.
-		if !connectionLost(err) {
-			return c.redisFailed(err)
-		}
-		if err := c.client.Ping(ctx).Err(); err != nil {
-			return c.redisFailed(err)
-		}
+	if err := pingReconnect(ctx, c.client); err != nil {
+		return c.redisFailed(err)
 	}
 	conn := c.client.Conn()
 	defer conn.Close()
@@ -334,10 +348,15 @@ func (r *RedisRunner) WithConn(ctx context.Context, fn func(ctx context.Context,
 
 // Server is the connection's target as host:port/db, without secrets.
 func (r *RedisRunner) Server() string {
-	if r == nil || r.c == nil {
+	switch {
+	case r == nil:
 		return ""
+	case r.cl != nil:
+		return r.cl.target
+	case r.c != nil:
+		return r.c.target
 	}
-	return r.c.target
+	return ""
 }
 
 // closedByPeer tells a connection Redis closed (as at maxclients, or by

@@ -3,6 +3,7 @@ package collectors
 import (
 	"context"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -23,16 +24,21 @@ type merger struct {
 	cur Snapshot
 }
 
-func newMerger() *merger { return &merger{cur: Snapshot{Errors: map[string]string{}}} }
+// newMerger starts from servers (nil for a single target): every snapshot
+// lists them, with no stats until each answers.
+func newMerger(servers []ServerSnapshot) *merger {
+	return &merger{cur: Snapshot{Errors: map[string]string{}, Servers: servers}}
+}
 
 // apply records one sample and returns the new merged snapshot. Published
-// snapshots are never modified: each gets its own Errors map and shares
-// only the immutable per-source structs.
+// snapshots are never modified: each gets its own Errors map and Servers
+// slice and shares only the immutable per-source structs.
 func (h *merger) apply(record func(*Snapshot)) Snapshot {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	next := h.cur
 	next.Errors = maps.Clone(h.cur.Errors)
+	next.Servers = slices.Clone(h.cur.Servers)
 	record(&next)
 	next.TakenAt = time.Now()
 	h.cur = next
@@ -42,9 +48,12 @@ func (h *merger) apply(record func(*Snapshot)) Snapshot {
 // Set is one running collection: its sources and the connections they
 // keep, which actions borrow through PG and Redis (contract C2).
 type Set struct {
-	pg      *PGRunner
-	redis   *RedisRunner
-	closers []func()
+	pg          *PGRunner
+	redis       *RedisRunner
+	pgByName    map[string]*PGRunner
+	redisByName map[string]*RedisRunner
+	servers     []ServerInfo
+	closers     []func()
 }
 
 // PG runs statements on the PostgreSQL collector's connection; nil when no
@@ -72,55 +81,99 @@ func (s *Set) close() {
 	}
 }
 
-// buildSources makes the sources and the connections they share: the jobs
-// query runs on the PostgreSQL collector's connection when its DSN is the
-// pg target's, so the console holds one slot per server.
-func buildSources(cfg Config) ([]source, *Set, error) {
+// plan is what one Start or CollectOnce runs: the sources, the PostgreSQL
+// collectors first (nPG of them), the set of their connections, and the
+// servers every snapshot lists (nil for a single target).
+type plan struct {
+	sources []source
+	nPG     int
+	set     *Set
+	servers []ServerSnapshot
+}
+
+// buildSources makes the sources and the connections they share: one
+// collector and one connection per PostgreSQL and Redis server, and the
+// jobs query on the primary PostgreSQL collector's connection when its DSN
+// is the pg target's, so the console holds one slot per server.
+func buildSources(cfg Config) (*plan, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	var sources []source
-	set := &Set{}
+	cfg = cfg.withPrimaries().withDefaults()
+	p := &plan{set: &Set{pgByName: map[string]*PGRunner{}, redisByName: map[string]*RedisRunner{}}}
 	own := newOwnBackends()
-	var pgLinkOf *pgLink
-	if cfg.PG != nil {
-		pgLinkOf = newPGLink(cfg.PG.DSN, "slotwatch", cfg.PG.StatementTimeout, cfg.PG.ConnectTimeout, own)
-		if cfg.Probe != nil {
-			pgLinkOf.users = append(pgLinkOf.users, newEndpoint(cfg.Probe.DSN).user)
+	var primaryLink *pgLink
+	for i, pg := range cfg.pgServers() {
+		link := newPGLink(pg.DSN, "slotwatch", pg.StatementTimeout, pg.ConnectTimeout, own)
+		runner := &PGRunner{link: link}
+		if i == 0 {
+			primaryLink = link
+			if cfg.Probe != nil {
+				link.users = append(link.users, newEndpoint(cfg.Probe.DSN).user)
+			}
+			p.set.pg = runner
 		}
-		set.pg = &PGRunner{link: pgLinkOf}
-		set.closers = append(set.closers, pgLinkOf.shutdown)
-		sources = append(sources, newPGCollectorOn(*cfg.PG, pgLinkOf))
+		p.set.closers = append(p.set.closers, link.shutdown)
+		p.addServer(cfg, ServerInfo{Name: pgName(pg), Kind: SourcePostgres, Target: link.ep.target, Primary: i == 0},
+			newPGCollectorOn(pg, link))
+		p.set.pgByName[pgName(pg)] = runner
 	}
+	p.nPG = len(p.sources)
 	if cfg.Probe != nil {
-		sources = append(sources, newProbe(*cfg.Probe, own))
+		p.sources = append(p.sources, newProbe(*cfg.Probe, own))
 	}
 	if cfg.PgBouncer != nil {
-		sources = append(sources, newPgBouncerCollector(*cfg.PgBouncer))
+		p.sources = append(p.sources, newPgBouncerCollector(*cfg.PgBouncer))
 	}
-	if cfg.Redis != nil {
-		rc := newRedisCollector(*cfg.Redis)
-		set.redis = &RedisRunner{c: rc}
-		set.closers = append(set.closers, rc.shutdown)
-		sources = append(sources, rc)
+	for i, r := range cfg.redisServers() {
+		src, runner, shutdown := newRedisSource(r)
+		if i == 0 {
+			p.set.redis = runner
+		}
+		p.set.closers = append(p.set.closers, shutdown)
+		p.addServer(cfg, ServerInfo{Name: redisName(r), Kind: SourceRedis, Target: runner.Server(), Primary: i == 0,
+			Cluster: runner.Cluster()}, src)
+		p.set.redisByName[redisName(r)] = runner
 	}
 	if cfg.Jobs != nil {
-		if pgLinkOf != nil && cfg.Jobs.DSN == cfg.PG.DSN {
-			sources = append(sources, newJobsCollector(*cfg.Jobs, pgLinkOf, true))
+		if primaryLink != nil && cfg.Jobs.DSN == cfg.PG.DSN {
+			p.sources = append(p.sources, newJobsCollector(*cfg.Jobs, primaryLink, true))
 		} else {
 			link := newPGLink(cfg.Jobs.DSN, "slotwatch-jobs", cfg.Jobs.StatementTimeout, defaultConnectTimeout, own)
-			set.closers = append(set.closers, link.shutdown)
-			sources = append(sources, newJobsCollector(*cfg.Jobs, link, false))
+			p.set.closers = append(p.set.closers, link.shutdown)
+			p.sources = append(p.sources, newJobsCollector(*cfg.Jobs, link, false))
 		}
 	}
 	if cfg.Alerting != nil {
 		// Validate has checked the URLs, so this cannot fail.
 		if a, err := newAlertingCollector(*cfg.Alerting); err == nil {
-			sources = append(sources, a)
+			p.sources = append(p.sources, a)
 		}
 	}
-	return sources, set, nil
+	return p, nil
+}
+
+// addServer adds a server's collector; with several servers it records
+// into its place in Snapshot.Servers too.
+func (p *plan) addServer(cfg Config, info ServerInfo, src source) {
+	p.set.servers = append(p.set.servers, info)
+	if !cfg.fleet() {
+		p.sources = append(p.sources, src)
+		return
+	}
+	p.sources = append(p.sources, serverSource{source: src, index: len(p.servers), primary: info.Primary, kind: info.Kind})
+	p.servers = append(p.servers, ServerSnapshot{Name: info.Name, Kind: info.Kind, Primary: info.Primary})
+}
+
+// newRedisSource is the collector of one Redis server or cluster, its
+// runner and what closes its connections.
+func newRedisSource(cfg RedisConfig) (source, *RedisRunner, func()) {
+	if cfg.isCluster() {
+		cc := newClusterCollector(cfg)
+		return cc, &RedisRunner{cl: cc}, cc.shutdown
+	}
+	rc := newRedisCollector(cfg)
+	return rc, &RedisRunner{c: rc}, rc.shutdown
 }
 
 // Start runs one goroutine per configured source; each publishes the merged
@@ -129,20 +182,20 @@ func buildSources(cfg Config) ([]source, *Set, error) {
 // connections close when ctx is cancelled. The error is only for invalid
 // configuration.
 func Start(ctx context.Context, cfg Config, out Sink) (*Set, error) {
-	sources, set, err := buildSources(cfg)
+	p, err := buildSources(cfg)
 	if err != nil {
 		return nil, err
 	}
-	h := newMerger()
+	h := newMerger(p.servers)
 	var wg sync.WaitGroup
-	for _, src := range sources {
+	for _, src := range p.sources {
 		wg.Go(func() { runSource(ctx, src, h, out) })
 	}
 	go func() {
 		wg.Wait()
-		set.close()
+		p.set.close()
 	}()
-	return set, nil
+	return p.set, nil
 }
 
 func runSource(ctx context.Context, src source, h *merger, out Sink) {
@@ -167,34 +220,32 @@ func runSource(ctx context.Context, src source, h *merger, out Sink) {
 }
 
 // CollectOnce takes one sample of every configured source and closes every
-// connection it opened. PostgreSQL is sampled first, alone, so that its
-// sessions are exactly the server's client backends with none of
-// slotwatch's own (the probe and jobs connections open after it); the other
-// sources then run concurrently. Invalid configuration is reported in
-// Errors under "config".
+// connection it opened. The PostgreSQL servers are sampled first (together,
+// one connection each), so that their sessions are exactly the servers'
+// client backends with none of slotwatch's own but the collectors' (the
+// probe and jobs connections open after them); the other sources then run
+// concurrently. Invalid configuration is reported in Errors under
+// "config".
 func CollectOnce(ctx context.Context, cfg Config) Snapshot {
-	sources, set, err := buildSources(cfg)
+	p, err := buildSources(cfg)
 	if err != nil {
 		return Snapshot{TakenAt: time.Now(), Errors: map[string]string{"config": err.Error()}}
 	}
-	defer set.close()
-	records := make([]func(*Snapshot), len(sources))
-	first := 0
-	if cfg.PG != nil {
-		// buildSources puts the PostgreSQL collector first.
-		records[0] = sources[0].collect(ctx)
-		sources[0].close()
-		first = 1
+	defer p.set.close()
+	records := make([]func(*Snapshot), len(p.sources))
+	collect := func(from, to int) {
+		var wg sync.WaitGroup
+		for i := from; i < to; i++ {
+			wg.Go(func() {
+				defer p.sources[i].close()
+				records[i] = p.sources[i].collect(ctx)
+			})
+		}
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	for i := first; i < len(sources); i++ {
-		wg.Go(func() {
-			defer sources[i].close()
-			records[i] = sources[i].collect(ctx)
-		})
-	}
-	wg.Wait()
-	h := newMerger()
+	collect(0, p.nPG)
+	collect(p.nPG, len(p.sources))
+	h := newMerger(p.servers)
 	snap := h.apply(func(*Snapshot) {})
 	for _, record := range records {
 		if record != nil {
