@@ -81,13 +81,16 @@ type Exclusion struct {
 
 // SessionPlan is a previewed session action: exactly Targets will be signalled.
 type SessionPlan struct {
-	Request   SessionRequest `json:"request"`
-	Server    string         `json:"server"` // redacted target
-	Statement string         `json:"statement"`
-	Targets   []Backend      `json:"targets"`
-	Excluded  []Exclusion    `json:"excluded"`
-	Notes     []string       `json:"notes,omitempty"` // e.g. "cancel has no effect on idle sessions"
-	PlannedAt time.Time      `json:"planned_at"`
+	Request SessionRequest `json:"request"`
+	Server  string         `json:"server"` // redacted target
+	// ServerName is the configured name of the server when several are
+	// configured (Fleet); empty for a single target.
+	ServerName string      `json:"server_name,omitempty"`
+	Statement  string      `json:"statement"`
+	Targets    []Backend   `json:"targets"`
+	Excluded   []Exclusion `json:"excluded"`
+	Notes      []string    `json:"notes,omitempty"` // e.g. "cancel has no effect on idle sessions"
+	PlannedAt  time.Time   `json:"planned_at"`
 }
 
 // Outcome of one target.
@@ -103,7 +106,9 @@ const (
 // TargetResult reports what happened to one target. ID is the pid or the
 // Redis client id.
 type TargetResult struct {
-	ID      int64   `json:"id"`
+	ID int64 `json:"id"`
+	// Node is the Redis Cluster node of a client target (ids are per node).
+	Node    string  `json:"node,omitempty"`
 	Outcome Outcome `json:"outcome"`
 	Reason  string  `json:"reason,omitempty"`
 }
@@ -148,13 +153,15 @@ type RedisFilter struct {
 
 // RedisPlan is a previewed CLIENT KILL: exactly Targets will be killed.
 type RedisPlan struct {
-	Filter    RedisFilter              `json:"filter"`
-	Server    string                   `json:"server"`
-	Statement string                   `json:"statement"`
-	Targets   []collectors.RedisClient `json:"targets"`
-	Excluded  []RedisExclusion         `json:"excluded"`
-	Notes     []string                 `json:"notes,omitempty"`
-	PlannedAt time.Time                `json:"planned_at"`
+	Filter RedisFilter `json:"filter"`
+	Server string      `json:"server"` // redacted target
+	// ServerName is as SessionPlan.ServerName.
+	ServerName string                   `json:"server_name,omitempty"`
+	Statement  string                   `json:"statement"`
+	Targets    []collectors.RedisClient `json:"targets"`
+	Excluded   []RedisExclusion         `json:"excluded"`
+	Notes      []string                 `json:"notes,omitempty"`
+	PlannedAt  time.Time                `json:"planned_at"`
 }
 
 // RedisExclusion is a client that matched but the policy protects.
@@ -174,7 +181,10 @@ type RedisDriver interface {
 	Server() string
 	// OwnID is the driver's own client id, which is never killed.
 	OwnID() int64
+	// Clients lists every client; on a Redis Cluster every node's, each
+	// with RedisClient.Node set (client ids are per node).
 	Clients(ctx context.Context) ([]collectors.RedisClient, error)
-	// Kill closes one client by id; false means it was already gone.
-	Kill(ctx context.Context, id int64) (bool, error)
+	// Kill closes one client, identified by its id on c.Node (the only
+	// server when Node is empty); false means it was already gone.
+	Kill(ctx context.Context, c collectors.RedisClient) (bool, error)
 }

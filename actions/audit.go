@@ -38,19 +38,32 @@ const (
 type AuditTarget struct {
 	ID     int64  `json:"id"`
 	Reason string `json:"reason"`
+	// Node is the Redis Cluster node the client is on (ids are per node).
+	Node string `json:"node,omitempty"`
+}
+
+// NodeTarget is one Redis Cluster client of an action, named by its node
+// and its id there, with its outcome on the result line.
+type NodeTarget struct {
+	Node    string  `json:"node"`
+	ID      int64   `json:"id"`
+	Outcome Outcome `json:"outcome,omitempty"`
 }
 
 // AuditEntry is one JSON line of the audit log.
 type AuditEntry struct {
-	Time      time.Time `json:"time"`
-	ActionID  string    `json:"action_id"` // links the intent and result lines of one action
-	Phase     string    `json:"phase"`
-	Operator  Operator  `json:"operator"`
-	Server    string    `json:"server"` // never carries a password
-	Action    string    `json:"action"`
-	Predicate string    `json:"predicate,omitempty"`
-	Statement string    `json:"statement,omitempty"`
-	Confirmed bool      `json:"confirmed"`
+	Time     time.Time `json:"time"`
+	ActionID string    `json:"action_id"` // links the intent and result lines of one action
+	Phase    string    `json:"phase"`
+	Operator Operator  `json:"operator"`
+	Server   string    `json:"server"` // never carries a password
+	// ServerName is the configured name of the server when several are
+	// configured (Fleet); empty for a single target.
+	ServerName string `json:"server_name,omitempty"`
+	Action     string `json:"action"`
+	Predicate  string `json:"predicate,omitempty"`
+	Statement  string `json:"statement,omitempty"`
+	Confirmed  bool   `json:"confirmed"`
 
 	Previewed []int64       `json:"previewed,omitempty"`
 	Excluded  []AuditTarget `json:"excluded,omitempty"`
@@ -58,6 +71,9 @@ type AuditEntry struct {
 	Gone      []int64       `json:"gone,omitempty"`
 	Skipped   []AuditTarget `json:"skipped,omitempty"`
 	Failed    []AuditTarget `json:"failed,omitempty"`
+	// NodeTargets names each target of a Redis Cluster action by node and
+	// id (the id lists above alone are ambiguous across nodes).
+	NodeTargets []NodeTarget `json:"node_targets,omitempty"`
 
 	// Guards: the setting, the role it applies to (PostgreSQL) and the value
 	// before and after; nil means "not set" (the server default applies).
@@ -69,6 +85,9 @@ type AuditEntry struct {
 	// action id of the guard-set a guard-revert undoes.
 	Outcome  Outcome `json:"outcome,omitempty"`
 	RevertOf string  `json:"revert_of,omitempty"`
+	// Nodes are a Redis Cluster guard's value on each node before and
+	// after; revert restores each node's own previous value.
+	Nodes []GuardNode `json:"nodes,omitempty"`
 
 	Notes []string `json:"notes,omitempty"`
 	Error string   `json:"error,omitempty"`

@@ -63,16 +63,23 @@ type GuardRequest struct {
 // GuardPlan is a previewed guard change. Current and New are nil for "not
 // set" (the server default applies; New nil means RESET).
 type GuardPlan struct {
-	Action    string    `json:"action"` // guard-set or guard-revert
-	Setting   string    `json:"setting"`
-	Role      string    `json:"role,omitempty"`
-	Server    string    `json:"server"`
-	Current   *string   `json:"current"`
-	New       *string   `json:"new"`
-	Statement string    `json:"statement"`
-	RevertOf  string    `json:"revert_of,omitempty"`
-	Notes     []string  `json:"notes,omitempty"`
-	PlannedAt time.Time `json:"planned_at"`
+	Action  string `json:"action"` // guard-set or guard-revert
+	Setting string `json:"setting"`
+	Role    string `json:"role,omitempty"`
+	Server  string `json:"server"` // redacted target
+	// ServerName is as SessionPlan.ServerName.
+	ServerName string  `json:"server_name,omitempty"`
+	Current    *string `json:"current"`
+	New        *string `json:"new"`
+	Statement  string  `json:"statement"`
+	RevertOf   string  `json:"revert_of,omitempty"`
+	// Nodes are, on a Redis Cluster, each node's value now and what the
+	// plan sets it to: the timeout is changed on every node, masters and
+	// replicas. Current then is the nodes' common value (or says they
+	// differ) and New what most of them get, for display.
+	Nodes     []GuardNode `json:"nodes,omitempty"`
+	Notes     []string    `json:"notes,omitempty"`
+	PlannedAt time.Time   `json:"planned_at"`
 }
 
 // GuardResult is the outcome of an executed GuardPlan.
@@ -84,10 +91,14 @@ type GuardResult struct {
 
 // GuardValue is the current value of one guard.
 type GuardValue struct {
-	Setting string  `json:"setting"`
-	Role    string  `json:"role,omitempty"`
-	Server  string  `json:"server"`
-	Value   *string `json:"value"` // nil: not set for the role (server default)
+	Setting string `json:"setting"`
+	Role    string `json:"role,omitempty"`
+	Server  string `json:"server"`
+	// ServerName is as SessionPlan.ServerName; Node is the Redis Cluster
+	// node of a per-node value (one GuardValue per node).
+	ServerName string  `json:"server_name,omitempty"`
+	Node       string  `json:"node,omitempty"`
+	Value      *string `json:"value"` // nil: not set for the role (server default)
 	// RevertTo is what `guard revert` would restore, when the audit log
 	// records a change slotwatch made; RevertOf names that change.
 	RevertTo *string `json:"revert_to,omitempty"`
@@ -138,7 +149,13 @@ func (s *Service) ShowGuards(ctx context.Context, role string) ([]GuardValue, er
 			}
 		}
 	}
-	if g, ok := s.rds.(RedisGuardDriver); ok && s.rds != nil {
+	if nodes := s.redisGuardNodes(); len(nodes) > 0 {
+		values, err := s.showNodeTimeouts(ctx, nodes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, values...)
+	} else if g, ok := s.rds.(RedisGuardDriver); ok && s.rds != nil {
 		v, err := g.ConfigGet(ctx, "timeout")
 		if err != nil {
 			return nil, fmt.Errorf("read the Redis timeout on %s: %w", g.Server(), err)
@@ -146,6 +163,9 @@ func (s *Service) ShowGuards(ctx context.Context, role string) ([]GuardValue, er
 		out = append(out, GuardValue{Setting: GuardRedisTimeout, Server: g.Server(), Value: &v})
 	}
 	s.attachReverts(out)
+	for i := range out {
+		out[i].ServerName = s.name
+	}
 	return out, nil
 }
 
@@ -158,6 +178,9 @@ func (s *Service) attachReverts(values []GuardValue) {
 		v := &values[i]
 		if set, ok := lastRevertible(entries, v.Setting, v.Role, v.Server); ok {
 			v.RevertTo, v.RevertOf = set.Previous, set.ActionID
+			if v.Node != "" {
+				v.RevertTo = nodePrevious(set.Nodes, v.Node, v.Value)
+			}
 		}
 	}
 }
@@ -174,6 +197,9 @@ func (s *Service) PreviewGuardSet(ctx context.Context, req GuardRequest) (GuardP
 	}
 	v := strings.TrimSpace(req.Value)
 	plan.New = &v
+	for i := range plan.Nodes {
+		plan.Nodes[i].New = &v
+	}
 	s.finishGuardPlan(&plan)
 	return plan, nil
 }
@@ -196,7 +222,13 @@ func (s *Service) PreviewGuardRevert(ctx context.Context, req GuardRequest) (Gua
 			s.AuditPath(), plan.Setting, forRole(plan.Role), guardKey(plan.Server))
 	}
 	plan.New, plan.RevertOf = set.Previous, set.ActionID
-	if !sameValue(plan.Current, set.New) {
+	if len(plan.Nodes) > 0 || len(set.Nodes) > 0 {
+		notes, err := revertNodes(&plan, set)
+		if err != nil {
+			return plan, err
+		}
+		plan.Notes = append(plan.Notes, notes...)
+	} else if !sameValue(plan.Current, set.New) {
 		plan.Notes = append(plan.Notes, fmt.Sprintf("the value is now %s, not the %s slotwatch set: someone changed it since; revert overwrites that",
 			show(plan.Current), show(set.New)))
 	}
@@ -213,7 +245,7 @@ func forRole(role string) string {
 
 // guardPlan checks the request and reads the current value.
 func (s *Service) guardPlan(ctx context.Context, action string, req GuardRequest) (GuardPlan, error) {
-	plan := GuardPlan{Action: action, Setting: req.Setting, Role: req.Role, PlannedAt: s.now().UTC()}
+	plan := GuardPlan{Action: action, Setting: req.Setting, Role: req.Role, ServerName: s.name, PlannedAt: s.now().UTC()}
 	switch {
 	case isPGGuard(req.Setting):
 		if err := s.checkAllowed(action, s.pgServer(), req.Setting+forRole(req.Role)); err != nil {
@@ -249,6 +281,9 @@ func (s *Service) guardPlan(ctx context.Context, action string, req GuardRequest
 		plan.Server = g.Server()
 		if req.Role != "" {
 			return plan, errors.New("the Redis timeout applies to the whole server: drop --role")
+		}
+		if nodes := s.redisGuardNodes(); len(nodes) > 0 {
+			return s.clusterGuardPlan(ctx, plan, nodes)
 		}
 		v, err := g.ConfigGet(ctx, "timeout")
 		if err != nil {
@@ -306,6 +341,10 @@ func (s *Service) finishGuardPlan(plan *GuardPlan) {
 			v = *plan.New
 		}
 		plan.Statement = redisConfigStatement(v)
+		if len(plan.Nodes) > 0 {
+			plan.Statement = clusterConfigStatement(plan.Nodes)
+			plan.Notes = append(plan.Notes, fmt.Sprintf("a Redis Cluster: the timeout is changed on each of its %d nodes, masters and replicas, one by one; if one refuses, those already changed are set back", len(plan.Nodes)))
+		}
 		plan.Notes = append(plan.Notes, "Redis closes clients idle longer than this many seconds, existing ones included, except blocked, Pub/Sub and replica clients; closing can lag a little")
 		return
 	}
@@ -329,7 +368,9 @@ func (s *Service) ExecuteGuard(ctx context.Context, plan GuardPlan) (GuardResult
 	if err := s.audit.Append(s.guardEntry(id, PhaseIntent, plan, "")); err != nil {
 		return res, fmt.Errorf("nothing was done because the audit log cannot record it: %w", err)
 	}
-	if !sameValue(fresh.Current, plan.Current) {
+	if changed := nodesChanged(fresh.Nodes, plan.Nodes); changed != "" {
+		res.Outcome, res.Reason = Skipped, changed
+	} else if !sameValue(fresh.Current, plan.Current) {
 		res.Outcome, res.Reason = Skipped, fmt.Sprintf("the value changed since the preview (now %s, was %s); preview again", show(fresh.Current), show(plan.Current))
 	} else if err = s.applyGuard(ctx, plan); err != nil {
 		res.Outcome, res.Reason = Failed, err.Error()
@@ -345,6 +386,9 @@ func (s *Service) ExecuteGuard(ctx context.Context, plan GuardPlan) (GuardResult
 }
 
 func (s *Service) applyGuard(ctx context.Context, plan GuardPlan) error {
+	if plan.Setting == GuardRedisTimeout && len(plan.Nodes) > 0 {
+		return s.applyNodeTimeouts(ctx, plan.Nodes)
+	}
 	if plan.Setting == GuardRedisTimeout {
 		v := "0"
 		if plan.New != nil {
@@ -370,6 +414,7 @@ func (s *Service) guardEntry(id, phase string, plan GuardPlan, outcome Outcome) 
 	e.Confirmed = phase == PhaseIntent || phase == PhaseResult
 	e.Setting, e.Role, e.Previous, e.New = plan.Setting, plan.Role, plan.Current, plan.New
 	e.Outcome, e.RevertOf = outcome, plan.RevertOf
+	e.Nodes = plan.Nodes
 	if phase != PhaseResult {
 		e.Notes = plan.Notes
 	}

@@ -41,7 +41,7 @@ func (s *Service) explainGone(self, server, action string, results []TargetResul
 		if r.Outcome != Gone {
 			continue
 		}
-		if why := goneBy(entries, self, server, action, r.ID, since); why != "" {
+		if why := goneBy(entries, self, server, action, clientKey{r.Node, r.ID}, since); why != "" {
 			r.Reason = why
 		}
 	}
@@ -49,8 +49,9 @@ func (s *Service) explainGone(self, server, action string, results []TargetResul
 
 // goneBy finds the newest other action of the same kind (terminate or
 // redis-kill) that did (result) or may have (intent without result yet)
-// ended id on server.
-func goneBy(entries []AuditEntry, self, server, action string, id int64, since time.Time) string {
+// ended the target on server: a pid or client id, on its node for a Redis
+// Cluster client.
+func goneBy(entries []AuditEntry, self, server, action string, target clientKey, since time.Time) string {
 	verb, doing := "terminated", "terminating"
 	if action == ActionRedisKill {
 		verb, doing = "killed", "killing"
@@ -64,14 +65,29 @@ func goneBy(entries []AuditEntry, self, server, action string, id int64, since t
 		switch e.Phase {
 		case PhaseResult:
 			results[e.ActionID] = true
-			if slices.Contains(e.Done, id) {
+			if e.ended(target, true) {
 				return fmt.Sprintf("already %s by %s at %s", verb, e.Operator.Name(), e.Time.UTC().Format("15:04:05"))
 			}
 		case PhaseIntent:
-			if !results[e.ActionID] && slices.Contains(e.Previewed, id) {
+			if !results[e.ActionID] && e.ended(target, false) {
 				return fmt.Sprintf("already gone: %s is %s it (since %s)", e.Operator.Name(), doing, e.Time.UTC().Format("15:04:05"))
 			}
 		}
 	}
 	return ""
+}
+
+// ended reports whether the entry lists target as done (result lines) or
+// previewed (intent lines). A Redis Cluster target is looked up by node and
+// id, since ids repeat across nodes.
+func (e AuditEntry) ended(target clientKey, done bool) bool {
+	if target.node != "" || len(e.NodeTargets) > 0 {
+		return slices.ContainsFunc(e.NodeTargets, func(t NodeTarget) bool {
+			return t.Node == target.node && t.ID == target.id && (!done || t.Outcome == Done)
+		})
+	}
+	if done {
+		return slices.Contains(e.Done, target.id)
+	}
+	return slices.Contains(e.Previewed, target.id)
 }

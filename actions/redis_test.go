@@ -207,12 +207,12 @@ func (f *redisFixture) testByLib(t *testing.T) {
 	py := f.client(t, "127.0.0.1", "py")
 	f.client(t, "127.0.0.1", "other")
 	svc, rc, _ := f.service(t, DefaultPolicy())
-	if !versionAtLeast(rc.version, 7, 2) {
+	if !versionAtLeast(rc.version(""), 7, 2) {
 		// lib-name exists from Redis 7.2: on older servers the filter must
 		// match nobody rather than everybody.
 		report := kill(t, svc, RedisFilter{Lib: "redis-py"})
 		if len(report.Results) != 0 || len(f.names(t)) != 4 {
-			t.Fatalf("lib filter on Redis %s killed %+v", rc.version, report.Results)
+			t.Fatalf("lib filter on Redis %s killed %+v", rc.version(""), report.Results)
 		}
 		return
 	}

@@ -11,10 +11,40 @@ import (
 
 // ClientsByIDLister is implemented by Redis drivers that can list only some
 // clients (CLIENT LIST ID, Redis 6.2+): the re-check before each batch then
-// costs one short reply instead of the whole client list.
+// costs one short reply instead of the whole client list. node is the
+// Redis Cluster node the ids are on ("" for a single server); the clients
+// returned carry it as RedisClient.Node.
 type ClientsByIDLister interface {
-	ClientsByID(ctx context.Context, ids []int64) ([]collectors.RedisClient, error)
+	ClientsByID(ctx context.Context, node string, ids []int64) ([]collectors.RedisClient, error)
 }
+
+// NodeOwnIDs is implemented by Redis drivers that hold a connection on
+// each Redis Cluster node: OwnIDOn is the driver's client id on node,
+// never killed there. OwnID stays the id on a single server.
+type NodeOwnIDs interface {
+	OwnIDOn(node string) int64
+}
+
+// ownRedisID is the driver's own client id on c's node.
+func (s *Service) ownRedisID(c collectors.RedisClient) int64 {
+	if o, ok := s.rds.(NodeOwnIDs); ok && c.Node != "" {
+		return o.OwnIDOn(c.Node)
+	}
+	return s.rds.OwnID()
+}
+
+// clientKey identifies a Redis client: its id on its node.
+type clientKey struct {
+	node string
+	id   int64
+}
+
+func keyOf(c collectors.RedisClient) clientKey { return clientKey{c.Node, c.ID} }
+
+const (
+	redisKillStatement        = "CLIENT KILL ID <id> SKIPME yes (one per target, after re-reading it with CLIENT LIST ID)"
+	redisClusterKillStatement = "CLIENT KILL ID <id> SKIPME yes on the node holding each target (ids are per node), after re-reading it there with CLIENT LIST ID"
+)
 
 // PreviewRedis lists exactly which clients CLIENT KILL would close and which
 // matching clients the policy protects. It changes nothing.
@@ -38,14 +68,17 @@ func (s *Service) PreviewRedis(ctx context.Context, f RedisFilter) (RedisPlan, e
 	if err != nil {
 		return RedisPlan{}, fmt.Errorf("list Redis clients on %s: %w", server, err)
 	}
-	plan := RedisPlan{Filter: f, Server: server, Statement: "CLIENT KILL ID <id> SKIPME yes (one per target, after re-reading it with CLIENT LIST ID)", PlannedAt: s.now().UTC()}
+	plan := RedisPlan{Filter: f, Server: server, ServerName: s.name, Statement: redisKillStatement, PlannedAt: s.now().UTC()}
+	if slices.ContainsFunc(clients, func(c collectors.RedisClient) bool { return c.Node != "" }) {
+		plan.Statement = redisClusterKillStatement
+	}
 	seen := map[int64]bool{}
 	for _, c := range clients {
 		if !m.matches(c) {
 			continue
 		}
 		seen[c.ID] = true
-		if reason := s.policy.excludeRedis(c, s.rds.OwnID()); reason != "" {
+		if reason := s.policy.excludeRedis(c, s.ownRedisID(c)); reason != "" {
 			plan.Excluded = append(plan.Excluded, RedisExclusion{Client: c, Reason: reason})
 			continue
 		}
@@ -95,7 +128,7 @@ func (s *Service) ExecuteRedis(ctx context.Context, plan RedisPlan) (RedisReport
 		return err
 	}, func(rest []collectors.RedisClient, why string) {
 		for _, c := range rest {
-			report.Results = append(report.Results, TargetResult{ID: c.ID, Outcome: Skipped, Reason: why})
+			report.Results = append(report.Results, TargetResult{ID: c.ID, Node: c.Node, Outcome: Skipped, Reason: why})
 		}
 	})
 	s.explainGone(id, plan.Server, ActionRedisKill, report.Results)
@@ -110,69 +143,92 @@ func (s *Service) ExecuteRedis(ctx context.Context, plan RedisPlan) (RedisReport
 	return report, err
 }
 
-// killBatch re-reads the batch's clients, then kills those that still match
-// and are still allowed. It always returns one result per target.
+// killBatch re-reads the batch's clients (on their nodes), then kills
+// those that still match and are still allowed. It always returns one
+// result per target, in the batch's order.
 func (s *Service) killBatch(ctx context.Context, m redisMatcher, batch []collectors.RedisClient) ([]TargetResult, error) {
-	ids := make([]int64, len(batch))
-	for i, c := range batch {
-		ids[i] = c.ID
-	}
-	current, err := s.currentClients(ctx, ids)
+	current, err := s.currentClients(ctx, batch)
 	out := make([]TargetResult, 0, len(batch))
 	if err != nil {
-		for _, id := range ids {
-			out = append(out, TargetResult{ID: id, Outcome: Failed, Reason: "cannot re-read the client before killing it: " + err.Error()})
+		for _, c := range batch {
+			out = append(out, TargetResult{ID: c.ID, Node: c.Node, Outcome: Failed, Reason: "cannot re-read the client before killing it: " + err.Error()})
 		}
 		return out, fmt.Errorf("re-read Redis clients: %w", err)
 	}
-	for i, id := range ids {
-		r := TargetResult{ID: id}
-		c, ok := current[id]
+	for _, was := range batch {
+		r := TargetResult{ID: was.ID, Node: was.Node}
+		c, ok := current[keyOf(was)]
 		switch {
 		case !ok:
 			r.Outcome, r.Reason = Gone, "already gone"
-		case s.policy.excludeRedis(c, s.rds.OwnID()) != "":
-			r.Outcome, r.Reason = Skipped, "protected: "+s.policy.excludeRedis(c, s.rds.OwnID())
+		case s.policy.excludeRedis(c, s.ownRedisID(c)) != "":
+			r.Outcome, r.Reason = Skipped, "protected: "+s.policy.excludeRedis(c, s.ownRedisID(c))
 		case !m.matches(c):
-			r.Outcome, r.Reason = Skipped, "no longer matches the filter: "+describeClientChange(batch[i], c)
+			r.Outcome, r.Reason = Skipped, "no longer matches the filter: "+describeClientChange(was, c)
 		default:
-			r = s.killOne(ctx, id)
+			r = s.killOne(ctx, c)
 		}
 		out = append(out, r)
 	}
 	return out, nil
 }
 
-func (s *Service) killOne(ctx context.Context, id int64) TargetResult {
-	killed, err := s.rds.Kill(ctx, id)
+func (s *Service) killOne(ctx context.Context, c collectors.RedisClient) TargetResult {
+	killed, err := s.rds.Kill(ctx, c)
+	r := TargetResult{ID: c.ID, Node: c.Node}
 	switch {
 	case err != nil:
-		return TargetResult{ID: id, Outcome: Failed, Reason: err.Error()}
+		r.Outcome, r.Reason = Failed, err.Error()
 	case !killed:
-		return TargetResult{ID: id, Outcome: Gone, Reason: "already gone"}
+		r.Outcome, r.Reason = Gone, "already gone"
 	default:
-		return TargetResult{ID: id, Outcome: Done}
+		r.Outcome = Done
 	}
+	return r
 }
 
-func (s *Service) currentClients(ctx context.Context, ids []int64) (map[int64]collectors.RedisClient, error) {
-	var list []collectors.RedisClient
-	var err error
-	if l, ok := s.rds.(ClientsByIDLister); ok {
-		list, err = l.ClientsByID(ctx, ids)
-	} else {
-		list, err = s.rds.Clients(ctx)
+// currentClients reads the batch's clients as they are now, node by node.
+func (s *Service) currentClients(ctx context.Context, batch []collectors.RedisClient) (map[clientKey]collectors.RedisClient, error) {
+	var nodes []string
+	ids := map[string][]int64{}
+	for _, c := range batch {
+		if _, ok := ids[c.Node]; !ok {
+			nodes = append(nodes, c.Node)
+		}
+		ids[c.Node] = append(ids[c.Node], c.ID)
 	}
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]collectors.RedisClient, len(ids))
-	for _, c := range list {
-		if slices.Contains(ids, c.ID) {
-			out[c.ID] = c
+	out := make(map[clientKey]collectors.RedisClient, len(batch))
+	var all []collectors.RedisClient // the whole list, read once, for drivers without CLIENT LIST ID
+	for _, node := range nodes {
+		list, err := s.clientsOn(ctx, node, ids[node], &all)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range list {
+			if c.Node == node && slices.Contains(ids[node], c.ID) {
+				out[keyOf(c)] = c
+			}
 		}
 	}
 	return out, nil
+}
+
+func (s *Service) clientsOn(ctx context.Context, node string, ids []int64, all *[]collectors.RedisClient) ([]collectors.RedisClient, error) {
+	if l, ok := s.rds.(ClientsByIDLister); ok {
+		list, err := l.ClientsByID(ctx, node, ids)
+		if err != nil && node != "" {
+			return nil, fmt.Errorf("on node %s: %w", node, err)
+		}
+		return list, err
+	}
+	if *all == nil {
+		list, err := s.rds.Clients(ctx)
+		if err != nil {
+			return nil, err
+		}
+		*all = list
+	}
+	return *all, nil
 }
 
 func describeClientChange(was, now collectors.RedisClient) string {
@@ -207,9 +263,12 @@ func (s *Service) redisEntry(id, phase string, plan RedisPlan) AuditEntry {
 	e.Confirmed = phase == PhaseIntent || phase == PhaseResult
 	for _, c := range plan.Targets {
 		e.Previewed = append(e.Previewed, c.ID)
+		if c.Node != "" {
+			e.NodeTargets = append(e.NodeTargets, NodeTarget{Node: c.Node, ID: c.ID})
+		}
 	}
 	for _, x := range plan.Excluded {
-		e.Excluded = append(e.Excluded, AuditTarget{ID: x.Client.ID, Reason: x.Reason})
+		e.Excluded = append(e.Excluded, AuditTarget{ID: x.Client.ID, Reason: x.Reason, Node: x.Client.Node})
 	}
 	if phase != PhaseResult {
 		e.Notes = plan.Notes

@@ -16,6 +16,9 @@ type Service struct {
 	policy compiledPolicy
 	audit  *AuditLog
 	op     Operator
+	// name is the server's configured name in a Fleet ("" alone): plans
+	// and audit lines carry it as ServerName.
+	name string
 	// readOnly is the error every action is refused with when the policy
 	// is read-only (ErrReadOnly, or ErrViewer for a served viewer).
 	readOnly error
@@ -53,6 +56,14 @@ func (s *Service) AsViewer() *Service {
 	c := *s
 	c.policy.ReadOnly = true
 	c.readOnly = ErrViewer
+	return &c
+}
+
+// withName is the same service naming its server name in plans and audit
+// lines (a Fleet member).
+func (s *Service) withName(name string) *Service {
+	c := *s
+	c.name = name
 	return &c
 }
 
@@ -122,7 +133,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // entry starts an audit entry with the fields every line carries.
 func (s *Service) entry(id, phase, action, server string) AuditEntry {
-	return AuditEntry{Time: s.now().UTC(), ActionID: id, Phase: phase, Operator: s.op, Server: server, Action: action}
+	return AuditEntry{Time: s.now().UTC(), ActionID: id, Phase: phase, Operator: s.op, Server: server, ServerName: s.name, Action: action}
 }
 
 // refuse records a refusal and returns err unchanged. A refusal that cannot
@@ -182,19 +193,27 @@ func runBatches[T any](ctx context.Context, s *Service, items []T, do func(conte
 	return nil
 }
 
-// tally splits per-target results into the audit line's lists.
+// tally splits per-target results into the audit line's lists; Redis
+// Cluster results are also listed by node and id.
 func tally(e *AuditEntry, results []TargetResult) {
+	var byNode []NodeTarget
 	for _, r := range results {
+		if r.Node != "" {
+			byNode = append(byNode, NodeTarget{Node: r.Node, ID: r.ID, Outcome: r.Outcome})
+		}
 		switch r.Outcome {
 		case Done:
 			e.Done = append(e.Done, r.ID)
 		case Gone:
 			e.Gone = append(e.Gone, r.ID)
 		case Skipped:
-			e.Skipped = append(e.Skipped, AuditTarget{ID: r.ID, Reason: r.Reason})
+			e.Skipped = append(e.Skipped, AuditTarget{ID: r.ID, Reason: r.Reason, Node: r.Node})
 		default:
-			e.Failed = append(e.Failed, AuditTarget{ID: r.ID, Reason: r.Reason})
+			e.Failed = append(e.Failed, AuditTarget{ID: r.ID, Reason: r.Reason, Node: r.Node})
 		}
+	}
+	if byNode != nil {
+		e.NodeTargets = byNode
 	}
 }
 

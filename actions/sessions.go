@@ -45,7 +45,7 @@ func (s *Service) PreviewSessions(ctx context.Context, req SessionRequest) (Sess
 	if err != nil {
 		return SessionPlan{}, fmt.Errorf("list sessions on %s: %w", server, err)
 	}
-	plan := SessionPlan{Request: req, Server: server, Statement: s.sessionStatement(req), PlannedAt: s.now().UTC()}
+	plan := SessionPlan{Request: req, Server: server, ServerName: s.name, Statement: s.sessionStatement(req), PlannedAt: s.now().UTC()}
 	s.selectSessions(&plan, m, backends)
 	return plan, nil
 }

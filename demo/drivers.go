@@ -128,11 +128,11 @@ func (d *redisDriver) Clients(ctx context.Context) ([]collectors.RedisClient, er
 }
 
 // Kill closes one client; false means it was already gone.
-func (d *redisDriver) Kill(ctx context.Context, id int64) (bool, error) {
+func (d *redisDriver) Kill(ctx context.Context, c collectors.RedisClient) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("kill Redis client %d: %w", id, err)
+		return false, fmt.Errorf("kill Redis client %d: %w", c.ID, err)
 	}
 	d.sim.mu.Lock()
 	defer d.sim.mu.Unlock()
-	return d.sim.redis.kill(id, d.sim.now), nil
+	return d.sim.redis.kill(c.ID, d.sim.now), nil
 }

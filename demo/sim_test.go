@@ -303,10 +303,10 @@ func TestRedisKillIsReliefNotAFix(t *testing.T) {
 	if got := s.Snapshot().Redis.ConnectedClients; got != steadyClients+(156-112) {
 		t.Fatalf("%d clients 15 minutes after the kill, want the leak to have reopened 44", got)
 	}
-	if ok, err := s.RedisDriver().Kill(ctx, plan.Targets[0].ID); ok || err != nil {
+	if ok, err := s.RedisDriver().Kill(ctx, plan.Targets[0]); ok || err != nil {
 		t.Fatalf("killing a killed client: %v, %v; want already gone", ok, err)
 	}
-	if ok, _ := s.RedisDriver().Kill(ctx, s.RedisDriver().OwnID()); ok {
+	if ok, _ := s.RedisDriver().Kill(ctx, collectors.RedisClient{ID: s.RedisDriver().OwnID()}); ok {
 		t.Fatal("the driver killed its own connection")
 	}
 }
