@@ -174,7 +174,7 @@ func (l *pgLink) drop() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = l.conn.Close(ctx)
-	l.own.closed(l.appName, l.pid)
+	l.own.closed(l.appName, l.ep.server, l.pid)
 	l.conn, l.pid = nil, 0
 }
 

@@ -46,7 +46,9 @@ func newOwnBackends() *ownBackends {
 	return &ownBackends{conns: map[string]ownConn{}, roles: map[string]roleAttrs{}, starting: map[[2]string]int{}}
 }
 
-func ownKey(holder string, pid uint32) string { return fmt.Sprintf("%s/%d", holder, pid) }
+// ownKey names one connection: pids are per server, so two servers may
+// both have a backend of the same pid.
+func ownKey(holder, server string, pid uint32) string { return fmt.Sprintf("%s/%s/%d", holder, server, pid) }
 
 // opened records the backend pid of holder's new connection to server.
 func (o *ownBackends) opened(holder, server string, pid uint32) {
@@ -55,18 +57,18 @@ func (o *ownBackends) opened(holder, server string, pid uint32) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.conns[ownKey(holder, pid)] = ownConn{server: server, pid: int32(pid)}
+	o.conns[ownKey(holder, server, pid)] = ownConn{server: server, pid: int32(pid)}
 }
 
 // closed marks holder's connection pid as closed; it is forgotten once its
 // backend has had time to exit.
-func (o *ownBackends) closed(holder string, pid uint32) {
+func (o *ownBackends) closed(holder, server string, pid uint32) {
 	if o == nil || pid == 0 {
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	key := ownKey(holder, pid)
+	key := ownKey(holder, server, pid)
 	if c, ok := o.conns[key]; ok {
 		c.until = time.Now().Add(closeGrace)
 		o.conns[key] = c

@@ -61,7 +61,7 @@ func (p *probe) attempt(ctx context.Context) (*ProbeResult, string) {
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = conn.Close(closeCtx)
-		p.own.closed(probeApp, pid)
+		p.own.closed(probeApp, p.ep.server, pid)
 		return res, ""
 	}
 	done()

@@ -1,0 +1,105 @@
+package testserver
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// RedisCluster is a running throwaway Redis Cluster: n masters, no
+// replicas, every slot assigned.
+type RedisCluster struct {
+	Nodes []*Redis
+}
+
+// StartRedisCluster starts n (at least 3, as redis-cli --cluster create
+// requires) redis-server nodes with cluster mode on, each on a free port
+// in its own directory, joins them with redis-cli --cluster create and
+// waits until every node reports cluster_state:ok. All stop at cleanup.
+func StartRedisCluster(t testing.TB, n int) *RedisCluster {
+	t.Helper()
+	if n < 3 {
+		t.Fatalf("a Redis Cluster needs at least 3 masters, not %d", n)
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Fatal("redis-cli is not installed: run `apt-get install redis-tools` (or scripts/test, which installs it)")
+	}
+	rc := &RedisCluster{}
+	for range n {
+		dir := t.TempDir()
+		rc.Nodes = append(rc.Nodes, StartRedis(t, RedisOptions{Args: []string{
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(dir, "nodes.conf"),
+			"--cluster-node-timeout", "2000",
+		}}))
+	}
+	args := append([]string{"--cluster", "create"}, rc.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for _, addr := range rc.Addrs() {
+		waitClusterOK(t, cli, addr)
+	}
+	return rc
+}
+
+// Addrs lists the nodes' host:port, in start order.
+func (rc *RedisCluster) Addrs() []string {
+	addrs := make([]string, len(rc.Nodes))
+	for i, n := range rc.Nodes {
+		addrs[i] = n.Addr
+	}
+	return addrs
+}
+
+// URL is the redis+cluster:// URL naming every node.
+func (rc *RedisCluster) URL() string {
+	return "redis+cluster://" + strings.Join(rc.Addrs(), ",")
+}
+
+// waitClusterOK polls CLUSTER INFO on addr until it says cluster_state:ok:
+// the slots are assigned and the node has heard of every other node.
+func waitClusterOK(t testing.TB, cli, addr string) {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var last string
+	for ctx.Err() == nil {
+		out, err := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "CLUSTER", "INFO").CombinedOutput()
+		last = string(out)
+		if err == nil && strings.Contains(last, "cluster_state:ok") && knowsAll(last) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the Redis Cluster node %s did not reach cluster_state:ok within 30s; CLUSTER INFO:\n%s", addr, last)
+}
+
+// knowsAll reports whether CLUSTER INFO counts as many known nodes as
+// the cluster has masters with slots (cluster_size): the node has met
+// every master.
+func knowsAll(info string) bool {
+	known, size := -1, -2
+	for line := range strings.Lines(info) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "cluster_known_nodes":
+			known = n
+		case "cluster_size":
+			size = n
+		}
+	}
+	return known >= size
+}
