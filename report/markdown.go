@@ -39,6 +39,7 @@ func (b *Builder) Write(w io.Writer, opts Options) error {
 	b.writeHeader(md, opts)
 	b.writeTimeline(md, view)
 	b.writePeaks(md)
+	b.writeServers(md)
 	b.writeGaps(md)
 	b.writeRedisSeries(md)
 	b.writeTopGroups(md)
@@ -192,7 +193,7 @@ func (b *Builder) writeTimeline(md *mdWriter, view auditView) {
 		if from == "" {
 			from = string(analysis.Inactive)
 		}
-		rows = append(rows, timelineRow{t.At, []string{clock(t.At), "alert", t.Rule + ": " + from + " → " + string(t.To), t.Summary}})
+		rows = append(rows, timelineRow{t.At, []string{clock(t.At), "alert", onServer(t.Rule, t.Server) + ": " + from + " → " + string(t.To), t.Summary}})
 	}
 	for _, a := range view.actions {
 		rows = append(rows, timelineRow{a.e.Time, []string{clock(a.e.Time), "action", a.e.Action + " by " + operator(a.e.Operator),
@@ -221,7 +222,7 @@ func (b *Builder) writeTimeline(md *mdWriter, view auditView) {
 	var open []string
 	for _, a := range b.endAlerts {
 		if a.State == analysis.Firing || a.State == analysis.Pending {
-			open = append(open, fmt.Sprintf("%s (%s since %s)", a.Name, a.State, clock(a.Since)))
+			open = append(open, fmt.Sprintf("%s (%s since %s)", onServer(a.Name, a.Server), a.State, clock(a.Since)))
 		}
 	}
 	if len(open) > 0 {
@@ -236,7 +237,7 @@ func (b *Builder) writeTimeToMitigate(md *mdWriter, view auditView) {
 		return
 	}
 	f := b.firstFiring
-	line := fmt.Sprintf("Time to mitigate: the first alert (%s) fired at %s", f.Rule, clock(f.At))
+	line := fmt.Sprintf("Time to mitigate: the first alert (%s) fired at %s", onServer(f.Rule, f.Server), clock(f.At))
 	var first time.Time
 	for _, a := range view.actions {
 		if a.e.Phase == actions.PhaseRefused {
@@ -254,7 +255,7 @@ func (b *Builder) writeTimeToMitigate(md *mdWriter, view auditView) {
 	var still []string
 	for _, a := range b.endAlerts {
 		if a.State == analysis.Firing {
-			still = append(still, a.Name)
+			still = append(still, onServer(a.Name, a.Server))
 		}
 	}
 	switch {
@@ -317,6 +318,84 @@ func (b *Builder) writePeaks(md *mdWriter) {
 		return
 	}
 	md.table([]string{"Metric", "Peak", "At", "At the end"}, rows)
+}
+
+// onServer names the server an alert or finding is about when several
+// are recorded; a single target's text is unchanged.
+func onServer(what, server string) string {
+	if server == "" {
+		return what
+	}
+	return what + " on " + server
+}
+
+// writeServers is the per-server summary when the recording lists several
+// servers: each one's peak share of its slots, its state at the end, how
+// long it was down and which alerts fired on it.
+func (b *Builder) writeServers(md *mdWriter) {
+	if len(b.servers) == 0 {
+		return
+	}
+	md.line("## Servers")
+	md.line("")
+	var rows [][]string
+	for _, st := range b.servers {
+		rows = append(rows, []string{st.label(), st.kind, st.peakCell(), st.peakAtCell(), st.endCell(),
+			st.downCell(b.count), strings.Join(st.fired, ", ")})
+	}
+	md.table([]string{"Server", "Kind", "Peak used", "At", "At the end", "Down", "Alerts fired"}, rows)
+	md.line("Used of usable slots: PostgreSQL connections of max_connections minus the reserved slots; Redis clients of maxclients, for a cluster of its fullest node.")
+	md.line("")
+}
+
+func (st *serverStats) label() string {
+	if st.primary {
+		return st.name + " (primary)"
+	}
+	return st.name
+}
+
+func (st *serverStats) unit() string {
+	if st.kind == collectors.SourceRedis {
+		return "maxclients"
+	}
+	return "usable"
+}
+
+func (st *serverStats) peakCell() string {
+	if !st.answered {
+		return "never answered"
+	}
+	s := num(float64(st.peak.Used), float64(st.peak.Usable), st.unit())
+	if st.node != "" {
+		s += " on node " + st.node
+	}
+	return s
+}
+
+func (st *serverStats) peakAtCell() string {
+	if !st.answered {
+		return "–"
+	}
+	return clock(st.peakAt)
+}
+
+func (st *serverStats) endCell() string {
+	if st.end.Down {
+		return "down: " + st.end.Error
+	}
+	return num(float64(st.end.Used), float64(st.end.Usable), st.unit())
+}
+
+func (st *serverStats) downCell(count int) string {
+	if st.down == 0 {
+		return "–"
+	}
+	s := fmt.Sprintf("%d of %d snapshots", st.down, count)
+	if !st.end.Down && st.lastErr != "" {
+		s += ": " + st.lastErr
+	}
+	return s
 }
 
 // connections reads as the screen does: used of usable, max_connections
@@ -405,6 +484,32 @@ func orDash(s string) string {
 		return "–"
 	}
 	return s
+}
+
+// fullestServerFact names, of several servers, the one that came closest
+// to its limit; empty for a single target.
+func (b *Builder) fullestServerFact() string {
+	if len(b.servers) == 0 {
+		return ""
+	}
+	var top *serverStats
+	down := 0
+	for _, st := range b.servers {
+		if st.down > 0 {
+			down++
+		}
+		if st.answered && (top == nil || st.peak.Ratio > top.peak.Ratio) {
+			top = st
+		}
+	}
+	f := fmt.Sprintf("%d servers were watched (see Servers)", len(b.servers))
+	if top != nil {
+		f += fmt.Sprintf("; the fullest was %s at %s at %s", top.name, top.peakCell(), clock(top.peakAt))
+	}
+	if down > 0 {
+		f += fmt.Sprintf("; %d %s down or unanswered at some point", down, plural(down, "was", "were"))
+	}
+	return f + "."
 }
 
 func (b *Builder) writeRedisSeries(md *mdWriter) {
@@ -576,7 +681,7 @@ func (b *Builder) writeFindings(md *mdWriter) {
 	}
 	for i, sf := range found {
 		f := sf.finding
-		md.line("### %d. %s: %s", i+1, esc(f.Title), esc(f.About))
+		md.line("### %d. %s: %s", i+1, esc(f.Title), esc(onServer(f.About, f.Server)))
 		md.line("")
 		seen := fmt.Sprintf("Peak severity %s at %s; seen from %s to %s", f.Severity, clock(sf.peakAt), clock(sf.first), clock(sf.last))
 		if sf.lastSev != f.Severity {
@@ -734,6 +839,9 @@ func (b *Builder) keyFacts() []string {
 	}
 	if len(b.jobs) > 0 {
 		facts = append(facts, fmt.Sprintf("%d %s went over capacity%s.", len(b.jobs), plural(len(b.jobs), "row", "rows"), b.jobList()))
+	}
+	if f := b.fullestServerFact(); f != "" {
+		facts = append(facts, f)
 	}
 	if n := len(b.findings); n > 0 {
 		facts = append(facts, fmt.Sprintf("%d %s (see Findings).", n, plural(n, "likely cause was found", "likely causes were found")))

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -58,6 +59,28 @@ type Builder struct {
 	gaps          map[string]*sourceGaps
 	redisCounters counters
 	prevRedis     *collectors.RedisStats
+
+	// servers is every server the recording lists (Snapshot.Servers), in
+	// the order first seen; empty for a single target, whose report keeps
+	// its shape.
+	servers     []*serverStats
+	serverIndex map[string]*serverStats
+}
+
+// serverStats is one server's peak and end for the per-server summary.
+type serverStats struct {
+	name, kind string
+	primary    bool
+	// peak is the highest share of usable slots (used/usable; for a Redis
+	// Cluster of its fullest node, named in node).
+	peak     analysis.FleetRow
+	peakAt   time.Time
+	node     string
+	answered bool
+	end      analysis.FleetRow
+	down     int // snapshots in which it had not answered or failed
+	lastErr  string
+	fired    []string // rules that fired on it, in order
 }
 
 // counters sums Redis counter increases across restarts: a counter that
@@ -192,6 +215,8 @@ func NewBuilder(rules []analysis.Rule) *Builder {
 		jobs:     map[string]collectors.JobCapacity{},
 		findings: map[string]*seenFinding{},
 		gaps:     map[string]*sourceGaps{},
+
+		serverIndex: map[string]*serverStats{},
 	}
 }
 
@@ -212,6 +237,7 @@ func (b *Builder) Add(s collectors.Snapshot) {
 	b.addJobs(s)
 	b.addGaps(s)
 	b.observeWatches(s)
+	b.addServers(s, frame)
 	for _, f := range frame.Findings {
 		if !f.Cleared.IsZero() {
 			continue // the report keeps each finding as it stood while open
@@ -223,10 +249,14 @@ func (b *Builder) Add(s collectors.Snapshot) {
 // addFinding keeps each finding at its peak severity: the screen showed it
 // so, whatever it was downgraded to later.
 func (b *Builder) addFinding(f analysis.Finding, at time.Time) {
-	seen, ok := b.findings[f.ID]
+	key := f.ID
+	if f.Server != "" {
+		key = f.Server + "\x00" + f.ID // the same cause on two servers is two findings
+	}
+	seen, ok := b.findings[key]
 	if !ok {
-		b.findings[f.ID] = &seenFinding{finding: f, first: at, last: at, peakAt: at, lastSev: f.Severity}
-		b.order = append(b.order, f.ID)
+		b.findings[key] = &seenFinding{finding: f, first: at, last: at, peakAt: at, lastSev: f.Severity}
+		b.order = append(b.order, key)
 		return
 	}
 	seen.last, seen.lastSev = at, f.Severity
@@ -260,6 +290,60 @@ func (b *Builder) addAlerts(frame analysis.Frame) {
 	case b.everFiring && b.clearAt.IsZero():
 		b.clearAt = frame.Snapshot.TakenAt
 	}
+}
+
+// addServers keeps each listed server's peak share of its slots, its
+// state at the end, how often it was down and the rules that fired on it,
+// from the frame's fleet rows (the numbers the dashboard showed).
+func (b *Builder) addServers(s collectors.Snapshot, frame analysis.Frame) {
+	if len(frame.Fleet) == 0 {
+		return
+	}
+	for i := range s.Servers { // the summary lists them in configuration order
+		b.server(s.Servers[i].Name, s.Servers[i].Kind, s.Servers[i].Primary)
+	}
+	for _, row := range frame.Fleet {
+		st := b.server(row.Name, row.Kind, row.Primary)
+		st.end = row
+		if row.Down {
+			st.down++
+			st.lastErr = row.Error
+			continue
+		}
+		if !st.answered || row.Ratio > st.peak.Ratio || row.Usable <= 0 && row.Used > st.peak.Used {
+			st.peak, st.peakAt, st.answered = row, s.TakenAt, true
+			st.node = fullestNode(s, row.Name)
+		}
+	}
+	for _, t := range frame.Transitions {
+		if t.To != analysis.Firing || t.Server == "" {
+			continue
+		}
+		if st := b.serverIndex[t.Server]; st != nil && !slices.Contains(st.fired, t.Rule) {
+			st.fired = append(st.fired, t.Rule)
+		}
+	}
+}
+
+func (b *Builder) server(name, kind string, primary bool) *serverStats {
+	st := b.serverIndex[name]
+	if st == nil {
+		st = &serverStats{name: name, kind: kind, primary: primary}
+		b.serverIndex[name] = st
+		b.servers = append(b.servers, st)
+	}
+	return st
+}
+
+// fullestNode names a Redis Cluster's fullest node (the one its fleet row
+// counts); empty for anything else.
+func fullestNode(s collectors.Snapshot, name string) string {
+	for i := range s.Servers {
+		if sv := &s.Servers[i]; sv.Name == name && sv.Redis != nil && sv.Redis.Cluster {
+			return analysis.FullestRedis(sv.Redis).Node
+		}
+	}
+	return ""
 }
 
 func (b *Builder) metric(name string) *peak {
