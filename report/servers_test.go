@@ -61,8 +61,8 @@ func TestReportNamesServersAndSummarisesEach(t *testing.T) {
 	wantAll(t, md,
 		"## Servers",
 		"| Server | Kind | Peak used | At | At the end | Down | Alerts fired |",
-		"| primary (primary) | postgres | 36 of 37 usable (97%) | 15:35:00 | 7 of 37 usable (19%) | – | PostgresLockWaits, JobsOverCapacity, PostgresConnectionLimitReached, PostgresRefusingConnections |\n" +
-			"| cache (primary) | redis | 187 of 200 maxclients (94%) | 15:41:50 | 12 of 200 maxclients (6%) | – | RedisClientsNearLimit |\n" +
+		"| primary (primary) | postgres | 36 of 37 usable (97%) | 15:35:00 | 7 of 37 usable (19%) | – | PostgresLockWaits, JobsOverCapacity, PostgresConnectionLimitReached, PostgresRefusingConnections |\n"+
+			"| cache (primary) | redis | 187 of 200 maxclients (94%) | 15:41:50 | 12 of 200 maxclients (6%) | – | RedisClientsNearLimit |\n"+
 			"| replica-1 | postgres |",
 		"| replica-1 | postgres | 95 of 97 usable (98%) | 15:35:20 | 95 of 97 usable (98%) | 5 of 96 snapshots: PostgreSQL at 10.0.0.7:5432 does not answer (i/o timeout); check the server and the network | PostgresConnectionLimitReached |",
 		"| sessions | redis | 90 of 100 maxclients (90%) on node 10.0.8.2:7001 | 15:38:40 | 20 of 100 maxclients (20%) | – | – |",
