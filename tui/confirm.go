@@ -29,13 +29,17 @@ const actionTimeout = 60 * time.Second
 
 // Messages carrying action results back into Update.
 type (
+	// server in the plan messages is the server name the request named
+	// ("" for a single target): the dialog says it beside the address.
 	sessionPlanMsg struct {
+		server string
 		plan   actions.SessionPlan
 		narrow func(actions.Backend) bool
 		chosen []sessionTarget
 		err    error
 	}
 	redisPlanMsg struct {
+		server string
 		plan   actions.RedisPlan
 		narrow func(collectors.RedisClient) bool
 		err    error
@@ -53,8 +57,9 @@ type (
 		err  error
 	}
 	guardPlanMsg struct {
-		plan actions.GuardPlan
-		err  error
+		server string
+		plan   actions.GuardPlan
+		err    error
 	}
 	guardDoneMsg struct {
 		result actions.GuardResult
@@ -78,6 +83,9 @@ type confirmDialog struct {
 	// chosen are the sessions a cancel was asked for, so the dialog can
 	// offer to terminate them instead (cancel does nothing to idle ones).
 	chosen []sessionTarget
+	// serverName is the server the request named when several are
+	// watched; "" for a single target.
+	serverName string
 }
 
 func (d *confirmDialog) targets() int {
@@ -110,14 +118,21 @@ func (m *Model) answerMode() uiMode {
 	return modeNormal
 }
 
-// askSessions previews a cancel or terminate of the given sessions.
+// askSessions previews a cancel or terminate of the given sessions of the
+// shown PostgreSQL server.
 func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
+	return m.askSessionsOn(m.pgTarget(), kind, targets)
+}
+
+// askSessionsOn is askSessions on the named server ("" for a single
+// target): the sessions are that server's backends.
+func (m Model) askSessionsOn(server string, kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
 	if len(targets) == 0 {
 		m.footer.setText("No session under the cursor.")
 		return m, nil
 	}
 	keys := make(map[int32]time.Time, len(targets))
-	req := actions.SessionRequest{Kind: kind}
+	req := actions.SessionRequest{Server: server, Kind: kind}
 	for _, s := range targets {
 		req.Filter.PIDs = append(req.Filter.PIDs, s.PID)
 		keys[s.PID] = s.BackendStart
@@ -137,7 +152,7 @@ func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Mode
 // split by client (c): G acts on exactly what the row shows.
 func (m Model) askGroup(g collectors.SessionGroup, byClient bool) (tea.Model, tea.Cmd) {
 	sc := scopeOf(g, byClient)
-	req := actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{
+	req := actions.SessionRequest{Server: m.pgTarget(), Kind: actions.Terminate, Filter: actions.SessionFilter{
 		States: []string{"idle"}, IdleOver: m.opts.GroupIdleOver,
 		App: globExact(g.ApplicationName), User: globExact(g.Usename), DB: globExact(g.Datname),
 	}}
@@ -165,19 +180,22 @@ func globExact(s string) string {
 
 // askRedis previews killing the client or group under the Redis cursor.
 func (m Model) askRedis() (tea.Model, tea.Cmd) {
+	server := m.redisTarget()
 	if c := m.redis.currentClient(); c != nil {
-		id := c.ID
-		f := actions.RedisFilter{IDs: []int64{id}}
+		// Client ids are per node in a cluster: the one on screen is this
+		// id on this node.
+		id, node := c.ID, c.Node
+		f := actions.RedisFilter{Server: server, IDs: []int64{id}}
 		m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of client %d…", id))
-		return m, m.previewRedisCmd(f, func(rc collectors.RedisClient) bool { return rc.ID == id })
+		return m, m.previewRedisCmd(f, func(rc collectors.RedisClient) bool { return rc.ID == id && rc.Node == node })
 	}
 	g := m.redis.currentGroup()
 	if g == nil {
-		m.footer.setText("No Redis group under the cursor (Tab to the Redis pane).")
+		m.footer.setText(m.redis.noTargetText())
 		return m, nil
 	}
 	grp := *g
-	f := actions.RedisFilter{Host: globExact(grp.Host), Lib: globExact(grp.LibName),
+	f := actions.RedisFilter{Server: server, Host: globExact(grp.Host), Lib: globExact(grp.LibName),
 		Name: strings.ReplaceAll(globExact(grp.Name), "#", "*")}
 	narrow := func(c collectors.RedisClient) bool {
 		return c.Host() == grp.Host && c.LibName == grp.LibName && collectors.FoldName(c.Name) == grp.Name
@@ -192,7 +210,7 @@ func (m *Model) previewSessionsCmd(req actions.SessionRequest, narrow func(actio
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 		plan, err := mit.PreviewSessions(ctx, req)
-		return sessionPlanMsg{plan: plan, narrow: narrow, chosen: chosen, err: err}
+		return sessionPlanMsg{server: req.Server, plan: plan, narrow: narrow, chosen: chosen, err: err}
 	}
 }
 
@@ -202,7 +220,7 @@ func (m *Model) previewRedisCmd(f actions.RedisFilter, narrow func(collectors.Re
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 		plan, err := mit.PreviewRedis(ctx, f)
-		return redisPlanMsg{plan: plan, narrow: narrow, err: err}
+		return redisPlanMsg{server: f.Server, plan: plan, narrow: narrow, err: err}
 	}
 }
 
@@ -219,7 +237,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(b actions.Backend) bool { return !msg.narrow(b) })
 		}
 		m.confirm = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), chosen: msg.chosen,
-			back: m.answerMode()}
+			back: m.answerMode(), serverName: msg.server}
 		m.mode = modeConfirm
 		m.footer.setText("")
 	case redisPlanMsg:
@@ -231,7 +249,8 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.narrow != nil {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(c collectors.RedisClient) bool { return !msg.narrow(c) })
 		}
-		m.confirm = &confirmDialog{redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), back: m.answerMode()}
+		m.confirm = &confirmDialog{redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), back: m.answerMode(),
+			serverName: msg.server}
 		m.mode = modeConfirm
 		m.footer.setText("")
 	case guardPlanMsg:
@@ -240,7 +259,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		plan := msg.plan
-		m.confirm, m.mode = &confirmDialog{guard: &plan, back: m.answerMode()}, modeConfirm
+		m.confirm, m.mode = &confirmDialog{guard: &plan, back: m.answerMode(), serverName: msg.server}, modeConfirm
 		m.footer.setText("")
 	case guardDoneMsg:
 		p := msg.result.Plan
@@ -308,7 +327,7 @@ func (m Model) onConfirmKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.declineCmd(d)
 	case d.offersTerminate() && key.Matches(msg, m.keys.sessions.Terminate):
 		m.mode, m.confirm = d.back, nil
-		next, cmd := m.askSessions(kindTerminate, d.chosen)
+		next, cmd := m.askSessionsOn(d.serverName, kindTerminate, d.chosen)
 		return next, tea.Sequence(m.declineCmd(d), cmd)
 	}
 	return m, nil
@@ -423,7 +442,7 @@ func (m *Model) dialogView(w, h int) block {
 	case d.session != nil:
 		p := d.session
 		verb = string(p.Request.Kind)
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM %s of %d session(s) on %s", strings.ToUpper(verb), len(p.Targets), p.Server))
+		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM %s of %d session(s) on %s", strings.ToUpper(verb), len(p.Targets), onServer(d.serverName, p.Server)))
 		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d session(s) match, %d excluded by the safety policy",
 			p.Request.Filter.String(), len(p.Targets), len(p.Excluded)))
 		statement(p.Statement)
@@ -434,7 +453,7 @@ func (m *Model) dialogView(w, h int) block {
 	case d.guard != nil:
 		p := d.guard
 		verb = "set"
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM GUARD %s%s on %s", p.Setting, forRole(p.Role), p.Server))
+		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM GUARD %s%s on %s", p.Setting, forRole(p.Role), onServer(d.serverName, p.Server)))
 		wrap(plain, "Current:   ", actions.ShowValue(p.Current))
 		wrap(plain, "New:       ", actions.ShowValue(p.New))
 		statement(p.Statement)
@@ -444,7 +463,7 @@ func (m *Model) dialogView(w, h int) block {
 	default:
 		p := d.redis
 		verb = "kill"
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), p.Server))
+		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), onServer(d.serverName, p.Server)))
 		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d client(s) match, %d excluded by the safety policy",
 			p.Filter.String(), len(p.Targets), len(p.Excluded)))
 		statement(p.Statement)
@@ -526,6 +545,19 @@ func wrapHanging(label, text string, w int) []string {
 		}
 	}
 	return lines
+}
+
+// onServer names the target of a dialog: "replica-1 (10.0.0.2:5432)" when
+// several servers are watched, the address alone for a single target (or
+// a server named by its address).
+func onServer(name, addr string) string {
+	switch {
+	case name == "" || name == addr:
+		return addr
+	case addr == "":
+		return name
+	}
+	return name + " (" + addr + ")"
 }
 
 func forRole(role string) string {

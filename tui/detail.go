@@ -13,6 +13,10 @@ type detailView struct {
 	key     collectors.SessionKey
 	session collectors.Session // last seen, kept when the backend ends
 	scroll  int
+	// server is the PostgreSQL server the session is on (actions' name;
+	// "" for a single target): C and K act there even if the fleet falls
+	// back to another server while the detail is open.
+	server string
 }
 
 // detailLines renders the full query, every timing, who blocks this session

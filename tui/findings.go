@@ -130,7 +130,11 @@ func (m Model) actOnFinding(fs []analysis.Finding, i int) (tea.Model, tea.Cmd) {
 	case m.actionsDisabled():
 		return m.refuseAction(f.Mitigations[i].Label)
 	}
-	return m.askMitigation(f.Mitigations[i])
+	mit := f.Mitigations[i]
+	if mit.Server == "" { // the finding's server is its mitigations'
+		mit.Server = f.Server
+	}
+	return m.askMitigation(mit)
 }
 
 // askMitigation turns a suggested action into the usual preview; the
@@ -147,7 +151,7 @@ func (m Model) askMitigation(mit analysis.Mitigation) (tea.Model, tea.Cmd) {
 		m.footer.setText("Previewing " + label + "…")
 		return m, m.previewSessionsCmd(req, narrow, nil)
 	case analysis.SetPGGuard, analysis.SetRedisTimeout:
-		req := actions.GuardRequest{Setting: mit.Setting, Role: mit.Role, Value: mit.Value}
+		req := actions.GuardRequest{Server: mit.Server, Setting: mit.Setting, Role: mit.Role, Value: mit.Value}
 		if mit.Kind == analysis.SetRedisTimeout {
 			req.Setting, req.Role = actions.GuardRedisTimeout, ""
 		}
@@ -175,7 +179,7 @@ func (m *Model) mitigationSessions(mit analysis.Mitigation) (actions.SessionRequ
 	if len(f.PIDs) == 0 && f.App == "" && f.User == "" && f.DB == "" && f.Client == "" {
 		return actions.SessionRequest{}, nil, false
 	}
-	req := actions.SessionRequest{Kind: actions.Terminate, Filter: f}
+	req := actions.SessionRequest{Server: mit.Server, Kind: actions.Terminate, Filter: f}
 	if len(f.PIDs) == 0 {
 		return req, nil, true
 	}
@@ -183,8 +187,9 @@ func (m *Model) mitigationSessions(mit analysis.Mitigation) (actions.SessionRequ
 	for _, pid := range f.PIDs {
 		starts[pid] = time.Time{}
 	}
-	for i := range m.sessions.all {
-		s := &m.sessions.all[i]
+	sessions := m.sessionsOf(mit.Server)
+	for i := range sessions {
+		s := &sessions[i]
 		if _, ok := starts[s.PID]; ok {
 			starts[s.PID] = s.BackendStart
 		}
@@ -205,8 +210,8 @@ func mitigationRedis(mit analysis.Mitigation) (actions.RedisFilter, func(collect
 	if mit.RedisHost == "" && mit.RedisName == "" && mit.RedisLib == "" {
 		return actions.RedisFilter{}, nil, false
 	}
-	f := actions.RedisFilter{Host: globExact(mit.RedisHost), Lib: globExact(mit.RedisLib), Name: mit.RedisName,
-		IdleOver: mit.IdleOver}
+	f := actions.RedisFilter{Server: mit.Server, Host: globExact(mit.RedisHost), Lib: globExact(mit.RedisLib),
+		Name: mit.RedisName, IdleOver: mit.IdleOver}
 	if mit.RedisName == "" {
 		return f, func(c collectors.RedisClient) bool { return c.Name == "" }, true
 	}
@@ -218,13 +223,25 @@ func mitigationRedis(mit analysis.Mitigation) (actions.RedisFilter, func(collect
 	return f, func(c collectors.RedisClient) bool { return collectors.FoldName(c.Name) == folded }, true
 }
 
+// sessionsOf are the sessions of the named PostgreSQL server as last
+// sampled: the pids a mitigation names are that server's backends.
+func (m *Model) sessionsOf(server string) []collectors.Session {
+	if server == "" || server == m.pgTarget() {
+		return m.sessions.all
+	}
+	if pg := m.fleet.pgStats(server); pg != nil {
+		return pg.Sessions
+	}
+	return nil
+}
+
 func (m *Model) previewGuardCmd(req actions.GuardRequest) tea.Cmd {
 	mit, ctx := m.opts.Mitigator, m.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 		plan, err := mit.PreviewGuardSet(ctx, req)
-		return guardPlanMsg{plan: plan, err: err}
+		return guardPlanMsg{server: req.Server, plan: plan, err: err}
 	}
 }
 
@@ -283,6 +300,9 @@ func (m *Model) findingsBody(w, h int) block {
 	title := fmt.Sprintf("Findings %d", len(fs))
 	if len(fs) > 0 {
 		title += fmt.Sprintf(" · %d of %d", m.findings.sel+1, len(fs))
+	}
+	if n := m.fleet.othersFindings; n > 0 {
+		title += fmt.Sprintf(" · %d more on servers not shown (1-9 or S on the dashboard)", n)
 	}
 	title += " · ↑/↓ finding · m or 1-9 act · Esc back"
 	lines, starts := m.findingsDoc(fs, w)

@@ -104,7 +104,7 @@ func (m *Model) pgLine() string {
 	case srcOff, srcDown:
 		t := "PG not configured"
 		if st.state == srcDown {
-			t = m.downText("PG", st)
+			t = m.downText("PG"+m.serverLabel(collectors.SourcePostgres), st)
 		}
 		if m.status(collectors.SourceProbe).state != srcOff {
 			t += " │ " + m.probeText()
@@ -118,8 +118,13 @@ func (m *Model) pgLine() string {
 	if p >= 90 {
 		used = m.st.critical.Render(used)
 	}
-	parts := []string{fmt.Sprintf("PG %s %s %.0f%% max %d", used, gauge(pg.Used(), usable, 10), p, pg.MaxConnections),
-		m.freshness(st), m.probeText(), oneLine(pg.ServerVersion + " " + pg.Target)}
+	parts := []string{fmt.Sprintf("PG%s %s %s %.0f%% max %d", m.serverLabel(collectors.SourcePostgres), used,
+		gauge(pg.Used(), usable, 10), p, pg.MaxConnections), m.freshness(st)}
+	// Another PostgreSQL server than the primary has no probe of its own.
+	if m.status(collectors.SourceProbe).state != srcOff || m.frame.Snapshot.Probe != nil || !m.fleet.active() {
+		parts = append(parts, m.probeText())
+	}
+	parts = append(parts, oneLine(pg.ServerVersion+" "+pg.Target))
 	return strings.Join(parts, " │ ")
 }
 
@@ -176,15 +181,18 @@ func (m *Model) redisLine() string {
 	case srcOff:
 		parts = append(parts, "Redis not configured")
 	case srcDown:
-		parts = append(parts, m.downText("Redis", st))
+		parts = append(parts, m.downText("Redis"+m.serverLabel(collectors.SourceRedis), st))
 	default:
 		r := m.frame.Snapshot.Redis
 		p := pct(float64(r.ConnectedClients), float64(r.MaxClients))
-		clients := fmt.Sprintf("Redis %d/%d clients %.0f%%", r.ConnectedClients, r.MaxClients, p)
+		clients := fmt.Sprintf("Redis%s %d/%d clients %.0f%%", m.serverLabel(collectors.SourceRedis), r.ConnectedClients, r.MaxClients, p)
 		if r.MaxClients > 0 && p >= 80 {
 			clients = m.st.critical.Render(clients)
 		}
 		parts = append(parts, clients)
+		if r.Cluster {
+			parts = append(parts, m.clusterText(r))
+		}
 		if st.state == srcStale {
 			parts = append(parts, m.freshness(st))
 		}
@@ -204,6 +212,36 @@ func (m *Model) redisLine() string {
 		parts = append(parts, oneLine(r.ServerVersion+" "+r.Target))
 	}
 	return strings.Join(parts, " │ ")
+}
+
+// clusterText is a Redis Cluster's node count and its fullest node: the
+// summed clients hide one node at its maxclients.
+func (m *Model) clusterText(r *collectors.RedisStats) string {
+	t := fmt.Sprintf("cluster %d nodes", len(r.Nodes))
+	var full *collectors.RedisNodeStats
+	down := 0
+	for i := range r.Nodes {
+		n := &r.Nodes[i]
+		if n.Error != "" {
+			down++
+			continue
+		}
+		if full == nil || pct(float64(n.ConnectedClients), float64(n.MaxClients)) > pct(float64(full.ConnectedClients), float64(full.MaxClients)) {
+			full = n
+		}
+	}
+	if full != nil {
+		p := pct(float64(full.ConnectedClients), float64(full.MaxClients))
+		f := fmt.Sprintf("fullest %s %d/%d %.0f%%", oneLine(full.Addr), full.ConnectedClients, full.MaxClients, p)
+		if full.MaxClients > 0 && p >= 80 {
+			f = m.st.critical.Render(f)
+		}
+		t += ", " + f
+	}
+	if down > 0 {
+		t += ", " + m.st.critical.Render(fmt.Sprintf("%d node(s) DOWN", down))
+	}
+	return t
 }
 
 // jobsText is the header's jobs part: nothing when the jobs query does not
@@ -264,8 +302,12 @@ type alertItem struct {
 	line  string
 }
 
-// stateBlind is the alert area's state for a source it cannot see.
-const stateBlind analysis.AlertState = "blind"
+// stateBlind is the alert area's state for a source it cannot see;
+// stateElsewhere counts what fires on servers the panes do not show.
+const (
+	stateBlind     analysis.AlertState = "blind"
+	stateElsewhere analysis.AlertState = "elsewhere"
+)
 
 // alertItems are the alert area's lines, most urgent first: what the
 // console cannot see (it qualifies every alert below it), then firing,
@@ -279,6 +321,10 @@ func (m *Model) alertItems() []alertItem {
 		for _, r := range b.rules {
 			held[r] = true
 		}
+	}
+	if line := m.elsewhereLine(); line != "" {
+		items = append(items, alertItem{state: stateElsewhere, name: fmt.Sprintf("%d on other servers", m.fleet.firingElsewhere()),
+			line: m.alertLabel(stateElsewhere) + " " + line})
 	}
 	var rest []alertItem
 	for _, a := range visibleAlerts(m.frame.Alerts) {
@@ -332,7 +378,7 @@ func (m *Model) alertCount() int { return len(m.alertItems()) }
 // alertNames lists the items that got no line of their own, by state.
 func (m *Model) alertNames(items []alertItem) string {
 	var parts []string
-	for _, st := range []analysis.AlertState{stateBlind, analysis.Firing, analysis.Pending, analysis.Resolved} {
+	for _, st := range []analysis.AlertState{stateBlind, stateElsewhere, analysis.Firing, analysis.Pending, analysis.Resolved} {
 		var names []string
 		for _, it := range items {
 			if it.state == st {
@@ -350,6 +396,8 @@ func (m *Model) alertLabel(s analysis.AlertState) string {
 	switch s {
 	case stateBlind:
 		return m.st.critical.Render("?? BLIND   ")
+	case stateElsewhere:
+		return m.st.critical.Render("!! OTHERS  ")
 	case analysis.Firing:
 		return m.st.critical.Render("!! FIRING  ")
 	case analysis.Pending:
@@ -430,7 +478,11 @@ func severityRank(s string) int {
 func (m *Model) findingLines(n int) []string {
 	fs := slices.Clone(m.frame.Findings)
 	slices.SortStableFunc(fs, func(a, b analysis.Finding) int { return severityRank(a.Severity) - severityRank(b.Severity) })
+	others := m.fleet.othersFindings
 	if len(fs) == 0 {
+		if others > 0 {
+			return []string{m.st.dim.Render(fmt.Sprintf("Findings: none on the servers shown; %d on other servers (1-9 or S switches)", others))}
+		}
 		return []string{m.st.dim.Render("Findings: none yet")}
 	}
 	var lines []string
@@ -448,6 +500,9 @@ func (m *Model) findingLines(n int) []string {
 		}
 		if i == n-1 && len(fs) > n {
 			line += fmt.Sprintf("  (+%d more, f lists all)", len(fs)-n)
+		}
+		if i == min(n, len(fs))-1 && others > 0 {
+			line += fmt.Sprintf("  (%d on other servers)", others)
 		}
 		lines = append(lines, line)
 	}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -30,6 +31,9 @@ func (m *Model) helpBindings() []key.Binding {
 		return []key.Binding{k.help.Next, k.help.Prev, k.help.Close, g.Quit}
 	case modeFindings:
 		return []key.Binding{k.findings.Act, k.nav.Down, k.nav.PageDown, k.findings.Back, g.Help, g.Quit}
+	case modePicker:
+		f := m.fleet.keys
+		return []key.Binding{f.Choose, f.Down, f.Select, f.Close, g.Quit}
 	}
 	// The line is cut at the screen's width: the pane's first keys, then
 	// the findings and the full help, so "? help" shows even at 80 columns.
@@ -56,6 +60,9 @@ func (m *Model) helpBindings() []key.Binding {
 		rest = append(rest, s.Mark, s.Cancel, s.TerminateGroup, s.Sort, s.Idle, s.Active)
 	}
 	out = append(out, k.findings.Open, g.Help)
+	if m.fleet.active() {
+		out = append(out, m.fleet.keys.Select, m.fleet.keys.Picker)
+	}
 	out = append(out, rest...)
 	if m.replay != nil {
 		out = append(out, k.replay.Faster, k.replay.Slower)
@@ -78,7 +85,7 @@ func (m *Model) helpGroups() []helpGroup {
 	if m.replay == nil {
 		replay = "Replay (slotwatch replay only)"
 	}
-	return []helpGroup{
+	groups := []helpGroup{
 		{"Global", append(k.global.list(), k.findings.Open)},
 		{"Navigation", k.nav.list()},
 		{"Sessions table", []key.Binding{s.Detail, s.Filter, s.ClearFilter, s.Sort, s.Reverse,
@@ -94,6 +101,12 @@ func (m *Model) helpGroups() []helpGroup {
 		{"Text filter (/)", []key.Binding{k.filter.Apply, k.filter.Clear}},
 		{replay, k.replay.list()},
 	}
+	if m.fleet.active() {
+		f := m.fleet.keys
+		servers := helpGroup{"Servers (several watched)", []key.Binding{f.Select, f.Picker, f.Choose, f.Close}}
+		groups = slices.Insert(groups, 1, servers)
+	}
+	return groups
 }
 
 // fullHelp lists every key, grouped, with what is disabled and why. Groups

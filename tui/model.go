@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // uiMode is what the keyboard currently talks to.
@@ -24,6 +25,7 @@ const (
 	modeDetail
 	modeHelp
 	modeFindings
+	modePicker // the server list (S)
 )
 
 // focus is the pane the navigation and action keys apply to.
@@ -58,9 +60,15 @@ type Model struct {
 	mode          uiMode
 	focus         focus
 
+	// frame is what the panes read: raw projected onto the servers the
+	// fleet pane shows (the same frame for a single target).
 	frame    analysis.Frame
+	raw      analysis.Frame
 	hasFrame bool
 	frameAt  time.Time // when the frame arrived, on the model's clock
+	// shownPG is the PostgreSQL server the sessions pane holds, to notice
+	// a switch.
+	shownPG string
 	// firstTakenAt is the first frame's sample time: how long a source
 	// that never answered has been DOWN (header).
 	firstTakenAt time.Time
@@ -71,6 +79,7 @@ type Model struct {
 	sessions sessionsPane
 	groups   groupsPane
 	redis    redisPane
+	fleet    fleetPane
 	footer   footerPane
 	confirm  *confirmDialog
 	detail   detailView
@@ -89,7 +98,7 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 		r = newRenderer(opts)
 	}
 	m := Model{opts: opts, ctx: ctx, st: newStyles(r), keys: newKeys(), help: help.New(),
-		input: textinput.New(), sessions: newSessionsPane(), now: opts.Now()}
+		input: textinput.New(), sessions: newSessionsPane(), fleet: newFleetPane(), now: opts.Now()}
 	m.st.styleBubbles(&m.help, &m.input)
 	m.footer.setText(opts.Notice)
 	m.input.Prompt = "/"
@@ -173,10 +182,27 @@ func (m *Model) applyFrame(f analysis.Frame, at time.Time) {
 	if m.firstTakenAt.IsZero() || f.Snapshot.TakenAt.Before(m.firstTakenAt) {
 		m.firstTakenAt = f.Snapshot.TakenAt
 	}
-	m.frame, m.hasFrame, m.frameAt = f, true, at
+	m.raw, m.hasFrame, m.frameAt = f, true, at
 	if m.replay != nil {
 		m.now = at
 	}
+	if note := m.fleet.setFrame(f); note != "" {
+		m.footer.setText(note)
+	}
+	m.showServers()
+}
+
+// showServers projects the raw frame onto the servers the fleet pane
+// shows and hands the panes their data. A change of PostgreSQL server
+// drops the marks: they are backends of the other server.
+func (m *Model) showServers() {
+	before := m.shownPG
+	m.frame = m.fleet.project(m.raw)
+	m.shownPG = m.fleet.shownName(collectors.SourcePostgres)
+	if m.shownPG != before {
+		clear(m.sessions.marks)
+	}
+	f := m.frame
 	if pg := f.Snapshot.Postgres; pg != nil {
 		m.sessions.setSessions(pg.Sessions)
 		m.groups.setFrame(pg.Groups, pg.Sessions)
@@ -192,6 +218,7 @@ func (m *Model) applyFrame(f analysis.Frame, at time.Time) {
 func (m *Model) relayout() {
 	l := m.layout()
 	m.sessions.setVisible(l.sessions - 2)
+	m.fleet.SetSize(m.width, l.fleet)
 }
 
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
@@ -203,6 +230,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.onHelpKey(msg)
 	case modeFindings:
 		return m.onFindingsKey(msg)
+	case modePicker:
+		return m.onPickerKey(msg)
 	case modeConfirm:
 		return m.onConfirmKey(msg)
 	case modeFilter:
@@ -231,6 +260,9 @@ func (m Model) onNormalKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, g.Pause):
 		m.togglePause()
 		return m, nil
+	}
+	if handled, cmd := m.onFleetKey(msg); handled {
+		return m, cmd
 	}
 	switch {
 	case key.Matches(msg, g.Focus):
@@ -372,7 +404,7 @@ func (m Model) onSessionsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, k.Detail):
 		if s := p.current(); s != nil {
-			m.detail = detailView{key: s.Key(), session: *s}
+			m.detail = detailView{key: s.Key(), session: *s, server: m.pgTarget()}
 			m.mode = modeDetail
 		}
 	case key.Matches(msg, k.Filter):
@@ -478,9 +510,9 @@ func (m Model) onDetailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case m.actionsDisabled() && isActionKey(msg.String()):
 		return m.refuseAction(actionKeyName(msg.String()))
 	case key.Matches(msg, m.keys.sessions.Cancel):
-		return m.askSessions(kindCancel, []sessionTarget{m.detail.session})
+		return m.askSessionsOn(m.detail.server, kindCancel, []sessionTarget{m.detail.session})
 	case key.Matches(msg, m.keys.sessions.Terminate):
-		return m.askSessions(kindTerminate, []sessionTarget{m.detail.session})
+		return m.askSessionsOn(m.detail.server, kindTerminate, []sessionTarget{m.detail.session})
 	case m.navigate(msg, func(d int) { m.detail.scroll = max(0, m.detail.scroll+d) }, 10):
 	}
 	return m, nil

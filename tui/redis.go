@@ -11,19 +11,31 @@ import (
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
-// redisPane shows Redis clients by group, or the raw client list on demand.
+// redisPane shows Redis clients by group, or the raw client list on
+// demand; for a Redis Cluster also one row per node. Groups and clients
+// are always the whole cluster's.
 type redisPane struct {
-	stats       *collectors.RedisStats
-	groups      []collectors.RedisGroup
-	clients     []collectors.RedisClient
-	showClients bool
-	cursor      int
-	key         string // group key or client id under the cursor
+	stats   *collectors.RedisStats
+	groups  []collectors.RedisGroup
+	clients []collectors.RedisClient
+	nodes   []collectors.RedisNodeStats
+	list    redisList
+	cursor  int
+	key     string // group key, client id (and node) or node address under the cursor
 }
+
+// redisList is what the Redis pane lists; l cycles through them.
+type redisList int
+
+const (
+	listGroups redisList = iota
+	listClients
+	listNodes // a Redis Cluster only
+)
 
 func (p *redisPane) set(r *collectors.RedisStats) {
 	p.stats = r
-	p.groups, p.clients = nil, nil
+	p.groups, p.clients, p.nodes = nil, nil, nil
 	if r != nil {
 		p.groups = slices.Clone(r.Groups)
 		slices.SortStableFunc(p.groups, func(a, b collectors.RedisGroup) int { return cmp.Compare(b.Count, a.Count) })
@@ -31,6 +43,12 @@ func (p *redisPane) set(r *collectors.RedisStats) {
 		slices.SortStableFunc(p.clients, func(a, b collectors.RedisClient) int {
 			return cmp.Compare(b.IdleSeconds, a.IdleSeconds)
 		})
+		if r.Cluster {
+			p.nodes = r.Nodes
+		}
+	}
+	if p.list == listNodes && p.nodes == nil {
+		p.list = listGroups
 	}
 	for i := 0; i < p.len(); i++ {
 		if p.keyAt(i) == p.key {
@@ -42,15 +60,21 @@ func (p *redisPane) set(r *collectors.RedisStats) {
 }
 
 func (p *redisPane) len() int {
-	if p.showClients {
+	switch p.list {
+	case listClients:
 		return len(p.clients)
+	case listNodes:
+		return len(p.nodes)
 	}
 	return len(p.groups)
 }
 
 func (p *redisPane) keyAt(i int) string {
-	if p.showClients {
-		return strconv.FormatInt(p.clients[i].ID, 10)
+	switch p.list {
+	case listClients:
+		return strconv.FormatInt(p.clients[i].ID, 10) + "@" + p.clients[i].Node
+	case listNodes:
+		return p.nodes[i].Addr
 	}
 	return p.groups[i].Key()
 }
@@ -62,24 +86,40 @@ func (p *redisPane) move(delta int) {
 	}
 }
 
+// toggleClients is l: groups, clients, then (a cluster) nodes.
 func (p *redisPane) toggleClients() {
-	p.showClients = !p.showClients
+	switch {
+	case p.list == listGroups:
+		p.list = listClients
+	case p.list == listClients && p.nodes != nil:
+		p.list = listNodes
+	default:
+		p.list = listGroups
+	}
 	p.cursor, p.key = 0, ""
 	p.move(0)
 }
 
 func (p *redisPane) currentGroup() *collectors.RedisGroup {
-	if p.showClients || p.cursor >= len(p.groups) {
+	if p.list != listGroups || p.cursor >= len(p.groups) {
 		return nil
 	}
 	return &p.groups[p.cursor]
 }
 
 func (p *redisPane) currentClient() *collectors.RedisClient {
-	if !p.showClients || p.cursor >= len(p.clients) {
+	if p.list != listClients || p.cursor >= len(p.clients) {
 		return nil
 	}
 	return &p.clients[p.cursor]
+}
+
+// noTargetText is why X found nothing to kill under the cursor.
+func (p *redisPane) noTargetText() string {
+	if p.list == listNodes {
+		return "A node is not a client: l back to the groups or clients to pick what to kill."
+	}
+	return "No Redis group under the cursor (Tab to the Redis pane)."
 }
 
 // The name pattern takes the spare width: it is what tells a leaking
@@ -115,8 +155,11 @@ func (m *Model) redisTitle(w int) string {
 		}
 	}
 	view := "groups"
-	if m.redis.showClients {
+	switch m.redis.list {
+	case listClients:
 		view = "client list"
+	case listNodes:
+		view = fmt.Sprintf("cluster %d nodes", len(m.redis.nodes))
 	}
 	if st := m.status(collectors.SourceRedis); st.state == srcStale { // the pane may be 26 cells wide
 		view = m.st.critical.Render("STALE " + ageText(st.age))
@@ -154,7 +197,12 @@ func (m *Model) redisView(w, h int) block {
 		lines = append(lines, m.st.dim.Render(note))
 	}
 	cols := redisGroupColumns
-	if p.showClients {
+	switch {
+	case p.list == listNodes:
+		cols = redisNodeColumns
+	case p.list == listClients && p.nodes != nil:
+		cols = redisClusterClientColumns
+	case p.list == listClients:
 		cols = redisClientColumns
 	}
 	idx, widths := fitColumns(cols, w-1, 8)
@@ -167,11 +215,17 @@ func (m *Model) redisView(w, h int) block {
 	off := max(0, p.cursor-rows+1)
 	for i := off; i < p.len() && i < off+rows; i++ {
 		var vals []string
-		if p.showClients {
+		switch p.list {
+		case listNodes:
+			vals = nodeValues(&p.nodes[i])
+		case listClients:
 			c := &p.clients[i]
 			vals = []string{strconv.FormatInt(c.ID, 10), orDash(c.Addr), orDash(c.Name), orDash(c.LibName),
 				dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds)), orDash(c.Cmd)}
-		} else {
+			if p.nodes != nil {
+				vals = append(vals, orDash(c.Node))
+			}
+		default:
 			g := &p.groups[i]
 			growth := "-"
 			if v, ok := collectors.RedisGroupGrowth(m.frame.Trend, g.Key()); ok {
@@ -192,12 +246,40 @@ func (m *Model) redisView(w, h int) block {
 	}
 	if p.len() == 0 {
 		what := "no client group"
-		if p.showClients {
+		switch p.list {
+		case listClients:
 			what = "no client"
+		case listNodes:
+			what = "no node answered"
 		}
 		lines = append(lines, m.st.dim.Render("  "+what))
 	}
 	return fitBlock(lines, w, h)
+}
+
+// In a cluster the client list says which node each client is on (ids
+// are per node).
+var redisClusterClientColumns = append(slices.Clone(redisClientColumns), column{title: "NODE", width: 21, drop: 1})
+
+var redisNodeColumns = []column{
+	{title: "NODE", width: 21, grow: true},
+	{title: "ROLE", width: 7, drop: 2},
+	{title: "CLIENTS", width: 7, right: true},
+	{title: "MAX", width: 6, right: true, drop: 1},
+	{title: "USE", width: 4, right: true},
+	{title: "REJECTED", width: 8, right: true, drop: 3},
+	{title: "GROUPS", width: 6, right: true, drop: 4},
+}
+
+// nodeValues is one cluster node's row; a node whose sample failed says
+// so instead of numbers.
+func nodeValues(n *collectors.RedisNodeStats) []string {
+	if n.Error != "" {
+		return []string{orDash(n.Addr) + " " + oneLine(n.Error), orDash(n.Role), "DOWN", "-", "-", "-", "-"}
+	}
+	return []string{orDash(n.Addr), orDash(n.Role), strconv.FormatInt(n.ConnectedClients, 10),
+		strconv.FormatInt(n.MaxClients, 10), fmt.Sprintf("%.0f%%", pct(float64(n.ConnectedClients), float64(n.MaxClients))),
+		strconv.FormatInt(n.RejectedConnections, 10), strconv.Itoa(len(n.Groups))}
 }
 
 var jobColumns = []column{

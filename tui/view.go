@@ -15,6 +15,7 @@ const (
 // layout is how many rows each band of the screen gets.
 type layout struct {
 	alerts, findings, middle, sessions, footer int
+	fleet                                      int // the fleet block's lines; 0 for a single target
 }
 
 // layout splits the height: fixed header lines, alerts and findings grow
@@ -34,8 +35,11 @@ func (m *Model) layout() layout {
 	if n := len(m.frame.Findings); n < l.findings {
 		l.findings = max(n, 1)
 	}
+	if n := m.fleet.rowsWanted(); n > 0 {
+		l.fleet = min(n, fleetBudget(h))
+	}
 	// title, PG, Redis lines and the help line.
-	l.sessions = h - 4 - l.alerts - l.findings - l.middle - l.footer
+	l.sessions = h - 4 - l.fleet - l.alerts - l.findings - l.middle - l.footer
 	return l
 }
 
@@ -59,10 +63,11 @@ func (m Model) View() string {
 		return stack(fitBlock(lines, w, h-1), m.helpLine(w)).String()
 	}
 	l := m.layout()
-	header := []string{m.titleBar(w), m.pgLine(), m.redisLine()}
+	header := append([]string{m.titleBar(w)}, m.fleet.view(m.st)...)
+	header = append(header, m.pgLine(), m.redisLine())
 	header = append(header, m.alertLines(l.alerts)...)
 	header = append(header, m.findingLines(l.findings)...)
-	top := fitBlock(header, w, 3+l.alerts+l.findings)
+	top := fitBlock(header, w, 3+l.fleet+l.alerts+l.findings)
 	bodyH := l.middle + l.sessions
 	var body block
 	switch m.mode {
@@ -70,10 +75,26 @@ func (m Model) View() string {
 		body = m.dialogView(w, bodyH)
 	case modeDetail:
 		body = m.detailBlock(w, bodyH)
+	case modePicker:
+		body = m.fleet.pickerView(m.st, w, bodyH)
 	default:
 		body = stack(m.middleView(w, l.middle), m.sessionsView(w, l.sessions))
 	}
 	return stack(top, body, m.footerView(w, l.footer), m.helpLine(w)).String()
+}
+
+// fleetBudget is how many lines the fleet block may take at height h;
+// the sessions table keeps the rest.
+func fleetBudget(h int) int {
+	switch {
+	case h >= 50:
+		return 9
+	case h >= 40:
+		return 6
+	case h >= 30:
+		return 4
+	}
+	return 3
 }
 
 // sessionsView is the sessions table, or why there is none: PostgreSQL
