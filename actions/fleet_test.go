@@ -226,8 +226,8 @@ func TestNewFleetRejects(t *testing.T) {
 	svc := func(audit *AuditLog) *Service { return NewService(nil, nil, DefaultPolicy(), audit, Operator{}) }
 	pg := collectors.SourcePostgres
 	for name, members := range map[string][]NamedService{
-		"two audit logs": {{Name: "a", Kind: pg, Service: svc(a)}, {Name: "b", Kind: pg, Service: svc(b)}},
-		"duplicate name": {{Name: "a", Kind: pg, Service: svc(a)}, {Name: "a", Kind: collectors.SourceRedis, Service: svc(a)}},
+		"two audit logs":        {{Name: "a", Kind: pg, Service: svc(a)}, {Name: "b", Kind: pg, Service: svc(b)}},
+		"duplicate name":        {{Name: "a", Kind: pg, Service: svc(a)}, {Name: "a", Kind: collectors.SourceRedis, Service: svc(a)}},
 		"unnamed among several": {{Kind: pg, Service: svc(a)}, {Name: "b", Kind: pg, Service: svc(a)}},
 		"unknown kind":          {{Name: "a", Kind: "mysql", Service: svc(a)}},
 		"no service":            {{Name: "a", Kind: pg}},
