@@ -21,6 +21,8 @@ type descs struct {
 	// pgbouncer_exporter-compatible.
 	bouncerUp, bouncerClActive, bouncerClWaiting, bouncerSvActive, bouncerSvIdle, bouncerSvUsed, bouncerMaxWait *prometheus.Desc
 	bouncerMaxClientConn, bouncerPoolSize                                                                       *prometheus.Desc
+	// Redis Cluster nodes.
+	redisNodeUp, redisNodeClients, redisNodeMaxClients *prometheus.Desc
 }
 
 var (
@@ -29,9 +31,16 @@ var (
 	poolLabels       = []string{"database", "user"}
 )
 
-func newDescs() *descs {
+// serverLabel names the server of a series when several are watched
+// (Snapshot.Servers); a single target's series do not carry it.
+const serverLabel = "server"
+
+// newDescs builds the descriptions with extra label names after each
+// metric's own: none for a single target, serverLabel for several
+// servers (the emitter then appends the server's name last).
+func newDescs(extra ...string) *descs {
 	g := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, nil)
+		return prometheus.NewDesc(name, help, append(labels[:len(labels):len(labels)], extra...), nil)
 	}
 	return &descs{
 		skipped: g("slotwatch_exporter_frames_skipped_total", "Frames replaced in the /metrics mailbox before a scrape read them."),
@@ -88,6 +97,10 @@ func newDescs() *descs {
 		bouncerMaxWait:       g("pgbouncer_pools_client_maxwait_seconds", "How long the pool's oldest waiting client has waited.", poolLabels...),
 		bouncerMaxClientConn: g("pgbouncer_config_max_client_connections", "pgbouncer setting max_client_conn."),
 		bouncerPoolSize:      g("slotwatch_pgbouncer_default_pool_size", "pgbouncer setting default_pool_size."),
+
+		redisNodeUp:         g("slotwatch_redis_node_up", "Whether the Redis Cluster node's latest sample succeeded (1) or not (0).", "node"),
+		redisNodeClients:    g("slotwatch_redis_node_connected_clients", "INFO connected_clients of one Redis Cluster node (each node refuses at its own maxclients).", "node"),
+		redisNodeMaxClients: g("slotwatch_redis_node_max_clients", "maxclients of one Redis Cluster node.", "node"),
 
 		externalRuleInactiveAtRisk: g("slotwatch_external_rule_silent", "1 when a connection-use rule of the team's Prometheus is inactive while slotwatch's value is over its threshold.", "rule"),
 	}

@@ -34,17 +34,28 @@ var findingKinds = []string{
 // SQLSTATE of a successful connection, for the probe outcome label.
 const sqlstateOK = "00000"
 
-func collectFrame(d *descs, topN int, f *analysis.Frame, emit emitFunc) {
+// collectFrame renders one frame. d are the single-target descriptions,
+// ds the same with the server label: with several servers
+// (Snapshot.Servers) every PostgreSQL and Redis server's series, the
+// source states and the alerts carry server="<name>", primaries
+// included; the probe, jobs, pgbouncer and findings series, which are
+// not per server, keep their names and labels.
+func collectFrame(d, ds *descs, topN int, f *analysis.Frame, emit emitFunc) {
 	s := &f.Snapshot
 	emit(d.snapshotTime, gauge, unix(s.TakenAt))
-	collectSources(d, s, emit)
-	if pg := s.Postgres; pg != nil && fresh(s, collectors.SourcePostgres) {
+	multi := len(s.Servers) > 0
+	if multi {
+		collectServers(d, ds, topN, f, emit)
+	} else {
+		collectSources(d, s, emit)
+	}
+	if pg := s.Postgres; !multi && pg != nil && fresh(s, collectors.SourcePostgres) {
 		collectPostgres(d, topN, pg, emit)
 	}
 	if pr := s.Probe; pr != nil && fresh(s, collectors.SourceProbe) {
 		collectProbe(d, pr, emit)
 	}
-	if rs := s.Redis; rs != nil && fresh(s, collectors.SourceRedis) {
+	if rs := s.Redis; !multi && rs != nil && fresh(s, collectors.SourceRedis) {
 		collectRedis(d, topN, rs, f.Trend, emit)
 	}
 	if j := s.Jobs; j != nil && fresh(s, collectors.SourceJobs) {
@@ -62,7 +73,68 @@ func collectFrame(d *descs, topN int, f *analysis.Frame, emit emitFunc) {
 			emit(d.externalAlerts, gauge, float64(n[st]), st)
 		}
 	}
-	collectAnalysis(d, f, emit)
+	collectAnalysis(d, ds, f, emit)
+}
+
+// withServer appends the server's name to every sample's labels, for
+// descriptions built with serverLabel last.
+func withServer(emit emitFunc, server string) emitFunc {
+	v := label(server)
+	return func(d *prometheus.Desc, t prometheus.ValueType, val float64, labels ...string) {
+		emit(d, t, val, append(labels[:len(labels):len(labels)], v)...)
+	}
+}
+
+// collectServers exports every listed server under its name: up, last
+// good and, when its latest sample succeeded, its series. Redis group
+// growth needs history, which the frame carries for the primary only.
+func collectServers(d, ds *descs, topN int, f *analysis.Frame, emit emitFunc) {
+	s := &f.Snapshot
+	var primaryPG string
+	for i := range s.Servers {
+		sv := &s.Servers[i]
+		e := withServer(emit, sv.Name)
+		var sample *collectors.Sample
+		switch sv.Kind {
+		case collectors.SourcePostgres:
+			if sv.Primary {
+				primaryPG = sv.Name
+			}
+			if sv.Postgres != nil {
+				sample = &sv.Postgres.Sample
+			}
+			e(ds.pgUp, gauge, boolValue(sample != nil && sv.Error == ""))
+			if sample != nil && sv.Error == "" {
+				collectPostgres(ds, topN, sv.Postgres, e)
+			}
+		case collectors.SourceRedis:
+			if sv.Redis != nil {
+				sample = &sv.Redis.Sample
+			}
+			e(ds.redisUp, gauge, boolValue(sample != nil && sv.Error == ""))
+			if sample != nil && sv.Error == "" {
+				var trend []collectors.Point
+				if sv.Primary {
+					trend = f.Trend
+				}
+				collectRedis(ds, topN, sv.Redis, trend, e)
+			}
+		default:
+			continue
+		}
+		x := source{name: sv.Kind, fresh: sv.Error == ""}
+		if sample != nil {
+			x.lastGood = lastGood(*sample)
+		}
+		emitSource(ds, x, e)
+	}
+	for _, x := range primarySources(d, s, emit) {
+		server := primaryPG // the probe, jobs and pgbouncer belong to the primary PostgreSQL server
+		if x.name == collectors.SourceAlerting {
+			server = ""
+		}
+		emitSource(ds, x, withServer(emit, server))
+	}
 }
 
 // fresh reports whether the source's latest sample succeeded. Stale data
@@ -82,65 +154,79 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-func collectSources(d *descs, s *collectors.Snapshot, emit emitFunc) {
-	type src struct {
-		name     string
-		present  bool
-		lastGood time.Time
+// source is one source's state for slotwatch_source_up.
+type source struct {
+	name     string
+	lastGood time.Time
+	fresh    bool
+}
+
+func emitSource(d *descs, x source, emit emitFunc) {
+	up := x.fresh && !x.lastGood.IsZero()
+	emit(d.sourceUp, gauge, boolValue(up), x.name)
+	if !x.lastGood.IsZero() {
+		emit(d.sourceLastGood, gauge, unix(x.lastGood), x.name)
 	}
-	var sources []src
+}
+
+// collectSources exports a single target's source states.
+func collectSources(d *descs, s *collectors.Snapshot, emit emitFunc) {
+	var sources []source
 	if s.Postgres != nil || s.Errors[collectors.SourcePostgres] != "" {
-		var lg time.Time
+		x := source{name: collectors.SourcePostgres, fresh: fresh(s, collectors.SourcePostgres)}
 		if s.Postgres != nil {
-			lg = lastGood(s.Postgres.Sample)
+			x.lastGood = lastGood(s.Postgres.Sample)
 		}
-		sources = append(sources, src{collectors.SourcePostgres, true, lg})
-		emit(d.pgUp, gauge, boolValue(s.Postgres != nil && fresh(s, collectors.SourcePostgres)))
+		sources = append(sources, x)
+		emit(d.pgUp, gauge, boolValue(s.Postgres != nil && x.fresh))
 	}
 	if s.Redis != nil || s.Errors[collectors.SourceRedis] != "" {
-		var lg time.Time
+		x := source{name: collectors.SourceRedis, fresh: fresh(s, collectors.SourceRedis)}
 		if s.Redis != nil {
-			lg = lastGood(s.Redis.Sample)
+			x.lastGood = lastGood(s.Redis.Sample)
 		}
-		sources = append(sources, src{collectors.SourceRedis, true, lg})
-		emit(d.redisUp, gauge, boolValue(s.Redis != nil && fresh(s, collectors.SourceRedis)))
+		sources = append(sources, x)
+		emit(d.redisUp, gauge, boolValue(s.Redis != nil && x.fresh))
 	}
+	for _, x := range append(sources, primarySources(d, s, emit)...) {
+		emitSource(d, x, emit)
+	}
+}
+
+// primarySources are the sources that are not per server (pgbouncer, the
+// probe, jobs, alerting); pgbouncer_up is exported here, unlabelled.
+func primarySources(d *descs, s *collectors.Snapshot, emit emitFunc) []source {
+	var sources []source
 	if s.PgBouncer != nil || s.Errors[collectors.SourcePgBouncer] != "" {
-		var lg time.Time
+		x := source{name: collectors.SourcePgBouncer, fresh: fresh(s, collectors.SourcePgBouncer)}
 		if s.PgBouncer != nil {
-			lg = lastGood(s.PgBouncer.Sample)
+			x.lastGood = lastGood(s.PgBouncer.Sample)
 		}
-		sources = append(sources, src{collectors.SourcePgBouncer, true, lg})
-		emit(d.bouncerUp, gauge, boolValue(s.PgBouncer != nil && fresh(s, collectors.SourcePgBouncer)))
+		sources = append(sources, x)
+		emit(d.bouncerUp, gauge, boolValue(s.PgBouncer != nil && x.fresh))
 	}
 	if s.Probe != nil || s.Errors[collectors.SourceProbe] != "" {
-		var lg time.Time
+		x := source{name: collectors.SourceProbe, fresh: fresh(s, collectors.SourceProbe)}
 		if s.Probe != nil {
-			lg = s.Probe.SampledAt
+			x.lastGood = s.Probe.SampledAt
 		}
-		sources = append(sources, src{collectors.SourceProbe, true, lg})
+		sources = append(sources, x)
 	}
 	if s.Jobs != nil || s.Errors[collectors.SourceJobs] != "" {
-		var lg time.Time
+		x := source{name: collectors.SourceJobs, fresh: fresh(s, collectors.SourceJobs)}
 		if s.Jobs != nil {
-			lg = lastGood(s.Jobs.Sample)
+			x.lastGood = lastGood(s.Jobs.Sample)
 		}
-		sources = append(sources, src{collectors.SourceJobs, true, lg})
+		sources = append(sources, x)
 	}
 	if s.Alerting != nil || s.Errors[collectors.SourceAlerting] != "" {
-		var lg time.Time
+		x := source{name: collectors.SourceAlerting, fresh: fresh(s, collectors.SourceAlerting)}
 		if s.Alerting != nil {
-			lg = lastGood(s.Alerting.Sample)
+			x.lastGood = lastGood(s.Alerting.Sample)
 		}
-		sources = append(sources, src{collectors.SourceAlerting, true, lg})
+		sources = append(sources, x)
 	}
-	for _, x := range sources {
-		up := fresh(s, x.name) && !x.lastGood.IsZero()
-		emit(d.sourceUp, gauge, boolValue(up), x.name)
-		if !x.lastGood.IsZero() {
-			emit(d.sourceLastGood, gauge, unix(x.lastGood), x.name)
-		}
-	}
+	return sources
 }
 
 func lastGood(s collectors.Sample) time.Time {
@@ -288,6 +374,9 @@ func collectRedis(d *descs, topN int, rs *collectors.RedisStats, trend []collect
 	emit(d.redisBlocked, gauge, float64(rs.BlockedClients))
 	emit(d.redisRejected, counter, float64(rs.RejectedConnections))
 	emit(d.redisReceived, counter, float64(rs.TotalConnectionsReceived))
+	if rs.Cluster {
+		collectRedisNodes(d, rs.Nodes, emit)
+	}
 	for _, g := range BoundRedisGroups(rs.Groups, topN) {
 		labels := []string{label(g.Host), label(g.Name), label(g.LibName)}
 		emit(d.redisGroupClients, gauge, float64(g.Count), labels...)
@@ -295,6 +384,21 @@ func collectRedis(d *descs, topN int, rs *collectors.RedisStats, trend []collect
 		if v, ok := collectors.RedisGroupGrowth(trend, g.keys...); ok {
 			emit(d.redisGroupGrowth, gauge, v, labels...)
 		}
+	}
+}
+
+// collectRedisNodes exports each cluster node's clients and maxclients:
+// the cluster's redis_connected_clients is the sum over nodes, but a node
+// refuses at its own limit.
+func collectRedisNodes(d *descs, nodes []collectors.RedisNodeStats, emit emitFunc) {
+	for i := range nodes {
+		n := &nodes[i]
+		emit(d.redisNodeUp, gauge, boolValue(n.Error == ""), label(n.Addr))
+		if n.Error != "" {
+			continue // stale numbers are not exported
+		}
+		emit(d.redisNodeClients, gauge, float64(n.ConnectedClients), label(n.Addr))
+		emit(d.redisNodeMaxClients, gauge, float64(n.MaxClients), label(n.Addr))
 	}
 }
 
@@ -389,12 +493,20 @@ func BoundPools(pools []collectors.PgBouncerPool, topN int) []collectors.PgBounc
 	return append(sorted[:topN:topN], rest)
 }
 
-func collectAnalysis(d *descs, f *analysis.Frame, emit emitFunc) {
+// collectAnalysis exports the alerts, with the server label when the
+// snapshot lists several servers (the same rule runs on each), and the
+// findings by kind, summed over servers.
+func collectAnalysis(d, ds *descs, f *analysis.Frame, emit emitFunc) {
+	ad, alertEmit := d, func(analysis.Alert) emitFunc { return emit }
+	if len(f.Snapshot.Servers) > 0 {
+		ad, alertEmit = ds, func(a analysis.Alert) emitFunc { return withServer(emit, a.Server) }
+	}
 	for _, a := range f.Alerts {
+		e := alertEmit(a)
 		for _, st := range alertStates {
-			emit(d.alertState, gauge, boolValue(a.State == st), a.Name, string(st))
+			e(ad.alertState, gauge, boolValue(a.State == st), a.Name, string(st))
 		}
-		emit(d.alertValue, gauge, a.Value, a.Name)
+		e(ad.alertValue, gauge, a.Value, a.Name)
 	}
 	kinds := make(map[string]int, len(findingKinds))
 	for _, k := range findingKinds {

@@ -30,6 +30,9 @@ type Exporter struct {
 	feed *analysis.FrameMailbox
 	topN int
 	d    *descs
+	// ds are the same descriptions with the server label, for frames
+	// whose snapshot lists several servers.
+	ds *descs
 
 	mu     sync.Mutex
 	latest analysis.Frame
@@ -42,7 +45,7 @@ func New(feed *analysis.FrameMailbox, topN int) *Exporter {
 	if topN <= 0 {
 		topN = DefaultTopN
 	}
-	return &Exporter{feed: feed, topN: topN, d: newDescs()}
+	return &Exporter{feed: feed, topN: topN, d: newDescs(), ds: newDescs(serverLabel)}
 }
 
 // Describe sends nothing: the exporter is an unchecked collector, because
@@ -65,7 +68,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
 	}
-	collectFrame(e.d, e.topN, &f, emit)
+	collectFrame(e.d, e.ds, e.topN, &f, emit)
 }
 
 // emitFunc sends one sample.
