@@ -1,0 +1,264 @@
+package actions
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/slotwatch/slotwatch/collectors"
+	"github.com/slotwatch/slotwatch/internal/testserver"
+)
+
+type discardSnapshots struct{}
+
+func (discardSnapshots) Put(collectors.Snapshot) {}
+
+// clusterFixture is a 3-node Redis Cluster ("cache") and a single Redis
+// ("sessions") behind one Fleet whose drivers borrow the collectors'
+// connections, as the dashboard's do.
+type clusterFixture struct {
+	cluster *testserver.RedisCluster
+	single  *testserver.Redis
+	admins  map[string]*redis.Client // per node address, and the single server's
+	fleet   *Fleet
+	path    string
+}
+
+func TestRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	t.Parallel()
+	f := &clusterFixture{cluster: testserver.StartRedisCluster(t, 3), single: testserver.StartRedis(t, testserver.RedisOptions{})}
+	f.admins = map[string]*redis.Client{}
+	for _, addr := range append(f.cluster.Addrs(), f.single.Addr) {
+		c := redis.NewClient(&redis.Options{Addr: addr, ClientName: "test-admin", PoolSize: 1, Protocol: 2})
+		t.Cleanup(func() { _ = c.Close() })
+		f.admins[addr] = c
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	set, err := collectors.Start(ctx, collectors.Config{
+		Redis:     &collectors.RedisConfig{Name: "cache", URL: f.cluster.URL()},
+		MoreRedis: []collectors.RedisConfig{{Name: "sessions", URL: f.single.URL}},
+	}, discardSnapshots{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := set.RedisServer("cache")
+	for i := 0; i < 400 && len(runner.Nodes()) < 3; i++ {
+		time.Sleep(25 * time.Millisecond) // the collector's first tick connects
+	}
+	if !runner.Cluster() || !slices.Equal(runner.Nodes(), sortedAddrs(f.cluster.Addrs())) {
+		t.Fatalf("the runner sees cluster=%v nodes %v, want %v", runner.Cluster(), runner.Nodes(), f.cluster.Addrs())
+	}
+	f.path = filepath.Join(t.TempDir(), "audit.jsonl")
+	audit, err := OpenAuditLog(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = audit.Close() })
+	op := Operator{User: "kim"}
+	f.fleet, err = NewFleet(
+		NamedService{Name: "cache", Kind: collectors.SourceRedis, Service: NewService(nil, NewRedisDriver(runner), DefaultPolicy(), audit, op)},
+		NamedService{Name: "sessions", Kind: collectors.SourceRedis, Service: NewService(nil, NewRedisDriver(set.RedisServer("sessions")), DefaultPolicy(), audit, op)},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("kill closes exactly the matching clients, each on its node", f.testKill)
+	t.Run("timeout guard on every node, revert restores each node's value", f.testGuard)
+	t.Run("unknown Redis server is refused", f.testUnknown)
+}
+
+func sortedAddrs(addrs []string) []string {
+	out := slices.Clone(addrs)
+	slices.Sort(out)
+	return out
+}
+
+// rawClient opens a plain connection to addr named name.
+func rawClient(t *testing.T, addr, name string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	send(t, c, "CLIENT SETNAME "+name)
+	return c
+}
+
+// names lists the names of addr's clients, without slotwatch's and the
+// test's own.
+func (f *clusterFixture) names(t *testing.T, addr string) []string {
+	t.Helper()
+	reply, err := f.admins[addr].ClientList(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := collectors.ParseClientList(reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range cs {
+		if c.Name != "slotwatch" && c.Name != "test-admin" {
+			out = append(out, c.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (f *clusterFixture) testKill(t *testing.T) {
+	ctx := context.Background()
+	n := f.cluster.Addrs()
+	// The same number of clients in the same order on every node, so the
+	// ids repeat across nodes: only (node, id) names a client.
+	layout := map[string][]string{
+		n[0]:          {"leaky-0a", "keep-0a", "leaky-0b", "keep-0b"},
+		n[1]:          {"keep-1a", "leaky-1a", "keep-1b", "keep-1c"},
+		n[2]:          {"keep-2a", "keep-2b", "keep-2c", "keep-2d"},
+		f.single.Addr: {"leaky-s", "keep-s"},
+	}
+	conns := map[string]net.Conn{}
+	for addr, names := range layout {
+		for _, name := range names {
+			conns[name] = rawClient(t, addr, name)
+		}
+	}
+	plan, err := f.fleet.PreviewRedis(ctx, RedisFilter{Server: "cache", Name: "leaky-*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range plan.Targets {
+		got[c.Name] = c.Node
+	}
+	want := map[string]string{"leaky-0a": n[0], "leaky-0b": n[0], "leaky-1a": n[1]}
+	if plan.ServerName != "cache" || len(got) != len(want) || got["leaky-0a"] != n[0] || got["leaky-0b"] != n[0] || got["leaky-1a"] != n[1] {
+		t.Fatalf("plan on %q targets %v, want %v", plan.ServerName, got, want)
+	}
+	// Renamed after the preview: the re-check on its node sees it.
+	send(t, conns["leaky-0b"], "CLIENT SETNAME keep-renamed")
+	report, err := f.fleet.ExecuteRedis(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Counts(report.Results)
+	if c[Done] != 2 || c[Skipped] != 1 {
+		t.Fatalf("results %+v", report.Results)
+	}
+	for _, r := range report.Results {
+		if r.Outcome == Skipped && (r.Node != n[0] || !strings.Contains(r.Reason, "keep-renamed")) {
+			t.Fatalf("skipped %+v, want the renamed client on %s", r, n[0])
+		}
+	}
+	for addr, wantNames := range map[string][]string{
+		n[0]:          {"keep-0a", "keep-0b", "keep-renamed"},
+		n[1]:          {"keep-1a", "keep-1b", "keep-1c"},
+		n[2]:          {"keep-2a", "keep-2b", "keep-2c", "keep-2d"},
+		f.single.Addr: {"keep-s", "leaky-s"},
+	} {
+		if got := f.names(t, addr); !slices.Equal(got, wantNames) {
+			t.Errorf("clients left on %s: %v, want %v", addr, got, wantNames)
+		}
+	}
+	last := lastEntry(t, f.path)
+	if last.Phase != PhaseResult || last.ServerName != "cache" || len(last.NodeTargets) != 3 {
+		t.Fatalf("result line %+v", last)
+	}
+	for _, nt := range last.NodeTargets {
+		if nt.Node != got[nameOf(plan, nt)] {
+			t.Fatalf("audit names client %d on %s: %+v", nt.ID, nt.Node, last.NodeTargets)
+		}
+	}
+}
+
+// nameOf is the name the plan knew a node target by.
+func nameOf(plan RedisPlan, nt NodeTarget) string {
+	for _, c := range plan.Targets {
+		if c.Node == nt.Node && c.ID == nt.ID {
+			return c.Name
+		}
+	}
+	return ""
+}
+
+func (f *clusterFixture) timeouts(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, addr := range append(f.cluster.Addrs(), f.single.Addr) {
+		m, err := f.admins[addr].ConfigGet(context.Background(), "timeout").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m["timeout"])
+	}
+	return out
+}
+
+func (f *clusterFixture) testGuard(t *testing.T) {
+	ctx := context.Background()
+	n := f.cluster.Addrs()
+	if err := f.admins[n[1]].ConfigSet(ctx, "timeout", "7").Err(); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := f.fleet.PreviewGuardSet(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout, Value: "300"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Nodes) != 3 || plan.ServerName != "cache" || !strings.Contains(show(plan.Current), "differs per node") {
+		t.Fatalf("plan %+v", plan)
+	}
+	res, err := f.fleet.ExecuteGuard(ctx, plan)
+	if err != nil || res.Outcome != Done {
+		t.Fatalf("set: %+v %v", res, err)
+	}
+	// Cluster nodes in start order, then the single server, untouched.
+	if got := f.timeouts(t); !slices.Equal(got, []string{"300", "300", "300", "0"}) {
+		t.Fatalf("timeouts after the set %v", got)
+	}
+	values, err := f.fleet.ShowGuardsOn(ctx, "cache", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revertTo := map[string]string{}
+	for _, v := range values {
+		revertTo[v.Node] = show(v.RevertTo)
+	}
+	if len(values) != 3 || revertTo[n[0]] != "0" || revertTo[n[1]] != "7" || revertTo[n[2]] != "0" {
+		t.Fatalf("show %+v", values)
+	}
+	revert, err := f.fleet.PreviewGuardRevert(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.fleet.ExecuteGuard(ctx, revert); err != nil || res.Outcome != Done {
+		t.Fatalf("revert: %+v %v", res, err)
+	}
+	if got := f.timeouts(t); !slices.Equal(got, []string{"0", "7", "0", "0"}) {
+		t.Fatalf("timeouts after the revert %v, want each node's own previous value", got)
+	}
+	if _, err := f.fleet.PreviewGuardRevert(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout}); err == nil {
+		t.Fatal("a second revert found something to undo")
+	}
+}
+
+func (f *clusterFixture) testUnknown(t *testing.T) {
+	_, err := f.fleet.PreviewRedis(context.Background(), RedisFilter{Server: "queue", Name: "leaky-*"})
+	want := `no Redis server named "queue" is configured; the servers are cache, sessions`
+	if !IsRefused(err) || err.Error() != want {
+		t.Fatalf("error %v, want %s", err, want)
+	}
+	if last := lastEntry(t, f.path); last.Phase != PhaseRefused || last.ServerName != "queue" || last.Action != ActionRedisKill {
+		t.Fatalf("audit line %+v", last)
+	}
+}
