@@ -331,15 +331,12 @@ func (p *fleetPane) view(st styles) block {
 		nameW = max(nameW, len([]rune(oneLine(e.row.Name))))
 	}
 	nameW = min(nameW, 18)
-	shown := p.entries
+	shown, rest := p.fitEntries(h)
 	var lines []string
-	if len(shown) > h {
-		shown = shown[:h-1]
-	}
 	for _, e := range shown {
 		lines = append(lines, p.line(st, e, nameW, w))
 	}
-	if rest := p.entries[len(shown):]; len(rest) > 0 {
+	if len(rest) > 0 {
 		names := make([]string, len(rest))
 		for i, e := range rest {
 			names[i] = oneLine(e.row.Name)
@@ -347,6 +344,36 @@ func (p *fleetPane) view(st styles) block {
 		lines = append(lines, st.dim.Render(fmt.Sprintf("   +%d more: %s (S lists all)", len(rest), strings.Join(names, ", "))))
 	}
 	return fitBlock(lines, w, h)
+}
+
+// fitEntries splits the ranked entries into the lines that fit in h and
+// the rest ("+N more"). The servers on the panes always keep their line:
+// the block never hides what the header is talking about.
+func (p *fleetPane) fitEntries(h int) (shown, rest []fleetEntry) {
+	if len(p.entries) <= h {
+		return p.entries, nil
+	}
+	room := max(h-1, 0)
+	keep := make([]bool, len(p.entries))
+	n := 0
+	for i, e := range p.entries {
+		if n < room && p.isShown(e.row.Name) {
+			keep[i], n = true, n+1
+		}
+	}
+	for i := range p.entries {
+		if n < room && !keep[i] {
+			keep[i], n = true, n+1
+		}
+	}
+	for i, e := range p.entries {
+		if keep[i] {
+			shown = append(shown, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	return shown, rest
 }
 
 // line is one server: shown marker and number key, name, kind, slots used
@@ -371,8 +398,12 @@ func (p *fleetPane) line(st styles, e fleetEntry, nameW, w int) string {
 	name := fitLine(oneLine(r.Name), nameW)
 	head := fmt.Sprintf(" %s%s %s %-10s", mark, num, name, kind)
 	var parts []string
+	numW := 16 // "%5d/%-5d %3.0f%%"
+	if w >= 110 {
+		numW += 11 // and the gauge
+	}
 	if r.Down {
-		parts = append(parts, st.critical.Render(fmt.Sprintf("%-15s", "DOWN")))
+		parts = append(parts, st.critical.Render("DOWN")+strings.Repeat(" ", numW-4))
 	} else {
 		used := fmt.Sprintf("%5d/%-5d %3.0f%%", r.Used, r.Usable, 100*r.Ratio)
 		switch {
@@ -403,7 +434,8 @@ func (p *fleetPane) line(st styles, e fleetEntry, nameW, w int) string {
 	return head + " " + strings.Join(parts, "  ")
 }
 
-// alertCounts is "2 firing 1 pending", or "ok" when the server has none.
+// alertCounts is "2 firing 1 pending", or "ok" when the server has none;
+// nothing for a DOWN server, whose rules cannot tell.
 func alertCounts(st styles, r analysis.FleetRow) string {
 	var out []string
 	if r.Firing > 0 {
@@ -412,7 +444,10 @@ func alertCounts(st styles, r analysis.FleetRow) string {
 	if r.Pending > 0 {
 		out = append(out, st.warning.Render(fmt.Sprintf("%d pending", r.Pending)))
 	}
-	if len(out) == 0 {
+	switch {
+	case len(out) == 0 && r.Down:
+		return ""
+	case len(out) == 0:
 		return st.ok.Render("ok")
 	}
 	return strings.Join(out, " ")

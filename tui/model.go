@@ -211,6 +211,11 @@ func (m *Model) showServers() {
 		m.groups.setFrame(nil, nil)
 	}
 	m.redis.set(f.Snapshot.Redis)
+	if r := f.Snapshot.Redis; r != nil && r.Cluster { // l also lists the nodes
+		m.keys.redis.Clients.SetHelp("l", "groups/clients/nodes")
+	} else {
+		m.keys.redis.Clients.SetHelp("l", "groups/clients")
+	}
 	m.relayout()
 }
 

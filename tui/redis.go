@@ -259,7 +259,7 @@ func (m *Model) redisView(w, h int) block {
 
 // In a cluster the client list says which node each client is on (ids
 // are per node).
-var redisClusterClientColumns = append(slices.Clone(redisClientColumns), column{title: "NODE", width: 21, drop: 1})
+var redisClusterClientColumns = append(slices.Clone(redisClientColumns), column{title: "NODE", width: 14, drop: 1})
 
 var redisNodeColumns = []column{
 	{title: "NODE", width: 21, grow: true},
