@@ -269,7 +269,7 @@ func fillUsage(row *FleetRow, sv *collectors.ServerSnapshot) {
 		row.Used, row.Usable = sv.Postgres.Used(), sv.Postgres.Usable()
 	case sv.Kind == collectors.SourceRedis && sv.Redis != nil:
 		l := FullestRedis(sv.Redis)
-		row.Used, row.Usable = int(l.Clients), int(l.MaxClients)
+		row.Used, row.Usable, row.Node = int(l.Clients), int(l.MaxClients), l.Node
 	default:
 		row.Down, row.Error = true, fmt.Sprintf("%s has not answered yet", sv.Name)
 		return

@@ -275,7 +275,7 @@ func TestClusterHeadroomIsTheFullestNode(t *testing.T) {
 			if (a.State != Inactive) != c.active || !strings.Contains(a.Summary, "fullest node 10.0.7.2:7001") {
 				t.Errorf("%s is %s (%s), active want %v", RuleRedisNearLimit, a.State, a.Summary, c.active)
 			}
-			if r := fleetRow(t, f.Fleet, "sessions"); r.Used != int(c.fullest) || r.Usable != 10000 {
+			if r := fleetRow(t, f.Fleet, "sessions"); r.Used != int(c.fullest) || r.Usable != 10000 || r.Node != "10.0.7.2:7001" {
 				t.Errorf("the cluster's fleet row %+v, want the fullest node's %d of 10000", r, c.fullest)
 			}
 		})

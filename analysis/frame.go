@@ -151,6 +151,9 @@ type FleetRow struct {
 	// connected clients / maxclients, of the fullest node for a cluster).
 	Used   int `json:"used"`
 	Usable int `json:"usable"`
+	// Node is, for a Redis Cluster, the fullest node Used and Usable are
+	// of (FullestRedis); empty otherwise.
+	Node string `json:"node,omitempty"`
 	// Ratio is Used/Usable (0 when Usable is unknown); rows sort by it,
 	// highest first, then DOWN servers first.
 	Ratio float64 `json:"ratio"`

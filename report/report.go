@@ -312,7 +312,7 @@ func (b *Builder) addServers(s collectors.Snapshot, frame analysis.Frame) {
 		}
 		if !st.answered || row.Ratio > st.peak.Ratio || row.Usable <= 0 && row.Used > st.peak.Used {
 			st.peak, st.peakAt, st.answered = row, s.TakenAt, true
-			st.node = fullestNode(s, row.Name)
+			st.node = row.Node
 		}
 	}
 	for _, t := range frame.Transitions {
@@ -333,17 +333,6 @@ func (b *Builder) server(name, kind string, primary bool) *serverStats {
 		b.servers = append(b.servers, st)
 	}
 	return st
-}
-
-// fullestNode names a Redis Cluster's fullest node (the one its fleet row
-// counts); empty for anything else.
-func fullestNode(s collectors.Snapshot, name string) string {
-	for i := range s.Servers {
-		if sv := &s.Servers[i]; sv.Name == name && sv.Redis != nil && sv.Redis.Cluster {
-			return analysis.FullestRedis(sv.Redis).Node
-		}
-	}
-	return ""
 }
 
 func (b *Builder) metric(name string) *peak {
