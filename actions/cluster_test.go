@@ -75,6 +75,7 @@ func TestRedisCluster(t *testing.T) {
 	t.Run("kill closes exactly the matching clients, each on its node", f.testKill)
 	t.Run("timeout guard on every node, revert restores each node's value", f.testGuard)
 	t.Run("unknown Redis server is refused", f.testUnknown)
+	t.Run("the CLI's own cluster connection kills on the node too", func(t *testing.T) { f.testDial(t, runner.Server()) })
 }
 
 func sortedAddrs(addrs []string) []string {
@@ -260,5 +261,38 @@ func (f *clusterFixture) testUnknown(t *testing.T) {
 	}
 	if last := lastEntry(t, f.path); last.Phase != PhaseRefused || last.ServerName != "queue" || last.Action != ActionRedisKill {
 		t.Fatalf("audit line %+v", last)
+	}
+}
+
+// testDial: DialRedis on a redis+cluster:// URL connects to every node by
+// itself (the CLI), names the cluster as the dashboard's runner does (so
+// the audit log's guard history is one), and kills on the client's node.
+func (f *clusterFixture) testDial(t *testing.T, runnerTarget string) {
+	ctx := context.Background()
+	rc, err := DialRedis(ctx, f.cluster.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rc.Close() })
+	if rc.Server() != runnerTarget {
+		t.Fatalf("the CLI names the cluster %q, the dashboard %q", rc.Server(), runnerTarget)
+	}
+	n := f.cluster.Addrs()
+	rawClient(t, n[2], "cli-victim")
+	rawClient(t, n[1], "cli-bystander")
+	audit, _ := OpenAuditLog("")
+	svc := NewService(nil, rc, DefaultPolicy(), audit, Operator{User: "kim"})
+	report := kill(t, svc, RedisFilter{Name: "cli-victim"})
+	if c := Counts(report.Results); c[Done] != 1 || report.Results[0].Node != n[2] {
+		t.Fatalf("results %+v", report.Results)
+	}
+	if got := f.names(t, n[2]); slices.Contains(got, "cli-victim") {
+		t.Fatalf("cli-victim still on %s: %v", n[2], got)
+	}
+	if got := f.names(t, n[1]); !slices.Contains(got, "cli-bystander") {
+		t.Fatalf("cli-bystander gone from %s: %v", n[1], got)
+	}
+	if _, err := DialRedis(ctx, "redis+cluster://127.0.0.1:1"); err == nil {
+		t.Fatal("dialled a cluster that is not there")
 	}
 }

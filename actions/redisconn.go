@@ -70,7 +70,11 @@ func NewRedisDriver(s RedisSession) *RedisConn {
 
 // DialRedis opens a dedicated connection to a redis:// or rediss:// URL for
 // the duration of a command (the CLI).
+// A redis+cluster:// URL is a Redis Cluster (DialRedisCluster).
 func DialRedis(ctx context.Context, rawURL string) (*RedisConn, error) {
+	if IsClusterURL(rawURL) {
+		return DialRedisCluster(ctx, rawURL)
+	}
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("the Redis URL %s is not valid: %s", collectors.RedactURL(rawURL), scrubPassword(err.Error(), rawURL))
