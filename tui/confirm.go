@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -104,7 +105,7 @@ func (d *confirmDialog) lines() int {
 	case d.session != nil:
 		return len(d.session.Targets) + len(d.session.Excluded) + 2
 	case d.guard != nil:
-		return len(d.guard.Notes)
+		return len(d.guard.Notes) + len(d.guard.Nodes) + 1
 	}
 	return len(d.redis.Targets) + len(d.redis.Excluded) + 2
 }
@@ -237,7 +238,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(b actions.Backend) bool { return !msg.narrow(b) })
 		}
 		m.confirm = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), chosen: msg.chosen,
-			back: m.answerMode(), serverName: msg.server}
+			back: m.answerMode(), serverName: cmp.Or(plan.ServerName, msg.server)}
 		m.mode = modeConfirm
 		m.footer.setText("")
 	case redisPlanMsg:
@@ -250,7 +251,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(c collectors.RedisClient) bool { return !msg.narrow(c) })
 		}
 		m.confirm = &confirmDialog{redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), back: m.answerMode(),
-			serverName: msg.server}
+			serverName: cmp.Or(plan.ServerName, msg.server)}
 		m.mode = modeConfirm
 		m.footer.setText("")
 	case guardPlanMsg:
@@ -259,7 +260,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		plan := msg.plan
-		m.confirm, m.mode = &confirmDialog{guard: &plan, back: m.answerMode(), serverName: msg.server}, modeConfirm
+		m.confirm, m.mode = &confirmDialog{guard: &plan, back: m.answerMode(), serverName: cmp.Or(plan.ServerName, msg.server)}, modeConfirm
 		m.footer.setText("")
 	case guardDoneMsg:
 		p := msg.result.Plan
@@ -460,6 +461,7 @@ func (m *Model) dialogView(w, h int) block {
 		for _, n := range p.Notes {
 			wrap(m.st.warning.Render, "Note: ", n)
 		}
+		body = m.guardNodeLines(p)
 	default:
 		p := d.redis
 		verb = "kill"
@@ -511,6 +513,19 @@ func (m *Model) sessionTargetLines(p *actions.SessionPlan) []string {
 	for _, e := range p.Excluded {
 		body = append(body, fmt.Sprintf("  %7d %-14s %-16s %s", e.Backend.PID, orDash(e.Backend.Usename),
 			orDash(e.Backend.ApplicationName), oneLine(e.Reason)))
+	}
+	return body
+}
+
+// guardNodeLines are a Redis Cluster guard's nodes, each with its value
+// now and after: the timeout is set on every node.
+func (m *Model) guardNodeLines(p *actions.GuardPlan) []string {
+	if len(p.Nodes) == 0 {
+		return nil
+	}
+	body := []string{m.st.heading.Render(fmt.Sprintf("Nodes (%d)", len(p.Nodes)))}
+	for _, n := range p.Nodes {
+		body = append(body, fmt.Sprintf("  %-21s %s → %s", orDash(oneLine(n.Node)), actions.ShowValue(n.Current), actions.ShowValue(n.New)))
 	}
 	return body
 }

@@ -426,7 +426,11 @@ func (p *fleetPane) line(st styles, e fleetEntry, nameW, w int) string {
 		}
 	}
 	if e.cluster && !r.Down {
-		parts = append(parts, "(slots of the fullest node)")
+		node := "the fullest node"
+		if r.Node != "" {
+			node = "fullest node " + oneLine(r.Node)
+		}
+		parts = append(parts, "("+node+")")
 	}
 	if r.Down && r.Error != "" {
 		parts = append(parts, oneLine(r.Error))

@@ -96,7 +96,8 @@ func fleetFrame(t testing.TB) analysis.Frame {
 	f.Fleet = []analysis.FleetRow{
 		{Name: "primary", Kind: collectors.SourcePostgres, Primary: true, Used: pg.Used(), Usable: pg.Usable(),
 			Ratio: float64(pg.Used()) / float64(pg.Usable()), ProbeOK: &no, Firing: 3},
-		{Name: "cache", Kind: collectors.SourceRedis, Primary: true, Used: 150, Usable: 160, Ratio: 150.0 / 160, Pending: 1},
+		{Name: "cache", Kind: collectors.SourceRedis, Primary: true, Used: 150, Usable: 160, Ratio: 150.0 / 160, Pending: 1,
+			Node: "10.0.4.1:7000"},
 		{Name: "replica-1", Kind: collectors.SourcePostgres, Used: replica.Used(), Usable: replica.Usable(),
 			Ratio: float64(replica.Used()) / float64(replica.Usable()), Pending: 1},
 	}
@@ -199,7 +200,15 @@ func (r *recordingMitigator) PreviewGuardSet(ctx context.Context, req actions.Gu
 	r.guardReq = append(r.guardReq, req)
 	r.mu.Unlock()
 	plan, err := r.fakeMitigator.PreviewGuardSet(ctx, req)
-	plan.Server = r.addr[req.Server]
+	// As actions' Fleet: the plan names its server, and a cluster's
+	// timeout is set on every node.
+	plan.Server, plan.ServerName = r.addr[req.Server], req.Server
+	if req.Server == "cache" {
+		old := "0"
+		for _, n := range []string{"10.0.4.1:7000", "10.0.4.2:7000", "10.0.4.3:7000"} {
+			plan.Nodes = append(plan.Nodes, actions.GuardNode{Node: n, Current: &old, New: plan.New})
+		}
+	}
 	return plan, err
 }
 
@@ -369,8 +378,9 @@ func TestFleetMitigationsNameTheirServer(t *testing.T) {
 	if len(mit.guardReq) != 1 || mit.guardReq[0].Server != "cache" {
 		t.Fatalf("the guard should be asked on cache, got %+v", mit.guardReq)
 	}
-	if v := m.View(); !strings.Contains(v, "CONFIRM GUARD redis-timeout on cache (10.0.4.1:7000)") {
-		t.Fatalf("the guard dialog should name cache:\n%s", v)
+	if v := m.View(); !strings.Contains(v, "CONFIRM GUARD redis-timeout on cache (10.0.4.1:7000)") ||
+		!strings.Contains(v, "Nodes (3)") || !strings.Contains(v, "10.0.4.3:7000         0 → 300") {
+		t.Fatalf("the guard dialog should name cache and list its nodes:\n%s", v)
 	}
 }
 
