@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,26 +16,48 @@ import (
 	"github.com/slotwatch/slotwatch/internal/testserver"
 )
 
-// BenchmarkPGCollect1000 is one PostgreSQL collection (one tick) with 1,000
-// client backends: 800 idle, 150 idle in transaction, 41 active (one holding a row
-// lock), 9 waiting on that lock. It needs a server with 1,000 connections, so it runs only
-// with SLOTWATCH_BENCH_PG=1. Besides ns/op it reports the server's execution
-// time of the activity query (pg_stat_statements) and slotwatch's own CPU
-// time per tick.
-func BenchmarkPGCollect1000(b *testing.B) {
+// BenchmarkPGCollect is one PostgreSQL collection (one tick) with N client
+// backends held in issue 13's mix: 60 % idle, 20 % idle in transaction (one
+// of them holding a row lock), 10 % active in pg_sleep, 10 % waiting on that
+// row lock. It needs a server with N connections, so it runs only with
+// SLOTWATCH_BENCH_PG=1; SLOTWATCH_BENCH_PG_BACKENDS lists the N (default
+// 1000), e.g.
+//
+//	SLOTWATCH_BENCH_PG=1 SLOTWATCH_BENCH_PG_BACKENDS=100,1000,5000 \
+//	    go test ./collectors -run '^$' -bench PGCollect -benchmem
+//
+// Besides ns/op it reports, from pg_stat_statements on the throwaway server,
+// the server's execution time of every query of the collector per tick
+// (server-ms/op: the activity query plus the wait graph's pg_blocking_pids
+// query, which runs once per waitGraphRefresh) and of one activity query
+// (activity-ms/call), and slotwatch's own CPU per tick (cpu-ms/op).
+func BenchmarkPGCollect(b *testing.B) {
 	if os.Getenv("SLOTWATCH_BENCH_PG") != "1" {
 		b.Skip("set SLOTWATCH_BENCH_PG=1 to start a server with 1,000 client backends")
 	}
-	p := testserver.StartPostgres(b, testserver.PGOptions{MaxConnections: 1100, Settings: map[string]string{
+	counts := []int{1000}
+	if v := os.Getenv("SLOTWATCH_BENCH_PG_BACKENDS"); v != "" {
+		counts = counts[:0]
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 10 || n > 10000 {
+				b.Fatalf("SLOTWATCH_BENCH_PG_BACKENDS=%q: want counts from 10 to 10000, comma-separated", v)
+			}
+			counts = append(counts, n)
+		}
+	}
+	for _, n := range counts {
+		b.Run(fmt.Sprintf("backends=%d", n), func(b *testing.B) { benchmarkPGCollect(b, n) })
+	}
+}
+
+func benchmarkPGCollect(b *testing.B, n int) {
+	p := testserver.StartPostgres(b, testserver.PGOptions{MaxConnections: n + 60, Settings: map[string]string{
 		"shared_preload_libraries": "'pg_stat_statements'", "pg_stat_statements.track": "all",
 	}})
-	p.Psql(b, "postgres", "CREATE EXTENSION pg_stat_statements; CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 10) g")
-	// The sessions end with the server at cleanup: several are busy in a
-	// statement, and a pgx connection must not be closed while in use. They
-	// must stay reachable until then, or the garbage collector closes their
-	// sockets.
-	conns := openBenchSessions(b, p)
-	defer runtime.KeepAlive(conns)
+	p.Psql(b, "postgres", `CREATE EXTENSION pg_stat_statements; CREATE ROLE app LOGIN;
+		CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0); GRANT ALL ON t TO app`)
+	waiting := holdBenchMix(b, p, n)
 
 	c := newPGCollector(PGConfig{DSN: p.DSN, Interval: time.Second, StatementTimeout: 5 * time.Second, ConnectTimeout: 5 * time.Second}, nil)
 	defer c.close()
@@ -41,68 +65,110 @@ func BenchmarkPGCollect1000(b *testing.B) {
 	var s Snapshot
 	s.Errors = map[string]string{}
 	c.collect(ctx)(&s)
-	if s.Postgres.Total != 1000 || s.Postgres.Waiting != 9 {
-		b.Fatalf("collected %d sessions, %d waiting; want 1000 and 9 (errors %v)", s.Postgres.Total, s.Postgres.Waiting, s.Errors)
+	if s.Postgres == nil || s.Postgres.Total != n || s.Postgres.Waiting != waiting {
+		b.Fatalf("collected %v; want %d sessions, %d waiting (errors %v)", s.Postgres, n, waiting, s.Errors)
 	}
 	p.Psql(b, "postgres", "SELECT pg_stat_statements_reset()")
 	cpuBefore := cpuTime()
 	b.ReportAllocs()
 	b.ResetTimer()
+	ticks := 0
 	for b.Loop() {
 		c.collect(ctx)(&s)
-		if msg := s.Errors[SourcePostgres]; msg != "" || s.Postgres.Total != 1000 {
+		if msg := s.Errors[SourcePostgres]; msg != "" || s.Postgres.Total != n {
 			b.Fatalf("a tick collected %d sessions: %s", s.Postgres.Total, msg)
 		}
+		ticks++
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/1000/float64(b.N), "cpu-ms/op")
-	out := p.Psql(b, "postgres", "SELECT calls, total_exec_time FROM pg_stat_statements WHERE query LIKE '%FROM pg_stat_get_activity%' AND query NOT LIKE '%pg_stat_statements%'")
-	var calls int
-	var totalMS float64
-	if _, err := fmt.Sscanf(out, "%d|%g", &calls, &totalMS); err == nil && calls > 0 {
-		b.ReportMetric(totalMS/float64(calls), "server-ms/op")
+	b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/1000/float64(ticks), "cpu-ms/op")
+	// The loop may be shorter than waitGraphRefresh: one more tick asks
+	// about every waiter, so that the wait graph's query is measured too.
+	c.waits.fullAt = time.Time{}
+	c.collect(ctx)(&s)
+	out := p.Psql(b, "postgres", `SELECT
+		coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%pg_stat_get_activity%'), 0),
+		coalesce(sum(calls) FILTER (WHERE query LIKE '%pg_stat_get_activity%'), 0),
+		coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%pg_blocking_pids%'), 0),
+		coalesce(sum(calls) FILTER (WHERE query LIKE '%pg_blocking_pids%'), 0)
+		FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'`)
+	var activity, calls, blocking, blockingCalls float64
+	if _, err := fmt.Sscanf(strings.ReplaceAll(out, "|", " "), "%g %g %g %g", &activity, &calls, &blocking, &blockingCalls); err != nil || calls == 0 || blockingCalls == 0 {
+		b.Fatalf("read pg_stat_statements %q: %v", out, err)
+	}
+	// Per tick at the default 1 s interval: one activity query, and the
+	// pg_blocking_pids query once per waitGraphRefresh (a steady wait
+	// graph asks nothing in between).
+	perRefresh := float64(time.Second) / float64(waitGraphRefresh)
+	b.ReportMetric(activity/calls, "activity-ms/call")
+	b.ReportMetric(blocking/blockingCalls, "blocking-ms/call")
+	b.ReportMetric(activity/calls+perRefresh*blocking/blockingCalls, "server-ms/tick")
+}
+
+// holdBenchMix holds n backends of role app in issue 13's mix and returns
+// how many wait on the row lock. The connections end with the server at
+// cleanup: several are busy in a statement, and a pgx connection must not be
+// closed while in use. They stay reachable until then, or the garbage
+// collector would close their sockets.
+func holdBenchMix(b *testing.B, p *testserver.Postgres, n int) int {
+	b.Helper()
+	conns := connectBench(b, p.DSNFor("app", "postgres")+"&application_name=bench-app", n)
+	b.Cleanup(func() { runtime.KeepAlive(conns) })
+	ctx := context.Background()
+	idleTx, active, waiting := n/5, n/10, n/10
+	run := func(c *pgx.Conn, sqls ...string) {
+		for _, q := range sqls {
+			if _, err := c.Exec(ctx, q); err != nil {
+				b.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	for i, c := range conns {
+		switch {
+		case i == 0:
+			run(c, "BEGIN", "UPDATE t SET v = v + 1 WHERE id = 1")
+		case i < idleTx:
+			run(c, "BEGIN", "SELECT 1")
+		case i < idleTx+active:
+			go func() { _, _ = c.Exec(ctx, "SELECT pg_sleep(3600)") }()
+		case i < idleTx+active+waiting:
+			go func() { _, _ = c.Exec(ctx, "UPDATE t SET v = v + 1 WHERE id = 1") }()
+		default:
+			run(c, "SELECT 1")
+		}
+	}
+	want := fmt.Sprintf("%d|%d", waiting, active)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got := p.Psql(b, "postgres", `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),
+			count(*) FILTER (WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active') FROM pg_stat_activity`)
+		if got == want {
+			return waiting
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("waiting|sleeping sessions are %s after 60 s, want %s", got, want)
+		}
 	}
 }
 
-func openBenchSessions(b *testing.B, p *testserver.Postgres) []*pgx.Conn {
-	ctx := context.Background()
-	var conns []*pgx.Conn
-	open := func(app string) *pgx.Conn {
-		c, err := holdConn(p.DSN, app)
+// connectBench opens n connections, 16 at a time.
+func connectBench(b *testing.B, dsn string, n int) []*pgx.Conn {
+	b.Helper()
+	conns := make([]*pgx.Conn, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			conns[i], errs[i] = pgx.Connect(context.Background(), dsn)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			b.Fatalf("open session %d: %v", len(conns), err)
+			b.Fatalf("hold backend %d of %d: %v", i+1, n, err)
 		}
-		conns = append(conns, c)
-		return c
-	}
-	for i := range 800 {
-		open("django-" + strconv.Itoa(i%8))
-	}
-	for range 150 {
-		if _, err := open("celery").Exec(ctx, "BEGIN; SELECT 1"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for range 40 {
-		c := open("reports")
-		go func() { _, _ = c.Exec(ctx, "SELECT pg_sleep(3600)") }()
-	}
-	locker := open("locker")
-	if _, err := locker.Exec(ctx, "BEGIN; UPDATE t SET v = v + 1 WHERE id = 1"); err != nil {
-		b.Fatal(err)
-	}
-	for range 9 {
-		c := open("waiter")
-		go func() { _, _ = c.Exec(ctx, "UPDATE t SET v = v + 1 WHERE id = 1") }()
-	}
-	// Wait until every background statement is running.
-	deadline := time.Now().Add(30 * time.Second)
-	for p.Psql(b, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") != "9" ||
-		p.Psql(b, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'") != "40" {
-		if time.Now().After(deadline) {
-			b.Fatal("the benchmark sessions did not settle within 30 s")
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	return conns
 }

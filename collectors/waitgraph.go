@@ -43,13 +43,13 @@ type cachedWait struct {
 // new statement, a new state or a new backend on the same pid.
 type sessionMark struct {
 	backendStart time.Time
-	stateChange  float64
+	stateChange  time.Time
 	state        string
 	waitType     string
 	waitEvent    string
 }
 
-func markOf(s *Session, stateChange float64) sessionMark {
+func markOf(s *Session, stateChange time.Time) sessionMark {
 	return sessionMark{backendStart: s.BackendStart, stateChange: stateChange, state: s.State,
 		waitType: s.WaitEventType, waitEvent: s.WaitEvent}
 }
@@ -60,8 +60,8 @@ func newWaitGraph() *waitGraph {
 
 // fill sets BlockedBy on every session waiting on a heavyweight lock,
 // asking the server only about the waiters whose answer may have changed.
-// stateChanges[i] is sessions[i]'s state_change as epoch seconds.
-func (g *waitGraph) fill(ctx context.Context, conn *pgx.Conn, sessions []Session, stateChanges []float64, now time.Time) error {
+// stateChanges[i] is sessions[i]'s state_change (zero when NULL).
+func (g *waitGraph) fill(ctx context.Context, conn *pgx.Conn, sessions []Session, stateChanges []time.Time, now time.Time) error {
 	if !anyLockWait(sessions) {
 		// Nothing waits: no marks to build on this hot path, nothing to keep.
 		g.asked, g.reused, g.waits = 0, 0, map[int32]cachedWait{}
