@@ -74,6 +74,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 	t.Run("kill closes exactly the matching clients, each on its node", f.testKill)
 	t.Run("timeout guard on every node, revert restores each node's value", f.testGuard)
+	t.Run("a node refusing CONFIG SET: the nodes already changed are set back", f.testGuardRollback)
 	t.Run("unknown Redis server is refused", f.testUnknown)
 	t.Run("the CLI's own cluster connection kills on the node too", func(t *testing.T) { f.testDial(t, runner.Server()) })
 }
@@ -294,5 +295,33 @@ func (f *clusterFixture) testDial(t *testing.T, runnerTarget string) {
 	}
 	if _, err := DialRedis(ctx, "redis+cluster://127.0.0.1:1"); err == nil {
 		t.Fatal("dialled a cluster that is not there")
+	}
+}
+
+// testGuardRollback: the last node (in the order the guard changes them)
+// refuses CONFIG SET (its default user lost +config|set); the two nodes
+// changed before it are set back, the result says so, and nothing is left
+// to revert.
+func (f *clusterFixture) testGuardRollback(t *testing.T) {
+	ctx := context.Background()
+	last := sortedAddrs(f.cluster.Addrs())[2]
+	if err := f.admins[last].Do(ctx, "ACL", "SETUSER", "default", "-config|set").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.admins[last].Do(context.Background(), "ACL", "SETUSER", "default", "+config|set").Err() })
+	before := f.timeouts(t)
+	plan, err := f.fleet.PreviewGuardSet(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout, Value: "120"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.fleet.ExecuteGuard(ctx, plan)
+	if err == nil || res.Outcome != Failed || !strings.Contains(res.Reason, "node "+last) || !strings.Contains(res.Reason, "the 2 node(s) already changed were set back") {
+		t.Fatalf("set with a refusing node: %+v %v", res, err)
+	}
+	if got := f.timeouts(t); !slices.Equal(got, before) {
+		t.Fatalf("timeouts %v after the failed set, want them as before %v", got, before)
+	}
+	if _, err := f.fleet.PreviewGuardRevert(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout}); err == nil {
+		t.Fatal("a failed set left something to revert")
 	}
 }
