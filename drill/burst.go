@@ -38,13 +38,20 @@ func (d *Drill) runBurst(ctx context.Context) (BurstResult, error) {
 	start := make(chan struct{})
 	outcomes := make([]error, len(workers))
 	accepted := make([]bool, len(workers))
+	var read *latch
+	if d.setup.pooled {
+		// A pooler opens its server connections one by one: without the
+		// latch the first application commits before the last has a
+		// server connection, and nothing runs concurrently.
+		read = newLatch(len(workers), burstLatchWait)
+	}
 	var wg sync.WaitGroup
 	for i, s := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			accepted[i], outcomes[i] = applyToJob(ctx, s.conn, BurstJob, int64(firstBurstCandidate+i), d.cfg.Fixed)
+			accepted[i], outcomes[i] = applyToJob(ctx, s.conn, BurstJob, int64(firstBurstCandidate+i), d.cfg.Fixed, read)
 		}()
 	}
 	close(start)
@@ -68,7 +75,9 @@ func (d *Drill) runBurst(ctx context.Context) (BurstResult, error) {
 
 // applyToJob is TalentFlow's apply_to_job: count, compare with the limit,
 // insert. Without fixed, concurrent calls all see the same count.
-func applyToJob(ctx context.Context, c *pgx.Conn, job, candidate int64, fixed bool) (bool, error) {
+// read, when set, is passed once the count is read: the applications that
+// the pool lets run at once then all read before any of them inserts.
+func applyToJob(ctx context.Context, c *pgx.Conn, job, candidate int64, fixed bool, read *latch) (bool, error) {
 	tx, err := c.Begin(ctx)
 	if err != nil {
 		return false, err
@@ -85,6 +94,7 @@ func applyToJob(ctx context.Context, c *pgx.Conn, job, candidate int64, fixed bo
 	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM "applications" WHERE "job_id" = $1`, job).Scan(&count); err != nil {
 		return false, fmt.Errorf("count applications of job %d: %w", job, err)
 	}
+	read.arrive()
 	if count >= limit {
 		return false, tx.Commit(ctx)
 	}
@@ -107,4 +117,39 @@ func (d *Drill) claimIdle(n int) []*session {
 		}
 	}
 	return out
+}
+
+// burstLatchWait bounds the latch: with a pool smaller than the burst (or
+// FOR UPDATE, which queues the applications on the job row) not every
+// application reaches it, and the rest go on after this long.
+const burstLatchWait = 2 * time.Second
+
+// latch lets its callers through once n have arrived or wait has passed
+// since it was made. A nil latch never waits.
+type latch struct {
+	mu       sync.Mutex
+	n        int
+	open     chan struct{}
+	deadline time.Time
+}
+
+func newLatch(n int, wait time.Duration) *latch {
+	return &latch{n: n, open: make(chan struct{}), deadline: time.Now().Add(wait)}
+}
+
+func (l *latch) arrive() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	if l.n--; l.n == 0 {
+		close(l.open)
+	}
+	l.mu.Unlock()
+	t := time.NewTimer(time.Until(l.deadline))
+	defer t.Stop()
+	select {
+	case <-l.open:
+	case <-t.C:
+	}
 }

@@ -49,6 +49,13 @@ type Config struct {
 	// PGDSN is the server to drill. Its user sets up the drill database and
 	// role, so it needs CREATEDB and CREATEROLE (a superuser does).
 	PGDSN string
+	// Through is a connection pooler (pgbouncer) the application's sessions
+	// connect through instead of PostgreSQL itself, as TalentFlow's would:
+	// its host, port, TLS settings and database (the pool's name, which must
+	// lead to the drill database on the PGDSN server); the user and password
+	// are the drill role's. Empty connects the sessions directly. PGDSN
+	// still names PostgreSQL itself, for the setup and the lock-wait checks.
+	Through string
 	// RedisURL is the Redis server to leak clients into; empty skips Redis.
 	RedisURL string
 	Database string // default DefaultDatabase
@@ -116,6 +123,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("the drill's burst of %d concurrent applications is out of range; use between 1 and 100", c.Burst)
 	case !validName(c.Database) || !validName(c.Role):
 		return errors.New("the drill database and role names may use only lower-case letters, digits and _")
+	case c.Through != "" && c.Exhaust:
+		return errors.New("--exhaust takes PostgreSQL's slots, which sessions through a pooler do not hold; drop --exhaust or --through")
 	}
 	return nil
 }
@@ -195,21 +204,32 @@ func (d *Drill) start(ctx context.Context) error {
 	}
 	d.out.printf("plan: %d of %d usable slots (max_connections %d): %d idle, %d idle in transaction, %d waiting on a row lock, %d active",
 		d.plan.Total(), d.plan.Usable, d.plan.MaxConnections, d.plan.Idle, d.plan.IdleInTx, d.plan.Waiters, d.plan.Active)
+	if d.setup.pooled {
+		if err := d.checkRoute(ctx); err != nil {
+			return err
+		}
+	}
 	if err := d.openSessions(ctx); err != nil {
 		return err
 	}
-	if err := d.stage(ctx); err != nil {
-		return err
-	}
-	if d.cfg.Burst > 0 {
-		res, err := d.runBurst(ctx)
-		if err != nil {
+	if d.setup.pooled {
+		// Through a pooler the burst runs first, while the pool has server
+		// connections: the stage pins them (transactions held open, lock
+		// waits), after which every request waits in the pooler.
+		if err := d.burstIfAsked(ctx); err != nil {
 			return err
 		}
-		d.mu.Lock()
-		d.burst = res
-		d.mu.Unlock()
-		d.out.printf("burst: %s", res)
+		if err := d.stage(ctx); err != nil {
+			return err
+		}
+		d.firstRequests()
+	} else {
+		if err := d.stage(ctx); err != nil {
+			return err
+		}
+		if err := d.burstIfAsked(ctx); err != nil {
+			return err
+		}
 	}
 	if d.cfg.RedisURL != "" {
 		leak, err := startRedisLeak(d.ctx, d.cfg, d.out, &d.wg)
@@ -228,6 +248,44 @@ func (d *Drill) start(ctx context.Context) error {
 	go d.monitorLoop()
 	d.out.printf("holding: %s", d.Status())
 	return nil
+}
+
+func (d *Drill) burstIfAsked(ctx context.Context) error {
+	if d.cfg.Burst <= 0 {
+		return nil
+	}
+	bctx, cancel := d.poolWait(ctx)
+	defer cancel()
+	res, err := d.runBurst(bctx)
+	if err != nil {
+		return d.poolStarved(ctx, bctx, err, fmt.Sprintf("the application burst (--burst %d)", d.cfg.Burst))
+	}
+	d.mu.Lock()
+	d.burst = res
+	d.mu.Unlock()
+	d.out.printf("burst: %s", res)
+	return nil
+}
+
+// poolWaitLimit bounds how long a step of the setup that needs server
+// connections waits for a pooler to give them.
+const poolWaitLimit = 30 * time.Second
+
+// poolWait is ctx, bounded by poolWaitLimit through a pooler.
+func (d *Drill) poolWait(ctx context.Context) (context.Context, context.CancelFunc) {
+	if !d.setup.pooled {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, poolWaitLimit)
+}
+
+// poolStarved turns a step's failure into the sentence saying that the
+// pool was too small for it, when that is why it failed.
+func (d *Drill) poolStarved(ctx, stepCtx context.Context, err error, what string) error {
+	if d.setup.pooled && ctx.Err() == nil && errors.Is(stepCtx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%s got no server connection through the pooler in %s: the pool is smaller than the drill needs; raise its pool size or lower --burst", what, poolWaitLimit)
+	}
+	return err
 }
 
 // Run starts the drill and holds it until ctx ends or Duration passes, then

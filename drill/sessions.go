@@ -35,12 +35,24 @@ var (
 type session struct {
 	use  sync.Mutex // held while the connection runs a statement
 	conn *pgx.Conn
-	pid  uint32
+	// pid is the backend pid, or through a pooler (whose clients have no
+	// backend of their own) the drill's number for the client.
+	pid    uint32
+	pooled bool
 
 	meta  sync.Mutex
 	kind  string
 	note  string
 	alive bool
+}
+
+// String names the session in progress lines: "session pid 4711", or
+// "client 7" through a pooler.
+func (s *session) String() string {
+	if s.pooled {
+		return fmt.Sprintf("client %d", s.pid)
+	}
+	return fmt.Sprintf("session pid %d", s.pid)
 }
 
 func (s *session) state() (kind string, alive bool) {
@@ -79,16 +91,47 @@ func (d *Drill) openSession(ctx context.Context, kind string) (*session, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &session{conn: c, pid: c.PgConn().PID(), kind: kind, alive: true}
+	s := &session{conn: c, pid: c.PgConn().PID(), kind: kind, alive: true, pooled: d.setup.pooled}
 	// Every Django worker served at least one request on its connection.
-	if _, err := c.Exec(ctx, requestSQL); err != nil {
-		_ = c.Close(ctx)
-		return nil, fmt.Errorf("first request on session pid %d: %w", s.pid, err)
+	// Through a pooler that request may wait for a server connection, as
+	// the application's do: it is sent once the stage is set
+	// (firstRequests), so that opening the clients never waits on the pool.
+	if !s.pooled {
+		if _, err := c.Exec(ctx, requestSQL); err != nil {
+			_ = c.Close(ctx)
+			return nil, fmt.Errorf("first request on %s: %w", s, err)
+		}
 	}
 	d.mu.Lock()
+	if s.pooled {
+		s.pid = uint32(len(d.sessions) + 1)
+	}
 	d.sessions = append(d.sessions, s)
 	d.mu.Unlock()
 	return s, nil
+}
+
+// firstRequests sends every idle client's first request through the pooler
+// in the background: each waits for a server connection as long as the
+// pool makes it (cl_waiting), as the application's requests do.
+func (d *Drill) firstRequests() {
+	for _, s := range d.sessionsOf(kindIdle) {
+		if !s.use.TryLock() {
+			continue
+		}
+		d.wg.Add(1)
+		go d.request(s)
+	}
+}
+
+// request serves one request on s, which the caller has locked; a
+// failure other than the drill's own end means the session is gone.
+func (d *Drill) request(s *session) {
+	defer d.wg.Done()
+	defer s.use.Unlock()
+	if _, err := s.conn.Exec(d.ctx, requestSQL); err != nil && d.ctx.Err() == nil {
+		d.gone(s, err)
+	}
 }
 
 // openSessions connects the planned sessions a few at a time.
@@ -133,32 +176,54 @@ func (d *Drill) sessionsOf(kind string) []*session {
 
 // stage opens the transactions, the lock waits and the slow queries.
 func (d *Drill) stage(ctx context.Context) error {
-	for i, s := range d.sessionsOf(kindIdleInTx) {
-		stmt, note := openTxSQL, ""
-		if i == 0 {
-			stmt, note = lockSQL, fmt.Sprintf("holds the row lock on job %d", LockedJob)
-		}
-		if _, err := s.conn.Exec(ctx, "BEGIN"); err != nil {
-			return fmt.Errorf("open a transaction on session pid %d: %w", s.pid, err)
-		}
-		if _, err := s.conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("run %q on session pid %d: %w", stmt, s.pid, err)
-		}
-		s.setKind(kindIdleInTx, note)
+	tctx, cancel := d.poolWait(ctx)
+	defer cancel()
+	if err := d.openTransactions(tctx); err != nil {
+		return d.poolStarved(ctx, tctx, err, "the transactions held open")
 	}
 	waiters := d.sessionsOf(kindWaiter)
 	for _, s := range waiters {
 		d.wg.Add(1)
 		go d.waitOnLock(s)
 	}
+	if d.setup.pooled {
+		// Through a pooler the reports start once the waiters have taken
+		// what the pool had left: in session mode a report would otherwise
+		// keep the last server connection for good and no waiter reach the
+		// lock.
+		if err := d.awaitLockWaits(ctx, len(waiters)); err != nil {
+			return err
+		}
+	}
 	for _, s := range d.sessionsOf(kindActive) {
 		d.wg.Add(1)
 		go d.runReports(s)
 	}
-	if err := d.awaitLockWaits(ctx, len(waiters)); err != nil {
-		return err
+	if !d.setup.pooled {
+		if err := d.awaitLockWaits(ctx, len(waiters)); err != nil {
+			return err
+		}
 	}
 	d.printHeld()
+	return nil
+}
+
+// openTransactions opens the transactions left idle, the first one holding
+// the row lock the waiters queue on.
+func (d *Drill) openTransactions(ctx context.Context) error {
+	for i, s := range d.sessionsOf(kindIdleInTx) {
+		stmt, note := openTxSQL, ""
+		if i == 0 {
+			stmt, note = lockSQL, fmt.Sprintf("holds the row lock on job %d", LockedJob)
+		}
+		if _, err := s.conn.Exec(ctx, "BEGIN"); err != nil {
+			return fmt.Errorf("open a transaction on %s: %w", s, err)
+		}
+		if _, err := s.conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("run %q on %s: %w", stmt, s, err)
+		}
+		s.setKind(kindIdleInTx, note)
+	}
 	return nil
 }
 
@@ -174,7 +239,7 @@ func (d *Drill) waitOnLock(s *session) {
 	case d.ctx.Err() != nil:
 	case err == nil:
 		s.setKind(kindIdle, "")
-		d.out.printf("session pid %d: its update of job %d went through; the lock holder is gone", s.pid, LockedJob)
+		d.out.printf("%s: its update of job %d went through; the lock holder is gone", s, LockedJob)
 	default:
 		d.gone(s, err)
 	}
@@ -200,7 +265,7 @@ func (d *Drill) runReports(s *session) {
 func (d *Drill) gone(s *session, err error) {
 	if s.markGone() {
 		kind, _ := s.state()
-		d.out.printf("session pid %d (%s) was closed by the server (%s); it stays closed", s.pid, kind, shortCause(err))
+		d.out.printf("%s (%s) was closed by the server (%s); it stays closed", s, kind, shortCause(err))
 	}
 }
 
@@ -214,8 +279,19 @@ func shortCause(err error) string {
 
 // awaitLockWaits waits until the server shows the waiters blocked, so the
 // stage is set when Start returns.
+//
+// Through a pooler only as many waiters reach PostgreSQL as the pool has
+// server connections left beside the transactions held open; the others
+// wait in the pooler, which is the incident a pooler turns this into. The
+// stage is then set once at least one waits on the lock and their number
+// has not changed for pooledSettle (the reports start after it, so only
+// the pooler's opening of server connections moves it).
 func (d *Drill) awaitLockWaits(ctx context.Context, want int) error {
 	deadline := time.Now().Add(10 * time.Second)
+	if d.setup.pooled {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	last, since := -1, time.Now()
 	for {
 		var n int
 		d.setup.mu.Lock()
@@ -227,7 +303,17 @@ func (d *Drill) awaitLockWaits(ctx context.Context, want int) error {
 		if n >= want {
 			return nil
 		}
+		if n != last {
+			last, since = n, time.Now()
+		}
+		if d.setup.pooled && n > 0 && time.Since(since) >= pooledSettle {
+			d.out.printf("%d of %d waiters reached PostgreSQL; the pool has no server connection for the others, which wait in the pooler", n, want)
+			return nil
+		}
 		if time.Now().After(deadline) {
+			if d.setup.pooled {
+				return fmt.Errorf("no session is waiting on the row lock after 30s: the pooler gave the waiters no server connection; its pool must hold more than the %d transactions held open", len(d.sessionsOf(kindIdleInTx)))
+			}
 			return fmt.Errorf("only %d of %d sessions are waiting on the row lock after 10s", n, want)
 		}
 		select {
@@ -239,6 +325,9 @@ func (d *Drill) awaitLockWaits(ctx context.Context, want int) error {
 }
 
 // printHeld lists the sessions by kind with their pids.
+// pooledSettle: see awaitLockWaits.
+const pooledSettle = 2 * time.Second
+
 func (d *Drill) printHeld() {
 	sessions := d.snapshotSessions()
 	sort.Slice(sessions, func(i, j int) bool { return sessions[i].pid < sessions[j].pid })
@@ -252,9 +341,13 @@ func (d *Drill) printHeld() {
 		by[s.kind] = append(by[s.kind], label)
 		s.meta.Unlock()
 	}
+	noun := "pid"
+	if d.setup.pooled {
+		noun = "client"
+	}
 	for _, kind := range []string{kindIdleInTx, kindWaiter, kindActive, kindIdle} {
 		if pids := by[kind]; len(pids) > 0 {
-			d.out.printf("%d %s (%s): pid %s", len(pids), kind, AppName, strings.Join(pids, ", "))
+			d.out.printf("%d %s (%s): %s %s", len(pids), kind, AppName, noun, strings.Join(pids, ", "))
 		}
 	}
 }
@@ -278,6 +371,12 @@ func (d *Drill) reuseLoop() {
 		}
 		s := idle[rand.IntN(len(idle))]
 		if !s.use.TryLock() {
+			continue
+		}
+		if d.setup.pooled {
+			// The request may wait for the pool as long as it makes it.
+			d.wg.Add(1)
+			go d.request(s)
 			continue
 		}
 		ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
@@ -306,7 +405,9 @@ func (d *Drill) monitorLoop() {
 		case <-status.C:
 			d.out.printf("holding: %s", d.Status())
 		case <-poll.C:
-			if watching {
+			// Through a pooler a terminated backend is the pooler's
+			// business: a client learns it, if at all, on its next use.
+			if watching && !d.setup.pooled {
 				watching = d.checkTerminated()
 			}
 		}

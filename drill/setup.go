@@ -27,6 +27,7 @@ var ErrNotOurs = errors.New("not created by slotwatch drill")
 // serverInfo is what the drill learns about the server before it plans.
 type serverInfo struct {
 	Target            string // host:port, never a password
+	Port              int    // the server's own port setting
 	Version           string
 	MaxConnections    int
 	SuperuserReserved int
@@ -41,6 +42,9 @@ func (s serverInfo) usable() int { return s.MaxConnections - s.SuperuserReserved
 type setup struct {
 	server serverInfo
 	app    *pgx.ConnConfig
+	// pooled: the sessions connect through a pooler (Config.Through), so
+	// their backend pids are the pooler's, not PostgreSQL's.
+	pooled bool
 
 	mu    sync.Mutex
 	admin *pgx.Conn
@@ -83,6 +87,9 @@ func prepare(ctx context.Context, cfg Config, out *printer) (*setup, error) {
 }
 
 func (st *setup) init(ctx context.Context, cfg Config, base *pgx.ConnConfig, target string, out *printer) error {
+	if err := checkDirect(ctx, st.admin, target); err != nil {
+		return err
+	}
 	info, err := readServer(ctx, st.admin)
 	if err != nil {
 		return fmt.Errorf("read the connection settings of %s: %w", target, err)
@@ -100,13 +107,88 @@ func (st *setup) init(ctx context.Context, cfg Config, base *pgx.ConnConfig, tar
 		return err
 	}
 	app := base.Copy()
-	app.Database, app.User, app.Password = cfg.Database, cfg.Role, password
+	app.Database = cfg.Database
+	via := ""
+	if cfg.Through != "" {
+		if app, err = pooledConfig(cfg); err != nil {
+			return err
+		}
+		st.pooled = true
+		via = fmt.Sprintf(" through the pooler at %s:%d (database %s)", app.Host, app.Port, app.Database)
+	}
+	app.User, app.Password = cfg.Role, password
 	app.RuntimeParams = map[string]string{"application_name": AppName}
 	st.app = app
-	out.printf("database %s on %s (PostgreSQL %s) loaded with the TalentFlow schema and seed; sessions connect as role %s",
-		cfg.Database, target, info.Version, cfg.Role)
+	out.printf("database %s on %s (PostgreSQL %s) loaded with the TalentFlow schema and seed; sessions connect as role %s%s",
+		cfg.Database, target, info.Version, cfg.Role, via)
 	out.printf("to watch it as the application sees it, set in slotwatch's config: probe.dsn: postgres://%s@%s/%s (the role's password is random: this needs trust auth or a password you set) and jobs.dsn: the drill's PostgreSQL DSN with database %s",
 		cfg.Role, target, cfg.Database, cfg.Database)
+	return nil
+}
+
+// checkDirect refuses a PGDSN that leads through a connection pooler: the
+// drill tells its sessions apart and watches its lock waits by backend pid,
+// and a pooler hands its clients keys of its own (the BackendKeyData pid
+// then differs from pg_backend_pid()).
+func checkDirect(ctx context.Context, c *pgx.Conn, target string) error {
+	var pid uint32
+	if err := c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		return fmt.Errorf("read the backend pid on %s: %w", target, err)
+	}
+	if pid != c.PgConn().PID() {
+		return fmt.Errorf("the drill's PostgreSQL DSN (%s) leads through a connection pooler; give PostgreSQL itself as --pg and the pooler as --through DSN", target)
+	}
+	return nil
+}
+
+// pooledConfig is the sessions' connection through the pooler. It uses the
+// simple query protocol: pgbouncer in transaction mode hands each
+// transaction any server connection, where a prepared statement of another
+// transaction does not exist (pgbouncer before 1.21 cannot track them).
+func pooledConfig(cfg Config) (*pgx.ConnConfig, error) {
+	app, err := pgx.ParseConfig(cfg.Through)
+	if err != nil {
+		return nil, errors.New("the drill's --through DSN cannot be parsed; check its syntax, e.g. postgres://127.0.0.1:6432/talentflow_drill")
+	}
+	if app.Database == "" {
+		app.Database = cfg.Database
+	}
+	if app.ConnectTimeout == 0 {
+		app.ConnectTimeout = 10 * time.Second
+	}
+	app.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	return app, nil
+}
+
+// checkRoute connects once through the pooler and checks that its pool
+// leads to the drill's database on the drill's server: the sessions must
+// load the database the drill created and marked, nothing else.
+func (d *Drill) checkRoute(ctx context.Context) error {
+	app := d.setup.app
+	where := fmt.Sprintf("the pooler at %s:%d", app.Host, app.Port)
+	ctx, cancel := d.poolWait(ctx)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, app.Copy())
+	if err != nil {
+		return fmt.Errorf("cannot connect as %s through %s to database %s: %w; check --through and that the pooler lets the drill's role in (auth_query, or the role in its auth_file)",
+			app.User, where, app.Database, connectCause(err))
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	var db string
+	var port int
+	if err := c.QueryRow(ctx, "SELECT current_database(), coalesce(inet_server_port(), current_setting('port')::int)").Scan(&db, &port); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s gave the drill no server connection in %s; check that its pool %s is not full", where, poolWaitLimit, app.Database)
+		}
+		return fmt.Errorf("read the database behind %s: %w", where, err)
+	}
+	if db != d.cfg.Database {
+		return fmt.Errorf("the pool %s of %s leads to database %s, not the drill's %s; point --through at a pool of %s (pgbouncer: %s = host=… dbname=%s)",
+			app.Database, where, db, d.cfg.Database, d.cfg.Database, d.cfg.Database, d.cfg.Database)
+	}
+	if port != d.server.Port {
+		return fmt.Errorf("the pool %s of %s leads to a PostgreSQL on port %d, not the drill's server %s; point --through at a pooler in front of it", app.Database, where, port, d.server.Target)
+	}
 	return nil
 }
 
@@ -115,8 +197,9 @@ func readServer(ctx context.Context, c *pgx.Conn) (serverInfo, error) {
 	var maxConn, suRes, res string
 	err := c.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('max_connections'),
 		current_setting('superuser_reserved_connections'), coalesce(current_setting('reserved_connections', true), '0'),
-		(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')`).
-		Scan(&info.Version, &maxConn, &suRes, &res, &info.Others)
+		(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+		coalesce(inet_server_port(), current_setting('port')::int)`).
+		Scan(&info.Version, &maxConn, &suRes, &res, &info.Others, &info.Port)
 	if err != nil {
 		return info, err
 	}
@@ -219,6 +302,11 @@ func planSessions(cfg Config, info serverInfo) (Plan, error) {
 	total := cfg.Connections
 	if total == 0 {
 		total = int(math.Round(0.92*float64(p.Usable))) - info.Others
+	}
+	if cfg.Through != "" {
+		// Through a pooler the sessions are its clients: they hold no slot
+		// of PostgreSQL's unless the pool gives them a server connection.
+		free = maxSessions
 	}
 	total = min(total, free, maxSessions)
 	if total < minSessions {

@@ -39,17 +39,30 @@ func (t *targetFlags) collect(env *environment) (s *settings, cfg collectors.Con
 // probe runs when it has a DSN (probe.dsn, else pg) and probe.interval is
 // not 0; job capacity runs when it has a DSN (jobs.dsn, else pg) and
 // jobs.disabled is false; Redis is watched when a redis target is given.
+// The first server of each kind is the primary (the probe, jobs and
+// pgbouncer belong to it); further ones are MorePG / MoreRedis, each under
+// the name --server and the screens use.
 func collectorsConfig(s *settings) (collectors.Config, error) {
 	var cfg collectors.Config
 	interval := s.Interval
-	if s.PG != "" {
-		cfg.PG = &collectors.PGConfig{DSN: s.PG, DB: s.DB, Interval: interval}
+	for i, e := range s.servers.pg {
+		pg := collectors.PGConfig{Name: e.label(kindPG), DSN: e.Target, DB: s.DB, Interval: interval}
+		if i == 0 {
+			cfg.PG = &pg
+		} else {
+			cfg.MorePG = append(cfg.MorePG, pg)
+		}
 	}
 	if probeDSN := firstNonEmpty(s.Probe.DSN, s.PG); probeDSN != "" && probeInterval(s) > 0 {
 		cfg.Probe = &collectors.ProbeConfig{DSN: probeDSN, Interval: probeInterval(s)}
 	}
-	if s.Redis != "" {
-		cfg.Redis = &collectors.RedisConfig{URL: s.Redis, Interval: interval}
+	for i, e := range s.servers.redis {
+		r := collectors.RedisConfig{Name: e.label(kindRedis), URL: e.Target, Cluster: e.Cluster, Interval: interval}
+		if i == 0 {
+			cfg.Redis = &r
+		} else {
+			cfg.MoreRedis = append(cfg.MoreRedis, r)
+		}
 	}
 	if jobsDSN := firstNonEmpty(s.Jobs.DSN, s.PG); jobsDSN != "" && !s.Jobs.Disabled {
 		cfg.Jobs = &collectors.JobsConfig{DSN: jobsDSN, Query: s.Jobs.Query, Interval: s.Jobs.Interval}

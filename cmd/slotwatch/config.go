@@ -21,8 +21,10 @@ import (
 // fileConfig is the YAML configuration file. Flags override the environment,
 // which overrides the file.
 type fileConfig struct {
-	PG    string `yaml:"pg"`
-	Redis string `yaml:"redis"`
+	// PGTargets and RedisTargets are one target or a list of servers, the
+	// first one the primary (servers.go).
+	PGTargets    pgList    `yaml:"pg"`
+	RedisTargets redisList `yaml:"redis"`
 	// PgBouncer is a DSN to pgbouncer's admin console (database pgbouncer).
 	PgBouncer string        `yaml:"pgbouncer"`
 	DB        string        `yaml:"db"`       // restrict PostgreSQL sessions to one database
@@ -76,8 +78,8 @@ type alertOverride struct {
 // the action flags (--read-only, --audit-log) only where something can act.
 type targetFlags struct {
 	configPath string
-	pg         string
-	redis      string
+	pg         serverFlag
+	redis      serverFlag
 	pgbouncer  string
 	db         string
 	readOnly   bool
@@ -86,8 +88,8 @@ type targetFlags struct {
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.configPath, "config", "", "YAML config file (default $XDG_CONFIG_HOME/slotwatch/config.yaml when present)")
-	fs.StringVar(&t.pg, "pg", "", "PostgreSQL DSN (env SLOTWATCH_PG, DATABASE_URL; PG* variables and .pgpass honoured)")
-	fs.StringVar(&t.redis, "redis", "", "Redis URL (env SLOTWATCH_REDIS, REDIS_URL)")
+	fs.Var(&t.pg, "pg", "PostgreSQL DSN, or NAME=URL; repeat for several servers, the first the primary (env SLOTWATCH_PG, DATABASE_URL; PG* variables and .pgpass honoured)")
+	fs.Var(&t.redis, "redis", "Redis URL, or NAME=URL; repeat for several servers; redis+cluster://host:port,host:port for a cluster (env SLOTWATCH_REDIS, REDIS_URL)")
 	fs.StringVar(&t.pgbouncer, "pgbouncer", "", "pgbouncer admin-console DSN, database pgbouncer (env SLOTWATCH_PGBOUNCER)")
 	fs.StringVar(&t.db, "db", "", "only sessions of this database")
 }
@@ -100,6 +102,10 @@ func (t *targetFlags) registerActions(fs *flag.FlagSet) {
 // settings is the resolved configuration a command works with.
 type settings struct {
 	fileConfig
+	// PG and Redis are the primaries' targets ("" when none); servers has
+	// every configured server, primaries first.
+	PG, Redis string
+	servers   servers
 	// rules are the built-in alert rules with the file's overrides, checked
 	// when the configuration is resolved so a typo fails every command.
 	rules []analysis.Rule
@@ -113,13 +119,26 @@ func (t *targetFlags) resolve(env *environment) (*settings, error) {
 		return nil, err
 	}
 	s := &settings{fileConfig: *cfg}
-	s.PG = firstNonEmpty(t.pg, env.getenv("SLOTWATCH_PG"), env.getenv("DATABASE_URL"), s.PG)
-	if s.PG == "" {
-		if s.PG, err = libpqEnvTarget(env); err != nil {
+	// The highest-precedence source that names any server names them all:
+	// --pg flags, else one SLOTWATCH_PG / DATABASE_URL, else the file's
+	// list, else the PG* variables.
+	s.servers.pg = firstList(t.pg, envEntry(env, "SLOTWATCH_PG", "DATABASE_URL"), cfg.PGTargets.entries)
+	if len(s.servers.pg) == 0 {
+		dsn, err := libpqEnvTarget(env)
+		if err != nil {
 			return nil, err
 		}
+		if dsn != "" {
+			s.servers.pg = []serverEntry{{Target: dsn}}
+		}
 	}
-	s.Redis = firstNonEmpty(t.redis, env.getenv("SLOTWATCH_REDIS"), env.getenv("REDIS_URL"), s.Redis)
+	s.servers.redis = firstList(t.redis, envEntry(env, "SLOTWATCH_REDIS", "REDIS_URL"), cfg.RedisTargets.entries)
+	if len(s.servers.pg) > 0 {
+		s.PG = s.servers.pg[0].Target
+	}
+	if len(s.servers.redis) > 0 {
+		s.Redis = s.servers.redis[0].Target
+	}
 	s.PgBouncer = firstNonEmpty(t.pgbouncer, env.getenv("SLOTWATCH_PGBOUNCER"), s.PgBouncer)
 	s.DB = firstNonEmpty(t.db, s.DB)
 	s.ReadOnly = t.readOnly || s.ReadOnly
@@ -177,6 +196,10 @@ func decodeConfig(data []byte, cfg *fileConfig) error {
 		return nil // an empty file
 	}
 	if err := checkConfigValues(doc.Content[0], ""); err != nil {
+		return err
+	}
+	// The server lists are checked on this tree too, for their lines.
+	if err := checkServerLists(doc.Content[0]); err != nil {
 		return err
 	}
 	normalized, err := yaml.Marshal(&doc)
@@ -313,6 +336,25 @@ func quoteDSNValue(v string) string {
 		return v
 	}
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// envEntry is the first of the variables that is set, as one server.
+func envEntry(env *environment, names ...string) []serverEntry {
+	for _, n := range names {
+		if v := env.getenv(n); v != "" {
+			return []serverEntry{{Target: v}}
+		}
+	}
+	return nil
+}
+
+func firstList(lists ...[]serverEntry) []serverEntry {
+	for _, l := range lists {
+		if len(l) > 0 {
+			return l
+		}
+	}
+	return nil
 }
 
 func firstNonEmpty(values ...string) string {

@@ -32,7 +32,7 @@ func TestResolvePrecedenceFlagsThenEnvThenFile(t *testing.T) {
 	if fromEnv.PG != "postgres://env@db/app" || fromEnv.Redis != "redis://file:6379" || fromEnv.DB != "filedb" {
 		t.Fatalf("env should beat the file for pg only: %+v", fromEnv.fileConfig)
 	}
-	fromFlag, err := (&targetFlags{configPath: path, pg: "postgres://flag@db/app"}).resolve(env)
+	fromFlag, err := (&targetFlags{configPath: path, pg: serverFlag{{Target: "postgres://flag@db/app"}}}).resolve(env)
 	if err != nil {
 		t.Fatal(err)
 	}

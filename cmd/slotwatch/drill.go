@@ -24,6 +24,7 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 	// game day into an outage.
 	var cfg drill.Config
 	fs.StringVar(&cfg.PGDSN, "pg", drillDefaultPG, "PostgreSQL server to drill, as a superuser or a role with CREATEDB and CREATEROLE")
+	fs.StringVar(&cfg.Through, "through", "", "connection pooler (pgbouncer) DSN the application's sessions connect through, e.g. postgres://127.0.0.1:6432/talentflow_drill; --pg stays PostgreSQL itself")
 	fs.StringVar(&cfg.RedisURL, "redis", drillDefaultRedis, "Redis server to leak clients into")
 	noRedis := fs.Bool("no-redis", false, "do not leak Redis clients")
 	drop := fs.Bool("drop", false, "drop the drill's database and role (only if they carry its marker) and exit")
@@ -38,10 +39,10 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 	intVar(fs, &cfg.Burst, "burst", drill.DefaultBurst, 0, 10000, "concurrent applications to the job one below its limit")
 	durationVar(fs, &cfg.StatusEvery, "status-every", drill.DefaultStatusEvery, time.Second, day, "print what the drill holds every")
 	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch drill [--pg DSN] [--redis URL] [--exhaust] [--fixed] [--duration D] [flags]")
+		fmt.Fprintln(env.stderr, "Usage: slotwatch drill [--pg DSN] [--through POOLER-DSN] [--redis URL] [--exhaust] [--fixed] [--duration D] [flags]")
 		fmt.Fprintln(env.stderr, "Reproduces the TalentFlow incident on real servers (default: the local ones) in its own database,")
 		fmt.Fprintln(env.stderr, "until Ctrl-C or --duration, then releases every session and client it holds.")
-		fmt.Fprintln(env.stderr, "Its targets come from --pg and --redis only, never from the environment or the config file.")
+		fmt.Fprintln(env.stderr, "Its targets come from --pg, --through and --redis only, never from the environment or the config file.")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args); done {

@@ -130,7 +130,9 @@ func TestConfigFileErrorsDoNotQuoteSecrets(t *testing.T) {
 	enc := url.QueryEscape(secretPassword)
 	for _, body := range []string{
 		"probe: postgres://app:" + enc + "@db/app\n",
-		"pg: [postgres://app:" + enc + "@db/app]\n",
+		"pg: {dsn: postgres://app:" + enc + "@db/app}\n",
+		"pg: [{name: a, url: postgres://app:" + enc + "@db/app}]\n",
+		"redis: [{name: 'bad name', url: redis://:" + enc + "@cache:6379}]\n",
 		"jobs:\n  dsn: {password: " + enc + "}\n",
 		"pg: postgres://app:" + enc + "@db/app\n\tbad: indent\n",
 	} {

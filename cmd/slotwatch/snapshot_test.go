@@ -348,7 +348,7 @@ func TestCollectorsConfigFollowsTheSettings(t *testing.T) {
 		}
 		return s
 	}
-	s := resolve("interval: 2s\nprobe:\n  dsn: postgres://app@db/app\njobs:\n  query: SELECT 1\n", targetFlags{pg: "postgres://watch@db/app", db: "app"})
+	s := resolve("interval: 2s\nprobe:\n  dsn: postgres://app@db/app\njobs:\n  query: SELECT 1\n", targetFlags{pg: serverFlag{{Target: "postgres://watch@db/app"}}, db: "app"})
 	cfg, err := collectorsConfig(s)
 	if err != nil {
 		t.Fatal(err)
@@ -366,7 +366,7 @@ func TestCollectorsConfigFollowsTheSettings(t *testing.T) {
 		t.Errorf("redis was not given but is configured: %+v", cfg.Redis)
 	}
 
-	s = resolve("probe:\n  interval: 0s\njobs:\n  disabled: true\n", targetFlags{redis: "redis://cache:6379/0"})
+	s = resolve("probe:\n  interval: 0s\njobs:\n  disabled: true\n", targetFlags{redis: serverFlag{{Target: "redis://cache:6379/0"}}})
 	cfg, err = collectorsConfig(s)
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +374,7 @@ func TestCollectorsConfigFollowsTheSettings(t *testing.T) {
 	if cfg.PG != nil || cfg.Probe != nil || cfg.Jobs != nil || cfg.Redis == nil || cfg.Redis.URL != "redis://cache:6379/0" {
 		t.Errorf("redis only, probe 0 and jobs disabled gave %+v", cfg)
 	}
-	s = resolve("probe:\n  interval: 0s\njobs:\n  disabled: true\n", targetFlags{pg: "postgres://watch@db/app"})
+	s = resolve("probe:\n  interval: 0s\njobs:\n  disabled: true\n", targetFlags{pg: serverFlag{{Target: "postgres://watch@db/app"}}})
 	if cfg, _ := collectorsConfig(s); cfg.Probe != nil || cfg.Jobs != nil {
 		t.Errorf("probe.interval 0 and jobs.disabled must switch them off: %+v", cfg)
 	}
