@@ -278,7 +278,8 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.footer.setError(string(msg.report.Plan.Request.Kind), msg.err)
 		} else {
-			m.footer.setText(summarize(string(msg.report.Plan.Request.Kind), msg.report.Results))
+			p := msg.report.Plan
+			m.footer.setText(summarize(string(p.Request.Kind)+onName(cmp.Or(p.ServerName, p.Request.Server)), msg.report.Results))
 			clear(m.sessions.marks)
 		}
 		return m, m.auditCmd()
@@ -286,7 +287,8 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.footer.setError("CLIENT KILL", msg.err)
 		} else {
-			m.footer.setText(summarize("CLIENT KILL", msg.report.Results))
+			p := msg.report.Plan
+			m.footer.setText(summarize("CLIENT KILL"+onName(cmp.Or(p.ServerName, p.Filter.Server)), msg.report.Results))
 		}
 		return m, m.auditCmd()
 	case declinedMsg:
@@ -370,6 +372,7 @@ func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 		rep, err := mit.ExecuteRedis(ctx, plan)
+		rep.Plan = plan
 		return redisDoneMsg{report: rep, err: err}
 	}
 }
@@ -573,6 +576,14 @@ func onServer(name, addr string) string {
 		return name
 	}
 	return name + " (" + addr + ")"
+}
+
+// onName is " on replica-1" for a result line, "" for a single target.
+func onName(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " on " + oneLine(name)
 }
 
 func forRole(role string) string {

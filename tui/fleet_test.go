@@ -232,7 +232,7 @@ func TestFlowFleetTerminateOnReplica(t *testing.T) {
 	tm.Type("K")
 	waitFor(t, tm, "CONFIRM TERMINATE of 1 session(s) on replica-1 (10.0.0.2:5432/talentflow)")
 	tm.Type("y")
-	waitFor(t, tm, "terminate: 1 done")
+	waitFor(t, tm, "terminate on replica-1: 1 done")
 	m := finish(t, tm)
 	reqs := mit.sessionRequests()
 	if len(reqs) != 1 || reqs[0].Server != "replica-1" || !slices.Equal(reqs[0].Filter.PIDs, []int32{31005}) {
