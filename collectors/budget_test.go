@@ -360,3 +360,69 @@ func testOwnProbe(t *testing.T, p *testserver.Postgres) {
 		t.Errorf("%d probes seen, own_connections at most %d; want 20 probes and the jobs connection counted", len(probes), maxOwn)
 	}
 }
+
+// TestFleetBudget is contract C2 with several servers: exactly one
+// slotwatch backend on each PostgreSQL server and one client on each Redis
+// server at rest, none once stopped; the probe and jobs stay with the
+// primary.
+func TestFleetBudget(t *testing.T) {
+	t.Parallel()
+	pgs := []*testserver.Postgres{
+		testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 12}),
+		testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 12}),
+		testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 12}),
+	}
+	reds := []*testserver.Redis{testserver.StartRedis(t, testserver.RedisOptions{}), testserver.StartRedis(t, testserver.RedisOptions{})}
+	admins := []*redisConn{holdRedis(t, "tcp", reds[0].Addr, "admin-%d", 1)[0], holdRedis(t, "tcp", reds[1].Addr, "admin-%d", 1)[0]}
+	cfg := Config{
+		PG:        &PGConfig{DSN: pgs[0].DSN, Interval: 20 * time.Millisecond},
+		Jobs:      &JobsConfig{DSN: pgs[0].DSN, Query: oneJobQuery, Interval: 20 * time.Millisecond},
+		Probe:     &ProbeConfig{DSN: pgs[0].DSN, Interval: time.Hour},
+		Redis:     &RedisConfig{URL: reds[0].URL, Interval: 20 * time.Millisecond},
+		MoreRedis: []RedisConfig{{URL: reds[1].URL, Interval: 20 * time.Millisecond}},
+	}
+	for _, p := range pgs[1:] {
+		cfg.MorePG = append(cfg.MorePG, PGConfig{DSN: p.DSN, Interval: 20 * time.Millisecond})
+	}
+	_, mb, cancel := startSet(t, cfg)
+	defer cancel()
+	s := waitMailbox(t, mb, func(s Snapshot) bool { return serversAnswered(s) && s.Jobs != nil && s.Probe != nil })
+	if len(s.Servers) != 5 {
+		t.Fatalf("%d servers, want 5", len(s.Servers))
+	}
+	for _, p := range pgs {
+		waitPGCount(t, p, "slotwatch%", "1")
+	}
+	for range 5 {
+		time.Sleep(30 * time.Millisecond)
+		for i, p := range pgs {
+			if n := pgCount(t, p, "slotwatch%"); n != "1" {
+				t.Fatalf("PostgreSQL server %d: slotwatch holds %s backends at rest, want 1", i, n)
+			}
+		}
+		for i, a := range admins {
+			if ids := redisClientsNamed(t, a, "slotwatch"); len(ids) != 1 {
+				t.Fatalf("Redis server %d: slotwatch holds %d clients, want 1", i, len(ids))
+			}
+		}
+	}
+	s = waitMailbox(t, mb, serversAnswered)
+	for _, srv := range s.Servers {
+		if srv.Postgres != nil && srv.Postgres.OwnConnections != 1 || srv.Redis != nil && srv.Redis.OwnConnections != 1 {
+			t.Errorf("%s: own connections %+v %+v, want 1", srv.Name, srv.Postgres, srv.Redis)
+		}
+	}
+	cancel()
+	for _, p := range pgs {
+		waitPGCount(t, p, "slotwatch%", "0")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, a := range admins {
+		for len(redisClientsNamed(t, a, "slotwatch")) != 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if ids := redisClientsNamed(t, a, "slotwatch"); len(ids) != 0 {
+			t.Errorf("slotwatch clients after stop: %v", ids)
+		}
+	}
+}

@@ -48,7 +48,9 @@ func newOwnBackends() *ownBackends {
 
 // ownKey names one connection: pids are per server, so two servers may
 // both have a backend of the same pid.
-func ownKey(holder, server string, pid uint32) string { return fmt.Sprintf("%s/%s/%d", holder, server, pid) }
+func ownKey(holder, server string, pid uint32) string {
+	return fmt.Sprintf("%s/%s/%d", holder, server, pid)
+}
 
 // opened records the backend pid of holder's new connection to server.
 func (o *ownBackends) opened(holder, server string, pid uint32) {

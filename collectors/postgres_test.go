@@ -378,7 +378,11 @@ func waitMailbox(t *testing.T, mb *Mailbox, ok func(Snapshot) bool) Snapshot {
 	for {
 		select {
 		case <-mb.Ready():
-			s, _ := mb.Take()
+			// Several Puts share one signal: the mailbox may be empty.
+			s, held := mb.Take()
+			if !held {
+				continue
+			}
 			last = s
 			if ok(s) {
 				return s
