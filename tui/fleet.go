@@ -328,7 +328,7 @@ func (p *fleetPane) view(st styles) block {
 	}
 	nameW := 4
 	for _, e := range p.entries {
-		nameW = max(nameW, len([]rune(oneLine(e.row.Name))))
+		nameW = max(nameW, ansi.StringWidth(oneLine(e.row.Name)))
 	}
 	nameW = min(nameW, 18)
 	shown, rest := p.fitEntries(h)
@@ -487,7 +487,7 @@ func (p *fleetPane) pickerView(st styles, w, h int) block {
 	lines := []string{st.focused.Render("▌Servers · ↑/↓ choose · enter shows it · 1-9 directly · esc closes")}
 	nameW := 4
 	for _, e := range p.entries {
-		nameW = max(nameW, len([]rune(oneLine(e.row.Name))))
+		nameW = max(nameW, ansi.StringWidth(oneLine(e.row.Name)))
 	}
 	nameW = min(nameW, 24)
 	room := max(h-2, 1)

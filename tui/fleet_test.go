@@ -457,3 +457,42 @@ func TestLayoutGridFleet(t *testing.T) {
 		t.Fatalf("at 80x24 the block shows two servers and +10 more:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// TestFleetWithoutRows: servers but no fleet rows from the analysis still
+// get their lines (configuration order, slots from the stats) and keys.
+func TestFleetWithoutRows(t *testing.T) {
+	f := fleetFrame(t)
+	f.Fleet = nil
+	m := newTestModel(t, Options{}, f, 120, 40)
+	lines := strings.Split(m.View(), "\n")
+	for i, want := range []string{"▸1 primary", "2 replica-1", "▸3 cache"} {
+		if !strings.Contains(lines[1+i], want) {
+			t.Fatalf("line %d should show %q:\n%s", 1+i, want, strings.Join(lines, "\n"))
+		}
+	}
+	if !strings.Contains(lines[2], "6/97") {
+		t.Fatalf("replica-1's slots come from its stats: %q", lines[2])
+	}
+	if m = press(m, "2"); m.pgTarget() != "replica-1" {
+		t.Fatalf("2 should show replica-1, showing %q", m.pgTarget())
+	}
+}
+
+// TestFleetDigitsInFindingsView: in the findings view 1-9 still pick a
+// suggested action; they switch servers only on the dashboard.
+func TestFleetDigitsInFindingsView(t *testing.T) {
+	frame := fleetFrame(t)
+	frame.Findings[0].Mitigations = []analysis.Mitigation{{Kind: analysis.TerminateSessions, Label: "terminate pid 20100",
+		PIDs: []int32{20100}}}
+	mit := newRecordingMitigator(frame)
+	m := press(newTestModel(t, Options{Mitigator: mit}, frame, 120, 40), "f")
+	next, cmd := m.Update(keyMsg("1"))
+	m = next.(Model)
+	if cmd == nil || m.pgTarget() != "primary" {
+		t.Fatalf("1 in the findings view must preview the first action, not switch servers (showing %q)", m.pgTarget())
+	}
+	m = update(m, cmd())
+	if reqs := mit.sessionRequests(); len(reqs) != 1 || reqs[0].Server != "primary" {
+		t.Fatalf("the finding is the primary's; its action should name it: %+v", reqs)
+	}
+}
