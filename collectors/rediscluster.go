@@ -218,7 +218,8 @@ func (c *clusterCollector) sample(ctx context.Context, now time.Time) (*RedisSta
 	}
 	samples, err := c.fetchAll(ctx, now)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the nodes of the Redis Cluster at %s: %w", c.target, redisFailure(c.target, c.cfg.Timeout, err))
+		// No node told the cluster's layout (CLUSTER SLOTS).
+		return nil, redisFailure(c.target, c.cfg.Timeout, err)
 	}
 	st := &RedisStats{Sample: Sample{SampledAt: now, LastGoodAt: now}, Target: c.target, Cluster: true}
 	var problems []string

@@ -255,3 +255,65 @@ func TestRedisClusterCollectOnce(t *testing.T) {
 		t.Errorf("clients on %s: %v", rc.Addrs()[0], got)
 	}
 }
+
+// TestRedisClusterReplicas: replicas are nodes too, each with slotwatch's
+// one connection.
+func TestRedisClusterReplicas(t *testing.T) {
+	t.Parallel()
+	rc := testserver.StartRedisClusterWithReplicas(t, 3, 1)
+	set, mb, cancel := startSet(t, Config{Redis: &RedisConfig{URL: rc.URL(), Interval: 50 * time.Millisecond}})
+	defer cancel()
+	s := waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis != nil && len(s.Errors) == 0 && len(s.Redis.Nodes) == 6 })
+	roles := map[string]int{}
+	for _, node := range s.Redis.Nodes {
+		roles[node.Role]++
+		if node.OwnConnections != 1 || node.Error != "" {
+			t.Errorf("node %+v; want one own connection", node)
+		}
+	}
+	if roles["master"] != 3 || roles["replica"] != 3 || s.Redis.OwnConnections != 6 {
+		t.Errorf("roles %v, own %d; want 3 masters, 3 replicas, 6 own connections", roles, s.Redis.OwnConnections)
+	}
+	if got, want := set.Redis().Nodes(), slices.Sorted(slices.Values(rc.Addrs())); !slices.Equal(got, want) {
+		t.Errorf("Nodes() = %v, want %v", got, want)
+	}
+	for _, addr := range rc.Addrs() {
+		admin := holdRedis(t, "tcp", addr, "admin-%d", 1)[0]
+		if ids := redisClientsNamed(t, admin, "slotwatch"); len(ids) != 1 {
+			t.Errorf("node %s: slotwatch holds %v, want one connection", addr, ids)
+		}
+	}
+}
+
+// TestRedisClusterDown: a cluster that cannot be reached, or a server that
+// is no cluster, is one sentence with no password; a single Redis's runner
+// answers the node API as its one node.
+func TestRedisClusterDown(t *testing.T) {
+	t.Parallel()
+	r := testserver.StartRedis(t, testserver.RedisOptions{})
+	down := testserver.StartRedis(t, testserver.RedisOptions{})
+	down.Stop(t)
+	for _, url := range []string{"redis+cluster://u:s3cret@" + down.Addr, "redis+cluster://" + r.Addr} {
+		s := CollectOnce(context.Background(), Config{Redis: &RedisConfig{URL: url, Timeout: time.Second}})
+		msg := s.Errors[SourceRedis]
+		t.Log(msg)
+		if s.Redis != nil || msg == "" || strings.Contains(msg, "s3cret") || strings.Count(msg, ";") > 1 || !strings.Contains(msg, "(cluster)") {
+			t.Errorf("%s: redis %+v, error %q; want no stats and one sentence naming the cluster", RedactURL(url), s.Redis, msg)
+		}
+	}
+	set, mb, cancel := startSet(t, Config{Redis: &RedisConfig{URL: r.URL, Interval: time.Hour}})
+	defer cancel()
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Redis != nil })
+	single := set.Redis()
+	if single.Cluster() || !slices.Equal(single.Nodes(), []string{r.Addr}) {
+		t.Errorf("single server: Cluster %v, Nodes %v", single.Cluster(), single.Nodes())
+	}
+	for _, addr := range []string{"", r.Addr} {
+		if err := single.WithNodeConn(context.Background(), addr, func(ctx context.Context, conn *redis.Conn) error { return conn.Ping(ctx).Err() }); err != nil {
+			t.Errorf("WithNodeConn(%q) on a single server: %v", addr, err)
+		}
+	}
+	if err := single.WithNodeConn(context.Background(), "127.0.0.1:1", func(context.Context, *redis.Conn) error { return nil }); err == nil {
+		t.Error("WithNodeConn on another address of a single server must fail")
+	}
+}

@@ -11,21 +11,31 @@ import (
 	"time"
 )
 
-// RedisCluster is a running throwaway Redis Cluster: n masters, no
-// replicas, every slot assigned.
+// RedisCluster is a running throwaway Redis Cluster, every slot assigned.
 type RedisCluster struct {
+	// Nodes are in start order; redis-cli makes the first ones masters
+	// and the rest their replicas.
 	Nodes []*Redis
 }
 
 // StartRedisCluster starts n (at least 3, as redis-cli --cluster create
 // requires) redis-server nodes with cluster mode on, each on a free port
-// in its own directory, joins them with redis-cli --cluster create and
-// waits until every node reports cluster_state:ok. All stop at cleanup.
+// in its own directory, joins them as masters with redis-cli --cluster
+// create and waits until every node reports cluster_state:ok and knows
+// every other node. All stop at cleanup.
 func StartRedisCluster(t testing.TB, n int) *RedisCluster {
 	t.Helper()
-	if n < 3 {
-		t.Fatalf("a Redis Cluster needs at least 3 masters, not %d", n)
+	return StartRedisClusterWithReplicas(t, n, 0)
+}
+
+// StartRedisClusterWithReplicas is StartRedisCluster with replicas
+// replicas per master: masters*(1+replicas) nodes.
+func StartRedisClusterWithReplicas(t testing.TB, masters, replicas int) *RedisCluster {
+	t.Helper()
+	if masters < 3 {
+		t.Fatalf("a Redis Cluster needs at least 3 masters, not %d", masters)
 	}
+	n := masters * (1 + replicas)
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
 		t.Fatal("redis-cli is not installed: run `apt-get install redis-tools` (or scripts/test, which installs it)")
@@ -40,12 +50,12 @@ func StartRedisCluster(t testing.TB, n int) *RedisCluster {
 		}}))
 	}
 	args := append([]string{"--cluster", "create"}, rc.Addrs()...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	for _, addr := range rc.Addrs() {
-		waitClusterOK(t, cli, addr)
+		waitClusterOK(t, cli, addr, n)
 	}
 	return rc
 }
@@ -64,9 +74,9 @@ func (rc *RedisCluster) URL() string {
 	return "redis+cluster://" + strings.Join(rc.Addrs(), ",")
 }
 
-// waitClusterOK polls CLUSTER INFO on addr until it says cluster_state:ok:
-// the slots are assigned and the node has heard of every other node.
-func waitClusterOK(t testing.TB, cli, addr string) {
+// waitClusterOK polls CLUSTER INFO on addr until it says cluster_state:ok
+// (the slots are assigned) and that the node knows all n nodes.
+func waitClusterOK(t testing.TB, cli, addr string, n int) {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -75,7 +85,7 @@ func waitClusterOK(t testing.TB, cli, addr string) {
 	for ctx.Err() == nil {
 		out, err := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "CLUSTER", "INFO").CombinedOutput()
 		last = string(out)
-		if err == nil && strings.Contains(last, "cluster_state:ok") && knowsAll(last) {
+		if err == nil && strings.Contains(last, "cluster_state:ok") && knownNodes(last) == n {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -83,23 +93,14 @@ func waitClusterOK(t testing.TB, cli, addr string) {
 	t.Fatalf("the Redis Cluster node %s did not reach cluster_state:ok within 30s; CLUSTER INFO:\n%s", addr, last)
 }
 
-// knowsAll reports whether CLUSTER INFO counts as many known nodes as
-// the cluster has masters with slots (cluster_size): the node has met
-// every master.
-func knowsAll(info string) bool {
-	known, size := -1, -2
+// knownNodes is CLUSTER INFO's cluster_known_nodes (-1 when absent).
+func knownNodes(info string) int {
 	for line := range strings.Lines(info) {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "cluster_known_nodes":
-			known = n
-		case "cluster_size":
-			size = n
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "cluster_known_nodes:"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
 		}
 	}
-	return known >= size
+	return -1
 }
