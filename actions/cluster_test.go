@@ -77,6 +77,8 @@ func TestRedisCluster(t *testing.T) {
 	t.Run("a node refusing CONFIG SET: the nodes already changed are set back", f.testGuardRollback)
 	t.Run("unknown Redis server is refused", f.testUnknown)
 	t.Run("the CLI's own cluster connection kills on the node too", func(t *testing.T) { f.testDial(t, runner.Server()) })
+	// Last: it stops a node.
+	t.Run("a node gone before the kill fails only its own targets", f.testNodeDown)
 }
 
 func sortedAddrs(addrs []string) []string {
@@ -323,5 +325,38 @@ func (f *clusterFixture) testGuardRollback(t *testing.T) {
 	}
 	if _, err := f.fleet.PreviewGuardRevert(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout}); err == nil {
 		t.Fatal("a failed set left something to revert")
+	}
+}
+
+func (f *clusterFixture) testNodeDown(t *testing.T) {
+	ctx := context.Background()
+	n := f.cluster.Addrs()
+	rawClient(t, n[0], "down-a")
+	rawClient(t, n[1], "down-b")
+	plan, err := f.fleet.PreviewRedis(ctx, RedisFilter{Server: "cache", Name: "down-*"})
+	if err != nil || len(plan.Targets) != 2 {
+		t.Fatalf("preview %+v, %v", plan.Targets, err)
+	}
+	f.cluster.Nodes[1].Stop(t)
+	report, err := f.fleet.ExecuteRedis(ctx, plan)
+	if err != nil {
+		t.Fatalf("one node down stopped the whole kill: %v", err)
+	}
+	for _, r := range report.Results {
+		switch r.Node {
+		case n[0]:
+			if r.Outcome != Done {
+				t.Errorf("target on the live node: %+v", r)
+			}
+		case n[1]:
+			if r.Outcome != Failed || !strings.Contains(r.Reason, n[1]) {
+				t.Errorf("target on the stopped node: %+v, want failed naming %s", r, n[1])
+			}
+		default:
+			t.Errorf("result on node %q: %+v", r.Node, r)
+		}
+	}
+	if got := f.names(t, n[0]); slices.Contains(got, "down-a") {
+		t.Fatalf("down-a still on %s: %v", n[0], got)
 	}
 }

@@ -145,20 +145,18 @@ func (s *Service) ExecuteRedis(ctx context.Context, plan RedisPlan) (RedisReport
 
 // killBatch re-reads the batch's clients (on their nodes), then kills
 // those that still match and are still allowed. It always returns one
-// result per target, in the batch's order.
+// result per target, in the batch's order. A cluster node that cannot be
+// read fails only its own targets; the error stops the action only when
+// no node of the batch could be read.
 func (s *Service) killBatch(ctx context.Context, m redisMatcher, batch []collectors.RedisClient) ([]TargetResult, error) {
-	current, err := s.currentClients(ctx, batch)
+	current, unread, err := s.currentClients(ctx, batch)
 	out := make([]TargetResult, 0, len(batch))
-	if err != nil {
-		for _, c := range batch {
-			out = append(out, TargetResult{ID: c.ID, Node: c.Node, Outcome: Failed, Reason: "cannot re-read the client before killing it: " + err.Error()})
-		}
-		return out, fmt.Errorf("re-read Redis clients: %w", err)
-	}
 	for _, was := range batch {
 		r := TargetResult{ID: was.ID, Node: was.Node}
 		c, ok := current[keyOf(was)]
 		switch {
+		case unread[was.Node] != nil:
+			r.Outcome, r.Reason = Failed, "cannot re-read the client before killing it: "+unread[was.Node].Error()
 		case !ok:
 			r.Outcome, r.Reason = Gone, "already gone"
 		case s.policy.excludeRedis(c, s.ownRedisID(c)) != "":
@@ -169,6 +167,9 @@ func (s *Service) killBatch(ctx context.Context, m redisMatcher, batch []collect
 			r = s.killOne(ctx, c)
 		}
 		out = append(out, r)
+	}
+	if err != nil {
+		return out, fmt.Errorf("re-read Redis clients: %w", err)
 	}
 	return out, nil
 }
@@ -188,7 +189,9 @@ func (s *Service) killOne(ctx context.Context, c collectors.RedisClient) TargetR
 }
 
 // currentClients reads the batch's clients as they are now, node by node.
-func (s *Service) currentClients(ctx context.Context, batch []collectors.RedisClient) (map[clientKey]collectors.RedisClient, error) {
+// unread holds the error of each node that could not be read; err is set
+// when none could.
+func (s *Service) currentClients(ctx context.Context, batch []collectors.RedisClient) (current map[clientKey]collectors.RedisClient, unread map[string]error, err error) {
 	var nodes []string
 	ids := map[string][]int64{}
 	for _, c := range batch {
@@ -197,29 +200,30 @@ func (s *Service) currentClients(ctx context.Context, batch []collectors.RedisCl
 		}
 		ids[c.Node] = append(ids[c.Node], c.ID)
 	}
-	out := make(map[clientKey]collectors.RedisClient, len(batch))
+	current = make(map[clientKey]collectors.RedisClient, len(batch))
+	unread = map[string]error{}
 	var all []collectors.RedisClient // the whole list, read once, for drivers without CLIENT LIST ID
 	for _, node := range nodes {
 		list, err := s.clientsOn(ctx, node, ids[node], &all)
 		if err != nil {
-			return nil, err
+			unread[node] = err
+			continue
 		}
 		for _, c := range list {
 			if c.Node == node && slices.Contains(ids[node], c.ID) {
-				out[keyOf(c)] = c
+				current[keyOf(c)] = c
 			}
 		}
 	}
-	return out, nil
+	if len(unread) == len(nodes) && len(nodes) > 0 {
+		return current, unread, unread[nodes[0]]
+	}
+	return current, unread, nil
 }
 
 func (s *Service) clientsOn(ctx context.Context, node string, ids []int64, all *[]collectors.RedisClient) ([]collectors.RedisClient, error) {
 	if l, ok := s.rds.(ClientsByIDLister); ok {
-		list, err := l.ClientsByID(ctx, node, ids)
-		if err != nil && node != "" {
-			return nil, fmt.Errorf("on node %s: %w", node, err)
-		}
-		return list, err
+		return l.ClientsByID(ctx, node, ids)
 	}
 	if *all == nil {
 		list, err := s.rds.Clients(ctx)
