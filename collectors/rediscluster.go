@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -56,7 +57,7 @@ func parseClusterOptions(rawURL string, timeout time.Duration) (*redis.ClusterOp
 	return &redis.ClusterOptions{
 		Addrs:      addrs,
 		ClientName: opt.ClientName,
-		Dialer:     opt.Dialer,
+		Dialer:     clusterDialer(opt.DialTimeout, opt.TLSConfig),
 		OnConnect:  opt.OnConnect,
 		Protocol:   opt.Protocol,
 		Username:   opt.Username,
@@ -73,6 +74,21 @@ func parseClusterOptions(rawURL string, timeout time.Duration) (*redis.ClusterOp
 		TLSConfig:                opt.TLSConfig,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}, nil
+}
+
+// clusterDialer is boundedDialer checking each node's certificate against
+// that node's host (ParseURL names the first seed node's).
+func clusterDialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if tlsConfig == nil {
+		return boundedDialer(timeout, nil)
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		cfg := tlsConfig.Clone()
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			cfg.ServerName = host
+		}
+		return boundedDialer(timeout, cfg)(ctx, network, addr)
+	}
 }
 
 // splitClusterURL rewrites a cluster URL as the redis:// (rediss://) URL

@@ -317,3 +317,19 @@ func TestRedisClusterDown(t *testing.T) {
 		t.Error("WithNodeConn on another address of a single server must fail")
 	}
 }
+
+// TestClusterListDue: each node's CLIENT LIST follows the single server's
+// adaptive interval by that node's own clients.
+func TestClusterListDue(t *testing.T) {
+	now := time.Now()
+	c := &clusterCollector{cfg: RedisConfig{Interval: time.Second}, nodes: map[string]*clusterNodeState{
+		"busy":  {listAt: now.Add(-2 * time.Second), last: &RedisNodeStats{ConnectedClients: 2500}},
+		"quiet": {listAt: now.Add(-2 * time.Second), last: &RedisNodeStats{ConnectedClients: 10}},
+		"late":  {listAt: now.Add(-3 * time.Second), last: &RedisNodeStats{ConnectedClients: 2500}},
+	}}
+	for addr, want := range map[string]bool{"busy": false, "quiet": true, "late": true, "new": true} {
+		if got := c.listDue(addr, now); got != want {
+			t.Errorf("listDue(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}

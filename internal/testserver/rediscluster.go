@@ -55,7 +55,7 @@ func StartRedisClusterWithReplicas(t testing.TB, masters, replicas int) *RedisCl
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	for _, addr := range rc.Addrs() {
-		waitClusterOK(t, cli, addr, n)
+		waitClusterOK(t, cli, addr, masters, replicas, rc.Addrs())
 	}
 	return rc
 }
@@ -74,23 +74,65 @@ func (rc *RedisCluster) URL() string {
 	return "redis+cluster://" + strings.Join(rc.Addrs(), ",")
 }
 
-// waitClusterOK polls CLUSTER INFO on addr until it says cluster_state:ok
-// (the slots are assigned) and that the node knows all n nodes.
-func waitClusterOK(t testing.TB, cli, addr string, n int) {
+// waitClusterOK polls the node at addr until CLUSTER INFO says
+// cluster_state:ok (the slots are assigned), CLUSTER NODES shows every
+// master and replica in its role, and CLUSTER SLOTS, which clients read the
+// layout from, lists every node of all (it leaves out a replica until it
+// has replicated something).
+func waitClusterOK(t testing.TB, cli, addr string, masters, replicas int, all []string) {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var last string
 	for ctx.Err() == nil {
-		out, err := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "CLUSTER", "INFO").CombinedOutput()
-		last = string(out)
-		if err == nil && strings.Contains(last, "cluster_state:ok") && knownNodes(last) == n {
+		info, err := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "CLUSTER", "INFO").CombinedOutput()
+		nodes, errNodes := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "CLUSTER", "NODES").CombinedOutput()
+		slots, errSlots := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "CLUSTER", "SLOTS").CombinedOutput()
+		last = string(info) + string(nodes) + string(slots)
+		if err == nil && errNodes == nil && errSlots == nil && strings.Contains(string(info), "cluster_state:ok") &&
+			knownNodes(string(info)) == masters*(1+replicas) && roles(string(nodes)) == [2]int{masters, masters * replicas} &&
+			listsPorts(string(slots), all) {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("the Redis Cluster node %s did not reach cluster_state:ok within 30s; CLUSTER INFO:\n%s", addr, last)
+	t.Fatalf("the Redis Cluster node %s did not reach cluster_state:ok with %d masters and %d replicas within 30s:\n%s", addr, masters, masters*replicas, last)
+}
+
+// listsPorts reports whether redis-cli's CLUSTER SLOTS output has a line
+// with the port of every address.
+func listsPorts(slots string, addrs []string) bool {
+	lines := map[string]bool{}
+	for line := range strings.Lines(slots) {
+		lines[strings.TrimSpace(line)] = true
+	}
+	for _, a := range addrs {
+		if _, port, _ := net.SplitHostPort(a); !lines[port] {
+			return false
+		}
+	}
+	return true
+}
+
+// roles counts the masters and the replicas of a CLUSTER NODES reply.
+func roles(nodes string) [2]int {
+	var n [2]int
+	for line := range strings.Lines(nodes) {
+		fields := strings.Fields(line)
+		if len(fields) < 3 {
+			continue
+		}
+		for flag := range strings.SplitSeq(fields[2], ",") {
+			switch flag {
+			case "master":
+				n[0]++
+			case "slave":
+				n[1]++
+			}
+		}
+	}
+	return n
 }
 
 // knownNodes is CLUSTER INFO's cluster_known_nodes (-1 when absent).
