@@ -11,14 +11,14 @@ import (
 	"github.com/slotwatch/slotwatch/tui"
 )
 
-// sessionMitigator is one session's tui.Mitigator: the shared service
-// (drivers on the collectors' connections, so sessions cost no slot of
+// sessionMitigator is one session's tui.Mitigator: the shared fleet of
+// services, one per server (drivers on the collectors' connections, so sessions cost no slot of
 // their own; one policy; the one audit log) under the session's SSH
 // identity, read-only for a viewer. Every call that may append to the
 // audit log tells every session to refresh its audit pane; every executed
 // action is announced to all.
 type sessionMitigator struct {
-	svc *actions.Service
+	svc *actions.Fleet // routes each request to its server
 	srv *Server
 	id  Identity
 }
@@ -125,7 +125,7 @@ func sessionAnnouncement(who string, rep actions.SessionReport) string {
 	if scope := sessionScope(rep.Plan.Request.Filter); scope != "" {
 		text += " of " + scope
 	}
-	return text + others(c)
+	return text + onServer(rep.Plan.ServerName) + others(c)
 }
 
 // redisAnnouncement is e.g. "kim killed 59 Redis clients (name analytics-cache-*)".
@@ -142,7 +142,7 @@ func redisAnnouncement(who string, rep actions.RedisReport) string {
 	if len(scope) > 0 {
 		text += " (" + strings.Join(scope, ", ") + ")"
 	}
-	return text + others(c)
+	return text + onServer(rep.Plan.ServerName) + others(c)
 }
 
 // guardAnnouncement is e.g. "kim set idle_session_timeout to 5min for role
@@ -157,7 +157,16 @@ func guardAnnouncement(who string, res actions.GuardResult) string {
 	if p.Role != "" {
 		text += " for role " + p.Role
 	}
-	return text + " (" + string(res.Outcome) + ")"
+	return text + onServer(p.ServerName) + " (" + string(res.Outcome) + ")"
+}
+
+// onServer names the server an announcement is about when several are
+// served ("" for one).
+func onServer(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " on " + name
 }
 
 func sessionScope(f actions.SessionFilter) string {
@@ -223,9 +232,10 @@ const claimWindow = 10 * time.Minute
 // (a reused pid is another session), or a Redis client id (never reused by
 // a server).
 type claimKey struct {
-	redis bool
-	id    int64
-	start time.Time
+	server string // ServerName of the plan: pids and client ids are per server
+	redis  bool
+	id     int64
+	start  time.Time
 }
 
 type claim struct {
@@ -255,11 +265,13 @@ func (c *claims) sessions(who string, rep actions.SessionReport) {
 	if rep.Plan.Request.Kind == actions.Cancel {
 		verb = "cancelled"
 	}
-	c.settle(who, verb, rep.Results, func(id int64) claimKey { return claimKey{id: id, start: starts[id]} })
+	server := rep.Plan.ServerName
+	c.settle(who, verb, rep.Results, func(id int64) claimKey { return claimKey{server: server, id: id, start: starts[id]} })
 }
 
 func (c *claims) redis(who string, rep actions.RedisReport) {
-	c.settle(who, "killed", rep.Results, func(id int64) claimKey { return claimKey{redis: true, id: id} })
+	server := rep.Plan.ServerName
+	c.settle(who, "killed", rep.Results, func(id int64) claimKey { return claimKey{server: server, redis: true, id: id} })
 }
 
 func (c *claims) settle(who, verb string, results []actions.TargetResult, key func(int64) claimKey) {

@@ -55,11 +55,12 @@ type Config struct {
 	Operators      []string // key fingerprints (SHA256:…) or key comments that may act
 	// Frames is the one analysis pipeline's hub; each session subscribes.
 	Frames *analysis.FrameHub
-	// Actions is the shared service: drivers on the collectors' own
-	// connections, the safety policy and the one audit log. Each session
+	// Actions is the shared fleet: one service per server on the
+	// collectors' own connections (actions.SingleFleet for one server), the
+	// safety policy and the one audit log. Each session
 	// gets a copy under its SSH identity (WithOperator), read-only for a
 	// viewer (AsViewer).
-	Actions *actions.Service
+	Actions *actions.Fleet
 	// Dashboard is the template of every session's tui.Options (mode,
 	// intervals, title, notice, G's threshold); serve fills in the viewer,
 	// presence, mitigator and feed.

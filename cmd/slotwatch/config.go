@@ -84,6 +84,7 @@ type targetFlags struct {
 	db         string
 	readOnly   bool
 	auditLog   string
+	server     string // --server of the action commands
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
@@ -92,6 +93,11 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.Var(&t.redis, "redis", "Redis URL, or NAME=URL; repeat for several servers; redis+cluster://host:port,host:port for a cluster (env SLOTWATCH_REDIS, REDIS_URL)")
 	fs.StringVar(&t.pgbouncer, "pgbouncer", "", "pgbouncer admin-console DSN, database pgbouncer (env SLOTWATCH_PGBOUNCER)")
 	fs.StringVar(&t.db, "db", "", "only sessions of this database")
+}
+
+// registerServer adds --server to a command that acts on one server.
+func (t *targetFlags) registerServer(fs *flag.FlagSet) {
+	fs.StringVar(&t.server, "server", "", "the configured server to act on, by name (required when several of its kind are configured)")
 }
 
 func (t *targetFlags) registerActions(fs *flag.FlagSet) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"time"
 
 	"github.com/slotwatch/slotwatch/actions"
@@ -45,6 +46,38 @@ func actionDrivers(set *collectors.Set) (pg actions.PGDriver, rds actions.RedisD
 		rds = actions.NewRedisDriver(r)
 	}
 	return pg, rds
+}
+
+// actionFleet is one actions.Service per configured server, each on its
+// collector's connection (actionDrivers' rule, per server), routed by
+// server name; for a single target it is that one service.
+func actionFleet(set *collectors.Set, cfg collectors.Config, policy actions.Policy, audit *actions.AuditLog, op actions.Operator) (*actions.Fleet, error) {
+	if len(cfg.MorePG)+len(cfg.MoreRedis) == 0 {
+		pg, rds := actionDrivers(set)
+		return actions.SingleFleet(actions.NewService(pg, rds, policy, audit, op)), nil
+	}
+	var members []actions.NamedService
+	for _, srv := range set.Servers() {
+		var svc *actions.Service
+		switch srv.Kind {
+		case collectors.SourcePostgres:
+			r := set.PGServer(srv.Name)
+			if r == nil {
+				return nil, fmt.Errorf("the PostgreSQL server %s has no collector to act through", srv.Name)
+			}
+			svc = actions.NewService(actions.NewPGDriver(r), nil, policy, audit, op)
+		case collectors.SourceRedis:
+			r := set.RedisServer(srv.Name)
+			if r == nil {
+				return nil, fmt.Errorf("the Redis server %s has no collector to act through", srv.Name)
+			}
+			svc = actions.NewService(nil, actions.NewRedisDriver(r), policy, audit, op)
+		default:
+			continue
+		}
+		members = append(members, actions.NamedService{Name: srv.Name, Kind: srv.Kind, Primary: srv.Primary, Service: svc})
+	}
+	return actions.NewFleet(members...)
 }
 
 // throttledHook records about one snapshot per interval: every source

@@ -17,9 +17,9 @@ import (
 )
 
 const guardUsage = `Usage:
-  slotwatch guard show [--role R] [--json]
-  slotwatch guard set NAME VALUE [--role R] [--yes] [--json]
-  slotwatch guard revert NAME [--role R] [--yes] [--json]
+  slotwatch guard show [--role R] [--server NAME] [--json]
+  slotwatch guard set NAME VALUE [--role R] [--server NAME] [--yes] [--json]
+  slotwatch guard revert NAME [--role R] [--server NAME] [--yes] [--json]
 
 Guards are server-side timeouts that stop the bleeding without a deploy:
   idle_session_timeout                 per role, PostgreSQL 14+ (VALUE like 5min, 5m, 300s, 0 = off)
@@ -27,6 +27,8 @@ Guards are server-side timeouts that stop the bleeding without a deploy:
   redis-timeout                        Redis CONFIG SET timeout (VALUE like 300, 300s or 5m; 0 = off)
 VALUE takes Go and PostgreSQL units alike (500ms, 90s, 5m, 5min, 1h, 1d); a bare
 number is the server's unit (milliseconds for PostgreSQL, seconds for Redis).
+With several servers configured, set and revert need --server NAME (the
+server to change); show lists every server, or the one --server names.
 set and revert preview unless --yes. The previous value is recorded in the audit
 log; revert restores the value before the newest change slotwatch made (repeat it
 to walk further back).
@@ -56,7 +58,14 @@ func runGuard(ctx context.Context, env *environment, args []string) int {
 		return exitFor(env, usageError{err})
 	}
 	needPG, needRedis := guardTargets(verb, req.Setting, s)
-	deps, err := openActions(ctx, env, s, needPG, needRedis, verb == "show")
+	t, err := pickTargets(s, f.targets.server, needPG, needRedis, verb == "show")
+	if err != nil {
+		return exitFor(env, err)
+	}
+	if verb == "show" {
+		needPG, needRedis = len(t.pg) > 0, len(t.redis) > 0
+	}
+	deps, err := openActions(ctx, env, s, t, needPG, needRedis, verb == "show")
 	if err != nil {
 		return exitFor(env, err)
 	}
@@ -71,6 +80,7 @@ func guardFlagSet(env *environment, f *guardFlags) *flag.FlagSet {
 	fs := newFlagSet(env, "guard")
 	f.targets.register(fs)
 	f.targets.registerActions(fs)
+	f.targets.registerServer(fs)
 	fs.StringVar(&f.role, "role", "", "PostgreSQL role the guard applies to")
 	fs.BoolVar(&f.yes, "yes", false, "execute; without it set and revert only preview")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
@@ -174,7 +184,7 @@ func guardTargets(verb, setting string, s *settings) (pg, redis bool) {
 	return true, false
 }
 
-func guardShow(ctx context.Context, env *environment, svc *actions.Service, role string, asJSON bool) int {
+func guardShow(ctx context.Context, env *environment, svc *actions.Fleet, role string, asJSON bool) int {
 	if !svc.HasPostgres() && !svc.HasRedis() {
 		return exitFor(env, usageError{errors.New("no target: pass --pg DSN and/or --redis URL")})
 	}
@@ -196,7 +206,7 @@ func guardShow(ctx context.Context, env *environment, svc *actions.Service, role
 		if v.RevertOf != "" {
 			revert = actions.ShowValue(v.RevertTo)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(orDash(v.Role)), cell(v.Server), cell(actions.ShowValue(v.Value)), cell(revert))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(orDash(v.Role)), cell(firstNonEmpty(v.ServerName, v.Server)), cell(actions.ShowValue(v.Value)), cell(revert))
 	}
 	_ = tw.Flush()
 	if len(values) == 0 {
@@ -219,7 +229,7 @@ type guardOutput struct {
 	Result   *actions.GuardResult `json:"result,omitempty"`
 }
 
-func guardChange(ctx context.Context, env *environment, svc *actions.Service, verb string, req actions.GuardRequest, yes, asJSON bool) int {
+func guardChange(ctx context.Context, env *environment, svc *actions.Fleet, verb string, req actions.GuardRequest, yes, asJSON bool) int {
 	var plan actions.GuardPlan
 	var err error
 	if verb == "set" {

@@ -26,6 +26,7 @@ type redisKillFlags struct {
 func (f *redisKillFlags) register(fs *flag.FlagSet) {
 	f.targets.register(fs)
 	f.targets.registerActions(fs)
+	f.targets.registerServer(fs)
 	f.ids = intListFlag{lo: 1, hi: maxClientID}
 	fs.Var(&f.ids, "id", "client id from CLIENT LIST (repeat or comma-separate)")
 	fs.StringVar(&f.host, "host", "", "client host (addr without the port), exact or glob")
@@ -46,7 +47,7 @@ func runRedisKill(ctx context.Context, env *environment, args []string) int {
 	var f redisKillFlags
 	f.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch redis-kill [--id N ...] [--host H] [--name N] [--lib L] [--idle-over D] [--age-over D] [--yes] [--json]")
+		fmt.Fprintln(env.stderr, "Usage: slotwatch redis-kill [--server NAME] [--id N ...] [--host H] [--name N] [--lib L] [--idle-over D] [--age-over D] [--yes] [--json]")
 		fmt.Fprintln(env.stderr, "Previews which Redis clients CLIENT KILL would close; --yes executes.")
 		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
 		fs.PrintDefaults()
@@ -66,7 +67,11 @@ func runRedisKill(ctx context.Context, env *environment, args []string) int {
 	if err != nil {
 		return exitFor(env, usageError{err})
 	}
-	deps, err := openActions(ctx, env, s, false, true, false)
+	t, err := pickTargets(s, f.targets.server, false, true, false)
+	if err != nil {
+		return exitFor(env, err)
+	}
+	deps, err := openActions(ctx, env, s, t, false, true, false)
 	if err != nil {
 		return exitFor(env, err)
 	}
@@ -74,7 +79,7 @@ func runRedisKill(ctx context.Context, env *environment, args []string) int {
 	return redisKill(ctx, env, deps.svc, f.filter(), f.yes, f.asJSON)
 }
 
-func redisKill(ctx context.Context, env *environment, svc *actions.Service, filter actions.RedisFilter, yes, asJSON bool) int {
+func redisKill(ctx context.Context, env *environment, svc *actions.Fleet, filter actions.RedisFilter, yes, asJSON bool) int {
 	plan, err := svc.PreviewRedis(ctx, filter)
 	if err != nil {
 		return exitFor(env, err)

@@ -133,7 +133,7 @@ func serveSessions(ctx context.Context, env *environment, s *settings, cfg colle
 	dashboard := tui.Options{Mode: tui.ModeLive, GroupIdleOver: dash.idleOver(s),
 		Intervals: tui.Intervals{Postgres: s.Interval, Redis: s.Interval, Probe: probeInterval(s), Jobs: s.Jobs.Interval}}
 	var feed *liveFeed
-	var svc *actions.Service
+	var svc *actions.Fleet
 	if f.demo {
 		feed, svc = serveDemo(ctx, s, audit)
 		dashboard.Mode, dashboard.Title = tui.ModeDemo, "TalentFlow incident (simulated)"
@@ -145,8 +145,10 @@ func serveSessions(ctx context.Context, env *environment, s *settings, cfg colle
 			errorSentence(env, err)
 			return exitError
 		}
-		pg, rds := actionDrivers(set)
-		svc = actions.NewService(pg, rds, s.policy(), audit, actions.Operator{})
+		if svc, err = actionFleet(set, cfg, s.policy(), audit, actions.Operator{}); err != nil {
+			errorSentence(env, err)
+			return exitError
+		}
 	}
 	if err := f.metrics.serveFrames(ctx, env, feed.frames); err != nil {
 		errorSentence(env, err)
@@ -184,11 +186,11 @@ func serveSessions(ctx context.Context, env *environment, s *settings, cfg colle
 
 // serveDemo feeds the hub from the simulation, warmed up as `slotwatch
 // demo` is, with actions acting on the simulation.
-func serveDemo(ctx context.Context, s *settings, audit *actions.AuditLog) (*liveFeed, *actions.Service) {
+func serveDemo(ctx context.Context, s *settings, audit *actions.AuditLog) (*liveFeed, *actions.Fleet) {
 	sim := demo.New(demo.Options{Seed: 1, Speed: 1})
 	pipe := analysis.NewPipeline(s.rules)
 	warmUp(sim, pipe, 12*time.Minute, 5*time.Second)
 	feed := newLiveFeed(ctx, pipe)
 	go sim.Run(ctx, feed.snaps)
-	return feed, actions.NewService(sim.PGDriver(), sim.RedisDriver(), s.policy(), audit, actions.Operator{})
+	return feed, actions.SingleFleet(actions.NewService(sim.PGDriver(), sim.RedisDriver(), s.policy(), audit, actions.Operator{}))
 }

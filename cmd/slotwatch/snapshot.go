@@ -60,7 +60,15 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 	for _, name := range failed {
 		fmt.Fprintf(env.stderr, "slotwatch: %s\n", snap.Errors[name])
 	}
-	if len(failed) > 0 {
+	// The primaries' errors are in Errors; the other servers' only here.
+	down := 0
+	for _, srv := range snap.Servers {
+		if srv.Error != "" && !srv.Primary {
+			fmt.Fprintf(env.stderr, "slotwatch: server %s: %s\n", srv.Name, srv.Error)
+			down++
+		}
+	}
+	if len(failed) > 0 || down > 0 {
 		return exitError
 	}
 	return exitOK
@@ -104,13 +112,13 @@ func writeSnapshotText(w io.Writer, s collectors.Snapshot, alerts []analysis.Ale
 	var b strings.Builder
 	fmt.Fprintf(&b, "slotwatch snapshot at %s\n", s.TakenAt.UTC().Format(time.RFC3339))
 	if pg := s.Postgres; pg != nil {
-		writePGText(&b, pg, s.Errors[collectors.SourcePostgres])
+		writePGText(&b, pg, s.Errors[collectors.SourcePostgres], "PostgreSQL")
 	}
 	if pr := s.Probe; pr != nil {
 		writeProbeText(&b, pr)
 	}
 	if r := s.Redis; r != nil {
-		writeRedisText(&b, r, s.Errors[collectors.SourceRedis])
+		writeRedisText(&b, r, s.Errors[collectors.SourceRedis], "Redis")
 	}
 	if j := s.Jobs; j != nil {
 		writeJobsText(&b, j, s.Errors[collectors.SourceJobs])
@@ -122,13 +130,44 @@ func writeSnapshotText(w io.Writer, s collectors.Snapshot, alerts []analysis.Ale
 			fmt.Fprintf(&b, "\n%s: no data: %s\n", name, s.Errors[name])
 		}
 	}
+	writeServersText(&b, s.Servers)
 	writeAnalysisText(&b, alerts, findings)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func writePGText(b *strings.Builder, pg *collectors.PGStats, errText string) {
-	if !writeSourceHeading(b, "PostgreSQL", pg.Target, pg.ServerVersion, errText, pg.LastGoodAt) {
+// writeServersText lists the servers beside the primaries (printed above)
+// when several are configured: a line for the fleet, then each other
+// server's section as the primary's.
+func writeServersText(b *strings.Builder, servers []collectors.ServerSnapshot) {
+	if len(servers) == 0 {
+		return
+	}
+	names := make([]string, len(servers))
+	for i, srv := range servers {
+		names[i] = srv.Name
+		if srv.Primary {
+			names[i] += " (primary " + kindNoun(srv.Kind) + ")"
+		}
+	}
+	fmt.Fprintf(b, "\nServers: %s\n", strings.Join(names, ", "))
+	for _, srv := range servers {
+		if srv.Primary {
+			continue
+		}
+		switch {
+		case srv.Kind == collectors.SourcePostgres && srv.Postgres != nil:
+			writePGText(b, srv.Postgres, srv.Error, "PostgreSQL "+srv.Name+":")
+		case srv.Kind == collectors.SourceRedis && srv.Redis != nil:
+			writeRedisText(b, srv.Redis, srv.Error, "Redis "+srv.Name+":")
+		default:
+			fmt.Fprintf(b, "\n%s %s: no data: %s\n", kindNoun(srv.Kind), srv.Name, srv.Error)
+		}
+	}
+}
+
+func writePGText(b *strings.Builder, pg *collectors.PGStats, errText, heading string) {
+	if !writeSourceHeading(b, heading, pg.Target, pg.ServerVersion, errText, pg.LastGoodAt) {
 		return
 	}
 	fmt.Fprintf(b, "  slots used: %d of %d usable: %d client sessions and %d of slotwatch's own (max_connections %d, superuser_reserved_connections %d, reserved_connections %d)\n",
@@ -183,8 +222,8 @@ func writeProbeText(b *strings.Builder, pr *collectors.ProbeResult) {
 	fmt.Fprintf(b, "\nConnect probe: FAILED after %.1f ms: %s\n", pr.ConnectMS, pr.Error)
 }
 
-func writeRedisText(b *strings.Builder, r *collectors.RedisStats, errText string) {
-	if !writeSourceHeading(b, "Redis", r.Target, r.ServerVersion, errText, r.LastGoodAt) {
+func writeRedisText(b *strings.Builder, r *collectors.RedisStats, errText, heading string) {
+	if !writeSourceHeading(b, heading, r.Target, r.ServerVersion, errText, r.LastGoodAt) {
 		return
 	}
 	fmt.Fprintf(b, "  connected clients: %d of maxclients %d (blocked %d, rejected connections %d, connections received %d)\n",
@@ -233,7 +272,7 @@ func writeAnalysisText(b *strings.Builder, alerts []analysis.Alert, findings []a
 	if len(active) > 0 {
 		b.WriteString("\nAlerts\n")
 		for _, a := range active {
-			fmt.Fprintf(b, "  %s %s: %s\n", a.State, a.Name, a.Summary)
+			fmt.Fprintf(b, "  %s %s%s: %s\n", a.State, a.Name, onServer(a.Server), a.Summary)
 		}
 	}
 	if len(findings) > 0 {
@@ -243,6 +282,7 @@ func writeAnalysisText(b *strings.Builder, alerts []analysis.Alert, findings []a
 			if f.About != "" {
 				fmt.Fprintf(b, " (%s)", f.About)
 			}
+			b.WriteString(onServer(f.Server))
 			b.WriteString("\n")
 		}
 	}
@@ -283,4 +323,13 @@ func snapDash(s string) string {
 		return "-"
 	}
 	return termtext.OneLine(s)
+}
+
+// onServer is " on NAME" for an alert or finding of one server of
+// several, "" for a single target.
+func onServer(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " on " + name
 }

@@ -30,6 +30,7 @@ type terminateFlags struct {
 func (f *terminateFlags) register(fs *flag.FlagSet) {
 	f.targets.register(fs)
 	f.targets.registerActions(fs)
+	f.targets.registerServer(fs)
 	fs.BoolVar(&f.cancel, "cancel", false, "cancel the running query (pg_cancel_backend) instead of terminating the session")
 	fs.Var(&f.states, "state", "session state: "+strings.Join(stateNames(), ", ")+" (repeat or comma-separate)")
 	durationVar(fs, &f.idleOver, "idle-over", 0, 0, maxDuration, "only sessions longer than this in their current state, e.g. 10m or 10min")
@@ -71,7 +72,7 @@ func runTerminate(ctx context.Context, env *environment, args []string) int {
 	var f terminateFlags
 	f.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch terminate [--cancel] [--state S] [--idle-over D] [--app A] [--user U] [--db D] [--client C] [--pid N ...] [--limit N] [--yes] [--json]")
+		fmt.Fprintln(env.stderr, "Usage: slotwatch terminate [--server NAME] [--cancel] [--state S] [--idle-over D] [--app A] [--user U] [--db D] [--client C] [--pid N ...] [--limit N] [--yes] [--json]")
 		fmt.Fprintln(env.stderr, "Previews which PostgreSQL sessions would be terminated (or cancelled); --yes executes.")
 		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
 		fs.PrintDefaults()
@@ -91,18 +92,20 @@ func runTerminate(ctx context.Context, env *environment, args []string) int {
 	if err != nil {
 		return exitFor(env, usageError{err})
 	}
-	deps, err := openActions(ctx, env, s, true, false, false)
+	t, err := pickTargets(s, f.targets.server, true, false, false)
+	if err != nil {
+		return exitFor(env, err)
+	}
+	deps, err := openActions(ctx, env, s, t, true, false, false)
 	if err != nil {
 		return exitFor(env, err)
 	}
 	defer deps.close()
-	if deps.pg != nil {
-		deps.pg.TerminateTimeout = f.timeout
-	}
+	deps.setTerminateTimeout(f.timeout)
 	return terminate(ctx, env, deps.svc, f.request(s.DB), f.yes, f.asJSON)
 }
 
-func terminate(ctx context.Context, env *environment, svc *actions.Service, req actions.SessionRequest, yes, asJSON bool) int {
+func terminate(ctx context.Context, env *environment, svc *actions.Fleet, req actions.SessionRequest, yes, asJSON bool) int {
 	plan, err := svc.PreviewSessions(ctx, req)
 	if err != nil {
 		return exitFor(env, err)

@@ -71,8 +71,13 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 		errorSentence(env, err)
 		return exitError
 	}
-	pg, rds := actionDrivers(set) // on the collectors' connections: no slot of their own
-	opts.Mitigator = actions.NewService(pg, rds, s.policy(), audit, actions.CurrentOperator(env.getenv))
+	// on the collectors' connections: no slot of their own
+	fleet, err := actionFleet(set, cfg, s.policy(), audit, actions.CurrentOperator(env.getenv))
+	if err != nil {
+		errorSentence(env, err)
+		return exitError
+	}
+	opts.Mitigator = fleet
 	if err := tui.Run(ctx, opts); err != nil {
 		errorSentence(env, err)
 		return exitError

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slotwatch/slotwatch/drill"
+	"github.com/slotwatch/slotwatch/internal/testserver"
+)
+
+// TestDrillThroughPgBouncerEndToEnd runs `slotwatch drill --through` in
+// front of a real pgbouncer (transaction pooling, pool of 5) and reads it
+// back with `snapshot --json --pgbouncer`: the drill's clients are the
+// pool's cl_active and cl_waiting, PostgreSQL holds no more of the drill's
+// backends than the pool, and Ctrl-C releases every client.
+func TestDrillThroughPgBouncerEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the drill through pgbouncer")
+	}
+	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 40})
+	// The test pgbouncer's pool leads to the server's database postgres:
+	// mark it as the drill's own (a throwaway server).
+	pg.Psql(t, "postgres", "COMMENT ON DATABASE postgres IS '"+drill.Marker+"'")
+	bouncer := testserver.StartPgBouncer(t, pg, testserver.PgBouncerOptions{DefaultPoolSize: 5, Database: "postgres", Users: []string{drill.DefaultRole}})
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan string, 1)
+	go func() {
+		_, out, errOut := e2eRun(ctx, t, "drill", "--pg", pg.DSN, "--through", bouncer.DSNFor("app"), "--database", "postgres",
+			"--no-redis", "--connections", "20", "--burst", "3", "--duration", "10m")
+		done <- out + errOut
+	}()
+	var pool struct{ active, waiting, servers int }
+	e2eWait(t, "the drill's clients waiting in pgbouncer", func() bool {
+		snap := e2eSnapshotArgs(t, "--pgbouncer", bouncer.AdminDSN)
+		if snap.PgBouncer == nil {
+			return false
+		}
+		for _, p := range snap.PgBouncer.Pools {
+			if p.User == drill.DefaultRole {
+				pool.active, pool.waiting, pool.servers = p.ClActive, p.ClWaiting, p.SvActive+p.SvIdle+p.SvUsed
+			}
+		}
+		return pool.waiting > 0 && pool.active+pool.waiting == 20
+	})
+	if pool.servers > 5 {
+		t.Fatalf("the pool holds %d server connections, more than its size 5", pool.servers)
+	}
+	if n, _ := strconv.Atoi(pg.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE usename = '"+drill.DefaultRole+"'")); n > 5 {
+		t.Fatalf("PostgreSQL holds %d backends of the drill's role behind a pool of 5", n)
+	}
+	stop()
+	out := <-done
+	if !strings.Contains(out, "through the pooler at 127.0.0.1:") || !strings.Contains(out, "released 20 PostgreSQL sessions") {
+		t.Fatalf("drill output:\n%s", out)
+	}
+	if n := pg.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE usename = '"+drill.DefaultRole+"' AND state <> 'idle'"); n != "0" {
+		t.Errorf("after the drill, %s of its backends are still busy", n)
+	}
+}
+
+// TestDrillThroughRefusesExhaust: --exhaust takes PostgreSQL's slots,
+// which clients of a pooler do not hold.
+func TestDrillThroughRefusesExhaust(t *testing.T) {
+	code, _, errOut := e2eRun(context.Background(), t, "drill", "--pg", "postgres://x@127.0.0.1:1/db", "--through", "postgres://127.0.0.1:1/db",
+		"--exhaust", "--no-redis")
+	if code != exitError || !strings.Contains(errOut, "--exhaust takes PostgreSQL's slots") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+// e2eSnapshotArgs is `snapshot --json` with args.
+func e2eSnapshotArgs(t *testing.T, args ...string) snapshotOutput {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, out, errOut := e2eRun(ctx, t, append([]string{"snapshot", "--json"}, args...)...)
+	var snap snapshotOutput
+	if err := json.Unmarshal([]byte(out), &snap); err != nil {
+		t.Fatalf("snapshot --json is not JSON: %v\nstdout: %.500s\nstderr: %s", err, out, errOut)
+	}
+	return snap
+}
