@@ -360,3 +360,103 @@ func (f *clusterFixture) testNodeDown(t *testing.T) {
 		t.Fatalf("down-a still on %s: %v", n[0], got)
 	}
 }
+
+// TestRedisClusterReplicas: on a cluster with replicas, a client on a
+// replica is killed on that replica, and the timeout guard changes and
+// reverts every node, replicas included, through the dashboard's runner
+// and the CLI's own connection alike.
+func TestRedisClusterReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster with replicas")
+	}
+	t.Parallel()
+	rc := testserver.StartRedisClusterWithReplicas(t, 3, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	set, err := collectors.Start(ctx, collectors.Config{Redis: &collectors.RedisConfig{Name: "cache", URL: rc.URL()}}, discardSnapshots{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := set.Redis()
+	admins := map[string]*redis.Client{}
+	for _, addr := range rc.Addrs() {
+		c := redis.NewClient(&redis.Options{Addr: addr, ClientName: "test-admin", PoolSize: 1, Protocol: 2})
+		t.Cleanup(func() { _ = c.Close() })
+		admins[addr] = c
+		// Redis lists a replica in CLUSTER SLOTS only once its replication
+		// offset, bumped by the master's pings, is gossiped: ping often.
+		if err := c.ConfigSet(ctx, "repl-ping-replica-period", "1").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, stable := 0, 0; i < 1200 && stable < 20; i++ {
+		if len(runner.Nodes()) == 6 {
+			stable++
+		} else {
+			stable = 0
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	replica, master := "", ""
+	for addr, c := range admins {
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(info, "role:slave") {
+			replica = addr
+		} else {
+			master = addr
+		}
+	}
+	if replica == "" || master == "" {
+		t.Fatal("no replica or no master among the nodes")
+	}
+	rawClient(t, replica, "replica-victim")
+	rawClient(t, master, "replica-victim-not") // does not match the exact name
+	audit, _ := OpenAuditLog("")
+	svc := NewService(nil, NewRedisDriver(runner), DefaultPolicy(), audit, Operator{User: "kim"})
+	report := kill(t, svc, RedisFilter{Name: "replica-victim"})
+	if c := Counts(report.Results); c[Done] != 1 || report.Results[0].Node != replica {
+		t.Fatalf("results %+v, want one done on replica %s", report.Results, replica)
+	}
+	timeouts := func() []string {
+		var out []string
+		for _, addr := range rc.Addrs() {
+			m, err := admins[addr].ConfigGet(ctx, "timeout").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m["timeout"])
+		}
+		return out
+	}
+	all := func(v string) []string { return slices.Repeat([]string{v}, 6) }
+	cli, err := DialRedis(ctx, rc.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	for name, s := range map[string]*Service{"dashboard": svc, "cli": NewService(nil, cli, DefaultPolicy(), audit, Operator{User: "kim"})} {
+		plan, err := s.PreviewGuardSet(ctx, GuardRequest{Setting: GuardRedisTimeout, Value: "45"})
+		if err != nil || len(plan.Nodes) != 6 {
+			t.Fatalf("%s: plan nodes %+v, %v", name, plan.Nodes, err)
+		}
+		if res, err := s.ExecuteGuard(ctx, plan); err != nil || res.Outcome != Done {
+			t.Fatalf("%s: set %+v %v", name, res, err)
+		}
+		if got := timeouts(); !slices.Equal(got, all("45")) {
+			t.Fatalf("%s: timeouts %v after the set", name, got)
+		}
+		revert, err := s.PreviewGuardRevert(ctx, GuardRequest{Setting: GuardRedisTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := s.ExecuteGuard(ctx, revert); err != nil || res.Outcome != Done {
+			t.Fatalf("%s: revert %+v %v", name, res, err)
+		}
+		if got := timeouts(); !slices.Equal(got, all("0")) {
+			t.Fatalf("%s: timeouts %v after the revert", name, got)
+		}
+	}
+}
