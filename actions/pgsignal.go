@@ -331,10 +331,10 @@ func (p Pace) withDefaults() Pace {
 	return p
 }
 
-// PipelinedSignaller is a PGDriver that runs a whole session action itself,
-// batch after batch, signalling the next batch while the backends of the
-// previous ones are still exiting (PGConn). Results are per target as with
-// Signal: each target is verified on its own.
+// PipelinedSignaller is implemented by a PGDriver (PGConn) that runs a
+// whole session action itself, batch after batch, signalling the next batch
+// while the backends of the previous ones are still exiting. Results are
+// per target as with Signal: each target is verified on its own.
 type PipelinedSignaller interface {
 	// SignalPipelined signals targets in batches of pace.BatchSize, one
 	// batch every pace.Interval at most, each with Signal's statement, and
@@ -381,11 +381,11 @@ func (c *PGConn) SignalPipelined(ctx context.Context, kind Kind, targets []Backe
 			break
 		}
 		started = pace.Now()
-		if stop = p.signal(bg, batch, recheck, protect); stop != nil {
-			attempted += len(batch)
+		stop = p.signal(bg, batch, recheck, protect)
+		attempted += len(batch) // signalled, or its outcome unknown
+		if stop != nil {
 			break
 		}
-		attempted += len(batch)
 	}
 	if err := p.settle(bg); err != nil && stop == nil {
 		stop = err
@@ -472,7 +472,8 @@ func (p *pipeline) settle(bg context.Context) error {
 
 // completeBatch gives every attempted target exactly one result, in the
 // order of targets; a target without one (its batch's statement failed)
-// has its outcome unknown.
+// has its outcome unknown. (The Service's completeResults does the same for
+// its side; kept apart so this driver does not depend on the Service.)
 func completeBatch(targets []Backend, res []TargetResult, err error) []TargetResult {
 	byID := make(map[int64]TargetResult, len(res))
 	for _, r := range res {
