@@ -88,3 +88,31 @@ func TestOutboxDropsOldestAnnouncementWhenFull(t *testing.T) {
 		t.Fatalf("%d audit signals pending", len(o.audit))
 	}
 }
+
+// TestFleetAnnouncementsAndClaimsNameTheServer: with several servers an
+// announcement says which server was acted on, and the same pid on two
+// servers is two targets, so one operator's terminate on the primary is
+// not reported to another acting on the replica.
+func TestFleetAnnouncementsAndClaimsNameTheServer(t *testing.T) {
+	start := time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
+	plan := func(server string) actions.SessionPlan {
+		return actions.SessionPlan{ServerName: server, Request: actions.SessionRequest{Kind: actions.Terminate,
+			Filter: actions.SessionFilter{App: "web"}}, Targets: []actions.Backend{{PID: 101, BackendStart: start}}}
+	}
+	onPrimary := actions.SessionReport{Plan: plan("primary"), Results: []actions.TargetResult{{ID: 101, Outcome: actions.Done}}}
+	if got, want := sessionAnnouncement("kim", onPrimary), "kim terminated 1 session of web on primary"; got != want {
+		t.Fatalf("announcement %q, want %q", got, want)
+	}
+	c := newClaims()
+	c.sessions("kim", onPrimary)
+	onReplica := actions.SessionReport{Plan: plan("replica-1"), Results: []actions.TargetResult{{ID: 101, Outcome: actions.Gone}}}
+	c.sessions("sarah", onReplica)
+	if r := onReplica.Results[0].Reason; r != "" {
+		t.Fatalf("pid 101 on replica-1 was attributed to kim's terminate on primary: %q", r)
+	}
+	rr := actions.RedisReport{Plan: actions.RedisPlan{ServerName: "cache", Filter: actions.RedisFilter{Name: "leak-*"}},
+		Results: []actions.TargetResult{{ID: 7, Outcome: actions.Done}}}
+	if got, want := redisAnnouncement("kim", rr), "kim killed 1 Redis client (name leak-*) on cache"; got != want {
+		t.Fatalf("redis announcement %q, want %q", got, want)
+	}
+}

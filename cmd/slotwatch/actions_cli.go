@@ -69,7 +69,11 @@ func pickTargets(s *settings, server string, needPG, needRedis, all bool) (actio
 		needPG, needRedis = s.servers.has(kindPG, server), s.servers.has(kindRedis, server)
 		if !needPG && !needRedis {
 			names := append(s.servers.names(kindPG), s.servers.names(kindRedis)...)
-			return t, usageError{fmt.Errorf("--server %s names no configured server; the servers are %s", display(server), strings.Join(names, ", "))}
+			known := "none is configured"
+			if len(names) > 0 {
+				known = "the servers are " + strings.Join(names, ", ")
+			}
+			return t, usageError{fmt.Errorf("--server %s names no configured server; %s", display(server), known)}
 		}
 	}
 	for _, k := range []struct {
@@ -286,6 +290,15 @@ func printNotes(w io.Writer, notes []string) {
 // (the writer cleans them too; a newline in a role name must not break the
 // row either).
 func cell(s string) string { return termtext.OneLine(s) }
+
+// serverTitle names the server a plan acts on: "replica-1 (db2:5432)" when
+// several are configured, the redacted target alone otherwise.
+func serverTitle(name, target string) string {
+	if name == "" {
+		return target
+	}
+	return name + " (" + target + ")"
+}
 
 func seconds(f float64) string {
 	return time.Duration(f * float64(time.Second)).Round(time.Second).String()

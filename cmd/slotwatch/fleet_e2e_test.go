@@ -189,6 +189,19 @@ func fleetTerminate(t *testing.T, f fleetServers) {
 	if n := countApp(t, f.primary, "web-primary"); n != primarySessions {
 		t.Fatalf("terminate --server replica-1 touched the primary: %d of its %d sessions left", n, primarySessions)
 	}
+	// A Redis Cluster server: the kill runs on each client's own node.
+	code, out, errOut = mitRun(t, "redis-kill", "--config", f.config, "--server", "sessions", "--name", "leak-*", "--yes")
+	if code != exitOK || !strings.Contains(out, "redis-kill on sessions (") || !strings.Contains(out, "done 2,") {
+		t.Fatalf("redis-kill --server sessions: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = mitRun(t, "redis-kill", "--config", f.config, "--name", "leak-*", "--yes")
+	if code != exitUsage || !strings.Contains(errOut, "cache, sessions") {
+		t.Fatalf("redis-kill without --server among two Redis servers: exit %d\n%s", code, errOut)
+	}
+	code, out, errOut = mitRun(t, "guard", "show", "--config", f.config)
+	if code != exitOK || !strings.Contains(out, "cache ") || strings.Count(out, "sessions node 127.0.0.1:") != 3 {
+		t.Fatalf("guard show over every server: exit %d\n%s\n%s", code, out, errOut)
+	}
 	audit, err := os.ReadFile(f.audit)
 	if err != nil || !strings.Contains(string(audit), `"server_name":"replica-1"`) {
 		t.Errorf("the audit log does not name the server: %v\n%s", err, audit)

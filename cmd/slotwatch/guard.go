@@ -206,13 +206,23 @@ func guardShow(ctx context.Context, env *environment, svc *actions.Fleet, role s
 		if v.RevertOf != "" {
 			revert = actions.ShowValue(v.RevertTo)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(orDash(v.Role)), cell(firstNonEmpty(v.ServerName, v.Server)), cell(actions.ShowValue(v.Value)), cell(revert))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(orDash(v.Role)), cell(guardServer(v)), cell(actions.ShowValue(v.Value)), cell(revert))
 	}
 	_ = tw.Flush()
 	if len(values) == 0 {
 		fmt.Fprintln(env.text(), "no role sets idle_session_timeout or idle_in_transaction_session_timeout (name one with --role).")
 	}
 	return exitOK
+}
+
+// guardServer is the SERVER cell: the server's name when several are
+// configured (else its target), and the node of a cluster's per-node value.
+func guardServer(v actions.GuardValue) string {
+	name := firstNonEmpty(v.ServerName, v.Server)
+	if v.Node != "" {
+		name += " node " + v.Node
+	}
+	return name
 }
 
 func orDash(s string) string {
@@ -273,7 +283,7 @@ func guardChange(ctx context.Context, env *environment, svc *actions.Fleet, verb
 }
 
 func printGuardPlan(w io.Writer, plan actions.GuardPlan) {
-	fmt.Fprintf(w, "%s %s on %s", plan.Action, plan.Setting, plan.Server)
+	fmt.Fprintf(w, "%s %s on %s", plan.Action, plan.Setting, serverTitle(plan.ServerName, plan.Server))
 	if plan.Role != "" {
 		fmt.Fprintf(w, " for role %s", plan.Role)
 	}

@@ -124,7 +124,7 @@ func previewRedis(env *environment, plan actions.RedisPlan, yes, asJSON bool) in
 }
 
 func printRedisPlan(w io.Writer, plan actions.RedisPlan) {
-	fmt.Fprintf(w, "redis-kill on %s where %s: %d client(s)\n", plan.Server, plan.Filter, len(plan.Targets))
+	fmt.Fprintf(w, "redis-kill on %s where %s: %d client(s)\n", serverTitle(plan.ServerName, plan.Server), plan.Filter, len(plan.Targets))
 	if len(plan.Targets) > 0 {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  ID\tADDR\tNAME\tLIB\tAGE\tIDLE\tCMD")

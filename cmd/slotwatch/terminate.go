@@ -212,7 +212,7 @@ func sessionState(s string) (string, bool) {
 }
 
 func printSessionPlan(w io.Writer, plan actions.SessionPlan) {
-	fmt.Fprintf(w, "%s on %s where %s: %d session(s)\n", plan.Request.Kind, plan.Server, plan.Request.Filter, len(plan.Targets))
+	fmt.Fprintf(w, "%s on %s where %s: %d session(s)\n", plan.Request.Kind, serverTitle(plan.ServerName, plan.Server), plan.Request.Filter, len(plan.Targets))
 	if len(plan.Targets) > 0 {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  PID\tUSER\tDATABASE\tAPPLICATION\tCLIENT\tSTATE\tIN STATE")
