@@ -51,6 +51,23 @@ func fill(t *testing.T, dsn, app string) ([]*pgx.Conn, *pgconn.PgError) {
 	return nil, nil
 }
 
+// refill takes the slots that became free again. A refused connection's
+// backend holds a slot until it exits, a moment after the refusal: fill
+// again until two rounds, after a pause, find no slot.
+func refill(t *testing.T, dsn, app string) []*pgx.Conn {
+	t.Helper()
+	var conns []*pgx.Conn
+	for empty := 0; empty < 2; {
+		more, _ := fill(t, dsn, app)
+		conns = append(conns, more...)
+		if len(more) == 0 {
+			empty++
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return conns
+}
+
 func testRefusals(t *testing.T, p *testserver.Postgres) {
 	ctx := context.Background()
 	appDSN := p.DSNFor("app", "postgres")
@@ -66,7 +83,7 @@ func testRefusals(t *testing.T, p *testserver.Postgres) {
 	hogs, reserved := fill(t, appDSN, "hog")
 	defer func() { closeAll(hogs...) }()
 	p.Psql(t, "postgres", "SELECT pg_terminate_backend("+strconv.Itoa(int(pid))+", 5000)")
-	more, _ := fill(t, appDSN, "hog")
+	more := refill(t, appDSN, "hog")
 	hogs = append(hogs, more...)
 	err = ordinary.PG().WithConn(ctx, func(context.Context, *pgx.Conn) error { return nil })
 	var refused *pgconn.PgError
@@ -105,7 +122,7 @@ func testRefusals(t *testing.T, p *testserver.Postgres) {
 	if _, err := admins[0].Exec(ctx, "SELECT pg_terminate_backend($1, 5000)", pid); err != nil {
 		t.Fatal(err)
 	}
-	more, _ = fill(t, p.DSN, "admin")
+	more = refill(t, p.DSN, "admin")
 	admins = append(admins, more...)
 	err = super.PG().WithConn(ctx, func(context.Context, *pgx.Conn) error { return nil })
 	msg = fmt.Sprint(err)
@@ -229,24 +246,10 @@ func testWithConnAtLimit(t *testing.T, p *testserver.Postgres) {
 		waitPGCount(t, p, "slotwatch%", "0")
 	}()
 	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && len(s.Errors) == 0 })
-	var hogs []*pgx.Conn
+	hogs := refill(t, p.DSNFor("app", "postgres"), "hog")
 	defer func() { closeAll(hogs...) }()
-	for {
-		c, err := holdConn(p.DSNFor("app", "postgres"), "hog")
-		if err != nil {
-			break
-		}
-		hogs = append(hogs, c)
-	}
-	var supers []*pgx.Conn
+	supers := refill(t, p.DSN, "admin")
 	defer func() { closeAll(supers...) }()
-	for {
-		c, err := holdConn(p.DSN, "admin")
-		if err != nil {
-			break
-		}
-		supers = append(supers, c)
-	}
 	if len(hogs) != 8 || len(supers) != 3 {
 		t.Fatalf("held %d ordinary and %d superuser connections beside slotwatch's; want 8 and 3 (12 slots, 3 reserved)", len(hogs), len(supers))
 	}
