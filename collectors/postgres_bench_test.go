@@ -28,9 +28,13 @@ import (
 //
 // Besides ns/op it reports, from pg_stat_statements on the throwaway server,
 // the server's execution time of every query of the collector per tick
-// (server-ms/op: the activity query plus the wait graph's pg_blocking_pids
-// query, which runs once per waitGraphRefresh) and of one activity query
-// (activity-ms/call), and slotwatch's own CPU per tick (cpu-ms/op).
+// (server-ms/tick: the activity query plus the wait graph's pg_blocking_pids
+// query, which runs once per waitGraphRefresh), of one activity query
+// (activity-ms/call, and the fastest call: activity-min-ms) and of one
+// pg_blocking_pids query (blocking-ms/call); the same per tick as CPU time
+// of the collector's backend from /proc (server-cpu-ms/tick: on a busy
+// machine pg_stat_statements' wall times grow, CPU time does not); and
+// slotwatch's own CPU per tick (cpu-ms/op).
 func BenchmarkPGCollect(b *testing.B) {
 	if os.Getenv("SLOTWATCH_BENCH_PG") != "1" {
 		b.Skip("set SLOTWATCH_BENCH_PG=1 to start a server with 1,000 client backends")
@@ -65,44 +69,85 @@ func benchmarkPGCollect(b *testing.B, n int) {
 	var s Snapshot
 	s.Errors = map[string]string{}
 	c.collect(ctx)(&s)
-	if s.Postgres == nil || s.Postgres.Total != n || s.Postgres.Waiting != waiting {
+	if s.Postgres == nil || benchSessions(s.Postgres) != n || s.Postgres.Waiting != waiting {
 		b.Fatalf("collected %v; want %d sessions, %d waiting (errors %v)", s.Postgres, n, waiting, s.Errors)
 	}
 	p.Psql(b, "postgres", "SELECT pg_stat_statements_reset()")
-	cpuBefore := cpuTime()
+	backend := int(c.link.pid) // the server is local: its CPU is in /proc
+	cpuBefore, serverBefore := cpuTime(), procCPU(b, backend)
 	b.ReportAllocs()
 	b.ResetTimer()
 	ticks := 0
 	for b.Loop() {
 		c.collect(ctx)(&s)
-		if msg := s.Errors[SourcePostgres]; msg != "" || s.Postgres.Total != n {
-			b.Fatalf("a tick collected %d sessions: %s", s.Postgres.Total, msg)
+		if msg := s.Errors[SourcePostgres]; msg != "" || benchSessions(s.Postgres) != n {
+			b.Fatalf("a tick collected %d held sessions: %s", benchSessions(s.Postgres), msg)
 		}
 		ticks++
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/1000/float64(ticks), "cpu-ms/op")
-	// The loop may be shorter than waitGraphRefresh: one more tick asks
-	// about every waiter, so that the wait graph's query is measured too.
-	c.waits.fullAt = time.Time{}
-	c.collect(ctx)(&s)
+	perTick := func(d time.Duration, ticks int) float64 { return float64(d.Microseconds()) / 1000 / float64(ticks) }
+	b.ReportMetric(perTick(cpuTime()-cpuBefore, ticks), "cpu-ms/op")
+	tickCPU := perTick(procCPU(b, backend)-serverBefore, ticks)
+	// The loop may be shorter than waitGraphRefresh: more ticks that ask
+	// about every waiter measure the wait graph's query too.
+	const fullTicks = 10
+	serverBefore = procCPU(b, backend)
+	for range fullTicks {
+		c.waits.fullAt = time.Time{}
+		c.collect(ctx)(&s)
+	}
+	blockingCPU := perTick(procCPU(b, backend)-serverBefore, fullTicks) - tickCPU
 	out := p.Psql(b, "postgres", `SELECT
 		coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%pg_stat_get_activity%'), 0),
 		coalesce(sum(calls) FILTER (WHERE query LIKE '%pg_stat_get_activity%'), 0),
 		coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%pg_blocking_pids%'), 0),
-		coalesce(sum(calls) FILTER (WHERE query LIKE '%pg_blocking_pids%'), 0)
+		coalesce(sum(calls) FILTER (WHERE query LIKE '%pg_blocking_pids%'), 0),
+		coalesce(min(min_exec_time) FILTER (WHERE query LIKE '%pg_stat_get_activity%'), 0)
 		FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'`)
-	var activity, calls, blocking, blockingCalls float64
-	if _, err := fmt.Sscanf(strings.ReplaceAll(out, "|", " "), "%g %g %g %g", &activity, &calls, &blocking, &blockingCalls); err != nil || calls == 0 || blockingCalls == 0 {
+	var activity, calls, blocking, blockingCalls, fastest float64
+	if _, err := fmt.Sscanf(strings.ReplaceAll(out, "|", " "), "%g %g %g %g %g", &activity, &calls, &blocking, &blockingCalls, &fastest); err != nil || calls == 0 || blockingCalls == 0 {
 		b.Fatalf("read pg_stat_statements %q: %v", out, err)
 	}
 	// Per tick at the default 1 s interval: one activity query, and the
 	// pg_blocking_pids query once per waitGraphRefresh (a steady wait
-	// graph asks nothing in between).
+	// graph asks nothing in between). pg_stat_statements times are wall
+	// time in the backend (a busy machine inflates them); the backend's
+	// CPU time from /proc is not.
 	perRefresh := float64(time.Second) / float64(waitGraphRefresh)
 	b.ReportMetric(activity/calls, "activity-ms/call")
+	b.ReportMetric(fastest, "activity-min-ms")
 	b.ReportMetric(blocking/blockingCalls, "blocking-ms/call")
 	b.ReportMetric(activity/calls+perRefresh*blocking/blockingCalls, "server-ms/tick")
+	b.ReportMetric(tickCPU+perRefresh*max(blockingCPU, 0), "server-cpu-ms/tick")
+}
+
+// procCPU is a local process's user + system time (/proc, in clock ticks
+// of 10 ms: measure many ticks).
+func procCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("read the collector's backend CPU: %v", err)
+	}
+	// Fields after the command name, which is in parentheses.
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const clockTick = 10 * time.Millisecond // USER_HZ 100 on Linux
+	return time.Duration(utime+stime) * clockTick
+}
+
+// benchSessions counts the held sessions: a psql of the setup may still be
+// exiting during the first ticks.
+func benchSessions(st *PGStats) int {
+	n := 0
+	for i := range st.Sessions {
+		if st.Sessions[i].ApplicationName == "bench-app" {
+			n++
+		}
+	}
+	return n
 }
 
 // holdBenchMix holds n backends of role app in issue 13's mix and returns

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,7 +86,8 @@ func measurePostgres(t *testing.T, bin string, n int, window time.Duration) pgRe
 		CREATE ROLE app LOGIN; CREATE TABLE jobs (id int PRIMARY KEY, n int); INSERT INTO jobs VALUES (1, 0); GRANT ALL ON jobs TO app`)
 	holdMix(t, pg, n)
 	dsn := pg.DSNFor("bench", "postgres")
-	proc := runInTmux(t, bin, "watch", "--pg", dsn, "--read-only", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
+	proc := runInTmux(t, bin, fmt.Sprintf("pg-%d", n), "watch", "--pg", dsn, "--read-only", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
+	defer proc.stop(t)
 	time.Sleep(5 * time.Second) // warm up: first reads of names and settings
 	pg.Psql(t, "postgres", "SELECT pg_stat_statements_reset()")
 	cpu0 := proc.cpu(t)
@@ -185,7 +187,8 @@ func measureRedis(t *testing.T, bin string, n int, window time.Duration) redisRe
 		t.Cleanup(func() { c.Close() })
 		fmt.Fprintf(c, "CLIENT SETNAME bench-%d\r\n", i)
 	}
-	proc := runInTmux(t, bin, "watch", "--redis", rds.URL, "--read-only", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
+	proc := runInTmux(t, bin, fmt.Sprintf("redis-%d", n), "watch", "--redis", rds.URL, "--read-only", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
+	defer proc.stop(t)
 	time.Sleep(3 * time.Second)
 	redisCLI(t, rds, "CONFIG", "RESETSTAT")
 	cpu0 := proc.cpu(t)
@@ -236,13 +239,19 @@ func buildSlotwatch(t *testing.T) string {
 // process is the slotwatch binary running inside tmux.
 type process struct{ pid int }
 
-func runInTmux(t *testing.T, bin string, args ...string) process {
+// With SLOTWATCH_BENCH_CPUPROFILE=DIR the process writes a CPU profile of
+// the whole run to DIR/name.pprof (SLOTWATCH_CPUPROFILE), flushed when stop
+// ends it.
+func runInTmux(t *testing.T, bin, name string, args ...string) process {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed")
 	}
 	socket := fmt.Sprintf("slotwatch-bench-%d-%d", os.Getpid(), time.Now().UnixNano())
 	cmdline := bin
+	if dir := os.Getenv("SLOTWATCH_BENCH_CPUPROFILE"); dir != "" {
+		cmdline = "SLOTWATCH_CPUPROFILE='" + strings.ReplaceAll(filepath.Join(dir, name+".pprof"), "'", `'\''`) + "' " + bin
+	}
 	for _, a := range args {
 		cmdline += " '" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
@@ -272,6 +281,22 @@ func findPID(bin string) int {
 		}
 	}
 	return 0
+}
+
+// stop ends the process as a closed terminal would (SIGHUP: it flushes its
+// profile and closes its connections) and waits for it to exit.
+func (p process) stop(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(p.pid, syscall.SIGHUP); err != nil {
+		return // already gone
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+		if err != nil || strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))[0] == "Z" {
+			return // gone, or exited and not yet reaped by tmux
+		}
+	}
+	t.Errorf("slotwatch (pid %d) did not exit within 10 s of SIGHUP", p.pid)
 }
 
 // cpu is the process's user + system time so far.
