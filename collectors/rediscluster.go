@@ -40,10 +40,13 @@ func parseClusterOptions(rawURL string, timeout time.Duration) (*redis.ClusterOp
 	if err != nil {
 		return nil, invalidTarget("Redis Cluster target (--redis)", rawURL, err)
 	}
+	// The parser's own error, redacted against the whole URL's secrets.
+	if _, err := redis.ParseURL(single); err != nil {
+		return nil, invalidTarget("Redis Cluster target (--redis)", rawURL, err)
+	}
 	opt, err := parseRedisOptions(single, timeout)
 	if err != nil {
-		// The message names the one-node URL, redacted like the original.
-		return nil, invalidTarget("Redis Cluster target (--redis)", rawURL, errors.Unwrap(err))
+		return nil, err
 	}
 	if opt.Network == "unix" {
 		return nil, invalidTarget("Redis Cluster target (--redis)", rawURL, errors.New("a cluster is reached over TCP, not a Unix socket"))
@@ -254,10 +257,10 @@ func (c *clusterCollector) sample(ctx context.Context, now time.Time) (*RedisSta
 	st.Groups = GroupRedisClients(st.Clients)
 	c.forget(samples)
 	if answered == 0 {
-		return nil, fmt.Errorf("no node of the Redis Cluster at %s answered: %s", c.target, strings.Join(problems, "; "))
+		return nil, fmt.Errorf("no node of Redis at %s answered: %s", c.target, strings.Join(problems, "; "))
 	}
 	if len(problems) > 0 {
-		return st, fmt.Errorf("Redis Cluster at %s: %s; the other nodes are current", c.target, strings.Join(problems, "; "))
+		return st, fmt.Errorf("Redis at %s: %s; the other nodes are current", c.target, strings.Join(problems, "; "))
 	}
 	return st, nil
 }

@@ -37,6 +37,12 @@ func TestSplitClusterURL(t *testing.T) {
 			t.Errorf("validate(%q) = %v; want the database refused, no password", bad, err)
 		}
 	}
+	for _, bad := range []string{"redis+cluster://u:s3cret@a:notaport,b:2", "redis+cluster://u:s3cret@a:1?dial_timeout=x"} {
+		err := (RedisConfig{URL: bad}).validate()
+		if err == nil || strings.Contains(err.Error(), "s3c") || !strings.Contains(err.Error(), "is not valid") {
+			t.Errorf("validate(%q) = %v; want it refused, no password", RedactURL(bad), err)
+		}
+	}
 	if err := (RedisConfig{URL: "redis://a:1/0", Cluster: true}).validate(); err != nil {
 		t.Errorf("a plain URL with Cluster: %v", err)
 	}
