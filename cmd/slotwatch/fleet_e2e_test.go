@@ -290,7 +290,8 @@ func TestFleetConnectionBudget(t *testing.T) {
 }
 
 // TestFleetInTmux runs the binary on a config with two PostgreSQL servers
-// and a Redis: the dashboard shows a fleet line for each server.
+// and a Redis: the dashboard shows a fleet line for each server, and K
+// with replica-1 shown terminates on the replica only.
 func TestFleetInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end terminal test skipped in -short mode")
@@ -299,6 +300,7 @@ func TestFleetInTmux(t *testing.T) {
 	replica := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 30})
 	cache := testserver.StartRedis(t, testserver.RedisOptions{MaxClients: 100})
 	holdPG(t, replica, "web-replica", replicaSessions)
+	holdPG(t, primary, "web-primary", primarySessions)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "config.yaml")
 	body := fmt.Sprintf("pg:\n  - {name: primary, dsn: %q}\n  - {name: replica-1, dsn: %q}\nredis: %s\nprobe:\n  interval: 0s\njobs:\n  disabled: true\n",
@@ -310,7 +312,7 @@ func TestFleetInTmux(t *testing.T) {
 	s := startTmux(t, "fleet", fmt.Sprintf("env NO_COLOR=1 HOME=%s %s watch --config %s --audit-log %s", dir, bin, config, filepath.Join(dir, "audit.jsonl")))
 	// One fleet line per server, the replica's counting the sessions held
 	// on it and slotwatch's own connection.
-	want := map[string]string{"primary": "1/27", "replica-1": fmt.Sprintf("%d/27", replicaSessions+1), cache.Addr: "1/100"}
+	want := map[string]string{"primary": fmt.Sprintf("%d/27", primarySessions+1), "replica-1": fmt.Sprintf("%d/27", replicaSessions+1), cache.Addr: "1/100"}
 	var rows map[string]string
 	var screen string
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
@@ -322,9 +324,19 @@ func TestFleetInTmux(t *testing.T) {
 			t.Fatalf("fleet lines %v, want %v; screen:\n%s", rows, want, screen)
 		}
 	}
-	// 2 shows the replica in the detailed panes.
+	// 2 shows the replica in the detailed panes; K there terminates the
+	// selected session on the replica, named in the confirmation.
 	s.keys("2")
 	s.waitFor(fmt.Sprintf("PG replica-1 %d/27 used", replicaSessions+1), "web-replica")
+	s.keys("i")
+	s.waitFor("state=idle")
+	s.keys("K")
+	s.waitFor("CONFIRM TERMINATE", "replica-1", "Press y")
+	s.keys("y")
+	waitFor(t, "one replica session to end", func() bool { return countApp(t, replica, "web-replica") == replicaSessions-1 })
+	if n := countApp(t, primary, "web-primary"); n != primarySessions {
+		t.Fatalf("K on replica-1 touched the primary: %d of its %d sessions left", n, primarySessions)
+	}
 	s.keys("q")
 	s.waitExit()
 }

@@ -53,11 +53,13 @@ func targetHostPort(kind, target string) string {
 		}
 		return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
 	}
+	// A cluster is called by its first seed node, as collectors calls it.
 	u := target
-	if rest, ok := strings.CutPrefix(u, "redis+cluster://"); ok {
-		u = "redis://" + strings.SplitN(rest, ",", 2)[0]
-		if i := strings.IndexAny(rest, "/?"); i >= 0 && !strings.Contains(u, "/") {
-			u += rest[i:]
+	for _, scheme := range []string{"redis+cluster://", "rediss+cluster://"} {
+		if len(target) > len(scheme) && strings.EqualFold(target[:len(scheme)], scheme) {
+			first, _, _ := strings.Cut(target[len(scheme):], ",")
+			first, _, _ = strings.Cut(first, "/")
+			u = "redis://" + first
 		}
 	}
 	opt, err := redis.ParseURL(u)

@@ -124,3 +124,22 @@ func TestPickServer(t *testing.T) {
 		t.Errorf("unknown server: %v", err)
 	}
 }
+
+func TestServerLabels(t *testing.T) {
+	for _, c := range []struct {
+		kind string
+		e    serverEntry
+		want string
+	}{
+		{kindPG, serverEntry{Target: "postgres://u:secret@db1:5433/app"}, "db1:5433"},
+		{kindPG, serverEntry{Target: "host=db2 user=u password=secret"}, "db2:5432"},
+		{kindPG, serverEntry{Name: "replica-1", Target: "postgres://db3/app"}, "replica-1"},
+		{kindRedis, serverEntry{Target: "redis://:secret@cache:6380/2"}, "cache:6380"},
+		{kindRedis, serverEntry{Target: "redis+cluster://:secret@rc1:7000,rc2:7001/0"}, "rc1:7000"},
+		{kindRedis, serverEntry{Target: "REDISS+CLUSTER://rc3:7002"}, "rc3:7002"},
+	} {
+		if got := c.e.label(c.kind); got != c.want {
+			t.Errorf("label of %+v = %q, want %q", c.e, got, c.want)
+		}
+	}
+}
