@@ -22,6 +22,8 @@ func dsnForms(pw, prefix, suffix string) []string {
 		"host=" + prefix + " password=" + kvQuoted + " " + suffix,
 		"postgres://" + prefix + "/db?sslmode=disable&password=" + pw + "&" + suffix,
 		"unix://:" + pw + "@" + prefix + suffix,
+		"redis+cluster://:" + pw + "@" + prefix + "," + suffix,
+		"rediss+cluster://u:" + url.PathEscape(pw) + "@" + prefix + ":" + suffix + ",h2:1/0",
 	}
 }
 
@@ -35,9 +37,14 @@ func checkNoPassword(t *testing.T, raw, pw string) {
 	var texts []string
 	rc := newRedisCollector(RedisConfig{URL: raw})
 	defer rc.shutdown()
-	texts = append(texts, RedactDSN(raw), RedactURL(raw), newEndpoint(raw).target, rc.target)
+	cc := newClusterCollector(RedisConfig{URL: raw, Cluster: true})
+	defer cc.shutdown()
+	texts = append(texts, RedactDSN(raw), RedactURL(raw), newEndpoint(raw).target, rc.target, cc.target, cc.seed,
+		redisName(RedisConfig{URL: raw}), redisName(RedisConfig{URL: raw, Cluster: true}), pgName(PGConfig{DSN: raw}))
 	for _, cfg := range []Config{
 		{PG: &PGConfig{DSN: raw}}, {Probe: &ProbeConfig{DSN: raw}}, {Jobs: &JobsConfig{DSN: raw}}, {Redis: &RedisConfig{URL: raw}},
+		{Redis: &RedisConfig{URL: raw, Cluster: true}}, {MoreRedis: []RedisConfig{{URL: raw}, {URL: raw}}},
+		{PG: &PGConfig{DSN: raw}, MorePG: []PGConfig{{DSN: raw}}},
 	} {
 		if err := cfg.Validate(); err != nil {
 			texts = append(texts, err.Error())
