@@ -202,8 +202,12 @@ func (d *Drill) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.out.printf("plan: %d of %d usable slots (max_connections %d): %d idle, %d idle in transaction, %d waiting on a row lock, %d active",
-		d.plan.Total(), d.plan.Usable, d.plan.MaxConnections, d.plan.Idle, d.plan.IdleInTx, d.plan.Waiters, d.plan.Active)
+	held := fmt.Sprintf("%d of %d usable slots (max_connections %d)", d.plan.Total(), d.plan.Usable, d.plan.MaxConnections)
+	if d.setup.pooled {
+		held = fmt.Sprintf("%d clients of the pooler, in front of %d usable slots (max_connections %d)", d.plan.Total(), d.plan.Usable, d.plan.MaxConnections)
+	}
+	d.out.printf("plan: %s: %d idle, %d idle in transaction, %d waiting on a row lock, %d active",
+		held, d.plan.Idle, d.plan.IdleInTx, d.plan.Waiters, d.plan.Active)
 	if d.setup.pooled {
 		if err := d.checkRoute(ctx); err != nil {
 			return err

@@ -123,6 +123,10 @@ func (st *setup) init(ctx context.Context, cfg Config, base *pgx.ConnConfig, tar
 		cfg.Database, target, info.Version, cfg.Role, via)
 	out.printf("to watch it as the application sees it, set in slotwatch's config: probe.dsn: postgres://%s@%s/%s (the role's password is random: this needs trust auth or a password you set) and jobs.dsn: the drill's PostgreSQL DSN with database %s",
 		cfg.Role, target, cfg.Database, cfg.Database)
+	if st.pooled {
+		out.printf("the pooler's side: set pgbouncer: postgres://ADMIN@%s:%d/pgbouncer (a user of its admin_users or stats_users) to see the drill's clients waiting for its pool",
+			app.Host, app.Port)
+	}
 	return nil
 }
 

@@ -29,12 +29,23 @@ func TestDrillThroughPgBouncerEndToEnd(t *testing.T) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	done := make(chan string, 1)
+	var out e2eBuffer
+	env := &environment{stdout: &out, stderr: &out, getenv: func(k string) string {
+		if k == "HOME" {
+			return t.TempDir()
+		}
+		return ""
+	}}
+	done := make(chan int, 1)
 	go func() {
-		_, out, errOut := e2eRun(ctx, t, "drill", "--pg", pg.DSN, "--through", bouncer.DSNFor("app"), "--database", "postgres",
-			"--no-redis", "--connections", "20", "--burst", "3", "--duration", "10m")
-		done <- out + errOut
+		done <- run(ctx, env, []string{"drill", "--pg", pg.DSN, "--through", bouncer.DSNFor("app"), "--database", "postgres",
+			"--no-redis", "--connections", "20", "--burst", "3", "--duration", "10m"})
 	}()
+	// The stage is set (the drill holds its sessions) before the pools are read.
+	e2eWait(t, "the drill to hold its sessions", func() bool { return strings.Contains(out.String(), "holding: 20 sessions") })
+	if !strings.Contains(out.String(), "over capacity") {
+		t.Errorf("the burst through the pooler did not go over capacity:\n%s", out.String())
+	}
 	var pool struct{ active, waiting, servers int }
 	e2eWait(t, "the drill's clients waiting in pgbouncer", func() bool {
 		snap := e2eSnapshotArgs(t, "--pgbouncer", bouncer.AdminDSN)
@@ -55,9 +66,10 @@ func TestDrillThroughPgBouncerEndToEnd(t *testing.T) {
 		t.Fatalf("PostgreSQL holds %d backends of the drill's role behind a pool of 5", n)
 	}
 	stop()
-	out := <-done
-	if !strings.Contains(out, "through the pooler at 127.0.0.1:") || !strings.Contains(out, "released 20 PostgreSQL sessions") {
-		t.Fatalf("drill output:\n%s", out)
+	defer func() { t.Logf("drill output:\n%s", out.String()) }()
+	if code := <-done; code != exitOK || !strings.Contains(out.String(), "through the pooler at 127.0.0.1:") ||
+		!strings.Contains(out.String(), "released 20 PostgreSQL sessions") {
+		t.Fatalf("drill: exit %d\n%s", code, out.String())
 	}
 	if n := pg.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE usename = '"+drill.DefaultRole+"' AND state <> 'idle'"); n != "0" {
 		t.Errorf("after the drill, %s of its backends are still busy", n)
