@@ -65,6 +65,7 @@ func TestNoCommandPrintsAPassword(t *testing.T) {
 	for _, pg := range pgs {
 		cfgProbe := writeConfig(t, fmt.Sprintf("redis: redis://127.0.0.1:1/0\nprobe:\n  dsn: %q\njobs:\n  dsn: %q\n", pg, pg))
 		cfgPG := writeConfig(t, fmt.Sprintf("pg: %q\n", pg))
+		cfgList := writeConfig(t, fmt.Sprintf("pg:\n  - postgres://a@127.0.0.1:2/app\n  - {name: r1, dsn: %q}\n  - %q\n", pg, pg))
 		runs := []struct {
 			name string
 			vars map[string]string
@@ -80,6 +81,12 @@ func TestNoCommandPrintsAPassword(t *testing.T) {
 			{"terminate --pg", map[string]string{}, []string{"terminate", "--pg", pg, "--app", "web", "--audit-log", audit()}},
 			{"guard show --pg", map[string]string{}, []string{"guard", "show", "--pg", pg, "--audit-log", audit()}},
 			{"guard set DATABASE_URL", map[string]string{"DATABASE_URL": pg}, []string{"guard", "set", "idle_session_timeout", "5m", "--role", "web", "--audit-log", audit()}},
+			// Several servers: the target as the second of two, by flag and by list.
+			{"snapshot two --pg", map[string]string{}, []string{"snapshot", "--json", "--pg", "postgres://a@127.0.0.1:2/app", "--pg", pg}},
+			{"snapshot config pg list", map[string]string{}, []string{"snapshot", "--config", cfgList}},
+			{"terminate config pg list", map[string]string{}, []string{"terminate", "--config", cfgList, "--app", "web", "--audit-log", audit()}},
+			{"terminate --server r1", map[string]string{}, []string{"terminate", "--config", cfgList, "--server", "r1", "--app", "web", "--audit-log", audit()}},
+			{"guard show config pg list", map[string]string{}, []string{"guard", "show", "--config", cfgList, "--audit-log", audit()}},
 		}
 		for _, r := range runs {
 			code, out := runWithEnv(t, r.vars, r.args...)
@@ -101,6 +108,11 @@ func TestNoCommandPrintsAPassword(t *testing.T) {
 			{"redis-kill --redis", map[string]string{}, []string{"redis-kill", "--redis", rd, "--name", "x", "--audit-log", audit()}},
 			{"guard set redis-timeout", map[string]string{}, []string{"guard", "set", "redis-timeout", "300", "--redis", rd, "--audit-log", audit()}},
 			{"snapshot config redis", map[string]string{}, []string{"snapshot", "--config", writeConfig(t, fmt.Sprintf("redis: %q\n", rd))}},
+			{"snapshot two --redis", map[string]string{}, []string{"snapshot", "--redis", "redis://127.0.0.1:2/0", "--redis", "leak=" + rd}},
+			{"redis-kill --server", map[string]string{}, []string{"redis-kill", "--config", writeConfig(t, fmt.Sprintf("redis:\n  - redis://127.0.0.1:2/0\n  - {name: c2, url: %q, cluster: true}\n", rd)),
+				"--server", "c2", "--name", "x", "--audit-log", audit()}},
+			{"redis-kill config list no --server", map[string]string{}, []string{"redis-kill", "--config", writeConfig(t, fmt.Sprintf("redis:\n  - redis://127.0.0.1:2/0\n  - %q\n", rd)),
+				"--name", "x", "--audit-log", audit()}},
 		} {
 			code, out := runWithEnv(t, r.vars, r.args...)
 			if code == exitOK {
