@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -145,18 +146,12 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 	recheck := plan.Request.Filter
 	recheck.Limit = 0
 	protect := s.policy.protection()
-	err := runBatches(ctx, s, allowed, func(bctx context.Context, batch []Backend) error {
-		res, err := s.pg.Signal(bctx, plan.Request.Kind, batch, recheck, protect)
-		report.Results = append(report.Results, completeResults(batch, res, err)...)
-		if err != nil {
-			return fmt.Errorf("%s on %s: %w", action, plan.Server, err)
-		}
-		return nil
-	}, func(rest []Backend, why string) {
-		for _, b := range rest {
-			report.Results = append(report.Results, TargetResult{ID: int64(b.PID), Outcome: Skipped, Reason: why})
-		}
-	})
+	var err error
+	if p, ok := s.pg.(PipelinedSignaller); ok {
+		err = s.signalPipelined(ctx, p, plan, allowed, recheck, protect, &report)
+	} else {
+		err = s.signalBatches(ctx, plan, allowed, recheck, protect, &report)
+	}
 	if plan.Request.Kind == Terminate {
 		s.explainGone(id, plan.Server, ActionTerminate, report.Results)
 	}
@@ -169,6 +164,45 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 		err = fmt.Errorf("the action ran but its result could not be recorded: %w", aerr)
 	}
 	return report, err
+}
+
+// signalBatches runs the batches one after another through the driver's
+// Signal, one batch every BatchInterval at most.
+func (s *Service) signalBatches(ctx context.Context, plan SessionPlan, allowed []Backend, recheck SessionFilter, protect Protection, report *SessionReport) error {
+	action := string(plan.Request.Kind)
+	return runBatches(ctx, s, allowed, func(bctx context.Context, batch []Backend) error {
+		res, err := s.pg.Signal(bctx, plan.Request.Kind, batch, recheck, protect)
+		report.Results = append(report.Results, completeResults(batch, res, err)...)
+		if err != nil {
+			return fmt.Errorf("%s on %s: %w", action, plan.Server, err)
+		}
+		return nil
+	}, func(rest []Backend, why string) {
+		for _, b := range rest {
+			report.Results = append(report.Results, TargetResult{ID: int64(b.PID), Outcome: Skipped, Reason: why})
+		}
+	})
+}
+
+// signalPipelined runs the batches through a driver that signals the next
+// batch while the previous ones' backends are still exiting, paced by the
+// policy's batch size and interval and the service's clock.
+func (s *Service) signalPipelined(ctx context.Context, p PipelinedSignaller, plan SessionPlan, targets []Backend, recheck SessionFilter, protect Protection, report *SessionReport) error {
+	res, attempted, err := p.SignalPipelined(ctx, plan.Request.Kind, targets, recheck, protect,
+		Pace{BatchSize: s.policy.batchSize(), Interval: s.policy.BatchInterval, Now: s.now, Sleep: s.sleep})
+	report.Results = append(report.Results, completeResults(targets[:attempted], res, err)...)
+	why := "not attempted: an earlier batch failed"
+	switch {
+	case err == nil:
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		why, err = "not attempted: interrupted", fmt.Errorf("interrupted after %d of %d targets: %w", attempted, len(targets), err)
+	default:
+		err = fmt.Errorf("%s on %s: %w", plan.Request.Kind, plan.Server, err)
+	}
+	for _, b := range targets[attempted:] {
+		report.Results = append(report.Results, TargetResult{ID: int64(b.PID), Outcome: Skipped, Reason: why})
+	}
+	return err
 }
 
 // completeResults makes sure every target of a batch has exactly one result,
