@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -354,4 +356,86 @@ func fleetRows(screen string) map[string]string {
 		}
 	}
 	return out
+}
+
+// TestServeFleetOverSSH serves two PostgreSQL servers: the operator's K
+// with replica-1 shown terminates on the replica only, the audit line names
+// replica-1, the viewer is told "on replica-1", and the served console
+// still holds one backend on each server.
+func TestServeFleetOverSSH(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end SSH test skipped in -short mode")
+	}
+	for _, tool := range []string{"tmux", "ssh", "ssh-keygen"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (scripts/test installs tmux and openssh-client)", tool)
+		}
+	}
+	primary := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 30})
+	replica := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 30})
+	holdPG(t, primary, "web-primary", primarySessions)
+	holdPG(t, replica, "web-replica", replicaSessions)
+	dir := t.TempDir()
+	kim, marcus := sshKeygen(t, dir, "kim"), sshKeygen(t, dir, "marcus")
+	var keys strings.Builder
+	for _, k := range []sshKey{kim, marcus} {
+		pub, err := os.ReadFile(k.path + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys.Write(pub)
+	}
+	authorized, audit, config := filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "audit.jsonl"), filepath.Join(dir, "config.yaml")
+	mustWrite(t, authorized, keys.String())
+	mustWrite(t, config, fmt.Sprintf("pg:\n  - {name: primary, dsn: %q}\n  - {name: replica-1, dsn: %q}\ninterval: 250ms\naudit_log: %s\nprobe:\n  interval: 0s\njobs:\n  disabled: true\nserve:\n  operators: [kim]\n",
+		primary.DSN, replica.DSN, audit))
+	port := freeLoopbackPort(t)
+	srv := exec.Command(buildSlotwatch(t), "serve", "--config", config, "--authorized-keys", authorized, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	srv.Env = append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _, _ = srv.Process.Wait() })
+	e2eWait(t, "serve to listen", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	ssh := func(k sshKey) string {
+		return fmt.Sprintf("ssh -tt -o StrictHostKeyChecking=no -o UserKnownHostsFile=%s -o IdentitiesOnly=yes -o BatchMode=yes -o LogLevel=ERROR -i %s -p %d 127.0.0.1",
+			filepath.Join(dir, "known_hosts"), k.path, port)
+	}
+	op := servedSession(t, "fleet-kim", 160, 45, ssh(kim))
+	viewer := servedSession(t, "fleet-marcus", 160, 45, ssh(marcus))
+	for _, s := range []*tmuxSession{op, viewer} {
+		s.waitFor("slotwatch LIVE", "replica-1", "2 watching")
+	}
+	op.keys("2")
+	op.waitFor("PG replica-1", "web-replica")
+	op.keys("i")
+	op.waitFor("state=idle")
+	op.keys("K")
+	op.waitFor("CONFIRM TERMINATE", "Press y")
+	op.keys("y")
+	result := waitAuditEntry(t, audit, func(e actions.AuditEntry) bool { return e.Phase == actions.PhaseResult })
+	if result.ServerName != "replica-1" || len(result.Done) != 1 || result.Operator.User != "kim" {
+		t.Fatalf("the served terminate is audited on %q with %d done by %q, want replica-1, 1, kim", result.ServerName, len(result.Done), result.Operator.User)
+	}
+	screen := viewer.waitFor("kim terminated 1 session")
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, "kim terminated 1 session") && !strings.Contains(l, "on replica-1") {
+			t.Errorf("the viewer's announcement does not name the server: %q", strings.TrimSpace(l))
+		}
+	}
+	waitFor(t, "the replica session to end", func() bool { return countApp(t, replica, "web-replica") == replicaSessions-1 })
+	if n := countApp(t, primary, "web-primary"); n != primarySessions {
+		t.Fatalf("the served terminate on replica-1 touched the primary: %d sessions left", n)
+	}
+	for name, pg := range map[string]*testserver.Postgres{"primary": primary, "replica-1": replica} {
+		if n := pg.Psql(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'slotwatch%'"); n != "1" {
+			t.Errorf("serve holds %s backends on %s with two sessions, want 1", n, name)
+		}
+	}
 }
