@@ -25,18 +25,23 @@ const blockingQuery = `SELECT p, pg_blocking_pids(p) FROM unnest($1::int4[]) AS 
 // a server whose sessions do not change, blocked_by is exactly what
 // pg_blocking_pids says.
 type waitGraph struct {
-	waits   map[int32]cachedWait
-	fullAt  time.Time
-	asked   int // waiters asked about in the last tick (benchmarks, tests)
-	reused  int
-	refresh time.Duration
+	waits map[int32]cachedWait
+	// blockerMarks is, for every pid some cached answer names, its mark
+	// as of the last tick: a blocker that changed is found with one lookup
+	// per blocker, not one per (waiter, blocker) pair — in a lock queue
+	// waiter k names the k-1 ahead of it, so the pairs grow with the
+	// square of the queue (125,000 for 500 waiters).
+	blockerMarks map[int32]sessionMark
+	fullAt       time.Time
+	asked        int // waiters asked about in the last tick (benchmarks, tests)
+	reused       int
+	refresh      time.Duration
 }
 
-// cachedWait is one waiter's answer and what it depended on.
+// cachedWait is one waiter's answer and its own mark when it was given.
 type cachedWait struct {
 	self      sessionMark
 	blockedBy []int32
-	blockers  []sessionMark
 }
 
 // sessionMark is what changes when a session's wait or state changes: a
@@ -55,7 +60,23 @@ func markOf(s *Session, stateChange time.Time) sessionMark {
 }
 
 func newWaitGraph() *waitGraph {
-	return &waitGraph{waits: map[int32]cachedWait{}, refresh: waitGraphRefresh}
+	return &waitGraph{waits: map[int32]cachedWait{}, blockerMarks: map[int32]sessionMark{}, refresh: waitGraphRefresh}
+}
+
+// tickMarks gives a pid's mark in this tick's sessions; the zero mark for
+// a pid that is not a listed client backend.
+type tickMarks struct {
+	sessions     []Session
+	stateChanges []time.Time
+	index        map[int32]int32
+}
+
+func (m *tickMarks) of(pid int32) sessionMark {
+	i, ok := m.index[pid]
+	if !ok {
+		return sessionMark{}
+	}
+	return markOf(&m.sessions[i], m.stateChanges[i])
 }
 
 // fill sets BlockedBy on every session waiting on a heavyweight lock,
@@ -64,14 +85,27 @@ func newWaitGraph() *waitGraph {
 func (g *waitGraph) fill(ctx context.Context, conn *pgx.Conn, sessions []Session, stateChanges []time.Time, now time.Time) error {
 	if !anyLockWait(sessions) {
 		// Nothing waits: no marks to build on this hot path, nothing to keep.
-		g.asked, g.reused, g.waits = 0, 0, map[int32]cachedWait{}
+		g.asked, g.reused, g.waits, g.blockerMarks = 0, 0, map[int32]cachedWait{}, map[int32]sessionMark{}
 		return nil
 	}
-	marks := make(map[int32]sessionMark, len(sessions))
+	if g.waits == nil || g.blockerMarks == nil {
+		g.waits, g.blockerMarks = map[int32]cachedWait{}, map[int32]sessionMark{}
+	}
+	marks := tickMarks{sessions: sessions, stateChanges: stateChanges, index: make(map[int32]int32, len(sessions))}
 	for i := range sessions {
-		marks[sessions[i].PID] = markOf(&sessions[i], stateChanges[i])
+		marks.index[sessions[i].PID] = int32(i)
 	}
 	full := now.Sub(g.fullAt) >= g.refresh
+	if full {
+		g.blockerMarks = map[int32]sessionMark{} // rebuilt from this tick's answers
+	}
+	changed := map[int32]bool{}
+	for pid, m := range g.blockerMarks {
+		if cur := marks.of(pid); cur != m {
+			changed[pid] = true
+			g.blockerMarks[pid] = cur
+		}
+	}
 	var ask []int32
 	next := make(map[int32]cachedWait)
 	for i := range sessions {
@@ -80,7 +114,7 @@ func (g *waitGraph) fill(ctx context.Context, conn *pgx.Conn, sessions []Session
 			continue
 		}
 		c, ok := g.waits[s.PID]
-		if !full && ok && c.still(marks[s.PID], marks) {
+		if !full && ok && c.self == markOf(s, stateChanges[i]) && !anyChanged(c.blockedBy, changed) {
 			s.BlockedBy = c.blockedBy
 			next[s.PID] = c
 			continue
@@ -100,11 +134,12 @@ func (g *waitGraph) fill(ctx context.Context, conn *pgx.Conn, sessions []Session
 				continue
 			}
 			s.BlockedBy = blockedBy
-			c := cachedWait{self: marks[s.PID], blockedBy: blockedBy}
+			next[s.PID] = cachedWait{self: markOf(s, stateChanges[i]), blockedBy: blockedBy}
 			for _, b := range blockedBy {
-				c.blockers = append(c.blockers, marks[b]) // zero mark: not a listed client backend
+				if _, known := g.blockerMarks[b]; !known {
+					g.blockerMarks[b] = marks.of(b) // zero mark: not a listed client backend
+				}
 			}
-			next[s.PID] = c
 		}
 	}
 	if full {
@@ -123,17 +158,18 @@ func anyLockWait(sessions []Session) bool {
 	return false
 }
 
-// still reports whether neither the waiter nor any of its blockers changed.
-func (c cachedWait) still(self sessionMark, marks map[int32]sessionMark) bool {
-	if self != c.self {
+// anyChanged reports whether one of the blockers changed since the last
+// tick; with nothing changed it costs nothing.
+func anyChanged(blockedBy []int32, changed map[int32]bool) bool {
+	if len(changed) == 0 {
 		return false
 	}
-	for i, b := range c.blockedBy {
-		if marks[b] != c.blockers[i] {
-			return false
+	for _, b := range blockedBy {
+		if changed[b] {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 func askBlocking(ctx context.Context, conn *pgx.Conn, pids []int32) (map[int32][]int32, error) {
