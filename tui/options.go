@@ -11,6 +11,7 @@ import (
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // Mode says where frames come from.
@@ -63,12 +64,16 @@ func (iv Intervals) withDefaults() Intervals {
 			*d = v
 		}
 	}
-	def(&iv.Postgres, time.Second)
-	def(&iv.Redis, time.Second)
-	def(&iv.Probe, 10*time.Second)
-	def(&iv.Jobs, 10*time.Second)
+	def(&iv.Postgres, collectors.DefaultInterval)
+	def(&iv.Redis, collectors.DefaultInterval)
+	def(&iv.Probe, collectors.DefaultProbeInterval)
+	def(&iv.Jobs, collectors.DefaultJobsInterval)
 	return iv
 }
+
+// DefaultGroupIdleOver is N of G (terminate the group's sessions idle longer
+// than N) when neither --group-idle-over nor actions.group_idle_over says.
+const DefaultGroupIdleOver = 10 * time.Minute
 
 // Options configure the dashboard.
 type Options struct {
@@ -131,7 +136,7 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	if o.GroupIdleOver <= 0 {
-		o.GroupIdleOver = 10 * time.Minute
+		o.GroupIdleOver = DefaultGroupIdleOver
 	}
 	o.Intervals = o.Intervals.withDefaults()
 	return o

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // fileConfig is the YAML configuration file. Flags override the environment,
@@ -150,13 +151,13 @@ func (t *targetFlags) resolve(env *environment) (*settings, error) {
 	s.ReadOnly = t.readOnly || s.ReadOnly
 	s.AuditLog = firstNonEmpty(t.auditLog, s.AuditLog, defaultAuditLog(env))
 	if s.Interval <= 0 {
-		s.Interval = time.Second
+		s.Interval = collectors.DefaultInterval
 	}
 	if s.Jobs.Interval <= 0 {
-		s.Jobs.Interval = 10 * time.Second
+		s.Jobs.Interval = collectors.DefaultJobsInterval
 	}
 	if s.Probe.Interval == nil {
-		d := 10 * time.Second
+		d := collectors.DefaultProbeInterval
 		s.Probe.Interval = &d
 	}
 	if s.rules, err = s.alertRules(); err != nil {

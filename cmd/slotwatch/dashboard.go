@@ -9,6 +9,7 @@ import (
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
 	"github.com/slotwatch/slotwatch/demo"
+	"github.com/slotwatch/slotwatch/tui"
 )
 
 // dashboardFlags are the flags watch and demo share.
@@ -21,7 +22,8 @@ func (d *dashboardFlags) register(fs *flag.FlagSet) {
 		"G in the dashboard terminates the group's sessions idle longer than this (default actions.group_idle_over, else 10m)")
 }
 
-// idleOver is N for G: the flag, else the config file, else 10 minutes.
+// idleOver is N for G: the flag, else the config file, else the
+// dashboard's default.
 func (d *dashboardFlags) idleOver(s *settings) time.Duration {
 	switch {
 	case d.groupIdleOver > 0:
@@ -29,7 +31,7 @@ func (d *dashboardFlags) idleOver(s *settings) time.Duration {
 	case s != nil && s.Actions.GroupIdleOver > 0:
 		return s.Actions.GroupIdleOver
 	default:
-		return 10 * time.Minute
+		return tui.DefaultGroupIdleOver
 	}
 }
 
