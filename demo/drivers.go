@@ -23,7 +23,7 @@ func (d *pgDriver) Server() string { return pgTarget + " (simulated)" }
 func (d *pgDriver) OwnPID() int32 {
 	d.sim.mu.Lock()
 	defer d.sim.mu.Unlock()
-	return d.sim.pg.driverPID
+	return d.sim.pg.collectorPID
 }
 
 // Backends lists every client backend, slotwatch's own included, as the
@@ -72,8 +72,8 @@ func (d *pgDriver) Signal(ctx context.Context, kind actions.Kind, targets []acti
 			r.Outcome, r.Reason = actions.Gone, "already gone"
 		case !b.start.Equal(t.BackendStart):
 			r.Outcome, r.Reason = actions.Skipped, fmt.Sprintf("pid %d now belongs to another backend", t.PID)
-		case protect.Excludes(b.live(now).actionsBackend(now), d.sim.pg.driverPID) != "":
-			r.Outcome, r.Reason = actions.Skipped, "protected now: "+protect.Excludes(b.live(now).actionsBackend(now), d.sim.pg.driverPID)
+		case protect.Excludes(b.live(now).actionsBackend(now), d.sim.pg.collectorPID) != "":
+			r.Outcome, r.Reason = actions.Skipped, "protected now: "+protect.Excludes(b.live(now).actionsBackend(now), d.sim.pg.collectorPID)
 		case !sameState(b.state, t.State, recheck.States):
 			r.Outcome, r.Reason = actions.Skipped, fmt.Sprintf("its state is now %q (%q at the preview)", b.state, t.State)
 		case !stillMatches(recheck, b.live(now).actionsBackend(now)):

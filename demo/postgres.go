@@ -10,16 +10,16 @@ import (
 )
 
 // The simulated PostgreSQL server. Its numbers follow the incident's
-// pg_stat_activity table for database talentflow: 15 active, 77 idle for
-// 12+ minutes, 3 idle in transaction (95 client backends). Of the 15 active
+// pg_stat_activity table for database talentflow: 16 active, 77 idle for
+// 12+ minutes, 3 idle in transaction (96 client backends). Of the 16 active
 // sessions, 12 wait on a row lock of job 12345 held by one of the
 // idle-in-transaction sessions: waiting sessions are counted in active, as
 // pg_stat_activity does, so the incident's 47 "waiting queries" cannot all
 // be backends (77 idle and 3 idle in transaction leave 17 usable slots);
 // those were requests queued in the application for a connection.
-// slotwatch's own two connections (the collector's and the actions
-// driver's, both in database postgres) fill the server to 97 of 97 usable
-// slots, so the connect probe is refused with SQLSTATE 53300.
+// slotwatch's own connection (the collector's, in database postgres, which
+// actions borrow as the live console's do) fills the server to 97 of 97
+// usable slots, so the connect probe is refused with SQLSTATE 53300.
 const (
 	pgMaxConnections    = 100
 	pgSuperuserReserved = 3
@@ -38,7 +38,7 @@ const (
 	idleSessions    = 77
 	idleInTxn       = 3
 	waitingSessions = 12
-	runningSessions = 3
+	runningSessions = 4
 )
 
 type backend struct {
@@ -67,8 +67,9 @@ type pgServer struct {
 	backends []*backend // by pid
 	// roleSettings are ALTER ROLE … SET values (guards): role → name → value.
 	roleSettings map[string]map[string]string
+	// collectorPID is slotwatch's one backend: the collector's, which the
+	// actions driver borrows, so it is also the driver's own pid.
 	collectorPID int32
-	driverPID    int32
 	// lastProbe is the latest probe attempt: its outcome was decided when
 	// it ran, as a real probe's is, and repeats until the next attempt.
 	lastProbe *collectors.ProbeResult
@@ -143,13 +144,9 @@ func newPGServer(rnd *source, now time.Time, pods []string) *pgServer {
 	}
 	collector := &backend{start: now.Add(-rnd.duration(2*time.Minute, 5*time.Minute)), db: "postgres",
 		user: "slotwatch", app: "slotwatch", client: "10.0.9.5", state: "idle", own: true}
-	driver := *collector
-	driver.start = collector.start.Add(rnd.duration(10*time.Millisecond, 300*time.Millisecond))
-	bs = append(bs, collector, &driver)
-	for _, b := range []*backend{collector, &driver} {
-		b.stateChange, b.queryStart, b.waitType, b.wait = now, now, "Client", "ClientRead"
-		b.query = "SELECT pid, backend_start FROM pg_stat_activity"
-	}
+	collector.stateChange, collector.queryStart, collector.waitType, collector.wait = now, now, "Client", "ClientRead"
+	collector.query = "SELECT pid, backend_start FROM pg_stat_activity"
+	bs = append(bs, collector)
 
 	// Pids grow with backend_start, as the postmaster hands them out.
 	slices.SortStableFunc(bs, func(a, b *backend) int { return a.start.Compare(b.start) })
@@ -168,7 +165,7 @@ func newPGServer(rnd *source, now time.Time, pods []string) *pgServer {
 			w.wait = "transactionid"
 		}
 	}
-	s := &pgServer{collectorPID: collector.pid, driverPID: driver.pid, roleSettings: map[string]map[string]string{}}
+	s := &pgServer{collectorPID: collector.pid, roleSettings: map[string]map[string]string{}}
 	slices.SortFunc(bs, func(a, b *backend) int { return cmp.Compare(a.pid, b.pid) })
 	s.backends = bs
 	return s

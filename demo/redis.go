@@ -21,9 +21,10 @@ const (
 	redisVersion    = "7.2.4"
 	redisMaxClients = 200
 	// pooled web clients (django-redis, one shared pool per pod) plus
-	// slotwatch's two connections: the clients that are not leaked.
+	// slotwatch's one connection (the collector's, which actions borrow):
+	// the clients that are not leaked.
 	pooledClients = 10
-	steadyClients = pooledClients + 2
+	steadyClients = pooledClients + 1
 )
 
 // leakCurve is connected clients over simulated minutes since Start, as
@@ -106,18 +107,16 @@ func newRedisServer(rnd *source, now time.Time, pods []string) *redisServer {
 		cs = append(cs, &redisClient{addr: fmt.Sprintf("%s:%d", pods[i%len(pods)], rnd.intn(33000, 60000)),
 			lib: "redis-py", libVer: "5.0.1", created: now.Add(-rnd.duration(2*time.Hour, 6*time.Hour)), pooled: true})
 	}
-	for i := range 2 {
-		cs = append(cs, &redisClient{addr: fmt.Sprintf("10.0.9.5:%d", rnd.intn(33000, 60000)), name: "slotwatch",
-			lib: "go-redis(,go1.26.8)", libVer: "9.23.0", created: now.Add(-rnd.duration(2*time.Minute, 5*time.Minute)),
-			cmd: "client|list", collector: i == 0})
-	}
+	cs = append(cs, &redisClient{addr: fmt.Sprintf("10.0.9.5:%d", rnd.intn(33000, 60000)), name: "slotwatch",
+		lib: "go-redis(,go1.26.8)", libVer: "9.23.0", created: now.Add(-rnd.duration(2*time.Minute, 5*time.Minute)),
+		cmd: "client|list", collector: true})
 	slices.SortFunc(cs, func(a, b *redisClient) int { return a.created.Compare(b.created) })
 	r.nextID = int64(rnd.intn(4000, 9000))
 	for _, c := range cs {
 		r.nextID += int64(rnd.intn(1, 400))
 		c.id, c.lastCmd = r.nextID, now
-		if !c.collector && c.name == "slotwatch" {
-			r.driverID = c.id
+		if c.collector {
+			r.driverID = c.id // actions borrow the collector's connection
 		}
 	}
 	r.clients = cs
