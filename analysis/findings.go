@@ -288,18 +288,7 @@ func idleInTransactionBlockers(in *input) []Finding {
 			byPID[pg.Sessions[i].PID] = &pg.Sessions[i]
 		}
 	}
-	blocked := map[int32][]*collectors.Session{}
-	for i := range pg.Sessions {
-		w := &pg.Sessions[i]
-		if len(w.BlockedBy) == 0 {
-			continue
-		}
-		for _, root := range rootBlockers(w.PID, byPID) {
-			if b := byPID[root]; b != nil && strings.HasPrefix(b.State, "idle in transaction") {
-				blocked[root] = append(blocked[root], w)
-			}
-		}
-	}
+	blocked := blockedByRoot(pg.Sessions, byPID)
 	var out []Finding
 	for _, pid := range sortedKeys(blocked) {
 		out = append(out, blockerFinding(byPID[pid], blocked[pid]))
@@ -307,31 +296,38 @@ func idleInTransactionBlockers(in *input) []Finding {
 	return out
 }
 
-// rootBlockers follows blocked_by edges from pid to the sessions that are not
-// themselves blocked. Cycles (deadlocks, resolved by the server within
-// deadlock_timeout) are cut.
-func rootBlockers(pid int32, byPID map[int32]*collectors.Session) []int32 {
-	seen := map[int32]bool{pid: true}
-	queue := []int32{pid}
-	var roots []int32
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		s := byPID[p]
-		if s == nil || len(s.BlockedBy) == 0 {
-			if p != pid {
-				roots = append(roots, p)
+// blockedByRoot maps each idle-in-transaction root blocker to the waiters
+// behind it, directly or through other waiters.
+func blockedByRoot(sessions []collectors.Session, byPID map[int32]*collectors.Session) map[int32][]*collectors.Session {
+	roots := newLockRoots(byPID)
+	rootsOf := make(map[int32][]int32)
+	for i := range sessions {
+		if w := &sessions[i]; len(w.BlockedBy) > 0 {
+			r, ok := roots.of(w.PID)
+			if !ok {
+				rootsOf = nil
+				break
 			}
+			rootsOf[w.PID] = r
+		}
+	}
+	blocked := map[int32][]*collectors.Session{}
+	for i := range sessions {
+		w := &sessions[i]
+		if len(w.BlockedBy) == 0 {
 			continue
 		}
-		for _, b := range s.BlockedBy {
-			if !seen[b] {
-				seen[b] = true
-				queue = append(queue, b)
+		r, ok := rootsOf[w.PID]
+		if !ok {
+			r = walkRoots(w.PID, byPID) // a cycle was met: walk each waiter
+		}
+		for _, root := range r {
+			if b := byPID[root]; b != nil && strings.HasPrefix(b.State, "idle in transaction") {
+				blocked[root] = append(blocked[root], w)
 			}
 		}
 	}
-	return roots
+	return blocked
 }
 
 func blockerFinding(b *collectors.Session, waiters []*collectors.Session) Finding {
