@@ -110,19 +110,32 @@ func (c *redisCollector) collect(ctx context.Context) func(*Snapshot) {
 	defer c.mu.Unlock()
 	now := time.Now()
 	stats, err := c.sample(ctx, now)
+	return recordRedis(now, stats, err, &c.lastGood, c.password)
+}
+
+// recordRedis says how one Redis sample (a server's or a whole cluster's)
+// is recorded and remembers the last good one. With no stats the sample
+// failed: the last good stats are kept, re-stamped, or nil when Redis never
+// answered (contract C3). With stats and an error the sample is partial
+// (INFO answered but CLIENT LIST did not, or some cluster nodes did not):
+// the numbers are fresh and the error says what is missing.
+func recordRedis(now time.Time, stats *RedisStats, err error, lastGood **RedisStats, password string) func(*Snapshot) {
 	if stats == nil {
-		msg := scrub(err.Error(), c.password)
-		last := c.failed(now)
+		msg := scrub(err.Error(), password)
+		var last *RedisStats
+		if *lastGood != nil {
+			st := **lastGood
+			st.SampledAt = now
+			last = &st
+		}
 		return func(s *Snapshot) {
 			s.Redis = last
 			s.Errors[SourceRedis] = msg
 		}
 	}
-	c.lastGood = stats
+	*lastGood = stats
 	if err != nil {
-		// INFO answered but CLIENT LIST did not: the counts are fresh, the
-		// client list is the last one read, and the error says why.
-		msg := scrub(err.Error(), c.password)
+		msg := scrub(err.Error(), password)
 		return func(s *Snapshot) {
 			s.Redis = stats
 			s.Errors[SourceRedis] = msg
@@ -132,17 +145,6 @@ func (c *redisCollector) collect(ctx context.Context) func(*Snapshot) {
 		s.Redis = stats
 		delete(s.Errors, SourceRedis)
 	}
-}
-
-// failed is the last good sample re-stamped, nil when Redis never
-// answered (contract C3).
-func (c *redisCollector) failed(now time.Time) *RedisStats {
-	if c.lastGood == nil {
-		return nil
-	}
-	st := *c.lastGood
-	st.SampledAt = now
-	return &st
 }
 
 func (c *redisCollector) sample(ctx context.Context, now time.Time) (*RedisStats, error) {

@@ -195,37 +195,7 @@ func (c *clusterCollector) collect(ctx context.Context) func(*Snapshot) {
 	defer c.mu.Unlock()
 	now := time.Now()
 	stats, err := c.sample(ctx, now)
-	if stats == nil {
-		msg := scrub(err.Error(), c.password)
-		last := c.failed(now)
-		return func(s *Snapshot) {
-			s.Redis = last
-			s.Errors[SourceRedis] = msg
-		}
-	}
-	c.lastGood = stats
-	if err != nil {
-		// Some nodes answered: their numbers are current, the error says
-		// which did not.
-		msg := scrub(err.Error(), c.password)
-		return func(s *Snapshot) {
-			s.Redis = stats
-			s.Errors[SourceRedis] = msg
-		}
-	}
-	return func(s *Snapshot) {
-		s.Redis = stats
-		delete(s.Errors, SourceRedis)
-	}
-}
-
-func (c *clusterCollector) failed(now time.Time) *RedisStats {
-	if c.lastGood == nil {
-		return nil
-	}
-	st := *c.lastGood
-	st.SampledAt = now
-	return &st
+	return recordRedis(now, stats, err, &c.lastGood, c.password)
 }
 
 // sample reads every node concurrently. A node that fails keeps its last
