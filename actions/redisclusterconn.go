@@ -4,42 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
-// Redis Cluster URL schemes, as the collectors read them:
-// redis+cluster://[user:password@]host:port[,host:port…] (rediss+cluster://
-// for TLS) names seed nodes.
-const (
-	clusterURLScheme    = "redis+cluster://"
-	clusterTLSURLScheme = "rediss+cluster://"
-)
-
-// IsClusterURL reports whether rawURL names a Redis Cluster.
-func IsClusterURL(rawURL string) bool {
-	lower := strings.ToLower(rawURL)
-	return strings.HasPrefix(lower, clusterURLScheme) || strings.HasPrefix(lower, clusterTLSURLScheme)
-}
+// IsClusterURL reports whether rawURL names a Redis Cluster
+// (redis+cluster://, rediss+cluster://).
+func IsClusterURL(rawURL string) bool { return collectors.IsClusterURL(rawURL) }
 
 // DialRedisCluster opens dedicated connections to a Redis Cluster (one per
 // node, made when first used) for the duration of a command (the CLI). The
 // URL is redis+cluster:// or rediss+cluster://, or a redis:// URL of any
-// one node.
+// one node. The options are the collectors' (collectors.ClusterOptions), so
+// the cluster is named as the dashboard's runner names it.
 func DialRedisCluster(ctx context.Context, rawURL string) (*RedisConn, error) {
-	opt, seeds, err := clusterOptions(rawURL)
+	opt, err := collectors.ClusterOptions(rawURL, 5*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("the Redis Cluster URL %s is not valid: %s", collectors.RedactURL(rawURL), scrubPassword(err.Error(), rawURL))
+		return nil, err
 	}
-	s := &ownCluster{cl: redis.NewClusterClient(opt), server: strings.Join(seeds, ",") + " (cluster)"}
+	s := &ownCluster{cl: redis.NewClusterClient(opt), server: strings.Join(opt.Addrs, ",") + " (cluster)"}
 	c := NewRedisDriver(s)
 	c.close = s.cl.Close
 	nodes, err := s.nodes(ctx)
@@ -51,71 +40,6 @@ func DialRedisCluster(ctx context.Context, rawURL string) (*RedisConn, error) {
 		return nil, fmt.Errorf("cannot connect to the Redis Cluster at %s: %s", s.server, scrubPassword(err.Error(), rawURL))
 	}
 	return c, nil
-}
-
-// clusterOptions turns a cluster URL into one connection per node named
-// slotwatch, without retries or maintenance notifications, and lists the
-// seed nodes.
-func clusterOptions(rawURL string) (*redis.ClusterOptions, []string, error) {
-	single, seeds, err := splitClusterURL(rawURL)
-	if err != nil {
-		return nil, nil, err
-	}
-	one, err := redis.ParseURL(single)
-	if err != nil {
-		return nil, nil, err
-	}
-	if one.DB != 0 {
-		return nil, nil, fmt.Errorf("a Redis Cluster has only database 0, not %d", one.DB)
-	}
-	if len(seeds) == 0 {
-		seeds = []string{one.Addr}
-	}
-	return &redis.ClusterOptions{
-		Addrs: seeds, ClientName: "slotwatch", Username: one.Username, Password: one.Password, TLSConfig: one.TLSConfig,
-		PoolSize: 1, MaxActiveConns: 1, MinIdleConns: 0, MaxIdleConns: 1,
-		MaxRetries:  -1,
-		DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
-		ContextTimeoutEnabled:    true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		OnConnect: func(ctx context.Context, cn *redis.Conn) error {
-			_ = cn.Do(ctx, "CLIENT", "NO-EVICT", "ON").Err() // 7.0+; older servers refuse, harmlessly
-			return nil
-		},
-	}, seeds, nil
-}
-
-// splitClusterURL rewrites a cluster URL as the redis:// (rediss://) URL
-// of its first node and lists the nodes' host:port (default port 6379); a
-// URL without a cluster scheme is returned as it is.
-func splitClusterURL(raw string) (string, []string, error) {
-	if !IsClusterURL(raw) {
-		return raw, nil, nil
-	}
-	scheme, rest := "redis://", raw[len(clusterURLScheme):]
-	if strings.HasPrefix(strings.ToLower(raw), clusterTLSURLScheme) {
-		scheme, rest = "rediss://", raw[len(clusterTLSURLScheme):]
-	}
-	authority, tail := rest, ""
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority, tail = rest[:i], rest[i:]
-	}
-	userinfo, hosts := "", authority
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		userinfo, hosts = authority[:at+1], authority[at+1:]
-	}
-	var addrs []string
-	for h := range strings.SplitSeq(hosts, ",") {
-		h = strings.TrimSpace(h)
-		if h == "" {
-			return "", nil, errors.New("a node address is empty; list nodes as host:port,host:port")
-		}
-		if _, _, err := net.SplitHostPort(h); err != nil {
-			h = net.JoinHostPort(strings.Trim(h, "[]"), "6379")
-		}
-		addrs = append(addrs, h)
-	}
-	return scheme + userinfo + addrs[0] + tail, addrs, nil
 }
 
 // ownCluster is a RedisNodeSession over a dedicated ClusterClient; calls

@@ -22,6 +22,19 @@ const (
 	clusterTLSScheme = "rediss+cluster://"
 )
 
+// IsClusterURL reports whether raw uses a cluster scheme
+// (redis+cluster://, rediss+cluster://).
+func IsClusterURL(raw string) bool { return isClusterURL(raw) }
+
+// ClusterOptions are the ClusterClient options slotwatch uses for a cluster
+// URL (or a redis:// URL of one node): one connection per node named
+// slotwatch, no retries, each node's certificate checked against its own
+// host. The CLI's own cluster connection uses them as the collectors do;
+// the error is one sentence without the password.
+func ClusterOptions(rawURL string, timeout time.Duration) (*redis.ClusterOptions, error) {
+	return parseClusterOptions(rawURL, orDuration(timeout, defaultRedisTimeout))
+}
+
 // isClusterURL reports whether raw uses a cluster scheme.
 func isClusterURL(raw string) bool {
 	lower := strings.ToLower(raw)
