@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -157,7 +156,7 @@ func benchSessions(st *PGStats) int {
 // collector would close their sockets.
 func holdBenchMix(b *testing.B, p *testserver.Postgres, n int) int {
 	b.Helper()
-	conns := connectBench(b, p.DSNFor("app", "postgres")+"&application_name=bench-app", n)
+	conns := testserver.ConnectMany(b, p.DSNFor("app", "postgres")+"&application_name=bench-app", n)
 	b.Cleanup(func() { runtime.KeepAlive(conns) })
 	ctx := context.Background()
 	idleTx, active, waiting := n/5, n/10, n/10
@@ -193,29 +192,6 @@ func holdBenchMix(b *testing.B, p *testserver.Postgres, n int) int {
 			b.Fatalf("waiting|sleeping sessions are %s after 60 s, want %s", got, want)
 		}
 	}
-}
-
-// connectBench opens n connections, 16 at a time.
-func connectBench(b *testing.B, dsn string, n int) []*pgx.Conn {
-	b.Helper()
-	conns := make([]*pgx.Conn, n)
-	errs := make([]error, n)
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			conns[i], errs[i] = pgx.Connect(context.Background(), dsn)
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			b.Fatalf("hold backend %d of %d: %v", i+1, n, err)
-		}
-	}
-	return conns
 }
 
 func cpuTime() time.Duration {

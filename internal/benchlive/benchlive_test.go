@@ -112,7 +112,7 @@ func holdMix(t *testing.T, pg *testserver.Postgres, n int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	conns := connectMany(t, pg.DSNFor("app", "postgres")+"&application_name=bench-app", n)
+	conns := testserver.ConnectMany(t, pg.DSNFor("app", "postgres")+"&application_name=bench-app", n)
 	t.Cleanup(func() {
 		cancel()
 		for _, c := range conns {
@@ -150,29 +150,6 @@ func holdMix(t *testing.T, pg *testserver.Postgres, n int) {
 			t.Fatalf("%s sessions wait on the row lock after 60 s, want %s", got, want)
 		}
 	}
-}
-
-// connectMany opens n connections, 16 at a time.
-func connectMany(t *testing.T, dsn string, n int) []*pgx.Conn {
-	t.Helper()
-	conns := make([]*pgx.Conn, n)
-	errs := make([]error, n)
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			conns[i], errs[i] = pgx.Connect(context.Background(), dsn)
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("hold backend %d of %d: %v", i+1, n, err)
-		}
-	}
-	return conns
 }
 
 type redisResult struct{ usecPerCall, callsPerRefresh, cpuMS float64 }
