@@ -121,11 +121,11 @@ func OpenAuditLog(path string) (*AuditLog, error) {
 		return a, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create the audit log directory %s: %w; pass --audit-log with a writable path", filepath.Dir(path), err)
+		return nil, fmt.Errorf("cannot create the audit log directory %s: %w; choose a writable audit log path", filepath.Dir(path), err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the audit log %s: %w; pass --audit-log with a writable path", path, err)
+		return nil, fmt.Errorf("cannot open the audit log %s: %w; choose a writable audit log path", path, err)
 	}
 	a.file = f
 	a.catchUp()

@@ -4,7 +4,7 @@ import "errors"
 
 // ErrReadOnly is returned by every action while the console runs read-only
 // (--read-only or read_only: true in the config).
-var ErrReadOnly = errors.New("read-only mode (--read-only or read_only: true in the config) disables every action; run without it to act")
+var ErrReadOnly = errors.New("read-only mode disables every action; run without it (read_only in the configuration) to act")
 
 // ErrViewer refuses every action of a served session whose SSH key is a
 // viewer's: viewers watch, operators act.

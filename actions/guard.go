@@ -253,11 +253,11 @@ func (s *Service) guardPlan(ctx context.Context, action string, req GuardRequest
 		}
 		g, ok := s.pg.(PGGuardDriver)
 		if !ok || s.pg == nil {
-			return plan, errors.New("no PostgreSQL target with guard support is configured: pass --pg")
+			return plan, errors.New("no PostgreSQL target with guard support is configured; configure one to set a PostgreSQL guard")
 		}
 		plan.Server = g.Server()
 		if req.Role == "" {
-			return plan, fmt.Errorf("%s is set per role: name the role (--role)", req.Setting)
+			return plan, fmt.Errorf("%s is set per role: name the role", req.Setting)
 		}
 		// Read first: a borrowed connection knows the server version only
 		// once it has been used.
@@ -276,11 +276,11 @@ func (s *Service) guardPlan(ctx context.Context, action string, req GuardRequest
 		}
 		g, ok := s.rds.(RedisGuardDriver)
 		if !ok || s.rds == nil {
-			return plan, errors.New("no Redis target with guard support is configured: pass --redis")
+			return plan, errors.New("no Redis target with guard support is configured; configure one to set the Redis timeout")
 		}
 		plan.Server = g.Server()
 		if req.Role != "" {
-			return plan, errors.New("the Redis timeout applies to the whole server: drop --role")
+			return plan, errors.New("the Redis timeout applies to the whole server, not to a role; name no role")
 		}
 		if nodes := s.redisGuardNodes(); len(nodes) > 0 {
 			return s.clusterGuardPlan(ctx, plan, nodes)

@@ -226,5 +226,5 @@ func Counts(results []TargetResult) map[Outcome]int {
 	return c
 }
 
-var errNoPostgres = errors.New("no PostgreSQL target is configured: pass --pg or set SLOTWATCH_PG")
-var errNoRedis = errors.New("no Redis target is configured: pass --redis or set SLOTWATCH_REDIS")
+var errNoPostgres = errors.New("no PostgreSQL target is configured; configure one to act on PostgreSQL")
+var errNoRedis = errors.New("no Redis target is configured; configure one to act on Redis")

@@ -153,7 +153,7 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if c.PG != nil {
-		if _, err := parsePGConfig(c.PG.DSN, "PostgreSQL target (--pg)"); err != nil {
+		if _, err := parsePGConfig(c.PG.DSN, "PostgreSQL target"); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -186,7 +186,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if c.PgBouncer != nil {
-		if _, err := parsePGConfig(c.PgBouncer.DSN, "pgbouncer DSN (--pgbouncer)"); err != nil {
+		if _, err := parsePGConfig(c.PgBouncer.DSN, "pgbouncer admin-console DSN"); err != nil {
 			errs = append(errs, err)
 		}
 	}

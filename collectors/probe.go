@@ -81,5 +81,5 @@ func (p *probe) attempt(ctx context.Context) (*ProbeResult, string) {
 
 func probeFailed(target string, err error) string {
 	msg := connectFailed("the connect probe", target, err).Error()
-	return strings.Replace(msg, "check the DSN", "check probe.dsn (or --pg)", 1)
+	return strings.Replace(msg, "check the DSN", "check probe.dsn (or the PostgreSQL target)", 1)
 }

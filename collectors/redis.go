@@ -69,7 +69,7 @@ func newRedisCollector(cfg RedisConfig) *redisCollector {
 func parseRedisOptions(rawURL string, timeout time.Duration) (*redis.Options, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, invalidTarget("Redis target (--redis)", rawURL, err)
+		return nil, invalidTarget("Redis target", rawURL, err)
 	}
 	opt.ClientName = "slotwatch"
 	opt.PoolSize, opt.MaxActiveConns, opt.MinIdleConns, opt.MaxIdleConns = 1, 1, 0, 1
@@ -149,7 +149,7 @@ func recordRedis(now time.Time, stats *RedisStats, err error, lastGood **RedisSt
 
 func (c *redisCollector) sample(ctx context.Context, now time.Time) (*RedisStats, error) {
 	if c.client == nil {
-		return nil, fmt.Errorf("the Redis target %s is not valid; fix --redis", c.target)
+		return nil, fmt.Errorf("the Redis target %s is not valid; fix it in the configuration", c.target)
 	}
 	every := c.cfg.Interval
 	if c.lastGood != nil {
@@ -264,7 +264,7 @@ func redisFailure(target string, timeout time.Duration, err error) error {
 		return fmt.Errorf("no TLS handshake with Redis at %s within %s (%v); if that Redis does not speak TLS, use redis:// instead of rediss://", target, timeout, tlsErr.err)
 	}
 	if isTimeout(err) {
-		return fmt.Errorf("Redis at %s did not answer in time; check --redis and that the server is up", target)
+		return fmt.Errorf("Redis at %s did not answer in time; check the Redis target and that the server is up", target)
 	}
 	msg := err.Error()
 	if redis.IsMaxClientsError(err) {
@@ -273,7 +273,7 @@ func redisFailure(target string, timeout time.Duration, err error) error {
 	if closedByPeer(err) {
 		return fmt.Errorf("Redis at %s closed slotwatch's connection (%s), as it does when maxclients is reached; check connected_clients against maxclients with redis-cli INFO clients", target, msg)
 	}
-	return fmt.Errorf("cannot read from Redis at %s: %s; check --redis and that the server is up", target, msg)
+	return fmt.Errorf("cannot read from Redis at %s: %s; check the Redis target and that the server is up", target, msg)
 }
 
 // withoutClient drops slotwatch's own connection, as the PostgreSQL

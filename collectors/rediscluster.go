@@ -51,21 +51,21 @@ func (cfg RedisConfig) isCluster() bool { return cfg.Cluster || isClusterURL(cfg
 func parseClusterOptions(rawURL string, timeout time.Duration) (*redis.ClusterOptions, error) {
 	single, addrs, err := splitClusterURL(rawURL)
 	if err != nil {
-		return nil, invalidTarget("Redis Cluster target (--redis)", rawURL, err)
+		return nil, invalidTarget("Redis Cluster target", rawURL, err)
 	}
 	// The parser's own error, redacted against the whole URL's secrets.
 	if _, err := redis.ParseURL(single); err != nil {
-		return nil, invalidTarget("Redis Cluster target (--redis)", rawURL, err)
+		return nil, invalidTarget("Redis Cluster target", rawURL, err)
 	}
 	opt, err := parseRedisOptions(single, timeout)
 	if err != nil {
 		return nil, err
 	}
 	if opt.Network == "unix" {
-		return nil, invalidTarget("Redis Cluster target (--redis)", rawURL, errors.New("a cluster is reached over TCP, not a Unix socket"))
+		return nil, invalidTarget("Redis Cluster target", rawURL, errors.New("a cluster is reached over TCP, not a Unix socket"))
 	}
 	if opt.DB != 0 {
-		return nil, invalidTarget("Redis Cluster target (--redis)", rawURL, fmt.Errorf("a Redis Cluster has only database 0, not %d", opt.DB))
+		return nil, invalidTarget("Redis Cluster target", rawURL, fmt.Errorf("a Redis Cluster has only database 0, not %d", opt.DB))
 	}
 	if len(addrs) == 0 {
 		addrs = []string{opt.Addr}
@@ -216,7 +216,7 @@ func (c *clusterCollector) collect(ctx context.Context) func(*Snapshot) {
 // when no node answers is the whole sample failed.
 func (c *clusterCollector) sample(ctx context.Context, now time.Time) (*RedisStats, error) {
 	if c.client == nil {
-		return nil, fmt.Errorf("the Redis Cluster target %s is not valid; fix --redis", c.target)
+		return nil, fmt.Errorf("the Redis Cluster target %s is not valid; fix it in the configuration", c.target)
 	}
 	samples, err := c.fetchAll(ctx, now)
 	if err != nil {

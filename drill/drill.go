@@ -124,7 +124,7 @@ func (c Config) validate() error {
 	case !validName(c.Database) || !validName(c.Role):
 		return errors.New("the drill database and role names may use only lower-case letters, digits and _")
 	case c.Through != "" && c.Exhaust:
-		return errors.New("--exhaust takes PostgreSQL's slots, which sessions through a pooler do not hold; drop --exhaust or --through")
+		return errors.New("exhausting takes PostgreSQL's slots, which sessions through a pooler do not hold; exhaust the server directly or drill through the pooler without it")
 	}
 	return nil
 }
@@ -262,7 +262,7 @@ func (d *Drill) burstIfAsked(ctx context.Context) error {
 	defer cancel()
 	res, err := d.runBurst(bctx)
 	if err != nil {
-		return d.poolStarved(ctx, bctx, err, fmt.Sprintf("the application burst (--burst %d)", d.cfg.Burst))
+		return d.poolStarved(ctx, bctx, err, fmt.Sprintf("the application burst of %d", d.cfg.Burst))
 	}
 	d.mu.Lock()
 	d.burst = res
@@ -287,7 +287,7 @@ func (d *Drill) poolWait(ctx context.Context) (context.Context, context.CancelFu
 // pool was too small for it, when that is why it failed.
 func (d *Drill) poolStarved(ctx, stepCtx context.Context, err error, what string) error {
 	if d.setup.pooled && ctx.Err() == nil && errors.Is(stepCtx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%s got no server connection through the pooler in %s: the pool is smaller than the drill needs; raise its pool size or lower --burst", what, poolWaitLimit)
+		return fmt.Errorf("%s got no server connection through the pooler in %s: the pool is smaller than the drill needs; raise its pool size or make the burst smaller", what, poolWaitLimit)
 	}
 	return err
 }

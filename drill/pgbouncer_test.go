@@ -116,8 +116,8 @@ func TestDrillRefusesAPoolerAsItsServer(t *testing.T) {
 	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 40})
 	bouncer := testserver.StartPgBouncer(t, pg, testserver.PgBouncerOptions{PoolMode: "session", Users: []string{DefaultRole}})
 	_, err := Start(context.Background(), Config{PGDSN: bouncer.DSNFor("postgres")})
-	if err == nil || !strings.Contains(err.Error(), "leads through a connection pooler") || !strings.Contains(err.Error(), "--through") {
-		t.Fatalf("a pooler as --pg: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "leads through a connection pooler") || !strings.Contains(err.Error(), "pooler DSN") || strings.Contains(err.Error(), "--") {
+		t.Fatalf("a pooler as the drill's server: %v (want the cause and no CLI flag: a library error)", err)
 	}
 	// A pool that leads to another database than the drill's is refused
 	// before any session is opened.

@@ -140,7 +140,7 @@ func checkDirect(ctx context.Context, c *pgx.Conn, target string) error {
 		return fmt.Errorf("read the backend pid on %s: %w", target, err)
 	}
 	if pid != c.PgConn().PID() {
-		return fmt.Errorf("the drill's PostgreSQL DSN (%s) leads through a connection pooler; give PostgreSQL itself as --pg and the pooler as --through DSN", target)
+		return fmt.Errorf("the drill's PostgreSQL DSN (%s) leads through a connection pooler; give PostgreSQL itself as the drill's server and the pooler as its pooler DSN", target)
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ func checkDirect(ctx context.Context, c *pgx.Conn, target string) error {
 func pooledConfig(cfg Config) (*pgx.ConnConfig, error) {
 	app, err := pgx.ParseConfig(cfg.Through)
 	if err != nil {
-		return nil, errors.New("the drill's --through DSN cannot be parsed; check its syntax, e.g. postgres://127.0.0.1:6432/talentflow_drill")
+		return nil, errors.New("the drill's pooler DSN cannot be parsed; check its syntax, e.g. postgres://127.0.0.1:6432/talentflow_drill")
 	}
 	if app.Database == "" {
 		app.Database = cfg.Database
@@ -174,7 +174,7 @@ func (d *Drill) checkRoute(ctx context.Context) error {
 	defer cancel()
 	c, err := pgx.ConnectConfig(ctx, app.Copy())
 	if err != nil {
-		return fmt.Errorf("cannot connect as %s through %s to database %s: %w; check --through and that the pooler lets the drill's role in (auth_query, or the role in its auth_file)",
+		return fmt.Errorf("cannot connect as %s through %s to database %s: %w; check the pooler DSN and that the pooler lets the drill's role in (auth_query, or the role in its auth_file)",
 			app.User, where, app.Database, connectCause(err))
 	}
 	defer c.Close(context.WithoutCancel(ctx))
@@ -187,11 +187,11 @@ func (d *Drill) checkRoute(ctx context.Context) error {
 		return fmt.Errorf("read the database behind %s: %w", where, err)
 	}
 	if db != d.cfg.Database {
-		return fmt.Errorf("the pool %s of %s leads to database %s, not the drill's %s; point --through at a pool of %s (pgbouncer: %s = host=… dbname=%s)",
+		return fmt.Errorf("the pool %s of %s leads to database %s, not the drill's %s; point the pooler DSN at a pool of %s (pgbouncer: %s = host=… dbname=%s)",
 			app.Database, where, db, d.cfg.Database, d.cfg.Database, d.cfg.Database, d.cfg.Database)
 	}
 	if port != d.server.Port {
-		return fmt.Errorf("the pool %s of %s leads to a PostgreSQL on port %d, not the drill's server %s; point --through at a pooler in front of it", app.Database, where, port, d.server.Target)
+		return fmt.Errorf("the pool %s of %s leads to a PostgreSQL on port %d, not the drill's server %s; point the pooler DSN at a pooler in front of it", app.Database, where, port, d.server.Target)
 	}
 	return nil
 }

@@ -20,10 +20,10 @@ func ListenAddr(addr string) (string, error) {
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("--metrics %q is not a port or host:port; write e.g. 9188 (loopback) or 0.0.0.0:9188", addr)
+		return "", fmt.Errorf("the metrics address %q is not a port or host:port; write e.g. 9188 (loopback) or 0.0.0.0:9188", addr)
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return "", fmt.Errorf("--metrics %q has no valid port; write e.g. 9188 (loopback) or 0.0.0.0:9188", addr)
+		return "", fmt.Errorf("the metrics address %q has no valid port; write e.g. 9188 (loopback) or 0.0.0.0:9188", addr)
 	}
 	if host == "" {
 		host = "127.0.0.1"
@@ -40,7 +40,7 @@ func Listen(addr string) (net.Listener, error) {
 	}
 	l, err := net.Listen("tcp", a)
 	if err != nil {
-		return nil, fmt.Errorf("cannot serve metrics on %s: %w; choose a free port for --metrics", a, err)
+		return nil, fmt.Errorf("cannot serve metrics on %s: %w; choose a free port for the metrics address", a, err)
 	}
 	return l, nil
 }

@@ -69,7 +69,7 @@ func readAuthorizedKeys(path string) ([]authorizedKey, error) {
 // "anyone gets in" is never the fallback.
 func CheckAuthorizedKeys(path string) error {
 	if path == "" {
-		return errors.New("serve needs --authorized-keys FILE (OpenSSH authorized_keys format): without it nobody may log in")
+		return errors.New("serve needs an authorized_keys file (OpenSSH format) listing the keys that may log in; give one and start it again")
 	}
 	keys, err := readAuthorizedKeys(path)
 	if err != nil {

@@ -114,7 +114,7 @@ func Listen(cfg Config) (*Server, error) {
 	s.ssh = srv
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w; choose another --listen address", cfg.Listen, err)
+		return nil, fmt.Errorf("listen on %s: %w; choose another listen address", cfg.Listen, err)
 	}
 	s.ln = ln
 	return s, nil

@@ -26,7 +26,7 @@ func TestListenRefusesWithoutKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ path, want string }{
-		{"", "needs --authorized-keys"},
+		{"", "needs an authorized_keys file"},
 		{filepath.Join(dir, "missing"), "no such file"},
 		{empty, "lists no key"},
 		{bad, "line 1 is not a public key"},

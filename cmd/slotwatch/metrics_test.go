@@ -72,7 +72,7 @@ func TestMetricsFlagRefusesABadAddress(t *testing.T) {
 	env := &environment{stdout: io.Discard, stderr: &stderr, getenv: envFrom(map[string]string{"HOME": t.TempDir()}).getenv}
 	code := run(context.Background(), env, []string{"record", "--out", filepath.Join(t.TempDir(), "r.jsonl"),
 		"--redis", "redis://127.0.0.1:1/0", "--metrics", "no-port-here"})
-	if code != exitError || !strings.Contains(stderr.String(), `--metrics "no-port-here" is not a port or host:port`) {
+	if code != exitError || !strings.Contains(stderr.String(), `the metrics address "no-port-here" is not a port or host:port`) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }

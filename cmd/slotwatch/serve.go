@@ -54,6 +54,10 @@ func runServe(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, "slotwatch: serve takes no arguments; run `slotwatch serve --help`.")
 		return exitUsage
 	}
+	if f.authorizedKeys == "" {
+		fmt.Fprintln(env.stderr, "slotwatch: serve needs --authorized-keys FILE (OpenSSH authorized_keys format): without it nobody may log in.")
+		return exitUsage
+	}
 	if err := serve.CheckAuthorizedKeys(f.authorizedKeys); err != nil {
 		errorSentence(env, err)
 		return exitUsage
