@@ -134,6 +134,18 @@ func TestDrillEndToEnd(t *testing.T) {
 		time.Sleep(5 * time.Second)
 	}
 	checkIncidentSnapshot(t, snap, plan)
+	// The finding holds from the moment the sessions are old enough, which
+	// the snapshot just saw; the recording must have passed that moment too
+	// before anything is terminated, or the report could not know it (on a
+	// busy machine the recorder's last sample may be a little older).
+	e2eWait(t, "the recording to pass the snapshot that saw the finding", func() bool {
+		snaps, _, _ := recording.ReadFile(rec)
+		if len(snaps) == 0 || snap.Postgres == nil {
+			return false
+		}
+		last := snaps[len(snaps)-1].Postgres
+		return last != nil && last.SampledAt.After(snap.Postgres.SampledAt)
+	})
 
 	// Mitigate as the on-call engineer would: the blocker first, then the
 	// idle sessions that never age out, then the leaked Redis clients.
