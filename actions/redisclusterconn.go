@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,21 +75,7 @@ func (s *ownCluster) nodes(ctx context.Context) ([]string, error) {
 
 // node finds the client of the node at addr, and lists every node.
 func (s *ownCluster) node(ctx context.Context, addr string) (*redis.Client, []string, error) {
-	var mu sync.Mutex
-	var found *redis.Client
-	var addrs []string
-	err := s.cl.ForEachShard(ctx, func(_ context.Context, node *redis.Client) error {
-		mu.Lock()
-		defer mu.Unlock()
-		a := node.Options().Addr
-		addrs = append(addrs, a)
-		if a == addr {
-			found = node
-		}
-		return nil
-	})
-	slices.Sort(addrs)
-	return found, addrs, err
+	return collectors.ClusterNode(ctx, s.cl, addr)
 }
 
 // WithNodeConn runs fn on a connection to the node at addr.

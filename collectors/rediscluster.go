@@ -377,10 +377,21 @@ func infoRole(info string) string {
 
 // nodeClient finds the client of the node at addr.
 func (c *clusterCollector) nodeClient(ctx context.Context, addr string) (*redis.Client, []string, error) {
+	found, addrs, err := ClusterNode(ctx, c.client, addr)
+	if err != nil {
+		return nil, nil, redisFailure(c.target, c.cfg.Timeout, err)
+	}
+	return found, addrs, nil
+}
+
+// ClusterNode returns the client cl holds for the node at addr (nil when
+// the cluster has no such node) and every node's address, sorted: masters
+// and replicas, as go-redis knows the layout now.
+func ClusterNode(ctx context.Context, cl *redis.ClusterClient, addr string) (*redis.Client, []string, error) {
 	var mu sync.Mutex
 	var found *redis.Client
 	var addrs []string
-	err := c.client.ForEachShard(ctx, func(_ context.Context, node *redis.Client) error {
+	err := cl.ForEachShard(ctx, func(_ context.Context, node *redis.Client) error {
 		mu.Lock()
 		defer mu.Unlock()
 		a := node.Options().Addr
@@ -390,11 +401,8 @@ func (c *clusterCollector) nodeClient(ctx context.Context, addr string) (*redis.
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, nil, redisFailure(c.target, c.cfg.Timeout, err)
-	}
 	slices.Sort(addrs)
-	return found, addrs, nil
+	return found, addrs, err
 }
 
 // Cluster reports whether the runner's server is a Redis Cluster, whose
