@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -389,24 +388,7 @@ func TestServeFleetOverSSH(t *testing.T) {
 	mustWrite(t, authorized, keys.String())
 	mustWrite(t, config, fmt.Sprintf("pg:\n  - {name: primary, dsn: %q}\n  - {name: replica-1, dsn: %q}\ninterval: 250ms\naudit_log: %s\nprobe:\n  interval: 0s\njobs:\n  disabled: true\nserve:\n  operators: [kim]\n",
 		primary.DSN, replica.DSN, audit))
-	port := freeLoopbackPort(t)
-	srv := exec.Command(buildSlotwatch(t), "serve", "--config", config, "--authorized-keys", authorized, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
-	srv.Env = append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+filepath.Join(dir, "state"))
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _, _ = srv.Process.Wait() })
-	e2eWait(t, "serve to listen", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	ssh := func(k sshKey) string {
-		return fmt.Sprintf("ssh -tt -o StrictHostKeyChecking=no -o UserKnownHostsFile=%s -o IdentitiesOnly=yes -o BatchMode=yes -o LogLevel=ERROR -i %s -p %d 127.0.0.1",
-			filepath.Join(dir, "known_hosts"), k.path, port)
-	}
+	_, ssh, _ := startServe(t, dir, config, authorized)
 	op := servedSession(t, "fleet-kim", 160, 45, ssh(kim))
 	viewer := servedSession(t, "fleet-marcus", 160, 45, ssh(marcus))
 	for _, s := range []*tmuxSession{op, viewer} {

@@ -111,27 +111,7 @@ func TestServeOverSSH(t *testing.T) {
 	mustWrite(t, config, fmt.Sprintf("pg: %s\nredis: %s\ninterval: 250ms\naudit_log: %s\nprobe:\n  interval: 0s\njobs:\n  disabled: true\nserve:\n  operators: [kim]\n",
 		pg.DSN, rds.URL, audit))
 
-	port := freeLoopbackPort(t)
-	srv := exec.Command(buildSlotwatch(t), "serve", "--config", config, "--authorized-keys", authorized,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", port))
-	srv.Env = append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+filepath.Join(dir, "state"))
-	var serverLog bytes.Buffer
-	srv.Stderr = &serverLog
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _, _ = srv.Process.Wait() })
-	e2eWait(t, "serve to listen", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	ssh := func(k sshKey) string {
-		return fmt.Sprintf("ssh -tt -o StrictHostKeyChecking=no -o UserKnownHostsFile=%s -o IdentitiesOnly=yes -o BatchMode=yes -o LogLevel=ERROR -i %s -p %d 127.0.0.1",
-			filepath.Join(dir, "known_hosts"), k.path, port)
-	}
+	srv, ssh, serverLog := startServe(t, dir, config, authorized)
 
 	op := servedSession(t, "kim", 160, 45, ssh(kim))
 	viewer := servedSession(t, "marcus", 160, 45, ssh(marcus))
@@ -190,6 +170,36 @@ func TestServeOverSSH(t *testing.T) {
 	if err := srv.Wait(); err != nil {
 		t.Fatalf("serve exited with %v after SIGTERM; log:\n%s", err, serverLog.String())
 	}
+}
+
+// startServe runs the binary's `slotwatch serve` on config and a free
+// loopback port, with its state under dir, and waits until it listens. It
+// returns the process (killed at cleanup), the ssh command line that logs
+// in with a key, and the server's stderr (read it only once srv exited).
+func startServe(t *testing.T, dir, config, authorized string) (srv *exec.Cmd, ssh func(sshKey) string, serverLog *bytes.Buffer) {
+	t.Helper()
+	port := freeLoopbackPort(t)
+	srv = exec.Command(buildSlotwatch(t), "serve", "--config", config, "--authorized-keys", authorized,
+		"--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	srv.Env = append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	serverLog = &bytes.Buffer{}
+	srv.Stderr = serverLog
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _, _ = srv.Process.Wait() })
+	e2eWait(t, "serve to listen", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	ssh = func(k sshKey) string {
+		return fmt.Sprintf("ssh -tt -o StrictHostKeyChecking=no -o UserKnownHostsFile=%s -o IdentitiesOnly=yes -o BatchMode=yes -o LogLevel=ERROR -i %s -p %d 127.0.0.1",
+			filepath.Join(dir, "known_hosts"), k.path, port)
+	}
+	return srv, ssh, serverLog
 }
 
 func mustWrite(t *testing.T, path, text string) {
