@@ -21,21 +21,29 @@ type pgFixture struct {
 	admin *pgx.Conn // test-side checks, not the code under test
 }
 
-func TestPostgres(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL server")
-	}
-	t.Parallel()
+// newPGFixture starts a throwaway server with max_connections 40, runs
+// roles (the suite's CREATE ROLE statements) and creates database
+// talentflow, and opens the test's own admin connection.
+func newPGFixture(t *testing.T, roles string) *pgFixture {
+	t.Helper()
 	srv := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 40})
-	srv.Psql(t, "postgres", `CREATE ROLE web LOGIN; CREATE ROLE reporting LOGIN;
-		CREATE ROLE ops LOGIN; GRANT pg_read_all_stats TO ops; CREATE ROLE renamer LOGIN`)
+	srv.Psql(t, "postgres", roles)
 	srv.Psql(t, "postgres", "CREATE DATABASE talentflow")
 	admin, err := pgx.Connect(context.Background(), srv.DSN+"&application_name=test-admin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = admin.Close(context.Background()) })
-	f := &pgFixture{srv: srv, admin: admin}
+	return &pgFixture{srv: srv, admin: admin}
+}
+
+func TestPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server")
+	}
+	t.Parallel()
+	f := newPGFixture(t, `CREATE ROLE web LOGIN; CREATE ROLE reporting LOGIN;
+		CREATE ROLE ops LOGIN; GRANT pg_read_all_stats TO ops; CREATE ROLE renamer LOGIN`)
 	t.Run("preview kills nothing, execute kills exactly the targets", f.testTerminateIdleWeb)
 	t.Run("session turning active between preview and execute survives", f.testBecameActive)
 	t.Run("reused pid survives", f.testReusedPID)

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/slotwatch/slotwatch/internal/testserver"
 )
 
 // TestPipelinedTerminate: SignalPipelined signals batch k+1 while batch k's
@@ -24,15 +22,7 @@ func TestPipelinedTerminate(t *testing.T) {
 		t.Skip("starts a PostgreSQL server")
 	}
 	t.Parallel()
-	srv := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 40})
-	srv.Psql(t, "postgres", "CREATE ROLE web LOGIN")
-	srv.Psql(t, "postgres", "CREATE DATABASE talentflow")
-	admin, err := pgx.Connect(context.Background(), srv.DSN+"&application_name=test-admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Close(context.Background()) })
-	f := &pgFixture{srv: srv, admin: admin}
+	f := newPGFixture(t, "CREATE ROLE web LOGIN")
 	t.Run("each target settles on its own while later batches are signalled", f.testPipelinedPerTarget)
 	t.Run("identity is (pid, backend_start) when signalling and when waiting", f.testPipelinedIdentity)
 	t.Run("interrupted: the batch signalled is verified, no further batch starts", f.testPipelinedInterrupted)
