@@ -230,6 +230,7 @@ func (c *pgCollector) readActivity(ctx context.Context, conn *pgx.Conn) ([]Sessi
 	if err != nil {
 		return nil, err
 	}
+	c.waits.lockPass = c.settings.versionNum >= lockPassMinVersion
 	if err := c.waits.fill(ctx, conn, sessions, stateChanges, time.Now()); err != nil {
 		return nil, err
 	}

@@ -27,10 +27,12 @@ import (
 //
 // Besides ns/op it reports, from pg_stat_statements on the throwaway server,
 // the server's execution time of every query of the collector per tick
-// (server-ms/tick: the activity query plus the wait graph's pg_blocking_pids
-// query, which runs once per waitGraphRefresh), of one activity query
-// (activity-ms/call, and the fastest call: activity-min-ms) and of one
-// pg_blocking_pids query (blocking-ms/call); the same per tick as CPU time
+// (server-ms/tick: the activity query plus the wait graph's lock pass,
+// which runs once per waitGraphRefresh, and its pg_blocking_pids query over
+// every waiter, once per waitGraphDeepRefresh), of one activity query
+// (activity-ms/call, and the fastest call: activity-min-ms), of one lock
+// pass (lockpass-ms/call) and of one pg_blocking_pids query over every
+// waiter (blocking-ms/call); the same per tick as CPU time
 // of the collector's backend from /proc (server-cpu-ms/tick: on a busy
 // machine pg_stat_statements' wall times grow, CPU time does not); and
 // slotwatch's own CPU per tick (cpu-ms/op).
@@ -88,37 +90,56 @@ func benchmarkPGCollect(b *testing.B, n int) {
 	perTick := func(d time.Duration, ticks int) float64 { return float64(d.Microseconds()) / 1000 / float64(ticks) }
 	b.ReportMetric(perTick(cpuTime()-cpuBefore, ticks), "cpu-ms/op")
 	tickCPU := perTick(procCPU(b, backend)-serverBefore, ticks)
-	// The loop may be shorter than waitGraphRefresh: more ticks that ask
-	// about every waiter measure the wait graph's query too.
-	const fullTicks = 10
+	// The loop may be shorter than waitGraphRefresh: ticks that check
+	// every waiter measure the wait graph's other queries — the lock pass
+	// of each waitGraphRefresh and the pg_blocking_pids query of each
+	// waitGraphDeepRefresh.
+	const passTicks, deepTicks = 10, 3
 	serverBefore = procCPU(b, backend)
-	for range fullTicks {
+	for range passTicks {
 		c.waits.fullAt = time.Time{}
 		c.collect(ctx)(&s)
 	}
-	blockingCPU := perTick(procCPU(b, backend)-serverBefore, fullTicks) - tickCPU
+	passCPU := perTick(procCPU(b, backend)-serverBefore, passTicks) - tickCPU
+	// Waiters the last pass could not decide, left to pg_blocking_pids.
+	b.ReportMetric(float64(c.waits.asked), "undecided-waiters")
+	if c.waits.passes != 1 || c.waits.passed+c.waits.asked != waiting {
+		b.Fatalf("a checking tick read %d lock passes answering %d of %d waiters (%d asked)", c.waits.passes, c.waits.passed, waiting, c.waits.asked)
+	}
+	serverBefore = procCPU(b, backend)
+	for range deepTicks {
+		c.waits.fullAt, c.waits.deepAt = time.Time{}, time.Unix(1, 0)
+		c.collect(ctx)(&s)
+	}
+	deepCPU := perTick(procCPU(b, backend)-serverBefore, deepTicks) - tickCPU
 	out := p.Psql(b, "postgres", `SELECT
 		coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%pg_stat_get_activity%'), 0),
 		coalesce(sum(calls) FILTER (WHERE query LIKE '%pg_stat_get_activity%'), 0),
+		coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%pg_locks%'), 0),
+		coalesce(sum(calls) FILTER (WHERE query LIKE '%pg_locks%'), 0),
 		coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%pg_blocking_pids%'), 0),
 		coalesce(sum(calls) FILTER (WHERE query LIKE '%pg_blocking_pids%'), 0),
 		coalesce(min(min_exec_time) FILTER (WHERE query LIKE '%pg_stat_get_activity%'), 0)
 		FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'`)
-	var activity, calls, blocking, blockingCalls, fastest float64
-	if _, err := fmt.Sscanf(strings.ReplaceAll(out, "|", " "), "%g %g %g %g %g", &activity, &calls, &blocking, &blockingCalls, &fastest); err != nil || calls == 0 || blockingCalls == 0 {
+	var activity, calls, pass, passCalls, blocking, blockingCalls, fastest float64
+	if _, err := fmt.Sscanf(strings.ReplaceAll(out, "|", " "), "%g %g %g %g %g %g %g", &activity, &calls, &pass, &passCalls,
+		&blocking, &blockingCalls, &fastest); err != nil || calls == 0 || passCalls == 0 || blockingCalls == 0 {
 		b.Fatalf("read pg_stat_statements %q: %v", out, err)
 	}
-	// Per tick at the default 1 s interval: one activity query, and the
-	// pg_blocking_pids query once per waitGraphRefresh (a steady wait
-	// graph asks nothing in between). pg_stat_statements times are wall
-	// time in the backend (a busy machine inflates them); the backend's
-	// CPU time from /proc is not.
-	perRefresh := float64(time.Second) / float64(waitGraphRefresh)
+	// Per tick at the default 1 s interval: one activity query, the lock
+	// pass once per waitGraphRefresh and pg_blocking_pids over every
+	// waiter once per waitGraphDeepRefresh (a steady wait graph asks
+	// nothing in between). pg_stat_statements times are wall time in the
+	// backend (a busy machine inflates them); the backend's CPU time from
+	// /proc is not.
+	passShare := float64(time.Second) / float64(waitGraphRefresh)
+	deepShare := float64(time.Second) / float64(waitGraphDeepRefresh)
 	b.ReportMetric(activity/calls, "activity-ms/call")
 	b.ReportMetric(fastest, "activity-min-ms")
+	b.ReportMetric(pass/passCalls, "lockpass-ms/call")
 	b.ReportMetric(blocking/blockingCalls, "blocking-ms/call")
-	b.ReportMetric(activity/calls+perRefresh*blocking/blockingCalls, "server-ms/tick")
-	b.ReportMetric(tickCPU+perRefresh*max(blockingCPU, 0), "server-cpu-ms/tick")
+	b.ReportMetric(activity/calls+passShare*pass/passCalls+deepShare*blocking/blockingCalls, "server-ms/tick")
+	b.ReportMetric(tickCPU+passShare*max(passCPU, 0)+deepShare*max(deepCPU, 0), "server-cpu-ms/tick")
 }
 
 // procCPU is a local process's user + system time (/proc, in clock ticks

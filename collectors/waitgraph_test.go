@@ -128,3 +128,121 @@ func waitLocks(t *testing.T, pg *testserver.Postgres, n int) {
 		}
 	}
 }
+
+// The lock pass must give pg_blocking_pids's answer on the same server
+// state, and hand to pg_blocking_pids exactly what it cannot decide: two
+// share holders before an exclusive request with a mixed queue behind it,
+// a row-lock queue (transaction id and tuple locks), shared and exclusive
+// advisory locks, and a lock upgrade (a waiter that holds a mode of the
+// same table), which it leaves to pg_blocking_pids.
+func TestLockPassMatchesPgBlockingPids(t *testing.T) {
+	t.Parallel()
+	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 40})
+	pg.Psql(t, "postgres", "CREATE TABLE a (id int); CREATE TABLE u (id int); CREATE TABLE w (id int PRIMARY KEY); INSERT INTO w VALUES (1)")
+	ctx := context.Background()
+	conn := func(app string) *pgx.Conn {
+		c, err := pgx.Connect(ctx, pg.DSN+"&application_name="+app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close(context.Background()) })
+		return c
+	}
+	exec := func(c *pgx.Conn, sqls ...string) {
+		t.Helper()
+		for _, sql := range sqls {
+			if _, err := c.Exec(ctx, sql); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+		}
+	}
+	waitCtx, stop := context.WithCancel(ctx)
+	var waiting sync.WaitGroup
+	t.Cleanup(func() { stop(); waiting.Wait() })
+	waiters := 0
+	wait := func(app string, sqls ...string) {
+		c := conn(app)
+		exec(c, sqls[:len(sqls)-1]...)
+		waiting.Go(func() { _, _ = c.Exec(waitCtx, sqls[len(sqls)-1]) })
+		waiters++
+		waitLocks(t, pg, waiters)
+	}
+	exec(conn("a-share-1"), "BEGIN", "LOCK TABLE a IN ACCESS SHARE MODE")
+	exec(conn("a-share-2"), "BEGIN", "LOCK TABLE a IN ACCESS SHARE MODE")
+	wait("a-exclusive", "BEGIN", "LOCK TABLE a IN ACCESS EXCLUSIVE MODE")
+	wait("a-share-queued", "BEGIN", "LOCK TABLE a IN ACCESS SHARE MODE")
+	wait("a-share-mode-queued", "BEGIN", "LOCK TABLE a IN SHARE MODE")
+	exec(conn("w-holder"), "BEGIN", "SELECT * FROM w WHERE id = 1 FOR UPDATE")
+	for i := range 3 {
+		wait(fmt.Sprintf("w-queued-%d", i), "UPDATE w SET id = id WHERE id = 1")
+	}
+	exec(conn("adv-shared-1"), "SELECT pg_advisory_lock_shared(42)")
+	exec(conn("adv-shared-2"), "SELECT pg_advisory_lock_shared(42)")
+	wait("adv-exclusive", "SELECT pg_advisory_lock(42)")
+	wait("adv-shared-queued", "SELECT pg_advisory_lock_shared(42)")
+	upgrader := conn("u-upgrade")
+	exec(upgrader, "BEGIN", "LOCK TABLE u IN ACCESS SHARE MODE")
+	exec(conn("u-share"), "BEGIN", "LOCK TABLE u IN ACCESS SHARE MODE")
+	waiters++
+	waiting.Go(func() { _, _ = upgrader.Exec(waitCtx, "LOCK TABLE u IN ACCESS EXCLUSIVE MODE") })
+	waitLocks(t, pg, waiters)
+	for deadline := time.Now().Add(10 * time.Second); pg.Psql(t, "postgres",
+		"SELECT count(*) FROM pg_locks WHERE NOT granted AND waitstart IS NULL") != "0"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a waiter's waitstart is still NULL after 10 s")
+		}
+	}
+
+	watcher := conn("watcher")
+	c := &pgCollector{waits: newWaitGraph()}
+	c.waits.lockPass = true
+	sessions, _, _, changes, err := c.queryActivity(ctx, watcher, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waits.fill(ctx, watcher, sessions, changes, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	byApp := map[string][]int32{}
+	for _, s := range sessions {
+		byApp[s.ApplicationName] = append(byApp[s.ApplicationName], s.PID)
+	}
+	for _, s := range sessions {
+		if s.WaitEventType != "Lock" {
+			continue
+		}
+		if direct := directBlockers(t, watcher, s.PID); !slices.Equal(s.BlockedBy, direct) {
+			t.Errorf("%s (pid %d): blocked_by %v, pg_blocking_pids %v", s.ApplicationName, s.PID, s.BlockedBy, direct)
+		}
+	}
+	if c.waits.passes != 1 || c.waits.passed != waiters-1 || c.waits.asked != 1 {
+		t.Errorf("first tick: %d lock passes answered %d waiters and pg_blocking_pids %d; want 1 pass answering all %d but the upgrade, which pg_blocking_pids answers",
+			c.waits.passes, c.waits.passed, c.waits.asked, waiters-1)
+	}
+	// The answers name what the states above were built to have, so that
+	// a pass and a pg_blocking_pids that agree on nothing cannot pass.
+	pid := func(app string) int32 { return byApp[app][0] }
+	want := map[string][]int32{
+		"a-exclusive":       sortedPIDs([]int32{pid("a-share-1"), pid("a-share-2")}),
+		"a-share-queued":    {pid("a-exclusive")},
+		"adv-shared-queued": {pid("adv-exclusive")},
+		"u-upgrade":         {pid("u-share")},
+	}
+	for _, s := range sessions {
+		if w, ok := want[s.ApplicationName]; ok && !slices.Equal(s.BlockedBy, w) {
+			t.Errorf("%s: blocked_by %v, want %v", s.ApplicationName, s.BlockedBy, w)
+		}
+	}
+
+	// Nothing changed: the next tick asks nothing and reads no lock pass.
+	sessions, _, _, changes, err = c.queryActivity(ctx, watcher, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waits.fill(ctx, watcher, sessions, changes, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if c.waits.passes+c.waits.asked != 0 || c.waits.reused != waiters {
+		t.Errorf("steady tick: %d passes, %d asked, %d reused; want 0, 0, %d", c.waits.passes, c.waits.asked, c.waits.reused, waiters)
+	}
+}
