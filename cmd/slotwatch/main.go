@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -74,6 +75,9 @@ func main() {
 	// recording and audit log flushed and closed, connections closed).
 	ctx, stop := signal.NotifyContext(context.Background(), shutdownSignals()...)
 	env := &environment{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	if n := consoleProcessors(os.Args[1:], os.Getenv); n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
 	stopProfile := startCPUProfile(os.Getenv("SLOTWATCH_CPUPROFILE"), os.Stderr)
 	code := run(ctx, env, os.Args[1:])
 	stop()
@@ -93,10 +97,7 @@ func run(ctx context.Context, env *environment, args []string) int {
 		usage(env.stdout)
 		return exitOK
 	}
-	name := "watch"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		name, args = args[0], args[1:]
-	}
+	name, args := commandOf(args)
 	if name == "help" {
 		usage(env.stdout)
 		return exitOK
@@ -108,6 +109,35 @@ func run(ctx context.Context, env *environment, args []string) int {
 	}
 	fmt.Fprintf(env.stderr, "slotwatch: unknown command %q. Run `slotwatch help` to list the commands.\n", name)
 	return exitUsage
+}
+
+// commandOf splits the command name off the arguments; with none (or only
+// flags) the command is watch.
+func commandOf(args []string) (string, []string) {
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		return args[0], args[1:]
+	}
+	return "watch", args
+}
+
+// consoleProcessors is how many processors to run on: 1 for the
+// one-terminal consoles (watch, demo,
+// replay) unless GOMAXPROCS says otherwise, else 0 (Go's default). They do a few
+// milliseconds of work a second in a chain of goroutines (collector, hub,
+// bridge, event loop, renderer); with more processors each hand-off wakes
+// another thread, and those futex wake-ups were a sixth of the console's
+// CPU (issue 13, scripts/bench-live at 1,000 backends: 11.7–12.0 ms per
+// refresh on two processors, 7.7–10.3 ms on one). serve keeps every
+// processor for its viewers. main applies it; tests, which call run, never.
+func consoleProcessors(args []string, getenv func(string) string) int {
+	if getenv("GOMAXPROCS") != "" {
+		return 0
+	}
+	switch name, _ := commandOf(args); name {
+	case "watch", "demo", "replay":
+		return 1
+	}
+	return 0
 }
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }

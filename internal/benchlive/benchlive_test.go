@@ -66,9 +66,15 @@ func TestLiveCostPerRefresh(t *testing.T) {
 	s := fromEnv(t)
 	bin := buildSlotwatch(t)
 	fmt.Printf("| backends | own CPU per refresh | peak RSS | server ms per refresh | queries per refresh |\n|---|---|---|---|---|\n")
+	var breakdown []string
 	for _, n := range s.backends {
 		r := measurePostgres(t, bin, n, s.window)
 		fmt.Printf("| %d | %.1f ms | %.1f MB | %.2f | %.2f |\n", n, r.cpuMS, r.rssMB, r.serverMS, r.queries)
+		breakdown = append(breakdown, r.breakdown...)
+	}
+	fmt.Printf("\n| backends | statement | calls per refresh | server ms per call | server ms per refresh |\n|---|---|---|---|---|\n")
+	for _, line := range breakdown {
+		fmt.Println(line)
 	}
 	fmt.Printf("\n| Redis clients | Redis µs per CLIENT LIST | CLIENT LIST calls per refresh | own CPU per refresh |\n|---|---|---|---|\n")
 	for _, n := range s.redisClients {
@@ -77,7 +83,10 @@ func TestLiveCostPerRefresh(t *testing.T) {
 	}
 }
 
-type pgResult struct{ cpuMS, rssMB, serverMS, queries float64 }
+type pgResult struct {
+	cpuMS, rssMB, serverMS, queries float64
+	breakdown                       []string // table rows: the server time per statement
+}
 
 func measurePostgres(t *testing.T, bin string, n int, window time.Duration) pgResult {
 	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: n + 60,
@@ -103,7 +112,30 @@ func measurePostgres(t *testing.T, bin string, n int, window time.Duration) pgRe
 	if calls == 0 {
 		t.Fatalf("pg_stat_statements saw no query from slotwatch in %s at %d backends", window, n)
 	}
-	return pgResult{cpuMS: (cpu1 - cpu0).Seconds() * 1000 / refreshes, rssMB: proc.peakRSSMB(t), serverMS: ms / refreshes, queries: calls / refreshes}
+	return pgResult{cpuMS: (cpu1 - cpu0).Seconds() * 1000 / refreshes, rssMB: proc.peakRSSMB(t), serverMS: ms / refreshes,
+		queries: calls / refreshes, breakdown: statementBreakdown(t, pg, n, refreshes)}
+}
+
+// statementBreakdown is the server time of each of slotwatch's statements,
+// named by the first words of its text, as table rows.
+func statementBreakdown(t *testing.T, pg *testserver.Postgres, n int, refreshes float64) []string {
+	out := pg.Psql(t, "postgres", `SELECT regexp_replace(left(query, 48), '\s+', ' ', 'g'), calls, total_exec_time
+		FROM pg_stat_statements WHERE userid = 'bench'::regrole AND query NOT ILIKE '%pg_stat_statements%'
+		ORDER BY total_exec_time DESC`)
+	var rows []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Split(line, "|")
+		if len(f) != 3 {
+			continue
+		}
+		calls, err1 := strconv.ParseFloat(f[1], 64)
+		total, err2 := strconv.ParseFloat(f[2], 64)
+		if err1 != nil || err2 != nil || calls == 0 {
+			t.Fatalf("read pg_stat_statements row %q", line)
+		}
+		rows = append(rows, fmt.Sprintf("| %d | `%s…` | %.2f | %.2f | %.2f |", n, strings.ReplaceAll(f[0], "|", "/"), calls/refreshes, total/calls, total/refreshes))
+	}
+	return rows
 }
 
 // holdMix holds n backends: 60 % idle, 20 % idle in transaction (one of them
