@@ -21,19 +21,8 @@ func TestWaitGraphMatchesPgBlockingPids(t *testing.T) {
 	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 30})
 	pg.Psql(t, "postgres", "CREATE TABLE w (id int PRIMARY KEY); INSERT INTO w VALUES (1), (2)")
 	ctx := context.Background()
-	conn := func(app string) *pgx.Conn {
-		c, err := pgx.Connect(ctx, pg.DSN+"&application_name="+app)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close(context.Background()) })
-		return c
-	}
-	exec := func(c *pgx.Conn, sql string) {
-		if _, err := c.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	conn := func(app string) *pgx.Conn { return connectAs(t, pg, app) }
+	exec := func(c *pgx.Conn, sql string) { execAll(t, c, sql) }
 	// Two share-lock holders block an exclusive request (several
 	// blockers); a row lock holder has a queue of two behind it.
 	s1, s2 := conn("holder-1"), conn("holder-2")
@@ -105,6 +94,26 @@ func TestWaitGraphMatchesPgBlockingPids(t *testing.T) {
 	}
 }
 
+// connectAs opens a connection named app, closed when the test ends.
+func connectAs(t *testing.T, pg *testserver.Postgres, app string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), pg.DSN+"&application_name="+app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+func execAll(t *testing.T, c *pgx.Conn, sqls ...string) {
+	t.Helper()
+	for _, sql := range sqls {
+		if _, err := c.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+}
+
 func directBlockers(t *testing.T, c *pgx.Conn, pid int32) []int32 {
 	t.Helper()
 	var b []int32
@@ -140,22 +149,8 @@ func TestLockPassMatchesPgBlockingPids(t *testing.T) {
 	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 40})
 	pg.Psql(t, "postgres", "CREATE TABLE a (id int); CREATE TABLE u (id int); CREATE TABLE w (id int PRIMARY KEY); INSERT INTO w VALUES (1)")
 	ctx := context.Background()
-	conn := func(app string) *pgx.Conn {
-		c, err := pgx.Connect(ctx, pg.DSN+"&application_name="+app)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close(context.Background()) })
-		return c
-	}
-	exec := func(c *pgx.Conn, sqls ...string) {
-		t.Helper()
-		for _, sql := range sqls {
-			if _, err := c.Exec(ctx, sql); err != nil {
-				t.Fatalf("%s: %v", sql, err)
-			}
-		}
-	}
+	conn := func(app string) *pgx.Conn { return connectAs(t, pg, app) }
+	exec := func(c *pgx.Conn, sqls ...string) { execAll(t, c, sqls...) }
 	waitCtx, stop := context.WithCancel(ctx)
 	var waiting sync.WaitGroup
 	t.Cleanup(func() { stop(); waiting.Wait() })
