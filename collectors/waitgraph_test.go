@@ -153,14 +153,20 @@ func TestLockPassMatchesPgBlockingPids(t *testing.T) {
 	exec := func(c *pgx.Conn, sqls ...string) { execAll(t, c, sqls...) }
 	waitCtx, stop := context.WithCancel(ctx)
 	var waiting sync.WaitGroup
-	t.Cleanup(func() { stop(); waiting.Wait() })
 	waiters := 0
+	// block runs a statement that waits until the test ends; the
+	// statement is cancelled and done before its connection closes
+	// (cleanups run last-registered first).
+	block := func(c *pgx.Conn, sql string) {
+		t.Cleanup(func() { stop(); waiting.Wait() })
+		waiting.Go(func() { _, _ = c.Exec(waitCtx, sql) })
+		waiters++
+		waitLocks(t, pg, waiters)
+	}
 	wait := func(app string, sqls ...string) {
 		c := conn(app)
 		exec(c, sqls[:len(sqls)-1]...)
-		waiting.Go(func() { _, _ = c.Exec(waitCtx, sqls[len(sqls)-1]) })
-		waiters++
-		waitLocks(t, pg, waiters)
+		block(c, sqls[len(sqls)-1])
 	}
 	exec(conn("a-share-1"), "BEGIN", "LOCK TABLE a IN ACCESS SHARE MODE")
 	exec(conn("a-share-2"), "BEGIN", "LOCK TABLE a IN ACCESS SHARE MODE")
@@ -178,9 +184,7 @@ func TestLockPassMatchesPgBlockingPids(t *testing.T) {
 	upgrader := conn("u-upgrade")
 	exec(upgrader, "BEGIN", "LOCK TABLE u IN ACCESS SHARE MODE")
 	exec(conn("u-share"), "BEGIN", "LOCK TABLE u IN ACCESS SHARE MODE")
-	waiters++
-	waiting.Go(func() { _, _ = upgrader.Exec(waitCtx, "LOCK TABLE u IN ACCESS EXCLUSIVE MODE") })
-	waitLocks(t, pg, waiters)
+	block(upgrader, "LOCK TABLE u IN ACCESS EXCLUSIVE MODE")
 	for deadline := time.Now().Add(10 * time.Second); pg.Psql(t, "postgres",
 		"SELECT count(*) FROM pg_locks WHERE NOT granted AND waitstart IS NULL") != "0"; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
