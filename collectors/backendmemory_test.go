@@ -2,11 +2,7 @@ package collectors
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -81,18 +77,4 @@ func faultsPerCall(t *testing.T, pid int, fn func()) float64 {
 	return float64(minorFaults(t, pid)-before) / calls
 }
 
-func minorFaults(t *testing.T, pid int) int64 {
-	t.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatalf("read backend %d's page faults: %v", pid, err)
-	}
-	// Fields after the command name, which is in parentheses; minflt is
-	// the 10th field of the line.
-	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	n, err := strconv.ParseInt(fields[7], 10, 64)
-	if err != nil {
-		t.Fatalf("read backend %d's page faults: %v", pid, err)
-	}
-	return n
-}
+func minorFaults(t *testing.T, pid int) int64 { return procStat(t, pid, 7)[0] }

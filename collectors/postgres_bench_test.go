@@ -25,11 +25,6 @@ import (
 //	SLOTWATCH_BENCH_PG=1 SLOTWATCH_BENCH_PG_BACKENDS=100,1000,5000 \
 //	    go test ./collectors -run '^$' -bench PGCollect -benchmem
 //
-// floorQuery is what PostgreSQL itself spends listing every backend:
-// pg_stat_get_activity builds every column of every row whatever the query
-// selects, and looks each row's process up in the proc array.
-const floorQuery = `SELECT count(*) FROM pg_stat_get_activity(NULL)`
-
 // Besides ns/op it reports, from pg_stat_statements on the throwaway server,
 // the server's execution time of every query of the collector per tick
 // (server-ms/tick: the activity query plus the wait graph's lock pass,
@@ -169,17 +164,35 @@ func benchmarkPGCollect(b *testing.B, n int) {
 // of 10 ms: measure many ticks).
 func procCPU(b *testing.B, pid int) time.Duration {
 	b.Helper()
+	f := procStat(b, pid, 11, 12)           // utime, stime
+	const clockTick = 10 * time.Millisecond // USER_HZ 100 on Linux
+	return time.Duration(f[0]+f[1]) * clockTick
+}
+
+// procStat reads the given numeric fields of a local process's
+// /proc/<pid>/stat, counted from the first field after the command name
+// (which is in parentheses and may hold spaces): 7 is minflt, 11 utime,
+// 12 stime.
+func procStat(tb testing.TB, pid int, fields ...int) []int64 {
+	tb.Helper()
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		b.Fatalf("read the collector's backend CPU: %v", err)
+		tb.Fatalf("read process %d's statistics: %v", pid, err)
 	}
-	// Fields after the command name, which is in parentheses.
-	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	const clockTick = 10 * time.Millisecond // USER_HZ 100 on Linux
-	return time.Duration(utime+stime) * clockTick
+	all := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	out := make([]int64, len(fields))
+	for k, i := range fields {
+		if out[k], err = strconv.ParseInt(all[i], 10, 64); err != nil {
+			tb.Fatalf("read process %d's statistics: field %d is %q", pid, i, all[i])
+		}
+	}
+	return out
 }
+
+// floorQuery is what PostgreSQL itself spends listing every backend:
+// pg_stat_get_activity builds every column of every row whatever the query
+// selects, and looks each row's process up in the proc array.
+const floorQuery = `SELECT count(*) FROM pg_stat_get_activity(NULL)`
 
 // benchSessions counts the held sessions: a psql of the setup may still be
 // exiting during the first ticks.
