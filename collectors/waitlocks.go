@@ -89,6 +89,18 @@ type lockInstance struct {
 type lockTable struct {
 	objects map[lockObject][]lockInstance
 	waitsOn map[int32]lockObject
+	// at is where each process's instance is in its object's list: a
+	// 500-long queue would otherwise be searched once per row.
+	at map[instanceKey]int
+}
+
+type instanceKey struct {
+	object lockObject
+	pid    int32
+}
+
+func newLockTable() *lockTable {
+	return &lockTable{objects: map[lockObject][]lockInstance{}, waitsOn: map[int32]lockObject{}, at: map[instanceKey]int{}}
 }
 
 func readLockTable(ctx context.Context, conn *pgx.Conn) (*lockTable, error) {
@@ -97,7 +109,7 @@ func readLockTable(ctx context.Context, conn *pgx.Conn) (*lockTable, error) {
 		return nil, fmt.Errorf("read the lock table: %w", err)
 	}
 	defer rows.Close()
-	t := &lockTable{objects: map[lockObject][]lockInstance{}, waitsOn: map[int32]lockObject{}}
+	t := newLockTable()
 	var (
 		o         lockObject
 		pid       int32
@@ -123,11 +135,11 @@ func readLockTable(ctx context.Context, conn *pgx.Conn) (*lockTable, error) {
 // with one row per mode it holds and one for the mode it waits for.
 func (t *lockTable) add(o lockObject, pid int32, mode string, granted bool, waitStart pgtype.Timestamptz) {
 	instances := t.objects[o]
-	i := 0
-	for i < len(instances) && instances[i].pid != pid {
-		i++
-	}
-	if i == len(instances) {
+	key := instanceKey{object: o, pid: pid}
+	i, ok := t.at[key]
+	if !ok {
+		i = len(instances)
+		t.at[key] = i
 		instances = append(instances, lockInstance{pid: pid})
 	}
 	m, known := lockModes[mode]

@@ -19,7 +19,7 @@ func TestLockTableUndecidable(t *testing.T) {
 	none := pgtype.Timestamptz{}
 	listed := map[int32]int32{1: 0, 2: 1, 3: 2, 4: 3}
 	build := func(rows func(t *lockTable)) *lockTable {
-		lt := &lockTable{objects: map[lockObject][]lockInstance{}, waitsOn: map[int32]lockObject{}}
+		lt := newLockTable()
 		rows(lt)
 		return lt
 	}
