@@ -256,8 +256,7 @@ func askBlocking(ctx context.Context, conn *pgx.Conn, pids []int32) (map[int32][
 		if blockedBy == nil {
 			blockedBy = []int32{}
 		}
-		slices.Sort(blockedBy)
-		out[pid] = blockedBy
+		out[pid] = sortedPIDs(blockedBy)
 	}
 	return out, rows.Err()
 }

@@ -121,9 +121,9 @@ func commandOf(args []string) (string, []string) {
 }
 
 // consoleProcessors is how many processors to run on: 1 for the
-// one-terminal consoles (watch, demo,
-// replay) unless GOMAXPROCS says otherwise, else 0 (Go's default). They do a few
-// milliseconds of work a second in a chain of goroutines (collector, hub,
+// one-terminal consoles (watch, demo, replay) unless GOMAXPROCS says
+// otherwise, else 0 (Go's default). They do a few milliseconds of work a
+// second in a chain of goroutines (collector, hub,
 // bridge, event loop, renderer); with more processors each hand-off wakes
 // another thread, and those futex wake-ups were a sixth of the console's
 // CPU (issue 13, scripts/bench-live at 1,000 backends: 11.7–12.0 ms per
