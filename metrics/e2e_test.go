@@ -26,18 +26,7 @@ import (
 func holdSessions(t *testing.T, ctx context.Context, pg *testserver.Postgres, app, state string, n int) {
 	t.Helper()
 	for range n {
-		// The probe takes a slot for a moment every second: retry.
-		var conn *pgx.Conn
-		var err error
-		for try := 0; try < 20; try++ {
-			if conn, err = pgx.Connect(ctx, pg.DSNFor("app", "talentflow")+"&application_name="+app); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("hold a session as %s: %v", app, err)
-		}
+		conn := connectRetrying(t, ctx, pg.DSNFor("app", "talentflow")+"&application_name="+app)
 		t.Cleanup(func() { _ = conn.Close(context.Background()) })
 		switch state {
 		case "idle in transaction":
@@ -67,6 +56,24 @@ func shippedRulesFast(t *testing.T, name string) string {
 		s = strings.ReplaceAll(s, "for: "+d+"\n", "for: 2s\n")
 	}
 	return s
+}
+
+// connectRetrying connects to dsn, retrying for two seconds: the probe
+// connects every second and, even when it is refused, holds one of the
+// server's process slots until it is told so, so at the limit another
+// connection can be turned away with "too many clients" for a moment.
+func connectRetrying(t *testing.T, ctx context.Context, dsn string) *pgx.Conn {
+	t.Helper()
+	var err error
+	for try := 0; try < 20; try++ {
+		var conn *pgx.Conn
+		if conn, err = pgx.Connect(ctx, dsn); err == nil {
+			return conn
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("connect to the test server: %v", err)
+	return nil
 }
 
 // eventually polls check until it returns "" or the deadline passes, then
@@ -140,10 +147,8 @@ func TestPrometheusScrapesRealServers(t *testing.T) {
 	holdSessions(t, ctx, pg, "worker", "idle in transaction", 3)
 	holdSessions(t, ctx, pg, "report", "active", 1)
 
-	checker, err := pgx.Connect(ctx, pg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The superuser's reserved slot is the checker's.
+	checker := connectRetrying(t, ctx, pg.DSN)
 	defer checker.Close(context.Background())
 	truth := func(by string) map[string]float64 {
 		rows, err := checker.Query(ctx, "SELECT "+by+", count(*) FROM pg_stat_activity WHERE datname = 'talentflow' AND backend_type = 'client backend' GROUP BY 1")
