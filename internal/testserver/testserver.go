@@ -108,15 +108,26 @@ func (p *Postgres) Psql(t testing.TB, db, sql string) string {
 // psqlPath is the server's own psql, or the installed one for server
 // packages that ship only the server (the version matrix's): psql talks to
 // every server version it is tested with.
+// SLOTWATCH_TEST_PGBIN may name such a package too, so each candidate is
+// checked for a psql.
 func (p *Postgres) psqlPath() string {
-	own := filepath.Join(p.Bin, "psql")
-	if _, err := os.Stat(own); err == nil {
-		return own
+	candidates := []string{p.Bin, os.Getenv("SLOTWATCH_TEST_PGBIN")}
+	installed, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Sort(sort.Reverse(sort.StringSlice(installed)))
+	for _, dir := range append(candidates, installed...) {
+		if dir == "" {
+			continue
+		}
+		if path := filepath.Join(dir, "psql"); fileExists(path) {
+			return path
+		}
 	}
-	if installed, err := postgresBinDir(); err == nil {
-		return filepath.Join(installed, "psql")
-	}
-	return "psql"
+	return "psql" // from PATH
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // MatrixBins returns the server binary directories of the version matrix by
