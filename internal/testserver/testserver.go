@@ -105,22 +105,18 @@ func (p *Postgres) Psql(t testing.TB, db, sql string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// psqlPath is the server's own psql, or the installed one for server
-// packages that ship only the server (the version matrix's): psql talks to
-// every server version it is tested with.
-// SLOTWATCH_TEST_PGBIN may name such a package too, so each candidate is
-// checked for a psql.
+// psqlPath is the first psql of the server's own directory,
+// SLOTWATCH_TEST_PGBIN and the installed servers: packages that ship only the
+// server (the version matrix's) have none, and psql talks to every server
+// version it is tested with.
 func (p *Postgres) psqlPath() string {
-	candidates := []string{p.Bin, os.Getenv("SLOTWATCH_TEST_PGBIN")}
-	installed, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Sort(sort.Reverse(sort.StringSlice(installed)))
-	for _, dir := range append(candidates, installed...) {
-		if dir == "" {
-			continue
-		}
-		if path := filepath.Join(dir, "psql"); fileExists(path) {
+	for _, dir := range []string{p.Bin, os.Getenv("SLOTWATCH_TEST_PGBIN")} {
+		if path := filepath.Join(dir, "psql"); dir != "" && fileExists(path) {
 			return path
 		}
+	}
+	if installed := installedBinDirs("psql"); len(installed) > 0 {
+		return filepath.Join(installed[0], "psql")
 	}
 	return "psql" // from PATH
 }
@@ -128,6 +124,18 @@ func (p *Postgres) psqlPath() string {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// installedBinDirs are the Debian packages' bin directories that hold
+// program, newest version first.
+func installedBinDirs(program string) []string {
+	paths, _ := filepath.Glob(filepath.Join("/usr/lib/postgresql/*/bin", program))
+	sort.Sort(sort.Reverse(sort.StringSlice(paths)))
+	dirs := make([]string, len(paths))
+	for i, path := range paths {
+		dirs[i] = filepath.Dir(path)
+	}
+	return dirs
 }
 
 // MatrixBins returns the server binary directories of the version matrix by
@@ -145,7 +153,7 @@ func MatrixBins() (map[int]string, error) {
 		if !ok || err != nil || n <= 0 {
 			return nil, fmt.Errorf("SLOTWATCH_PG_MATRIX item %q is not MAJOR=DIR", item)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+		if !fileExists(filepath.Join(dir, "initdb")) {
 			return nil, fmt.Errorf("SLOTWATCH_PG_MATRIX: no initdb in %s for PostgreSQL %d: run scripts/pg-versions", dir, n)
 		}
 		bins[n] = dir
@@ -214,10 +222,8 @@ func postgresBinDir() (string, error) {
 	if v := os.Getenv("SLOTWATCH_TEST_PGBIN"); v != "" {
 		return v, nil
 	}
-	candidates, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	sort.Sort(sort.Reverse(sort.StringSlice(candidates)))
-	for _, c := range candidates {
-		return filepath.Dir(c), nil
+	if installed := installedBinDirs("initdb"); len(installed) > 0 {
+		return installed[0], nil
 	}
 	if p, err := exec.LookPath("initdb"); err == nil {
 		if real, err := filepath.EvalSymlinks(p); err == nil {
