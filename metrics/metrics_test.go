@@ -282,15 +282,6 @@ func count(t *testing.T, e *Exporter, name string) int {
 	return strings.Count(series(t, e, name), "\n")
 }
 
-func TestDumpForNotes(t *testing.T) {
-	if os.Getenv("SLOTWATCH_DUMP_METRICS") == "" {
-		t.Skip("dump only on request")
-	}
-	s := incidentSnapshot(t)
-	f := analysis.NewPipeline(analysis.DefaultRules()).Step(s)
-	fmt.Println(scrape(t, exporterWith(f, DefaultTopN)))
-}
-
 func TestPgBouncerPools(t *testing.T) {
 	at := time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
 	pools := []collectors.PgBouncerPool{{Database: "talentflow", User: "app", ClActive: 20, ClWaiting: 47, SvActive: 20, MaxWaitSeconds: 3.5}}

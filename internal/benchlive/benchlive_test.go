@@ -28,7 +28,7 @@ type settings struct {
 	window       time.Duration
 }
 
-func fromEnv(t *testing.T) settings {
+func fromEnv(t testing.TB) settings {
 	t.Helper()
 	if os.Getenv("SLOTWATCH_BENCH_LIVE") == "" {
 		t.Skip("set SLOTWATCH_BENCH_LIVE=1 (scripts/bench-live does) to measure the real binary")
@@ -45,7 +45,7 @@ func fromEnv(t *testing.T) settings {
 	return s
 }
 
-func ints(t *testing.T, name, def string) []int {
+func ints(t testing.TB, name, def string) []int {
 	t.Helper()
 	v := os.Getenv(name)
 	if v == "" {
@@ -62,13 +62,20 @@ func ints(t *testing.T, name, def string) []int {
 	return out
 }
 
-func TestLiveCostPerRefresh(t *testing.T) {
+// BenchmarkLiveCostPerRefresh is one measurement whatever b.N (run it with
+// -benchtime 1x): it prints the tables and reports the last PostgreSQL
+// run's figures as benchmark metrics.
+func BenchmarkLiveCostPerRefresh(b *testing.B) {
+	var t testing.TB = b
 	s := fromEnv(t)
 	bin := buildSlotwatch(t)
 	fmt.Printf("| backends | own CPU per refresh | peak RSS | server ms per refresh | queries per refresh |\n|---|---|---|---|---|\n")
 	var breakdown []string
 	for _, n := range s.backends {
 		r := measurePostgres(t, bin, n, s.window)
+		b.ReportMetric(r.cpuMS, "cpu-ms/refresh")
+		b.ReportMetric(r.serverMS, "server-ms/refresh")
+		b.ReportMetric(r.rssMB, "peak-rss-MB")
 		fmt.Printf("| %d | %.1f ms | %.1f MB | %.2f | %.2f |\n", n, r.cpuMS, r.rssMB, r.serverMS, r.queries)
 		breakdown = append(breakdown, r.breakdown...)
 	}
@@ -88,7 +95,7 @@ type pgResult struct {
 	breakdown                       []string // table rows: the server time per statement
 }
 
-func measurePostgres(t *testing.T, bin string, n int, window time.Duration) pgResult {
+func measurePostgres(t testing.TB, bin string, n int, window time.Duration) pgResult {
 	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: n + 60,
 		Settings: map[string]string{"shared_preload_libraries": "'pg_stat_statements'", "pg_stat_statements.track": "all"}})
 	pg.Psql(t, "postgres", `CREATE EXTENSION pg_stat_statements; CREATE ROLE bench SUPERUSER LOGIN;
@@ -118,7 +125,7 @@ func measurePostgres(t *testing.T, bin string, n int, window time.Duration) pgRe
 
 // statementBreakdown is the server time of each of slotwatch's statements,
 // named by the first words of its text, as table rows.
-func statementBreakdown(t *testing.T, pg *testserver.Postgres, n int, refreshes float64) []string {
+func statementBreakdown(t testing.TB, pg *testserver.Postgres, n int, refreshes float64) []string {
 	out := pg.Psql(t, "postgres", `SELECT regexp_replace(left(query, 48), '\s+', ' ', 'g'), calls, total_exec_time
 		FROM pg_stat_statements WHERE userid = 'bench'::regrole AND query NOT ILIKE '%pg_stat_statements%'
 		ORDER BY total_exec_time DESC`)
@@ -140,7 +147,7 @@ func statementBreakdown(t *testing.T, pg *testserver.Postgres, n int, refreshes 
 
 // holdMix holds n backends: 60 % idle, 20 % idle in transaction (one of them
 // holding the row lock), 10 % active in pg_sleep, 10 % waiting on that row.
-func holdMix(t *testing.T, pg *testserver.Postgres, n int) {
+func holdMix(t testing.TB, pg *testserver.Postgres, n int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -186,7 +193,7 @@ func holdMix(t *testing.T, pg *testserver.Postgres, n int) {
 
 type redisResult struct{ usecPerCall, callsPerRefresh, cpuMS float64 }
 
-func measureRedis(t *testing.T, bin string, n int, window time.Duration) redisResult {
+func measureRedis(t testing.TB, bin string, n int, window time.Duration) redisResult {
 	rds := testserver.StartRedis(t, testserver.RedisOptions{MaxClients: n + 100})
 	for i := range n {
 		c, err := net.Dial("tcp", rds.Addr)
@@ -226,7 +233,7 @@ func measureRedis(t *testing.T, bin string, n int, window time.Duration) redisRe
 	return redisResult{usecPerCall: usec / calls, callsPerRefresh: calls / window.Seconds(), cpuMS: (cpu1 - cpu0).Seconds() * 1000 / window.Seconds()}
 }
 
-func redisCLI(t *testing.T, r *testserver.Redis, args ...string) string {
+func redisCLI(t testing.TB, r *testserver.Redis, args ...string) string {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(r.Addr)
 	out, err := exec.Command("redis-cli", append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
@@ -236,7 +243,7 @@ func redisCLI(t *testing.T, r *testserver.Redis, args ...string) string {
 	return string(out)
 }
 
-func buildSlotwatch(t *testing.T) string {
+func buildSlotwatch(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "slotwatch")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/slotwatch").CombinedOutput(); err != nil {
@@ -251,7 +258,7 @@ type process struct{ pid int }
 // With SLOTWATCH_BENCH_CPUPROFILE=DIR the process writes a CPU profile of
 // the whole run to DIR/name.pprof (SLOTWATCH_CPUPROFILE), flushed when stop
 // ends it.
-func runInTmux(t *testing.T, bin, name string, args ...string) process {
+func runInTmux(t testing.TB, bin, name string, args ...string) process {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed")
@@ -294,7 +301,7 @@ func findPID(bin string) int {
 
 // stop ends the process as a closed terminal would (SIGHUP: it flushes its
 // profile and closes its connections) and waits for it to exit.
-func (p process) stop(t *testing.T) {
+func (p process) stop(t testing.TB) {
 	t.Helper()
 	if err := syscall.Kill(p.pid, syscall.SIGHUP); err != nil {
 		return // already gone
@@ -309,7 +316,7 @@ func (p process) stop(t *testing.T) {
 }
 
 // cpu is the process's user + system time so far.
-func (p process) cpu(t *testing.T) time.Duration {
+func (p process) cpu(t testing.TB) time.Duration {
 	t.Helper()
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
 	if err != nil {
@@ -323,7 +330,7 @@ func (p process) cpu(t *testing.T) time.Duration {
 	return time.Duration((utime + stime) / clockTicks * float64(time.Second))
 }
 
-func (p process) peakRSSMB(t *testing.T) float64 {
+func (p process) peakRSSMB(t testing.TB) float64 {
 	t.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.pid))
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package promtest starts throwaway Prometheus and Alertmanager servers for
 // tests: the installed binaries (Debian prometheus, prometheus-alertmanager)
 // on free loopback ports in temporary directories, stopped when the test
-// ends. Tests skip with a clear message when a binary is missing.
+// ends. A missing binary skips the test, or fails it under
+// SLOTWATCH_REQUIRE_SERVERS=1 (testserver.Missing).
 package promtest
 
 import (
@@ -18,6 +19,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/slotwatch/slotwatch/internal/testserver"
 )
 
 // Server is a running Prometheus or Alertmanager.
@@ -31,7 +34,7 @@ func binary(t testing.TB, name, pkg string) string {
 	t.Helper()
 	bin, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s is not installed (Debian package %s); this test needs a real one", name, pkg)
+		testserver.Missing(t, name, pkg)
 	}
 	return bin
 }

@@ -41,7 +41,7 @@ func StartPgBouncer(t testing.TB, pg *Postgres, opts PgBouncerOptions) *PgBounce
 	t.Helper()
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
-		t.Fatal("pgbouncer is not installed: run `apt-get install pgbouncer` (or scripts/test, which installs it)")
+		Missing(t, "pgbouncer", "pgbouncer")
 	}
 	if opts.PoolMode == "" {
 		opts.PoolMode = "transaction"

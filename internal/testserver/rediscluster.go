@@ -38,7 +38,7 @@ func StartRedisClusterWithReplicas(t testing.TB, masters, replicas int) *RedisCl
 	n := masters * (1 + replicas)
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
-		t.Fatal("redis-cli is not installed: run `apt-get install redis-tools` (or scripts/test, which installs it)")
+		Missing(t, "redis-cli", "redis-tools")
 	}
 	rc := &RedisCluster{}
 	for range n {

@@ -53,7 +53,7 @@ func StartPostgres(t testing.TB, opts PGOptions) *Postgres {
 	if bin == "" {
 		var err error
 		if bin, err = postgresBinDir(); err != nil {
-			t.Fatal(err)
+			Missing(t, "PostgreSQL (initdb, pg_ctl; or set SLOTWATCH_TEST_PGBIN)", "postgresql")
 		}
 	}
 	dir := serverDir(t, "slotwatch-pg-")
@@ -179,7 +179,7 @@ func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatal("redis-server is not installed: run `apt-get install redis-server` (or scripts/test, which installs it)")
+		Missing(t, "redis-server", "redis-server")
 	}
 	dir := t.TempDir()
 	port := freePort(t)
