@@ -197,24 +197,7 @@ func ruleNames(rules []Rule) []string {
 
 // sourceFresh reports whether the snapshot holds a good latest sample of
 // the source.
-func sourceFresh(s collectors.Snapshot, source string) bool {
-	if _, failed := s.Errors[source]; failed {
-		return false
-	}
-	switch source {
-	case collectors.SourcePostgres:
-		return s.Postgres != nil
-	case collectors.SourceProbe:
-		return s.Probe != nil
-	case collectors.SourceRedis:
-		return s.Redis != nil
-	case collectors.SourceJobs:
-		return s.Jobs != nil
-	case collectors.SourcePgBouncer:
-		return s.PgBouncer != nil
-	}
-	return false
-}
+func sourceFresh(s collectors.Snapshot, source string) bool { return s.Source(source).Good() }
 
 func evalConnectionLimit(r *Rule, in *input) outcome {
 	pg := in.snap.Postgres

@@ -26,8 +26,8 @@ type merger struct {
 
 // newMerger starts from servers (nil for a single target): every snapshot
 // lists them, with no stats until each answers.
-func newMerger(servers []ServerSnapshot) *merger {
-	return &merger{cur: Snapshot{Errors: map[string]string{}, Servers: servers}}
+func newMerger(servers []ServerSnapshot, intervals map[string]float64) *merger {
+	return &merger{cur: Snapshot{Errors: map[string]string{}, Servers: servers, IntervalSeconds: intervals}}
 }
 
 // apply records one sample and returns the new merged snapshot. Published
@@ -89,6 +89,24 @@ type plan struct {
 	nPG     int
 	set     *Set
 	servers []ServerSnapshot
+	names   []string // each source's name, beside sources
+}
+
+// intervals is each source's sampling period in seconds (the first of a
+// name wins: the primary of several servers).
+func (p *plan) intervals() map[string]float64 {
+	out := map[string]float64{}
+	for i, src := range p.sources {
+		if _, ok := out[p.names[i]]; !ok {
+			out[p.names[i]] = src.interval().Seconds()
+		}
+	}
+	return out
+}
+
+func (p *plan) add(name string, src source) {
+	p.sources = append(p.sources, src)
+	p.names = append(p.names, name)
 }
 
 // buildSources makes the sources and the connections they share: one
@@ -120,10 +138,10 @@ func buildSources(cfg Config) (*plan, error) {
 	}
 	p.nPG = len(p.sources)
 	if cfg.Probe != nil {
-		p.sources = append(p.sources, newProbe(*cfg.Probe, own))
+		p.add(SourceProbe, newProbe(*cfg.Probe, own))
 	}
 	if cfg.PgBouncer != nil {
-		p.sources = append(p.sources, newPgBouncerCollector(*cfg.PgBouncer))
+		p.add(SourcePgBouncer, newPgBouncerCollector(*cfg.PgBouncer))
 	}
 	for i, r := range cfg.redisServers() {
 		src, runner, shutdown := newRedisSource(r)
@@ -137,17 +155,17 @@ func buildSources(cfg Config) (*plan, error) {
 	}
 	if cfg.Jobs != nil {
 		if primaryLink != nil && cfg.Jobs.DSN == cfg.PG.DSN {
-			p.sources = append(p.sources, newJobsCollector(*cfg.Jobs, primaryLink, true))
+			p.add(SourceJobs, newJobsCollector(*cfg.Jobs, primaryLink, true))
 		} else {
 			link := newPGLink(cfg.Jobs.DSN, "slotwatch-jobs", cfg.Jobs.StatementTimeout, defaultConnectTimeout, own)
 			p.set.closers = append(p.set.closers, link.shutdown)
-			p.sources = append(p.sources, newJobsCollector(*cfg.Jobs, link, false))
+			p.add(SourceJobs, newJobsCollector(*cfg.Jobs, link, false))
 		}
 	}
 	if cfg.Alerting != nil {
 		// Validate has checked the URLs, so this cannot fail.
 		if a, err := newAlertingCollector(*cfg.Alerting); err == nil {
-			p.sources = append(p.sources, a)
+			p.add(SourceAlerting, a)
 		}
 	}
 	return p, nil
@@ -158,10 +176,10 @@ func buildSources(cfg Config) (*plan, error) {
 func (p *plan) addServer(cfg Config, info ServerInfo, src source) {
 	p.set.servers = append(p.set.servers, info)
 	if !cfg.fleet() {
-		p.sources = append(p.sources, src)
+		p.add(info.Kind, src)
 		return
 	}
-	p.sources = append(p.sources, serverSource{source: src, index: len(p.servers), primary: info.Primary, kind: info.Kind})
+	p.add(info.Kind, serverSource{source: src, index: len(p.servers), primary: info.Primary, kind: info.Kind})
 	p.servers = append(p.servers, ServerSnapshot{Name: info.Name, Kind: info.Kind, Primary: info.Primary})
 }
 
@@ -186,7 +204,7 @@ func Start(ctx context.Context, cfg Config, out Sink) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := newMerger(p.servers)
+	h := newMerger(p.servers, p.intervals())
 	var wg sync.WaitGroup
 	for _, src := range p.sources {
 		wg.Go(func() { runSource(ctx, src, h, out) })
@@ -245,7 +263,7 @@ func CollectOnce(ctx context.Context, cfg Config) Snapshot {
 	}
 	collect(0, p.nPG)
 	collect(p.nPG, len(p.sources))
-	h := newMerger(p.servers)
+	h := newMerger(p.servers, p.intervals())
 	snap := h.apply(func(*Snapshot) {})
 	for _, record := range records {
 		if record != nil {

@@ -20,9 +20,8 @@ type Snapshot struct {
 	// Alerting is the team's own alerting (Alertmanager/Prometheus), every
 	// alert marked external; nil when alerting is not configured.
 	Alerting *AlertingStats `json:"alerting,omitempty"`
-	// Errors holds, per source ("postgres", "redis", "jobs", "probe"), the
-	// sentence describing why its latest sample failed. A source with an error
-	// still carries its last good data, marked by LastGoodAt, or is nil when
+	// Errors holds, per source (the Source* names), the sentence describing
+	// why its latest sample failed. A source with an error still carries its last good data, marked by LastGoodAt, or is nil when
 	// it never answered (contract C3). Jobs is nil without an error when the
 	// default query's tables do not exist: it does not apply.
 	Errors map[string]string `json:"errors"`
@@ -32,6 +31,10 @@ type Snapshot struct {
 	// of each kind (the first configured) is also at the top level
 	// (Postgres, Redis), sharing the same stats.
 	Servers []ServerSnapshot `json:"servers,omitempty"`
+	// IntervalSeconds is each configured source's sampling period, so a
+	// reader (a viewer, a replay) judges staleness by the source's own
+	// interval: see Source.
+	IntervalSeconds map[string]float64 `json:"interval_seconds,omitempty"`
 }
 
 // ServerSnapshot is one server of several: its own collector's latest

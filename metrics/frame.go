@@ -140,10 +140,7 @@ func collectServers(d, ds *descs, topN int, f *analysis.Frame, emit emitFunc) {
 // fresh reports whether the source's latest sample succeeded. Stale data
 // is not exported: Prometheus would alert on numbers that are not current
 // (contract C3); pg_up / redis_up / slotwatch_source_up say it failed.
-func fresh(s *collectors.Snapshot, source string) bool {
-	_, failed := s.Errors[source]
-	return !failed
-}
+func fresh(s *collectors.Snapshot, source string) bool { return s.Source(source).Err == "" }
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 

@@ -423,8 +423,7 @@ func (b *Builder) addJobs(s collectors.Snapshot) {
 // fresh reports whether a source's data in s is its own latest good sample:
 // a failing source keeps its last good data, which must not count twice.
 func fresh(s collectors.Snapshot, source string, sampled time.Time) bool {
-	_, failed := s.Errors[source]
-	return !failed && !sampled.IsZero()
+	return s.Source(source).Good() && !sampled.IsZero()
 }
 
 // Count is the number of snapshots replayed.

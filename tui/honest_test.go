@@ -339,3 +339,25 @@ func TestDataWithoutLastGoodIsNotDown(t *testing.T) {
 		t.Fatalf("data with no error should show as fresh:\n%s", v)
 	}
 }
+
+// TestAlertingIntervalIsTheSourcesOwn: the team's alerting polled every
+// 60 s is not STALE 50 s after its last poll; the same data with the 15 s
+// default interval is.
+func TestAlertingIntervalIsTheSourcesOwn(t *testing.T) {
+	frame := incidentFrame(t)
+	at := frame.Snapshot.TakenAt
+	polled := at.Add(-50 * time.Second)
+	frame.Snapshot.Alerting = &collectors.AlertingStats{Sample: collectors.Sample{SampledAt: polled, LastGoodAt: polled},
+		Alertmanager: "127.0.0.1:9093"}
+	blind := "no external alerting data"
+	every60 := frame
+	every60.Snapshot.IntervalSeconds = map[string]float64{collectors.SourceAlerting: 60}
+	m := newTestModel(t, Options{Now: func() time.Time { return at }}, every60, 200, 50)
+	if v := m.View(); strings.Contains(v, blind) {
+		t.Fatalf("alerting polled every 60 s shows as blind 50 s after its poll:\n%s", v)
+	}
+	m = newTestModel(t, Options{Now: func() time.Time { return at }}, frame, 200, 50)
+	if v := m.View(); !strings.Contains(v, blind) {
+		t.Fatalf("alerting at the 15 s default must be blind 50 s after its poll:\n%s", v)
+	}
+}

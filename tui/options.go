@@ -11,7 +11,6 @@ import (
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
-	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // Mode says where frames come from.
@@ -52,25 +51,6 @@ type Mitigator interface {
 	RecentAudit(n int) []actions.AuditEntry
 }
 
-// Intervals are the sampling periods of each source: a source whose last good
-// sample is older than three of its intervals is marked STALE.
-type Intervals struct {
-	Postgres, Probe, Redis, Jobs time.Duration
-}
-
-func (iv Intervals) withDefaults() Intervals {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&iv.Postgres, collectors.DefaultInterval)
-	def(&iv.Redis, collectors.DefaultInterval)
-	def(&iv.Probe, collectors.DefaultProbeInterval)
-	def(&iv.Jobs, collectors.DefaultJobsInterval)
-	return iv
-}
-
 // DefaultGroupIdleOver is N of G (terminate the group's sessions idle longer
 // than N) when neither --group-idle-over nor actions.group_idle_over says.
 const DefaultGroupIdleOver = 10 * time.Minute
@@ -95,7 +75,6 @@ type Options struct {
 	// GroupIdleOver is N in "terminate all idle longer than N in this group"
 	// (default 10m).
 	GroupIdleOver time.Duration
-	Intervals     Intervals
 	// Now is the clock (tests pin it); default time.Now.
 	Now func() time.Time
 	// NoColor renders without colour (NO_COLOR); Output is the terminal
@@ -138,6 +117,5 @@ func (o Options) withDefaults() Options {
 	if o.GroupIdleOver <= 0 {
 		o.GroupIdleOver = DefaultGroupIdleOver
 	}
-	o.Intervals = o.Intervals.withDefaults()
 	return o
 }

@@ -173,7 +173,7 @@ func (m *Model) redisTitle(w int) string {
 // engineer knows the groups lag the client count.
 func (m *Model) clientListNote() string {
 	r := m.redis.stats
-	if r == nil || r.ClientListEverySeconds <= m.opts.Intervals.Redis.Seconds() {
+	if r == nil || r.ClientListEverySeconds <= m.frame.Snapshot.Source(collectors.SourceRedis).Interval.Seconds() {
 		return ""
 	}
 	note := fmt.Sprintf(" CLIENT LIST every %s", dur(r.ClientListEverySeconds))

@@ -52,72 +52,22 @@ var ruleSources = func() map[string]string {
 	return out
 }()
 
-// sourceData returns whether the snapshot carries data for the source, when
-// it last answered, and its sampling interval.
-func (m *Model) sourceData(source string) (present bool, lastGood time.Time, every time.Duration) {
-	s := &m.frame.Snapshot
-	iv := m.opts.Intervals
-	switch source {
-	case collectors.SourcePostgres:
-		if s.Postgres != nil {
-			return true, s.Postgres.LastGoodAt, iv.Postgres
-		}
-		return false, time.Time{}, iv.Postgres
-	case collectors.SourceRedis:
-		if s.Redis != nil {
-			return true, s.Redis.LastGoodAt, iv.Redis
-		}
-		return false, time.Time{}, iv.Redis
-	case collectors.SourceJobs:
-		if s.Jobs != nil {
-			return true, s.Jobs.LastGoodAt, iv.Jobs
-		}
-		return false, time.Time{}, iv.Jobs
-	case collectors.SourcePgBouncer:
-		if s.PgBouncer != nil {
-			return true, s.PgBouncer.LastGoodAt, iv.Postgres
-		}
-		return false, time.Time{}, iv.Postgres
-	case collectors.SourceProbe:
-		// A probe result is data even when refused (53300): it is the
-		// probe's finding. Only an error makes it unknown.
-		if s.Probe != nil {
-			last := s.Probe.SampledAt
-			if _, failed := s.Errors[source]; failed {
-				last = time.Time{}
-			}
-			return true, last, iv.Probe
-		}
-		return false, time.Time{}, iv.Probe
-	case collectors.SourceAlerting:
-		if s.Alerting != nil {
-			return true, s.Alerting.LastGoodAt, collectors.DefaultAlertingInterval
-		}
-		return false, time.Time{}, collectors.DefaultAlertingInterval
-	}
-	return false, time.Time{}, time.Second
-}
-
-// status classifies a source at the model's clock. Data without any good
-// sample (a zeroed struct beside an error) counts as DOWN, never as numbers.
+// status classifies a source at the model's clock by the snapshot's one
+// rule (collectors.Snapshot.Source); a source that never answered has been
+// DOWN since the first frame.
 func (m *Model) status(source string) srcStatus {
-	present, lastGood, every := m.sourceData(source)
-	errText, failed := m.frame.Snapshot.Errors[source]
-	switch {
-	case !present && !failed:
-		return srcStatus{state: srcOff}
-	case lastGood.IsZero() && failed:
-		return srcStatus{state: srcDown, age: m.sinceFirstFrame(), err: errText}
-	case lastGood.IsZero():
-		// Data without an error but no last-good time (a hand-made or
-		// foreign snapshot): it is this snapshot's own sample.
-		lastGood = m.frame.Snapshot.TakenAt
+	src := m.frame.Snapshot.Source(source)
+	at := m.frame.Snapshot.TakenAt.Add(m.frameAge())
+	state, age := src.StateAt(at)
+	switch state {
+	case collectors.SourceDown:
+		return srcStatus{state: srcDown, age: m.sinceFirstFrame(), err: src.Err}
+	case collectors.SourceStale:
+		return srcStatus{state: srcStale, age: age, err: src.Err}
+	case collectors.SourceFresh:
+		return srcStatus{state: srcFresh, age: age}
 	}
-	age := max(m.frameAge()+m.frame.Snapshot.TakenAt.Sub(lastGood), 0)
-	if failed || age > 3*every {
-		return srcStatus{state: srcStale, age: age, err: errText}
-	}
-	return srcStatus{state: srcFresh, age: age}
+	return srcStatus{state: srcOff}
 }
 
 // frameAge is how long the displayed frame has been on screen: data keeps

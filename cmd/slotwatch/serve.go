@@ -134,8 +134,7 @@ func serveSessions(ctx context.Context, env *environment, s *settings, cfg colle
 	}
 	defer audit.Close()
 
-	dashboard := tui.Options{Mode: tui.ModeLive, GroupIdleOver: dash.idleOver(s),
-		Intervals: tui.Intervals{Postgres: s.Interval, Redis: s.Interval, Probe: probeInterval(s), Jobs: s.Jobs.Interval}}
+	dashboard := tui.Options{Mode: tui.ModeLive, GroupIdleOver: dash.idleOver(s)}
 	var feed *liveFeed
 	var svc *actions.Fleet
 	if f.demo {

@@ -56,7 +56,6 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 	opts := tui.Options{
 		Mode: tui.ModeLive, Feed: feed.frames.Subscribe("dashboard"),
 		GroupIdleOver: dash.idleOver(s), NoColor: noColor(env),
-		Intervals: tui.Intervals{Postgres: s.Interval, Redis: s.Interval, Probe: probeInterval(s), Jobs: s.Jobs.Interval},
 	}
 	if recordPath != "" {
 		recErrs, closeRecording, ok := openRecording(ctx, env, recordPath, feed.snaps, s.Interval)
