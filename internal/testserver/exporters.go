@@ -57,27 +57,13 @@ func exporterBinary(t testing.TB, name string) string {
 	return bin
 }
 
-// startExporter starts bin listening on addr with env added to the test's environment and
-// waits until its /metrics answers. The Debian packages also ship a
+// startExporter starts bin listening on addr with env added to the
+// test's environment and waits until its /metrics answers. The Debian packages also ship a
 // service; this process is the test's own and is killed at cleanup.
 func startExporter(t testing.TB, bin, addr string, env []string, args ...string) *Exporter {
 	t.Helper()
 	dir := t.TempDir()
-	logf, err := os.Create(filepath.Join(dir, "exporter.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
+	StartLogged(t, dir, "exporter.log", env, bin, args...)
 	e := &Exporter{Addr: addr, MetricsURL: "http://" + addr + "/metrics", Dir: dir}
 	if err := waitHTTP(e.MetricsURL, 20*time.Second); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "exporter.log"))
@@ -104,4 +90,26 @@ func waitHTTP(u string, within time.Duration) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// StartLogged starts bin in dir with env added to the test's environment,
+// its output in dir/logName, and kills it at cleanup.
+func StartLogged(t testing.TB, dir, logName string, env []string, bin string, args ...string) {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(dir, logName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+	})
 }
