@@ -53,7 +53,7 @@ func newDescs(extra ...string) *descs {
 
 		redisUp:         g("redis_up", "Whether slotwatch's latest Redis sample succeeded (1) or not (0)."),
 		redisClients:    g("redis_connected_clients", "Redis INFO connected_clients."),
-		redisMaxClients: g("redis_max_clients", "Redis maxclients."),
+		redisMaxClients: g("redis_config_maxclients", "Redis CONFIG maxclients (redis_exporter's name)."),
 		redisBlocked:    g("redis_blocked_clients", "Redis INFO blocked_clients."),
 		redisRejected:   g("redis_rejected_connections_total", "Redis INFO rejected_connections."),
 		redisReceived:   g("redis_connections_received_total", "Redis INFO total_connections_received."),

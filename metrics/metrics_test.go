@@ -67,7 +67,7 @@ func TestIncidentMetricsPassPromtoolCheck(t *testing.T) {
 		`pg_settings_max_connections 100`,
 		`pg_stat_activity_count{application_name="talentflow-web",datname="talentflow",state="idle",usename="talentflow_app"} 77`,
 		`pg_stat_activity_count{application_name="talentflow-web",datname="talentflow",state="disabled",usename="talentflow_app"} 0`,
-		`redis_connected_clients `, `redis_max_clients `, `redis_rejected_connections_total `,
+		`redis_connected_clients `, `redis_config_maxclients `, `redis_rejected_connections_total `,
 		`slotwatch_pg_slots_usable 97`,
 		`slotwatch_probe_outcome{sqlstate="53300"} 1`,
 		`slotwatch_probe_outcome{sqlstate="00000"} 0`,

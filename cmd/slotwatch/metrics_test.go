@@ -55,7 +55,7 @@ func TestRecordServesMetrics(t *testing.T) {
 		resp.Body.Close()
 		body = string(b)
 	}
-	for _, want := range []string{"pg_settings_max_connections 30", "redis_max_clients 200", `pg_stat_activity_count{application_name="held-web",datname="postgres",state="idle",usename="postgres"} 1`, "slotwatch_pg_slots_used"} {
+	for _, want := range []string{"pg_settings_max_connections 30", "redis_config_maxclients 200", `pg_stat_activity_count{application_name="held-web",datname="postgres",state="idle",usename="postgres"} 1`, "slotwatch_pg_slots_used"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the scrape lacks %q; stderr:\n%s", want, stderr.String())
 		}

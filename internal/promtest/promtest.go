@@ -103,21 +103,7 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Server {
 
 func start(t testing.TB, dir, bin string, args ...string) {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
+	testserver.StartLogged(t, dir, "server.log", nil, bin, args...)
 }
 
 func waitReady(t testing.TB, u, dir string) {
