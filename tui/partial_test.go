@@ -29,6 +29,9 @@ func TestGoldenPartial(t *testing.T) {
 		!strings.Contains(v, "sessions hidden from role monitor: GRANT pg_monitor TO monitor") {
 		t.Fatalf("a partly hidden snapshot must say PARTIAL with the grant, never OK:\n%s", v)
 	}
+	if !strings.Contains(v, "hidden     10 state unknown") {
+		t.Errorf("the by-state pane does not count the hidden sessions:\n%s", v)
+	}
 	checkScreen(t, v, 110, 34)
 	golden.RequireEqual(t, []byte(v))
 }
