@@ -46,6 +46,9 @@ func (s *Service) PreviewSessions(ctx context.Context, req SessionRequest) (Sess
 	if err != nil {
 		return SessionPlan{}, fmt.Errorf("list sessions on %s: %w", server, err)
 	}
+	if err := checkDecidable(req.Filter, backends, s.pgRole()); err != nil {
+		return SessionPlan{}, fmt.Errorf("%s on %s: %w", action, server, err)
+	}
 	plan := SessionPlan{Request: req, Server: server, ServerName: s.name, Statement: s.sessionStatement(req), PlannedAt: s.now().UTC()}
 	s.selectSessions(&plan, m, backends)
 	return plan, nil
@@ -98,6 +101,14 @@ func (s *Service) sessionStatement(req SessionRequest) string {
 		return d.Statement(req.Kind, req.Filter, s.policy.protection())
 	}
 	return describeSignal(req.Kind, req.Filter, s.policy.protection())
+}
+
+// pgRole is the role the driver acts as, when it knows it.
+func (s *Service) pgRole() string {
+	if r, ok := s.pg.(interface{ Role() string }); ok {
+		return r.Role()
+	}
+	return ""
 }
 
 func (s *Service) pgServer() string {

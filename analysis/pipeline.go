@@ -154,6 +154,9 @@ func (m *alertMachine) step(now time.Time, r *Rule, res outcome) Alert {
 	if m.state == "" {
 		m.state, m.since = Inactive, now
 	}
+	if !res.known && res.blind != "" {
+		return m.alert(r.Name, res.blind)
+	}
 	if !res.known {
 		return m.alert(r.Name, stale(m.summary, r.Source))
 	}

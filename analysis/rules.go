@@ -49,6 +49,9 @@ type outcome struct {
 	active  bool
 	value   float64
 	summary string
+	// blind, when set on an unknown outcome, says why the rule cannot
+	// decide on the data it has (rows hidden by privilege).
+	blind string
 }
 
 // input is what a rule may look at.
@@ -242,6 +245,9 @@ func evalLockWaits(r *Rule, in *input) outcome {
 	pg := in.snap.Postgres
 	if pg == nil {
 		return outcome{}
+	}
+	if o, blind := blindByPrivilege(pg); blind {
+		return o
 	}
 	return outcome{
 		known:   true,

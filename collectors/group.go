@@ -53,10 +53,13 @@ func GroupSessions(sessions []Session, byClient bool) []SessionGroup {
 func Summarize(st *PGStats) {
 	st.Total = len(st.Sessions)
 	st.ByState = map[string]int{}
-	st.Waiting = 0
+	st.Waiting, st.HiddenSessions = 0, 0
 	for i := range st.Sessions {
 		s := &st.Sessions[i]
 		st.ByState[sessionState(s)]++
+		if s.Hidden {
+			st.HiddenSessions++
+		}
 		if s.WaitEventType == "Lock" {
 			st.Waiting++
 		}

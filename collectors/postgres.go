@@ -56,7 +56,8 @@ WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS 
 // PostgreSQL 16 on and reads as NULL before.
 const settingsQuery = `SELECT current_setting('server_version'), current_setting('server_version_num')::int,
   current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int,
-  coalesce(current_setting('reserved_connections', true), '0')::int`
+  coalesce(current_setting('reserved_connections', true), '0')::int,
+  current_user, pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')`
 
 // HiddenState is the by_state key of sessions whose state the monitoring
 // role may not see.
@@ -68,6 +69,8 @@ type pgSettings struct {
 	maxConnections      int
 	superuserReserved   int
 	reservedConnections int
+	role                string
+	readsAllStats       bool
 	readAt              time.Time
 }
 
@@ -175,6 +178,8 @@ func (c *pgCollector) sampleOn(ctx context.Context, conn *pgx.Conn, now time.Tim
 		ReservedConnections:          c.settings.reservedConnections,
 		OwnConnections:               1 + others,
 		Sessions:                     sessions,
+		Role:                         c.settings.role,
+		ReadsAllStats:                c.settings.readsAllStats,
 	}
 	Summarize(st)
 	return st, nil
@@ -207,7 +212,7 @@ func (c *pgCollector) queryFailed(what string, err error) error {
 func (c *pgCollector) readSettings(ctx context.Context, conn *pgx.Conn, now time.Time) error {
 	s := &c.settings
 	err := conn.QueryRow(ctx, settingsQuery).Scan(&s.version, &s.versionNum, &s.maxConnections,
-		&s.superuserReserved, &s.reservedConnections)
+		&s.superuserReserved, &s.reservedConnections, &s.role, &s.readsAllStats)
 	if err != nil {
 		return err
 	}

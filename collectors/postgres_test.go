@@ -239,6 +239,11 @@ func testHiddenRows(t *testing.T, p *testserver.Postgres) {
 	if g := groupOf(pg, "other-role"); g == nil || g.ByState[HiddenState] != 1 {
 		t.Errorf("group of the hidden session = %+v, want by_state[%q] = 1", g, HiddenState)
 	}
+	if pg.HiddenSessions == 0 || pg.Role != "watcher" || pg.ReadsAllStats ||
+		!strings.Contains(pg.PrivilegeGap(), "hidden from role watcher: GRANT pg_monitor TO watcher") {
+		t.Errorf("hidden %d, role %q, reads all stats %v, gap %q; want the hidden rows counted for role watcher with the grant named",
+			pg.HiddenSessions, pg.Role, pg.ReadsAllStats, pg.PrivilegeGap())
+	}
 	own := sessionsOf(pg, "watcher-own")[0]
 	if own.Hidden || own.State != "idle" {
 		t.Errorf("the role's own session = %+v, want fully visible and idle", own)

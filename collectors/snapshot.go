@@ -90,6 +90,14 @@ type PGStats struct {
 	Waiting  int            `json:"waiting"`
 	Sessions []Session      `json:"sessions"`
 	Groups   []SessionGroup `json:"groups"`
+	// Role is the role slotwatch reads pg_stat_activity as; ReadsAllStats
+	// says whether it has pg_read_all_stats (through pg_monitor or as a
+	// superuser), without which other roles' rows come back hidden.
+	Role          string `json:"role,omitempty"`
+	ReadsAllStats bool   `json:"reads_all_stats,omitempty"`
+	// HiddenSessions counts the listed sessions whose state, query and
+	// client this role may not see (Session.Hidden).
+	HiddenSessions int `json:"hidden_sessions,omitempty"`
 }
 
 // Used is the number of slots taken on the server as the sessions' view

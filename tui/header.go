@@ -322,6 +322,7 @@ func (m *Model) alertItems() []alertItem {
 			held[r] = true
 		}
 	}
+	items = append(items, m.partialItems()...)
 	if line := m.elsewhereLine(); line != "" {
 		items = append(items, alertItem{state: stateElsewhere, name: fmt.Sprintf("%d on other servers", m.fleet.firingElsewhere()),
 			line: m.alertLabel(stateElsewhere) + " " + line})

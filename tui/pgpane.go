@@ -43,6 +43,7 @@ func (m *Model) pgStates(w, h int) block {
 		}
 		lines = append(lines, fmt.Sprintf("  %-9s %3d %s", r.label, r.now, sparklineTo(vals, sw, float64(pg.Usable()))))
 	}
+	lines = m.withHiddenState(lines, pg)
 	return fitBlock(lines, w, h)
 }
 
