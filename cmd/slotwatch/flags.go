@@ -41,7 +41,7 @@ func parseCommandLine(fs *flag.FlagSet, args []string, interspersed bool) ([]str
 	pos, err := splitArgs(fs, args, interspersed)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fs.Usage()
+		printUsage(fs)
 		return nil, exitOK, true
 	case err != nil:
 		fmt.Fprintf(fs.Output(), "slotwatch: %v.\n", err)
@@ -78,7 +78,7 @@ func splitArgs(fs *flag.FlagSet, args []string, interspersed bool) ([]string, er
 			if name == "h" || name == "help" {
 				return nil, flag.ErrHelp
 			}
-			return nil, fmt.Errorf("%s has no flag %s; run `slotwatch %s --help` for its flags", fs.Name(), display("--"+name), fs.Name())
+			return nil, fmt.Errorf("%s has no flag %s%s; run `slotwatch %s --help` for its flags", fs.Name(), display("--"+name), didYouMean(name, flagNames(fs), "--"), fs.Name())
 		}
 		if !hasValue && !isBoolFlag(f) {
 			if i+1 >= len(args) {

@@ -40,6 +40,10 @@ type environment struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// flagSet, when set, is handed every flag set a command creates: the
+	// man pages and completions read a command's flags from the very set
+	// its --help prints (describe in help.go).
+	flagSet func(*flag.FlagSet)
 }
 
 // text is stdout for human-readable output: server-supplied names and
@@ -60,6 +64,17 @@ func commands() []command {
 		{"record", "write snapshots to a JSON-lines recording, headless", runRecord},
 		{"replay", "play a recording in the dashboard", runReplay},
 		{"report", "write a Markdown postmortem draft from a recording", runReport},
+		{"version", "print the version, VCS revision and Go version", runVersion},
+		{"completion", "print the bash, zsh or fish completion script", runCompletion},
+	}
+}
+
+// hiddenCommands are for the release and the completion scripts, not for
+// people: they are in neither the usage nor the man pages.
+func hiddenCommands() []command {
+	return []command{
+		{"man", "write the man pages", runMan},
+		{"__complete", "print completion candidates", runComplete},
 	}
 }
 
@@ -92,23 +107,38 @@ func (discardLog) Printf(context.Context, string, ...any) {}
 // run dispatches to a subcommand; with no command (or only flags) it watches.
 func run(ctx context.Context, env *environment, args []string) int {
 	// Everything on stderr is for people (errors quote server messages).
-	env = &environment{stdout: env.stdout, stderr: termtext.NewWriter(env.stderr), getenv: env.getenv}
-	if len(args) > 0 && isHelp(args[0]) {
-		usage(env.stdout)
-		return exitOK
+	// A command's --help goes to stdout instead: it was asked for, and
+	// people pipe it into less or grep.
+	env = &environment{stdout: env.stdout, stderr: newHelpRouter(termtext.NewWriter(env.stderr), env.text()),
+		getenv: env.getenv, flagSet: env.flagSet}
+	if len(args) > 0 {
+		switch {
+		case isHelp(args[0]):
+			usage(env.stdout)
+			return exitOK
+		case isVersion(args[0]):
+			return runVersion(ctx, env, args[1:])
+		}
 	}
 	name, args := commandOf(args)
 	if name == "help" {
-		usage(env.stdout)
-		return exitOK
+		return runHelp(ctx, env, args)
 	}
-	for _, c := range commands() {
+	if c, ok := lookupCommand(name); ok {
+		return c.run(ctx, env, args)
+	}
+	fmt.Fprintf(env.stderr, "slotwatch: unknown command %s%s. Run `slotwatch help` to list the commands.\n", display(name), didYouMean(name, commandNames(), ""))
+	return exitUsage
+}
+
+// lookupCommand finds a command, hidden ones included.
+func lookupCommand(name string) (command, bool) {
+	for _, c := range append(commands(), hiddenCommands()...) {
 		if c.name == name {
-			return c.run(ctx, env, args)
+			return c, true
 		}
 	}
-	fmt.Fprintf(env.stderr, "slotwatch: unknown command %q. Run `slotwatch help` to list the commands.\n", name)
-	return exitUsage
+	return command{}, false
 }
 
 // commandOf splits the command name off the arguments; with none (or only
@@ -144,11 +174,12 @@ func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: slotwatch [command] [flags]")
+	fmt.Fprint(w, wrapText(overview, 100))
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun `slotwatch COMMAND --help` for a command's flags.")
+	fmt.Fprintln(w, "\nRun `slotwatch help COMMAND` or `slotwatch COMMAND --help` for a command's flags; `slotwatch --version` for the version.")
 }
 
 // errorSentence prints err as the one clear sentence users see.
@@ -164,6 +195,9 @@ func errorSentence(env *environment, err error) {
 func newFlagSet(env *environment, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
+	if env.flagSet != nil {
+		env.flagSet(fs)
+	}
 	return fs
 }
 
