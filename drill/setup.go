@@ -96,6 +96,9 @@ func (st *setup) init(ctx context.Context, cfg Config, base *pgx.ConnConfig, tar
 	}
 	info.Target = target
 	st.server = info
+	if err := confirm(ctx, cfg, info); err != nil {
+		return err
+	}
 	if err := st.ensureDatabase(ctx, cfg.Database, out); err != nil {
 		return err
 	}
