@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/slotwatch/slotwatch/collectors"
 )
 
 // ErrReadOnly is returned by every action while the console runs read-only
@@ -39,20 +41,12 @@ func IsRefused(err error) bool {
 // tells the cases apart.
 func pgConnectError(server, role string, err error) error {
 	host, _, _ := strings.Cut(server, "/")
+	if msg, ok := collectors.ConnectRefusal(host, err); ok {
+		return &slotsError{msg: msg, cause: err}
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		var msg string
-		switch pgErr.Code {
-		case "28P01":
-			msg = fmt.Sprintf("the password for user %s was refused by %s; check the password in the DSN, PGPASSWORD or ~/.pgpass (SQLSTATE 28P01)", role, host)
-		case "28000":
-			msg = fmt.Sprintf("%s does not let user %s connect (%s, SQLSTATE 28000); check pg_hba.conf or connect as another role", host, role, pgErr.Message)
-		case "3D000":
-			msg = fmt.Sprintf("%s has no database %s (SQLSTATE 3D000); check the database in the DSN", host, strings.TrimPrefix(server, host+"/"))
-		default:
-			msg = fmt.Sprintf("PostgreSQL on %s refused the connection for user %s: %s (SQLSTATE %s)", host, role, pgErr.Message, pgErr.Code)
-		}
-		return &slotsError{msg: msg, cause: err}
+		return &slotsError{msg: fmt.Sprintf("PostgreSQL on %s refused the connection for user %s: %s (SQLSTATE %s)", host, role, pgErr.Message, pgErr.Code), cause: err}
 	}
 	var netErr *net.OpError
 	if errors.As(err, &netErr) {

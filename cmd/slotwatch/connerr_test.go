@@ -40,6 +40,10 @@ func TestConnectionErrorsAreOneSentence(t *testing.T) {
 	if code != exitError || errOut != want || strings.Contains(errOut, "wrong-one") {
 		t.Errorf("wrong password: exit %d\n%q\nwant\n%q", code, errOut, want)
 	}
+	// The collectors (snapshot, watch) say it the same way.
+	if code, errOut = slotwatch("snapshot", "--pg", wrong); code == exitOK || !strings.Contains(errOut, fmt.Sprintf("the password for user app was refused by %s:%d;", pg.Host, pg.Port)) || strings.Contains(errOut, "tls") {
+		t.Errorf("snapshot, wrong password: exit %d %q", code, errOut)
+	}
 	pg.Stop(t)
 	code, errOut = slotwatch("guard", "show", "--pg", wrong)
 	if code != exitError || strings.Count(errOut, "\n") != 1 || strings.Count(errOut, "connect: connection refused") != 1 || strings.Contains(errOut, "tls") {
