@@ -471,3 +471,21 @@ func show(v *string) string {
 
 // ShowValue renders a guard value: the value, or "not set".
 func ShowValue(v *string) string { return show(v) }
+
+// ShowGuardValue renders a guard value with the unit the server applies to
+// it: a number without a unit is milliseconds for PostgreSQL's timeouts
+// ("5" -> "5ms") and seconds for Redis's ("300" -> "300s"), so a preview
+// never hides that 5 means 5 ms.
+func ShowGuardValue(setting string, v *string) string {
+	if v == nil {
+		return show(v)
+	}
+	s := strings.TrimSpace(*v)
+	if s == "" || s == "0" || strings.Trim(s, "0123456789.") != "" {
+		return s
+	}
+	if setting == GuardRedisTimeout {
+		return s + "s"
+	}
+	return s + "ms"
+}

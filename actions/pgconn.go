@@ -116,7 +116,7 @@ func (s *ownSession) close(ctx context.Context) error {
 func ConnectError(server, role string, err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode53300 {
-		return fmt.Errorf("cannot connect to PostgreSQL on %s: %w", server, err)
+		return pgConnectError(server, role, err)
 	}
 	var msg string
 	switch pgErr.Routine {

@@ -491,6 +491,12 @@ func connectFailed(who, target string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s to PostgreSQL at %s: no answer within the connect timeout; check the address and that the server is up", subject, target)
 	}
+	if msg, ok := ConnectRefusal(target, err); ok {
+		if who != "" {
+			msg = who + ": " + msg
+		}
+		return errors.New(msg)
+	}
 	return fmt.Errorf("%s to PostgreSQL at %s: %s; check the DSN and that the server is up", subject, target, pgErrorText(err))
 }
 

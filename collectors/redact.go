@@ -1,12 +1,15 @@
 package collectors
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const redacted = "xxxxx"
@@ -269,4 +272,32 @@ func scrub(msg string, secrets ...string) string {
 		}
 	}
 	return msg
+}
+
+// ConnectRefusal is the one sentence for a server that refused a login, led
+// by what decided it (a wrong password, pg_hba.conf, a missing database),
+// told apart by SQLSTATE; ok is false when err is no such refusal. pgx lists
+// every attempt (sslmode=prefer first tries TLS), which would put the
+// irrelevant TLS refusal in front of the answer.
+func ConnectRefusal(target string, err error) (string, bool) {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return "", false
+	}
+	// The server's host:port decided; the database is not the point.
+	target, _, _ = strings.Cut(target, "/")
+	user := "?"
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) && ce.Config != nil {
+		user = ce.Config.User
+	}
+	switch pgErr.Code {
+	case "28P01":
+		return fmt.Sprintf("the password for user %s was refused by %s; check the password in the DSN, PGPASSWORD or ~/.pgpass (SQLSTATE 28P01)", user, target), true
+	case "28000":
+		return fmt.Sprintf("%s does not let user %s connect: %s (SQLSTATE 28000); check pg_hba.conf or connect as another role", target, user, pgErr.Message), true
+	case "3D000":
+		return fmt.Sprintf("%s refused user %s: %s (SQLSTATE 3D000); check the database in the DSN", target, user, pgErr.Message), true
+	}
+	return "", false
 }

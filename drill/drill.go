@@ -78,6 +78,10 @@ type Config struct {
 	ReuseEvery   time.Duration // an idle worker serves a request every; default DefaultReuseEvery
 	StatusEvery  time.Duration // status line every; default DefaultStatusEvery
 	Out          io.Writer     // progress; nil discards
+	// Confirm, when set, is told what the drill will take once the server's
+	// slots are known and before anything is created or opened; an error
+	// (ErrDeclined when a person said no) stops the drill there.
+	Confirm func(ctx context.Context, in Intent) error
 }
 
 func (c Config) withDefaults() Config {

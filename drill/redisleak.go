@@ -43,9 +43,9 @@ type redisLeak struct {
 var errRefused = errors.New("max number of clients reached")
 
 func startRedisLeak(ctx context.Context, cfg Config, out *printer, wg *sync.WaitGroup) (*redisLeak, error) {
-	opts, err := redis.ParseURL(cfg.RedisURL)
+	opts, err := parseRedisURL(cfg.RedisURL)
 	if err != nil {
-		return nil, errors.New("the drill's Redis URL cannot be parsed; use redis://[user:password@]host:port/db")
+		return nil, err
 	}
 	if opts.TLSConfig != nil {
 		return nil, errors.New("the drill speaks plain Redis only; give a redis:// URL, not rediss://")
@@ -283,4 +283,12 @@ func readReply(rd *bufio.Reader) (string, error) {
 		return "", nil
 	}
 	return "", fmt.Errorf("unexpected reply %q", line)
+}
+
+func parseRedisURL(u string) (*redis.Options, error) {
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		return nil, errors.New("the drill's Redis URL cannot be parsed; use redis://[user:password@]host:port/db")
+	}
+	return opts, nil
 }

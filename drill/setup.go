@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/slotwatch/slotwatch/actions"
 )
 
 // Marker is the comment on the drill's database and role. The drill only
@@ -76,7 +78,7 @@ func prepare(ctx context.Context, cfg Config, out *printer) (*setup, error) {
 	target := fmt.Sprintf("%s:%d", base.Host, base.Port)
 	admin, err := pgx.ConnectConfig(ctx, base)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s as %s: %w; check the PostgreSQL DSN", target, base.User, connectCause(err))
+		return nil, actions.ConnectError(target, base.User, err)
 	}
 	st := &setup{admin: admin}
 	if err := st.init(ctx, cfg, base, target, out); err != nil {
@@ -96,6 +98,9 @@ func (st *setup) init(ctx context.Context, cfg Config, base *pgx.ConnConfig, tar
 	}
 	info.Target = target
 	st.server = info
+	if err := confirm(ctx, cfg, info); err != nil {
+		return err
+	}
 	if err := st.ensureDatabase(ctx, cfg.Database, out); err != nil {
 		return err
 	}
@@ -371,7 +376,7 @@ func Drop(ctx context.Context, cfg Config) error {
 	target := fmt.Sprintf("%s:%d", base.Host, base.Port)
 	c, err := pgx.ConnectConfig(ctx, base)
 	if err != nil {
-		return fmt.Errorf("cannot connect to PostgreSQL at %s as %s: %w; check the PostgreSQL DSN", target, base.User, connectCause(err))
+		return actions.ConnectError(target, base.User, err)
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	out := &printer{w: cfg.Out}

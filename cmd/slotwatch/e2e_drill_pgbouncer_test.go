@@ -39,7 +39,7 @@ func TestDrillThroughPgBouncerEndToEnd(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, env, []string{"drill", "--pg", pg.DSN, "--through", bouncer.DSNFor("app"), "--database", "postgres",
-			"--no-redis", "--connections", "20", "--burst", "3", "--duration", "10m"})
+			"--no-redis", "--yes", "--connections", "20", "--burst", "3", "--duration", "10m"})
 	}()
 	// The stage is set (the drill holds its sessions) before the pools are read.
 	e2eWait(t, "the drill to hold its sessions", func() bool { return strings.Contains(out.String(), "holding: 20 sessions") })

@@ -307,7 +307,7 @@ func checkFixedDrill(t *testing.T, config string, pg *testserver.Postgres) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code, stdout, stderr := e2eRun(ctx, t, "drill", "--pg", pg.DSN, "--no-redis", "--fixed", "--connections", "16", "--duration", "2s")
+	code, stdout, stderr := e2eRun(ctx, t, "drill", "--pg", pg.DSN, "--no-redis", "--yes", "--fixed", "--connections", "16", "--duration", "2s")
 	if code != exitOK || !strings.Contains(stdout, "the limit holds") || !strings.Contains(stdout, "released") {
 		t.Fatalf("drill --fixed exited %d:\n%s\n%s", code, stdout, stderr)
 	}
@@ -315,7 +315,7 @@ func checkFixedDrill(t *testing.T, config string, pg *testserver.Postgres) {
 	if snap.Jobs == nil || len(snap.Jobs.OverCapacity) != 0 {
 		t.Fatalf("after drill --fixed, jobs over capacity: %+v", snap.Jobs)
 	}
-	code, _, stderr = e2eRun(ctx, t, "drill", "--pg", pg.DSN, "--no-redis", "--database", "postgres", "--duration", "2s")
+	code, _, stderr = e2eRun(ctx, t, "drill", "--pg", pg.DSN, "--no-redis", "--yes", "--database", "postgres", "--duration", "2s")
 	if code != exitRefused || !strings.Contains(stderr, "refusing to run: the database postgres exists") {
 		t.Fatalf("drill on a database that is not its own exited %d: %s", code, stderr)
 	}

@@ -18,15 +18,16 @@ import (
 
 const guardUsage = `Usage:
   slotwatch guard show [--role R] [--server NAME] [--json]
-  slotwatch guard set NAME VALUE [--role R] [--server NAME] [--yes] [--json]
-  slotwatch guard revert NAME [--role R] [--server NAME] [--yes] [--json]
+  slotwatch guard set NAME VALUE [--role R] [--server NAME] [--yes] [--show-sql] [--json]
+  slotwatch guard revert NAME [--role R] [--server NAME] [--yes] [--show-sql] [--json]
 
 Guards are server-side timeouts that stop the bleeding without a deploy:
   idle_session_timeout                 per role, PostgreSQL 14+ (VALUE like 5min, 5m, 300s, 0 = off)
   idle_in_transaction_session_timeout  per role (VALUE like 30s)
-  redis-timeout                        Redis CONFIG SET timeout (VALUE like 300, 300s or 5m; 0 = off)
-VALUE takes Go and PostgreSQL units alike (500ms, 90s, 5m, 5min, 1h, 1d); a bare
-number is the server's unit (milliseconds for PostgreSQL, seconds for Redis).
+  redis-timeout                        Redis CONFIG SET timeout (VALUE like 300s or 5m; 0 = off)
+VALUE takes Go and PostgreSQL units alike (500ms, 90s, 5m, 5min, 1h, 1d); a
+number without a unit is refused (PostgreSQL would read it as milliseconds,
+Redis as seconds). An idle timeout under one second needs --allow-subsecond.
 With several servers configured, set and revert need --server NAME (the
 server to change); show lists every server, or the one --server names.
 set and revert preview unless --yes. The previous value is recorded in the audit
@@ -39,6 +40,10 @@ type guardFlags struct {
 	role    string
 	yes     bool
 	asJSON  bool
+	showSQL bool
+	// subsecond allows an idle timeout under one second, which ends
+	// sessions between two queries of a busy request.
+	subsecond bool
 }
 
 func runGuard(ctx context.Context, env *environment, args []string) int {
@@ -48,7 +53,7 @@ func runGuard(ctx context.Context, env *environment, args []string) int {
 	if done {
 		return code
 	}
-	req, verb, err := guardRequest(pos, f.role)
+	req, verb, err := guardRequest(pos, f.role, f.subsecond)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "slotwatch: %v\n", err)
 		return exitUsage
@@ -73,7 +78,7 @@ func runGuard(ctx context.Context, env *environment, args []string) int {
 	if verb == "show" {
 		return guardShow(ctx, env, deps.svc, f.role, f.asJSON)
 	}
-	return guardChange(ctx, env, deps.svc, verb, req, f.yes, f.asJSON)
+	return guardChange(ctx, env, deps.svc, verb, req, f)
 }
 
 func guardFlagSet(env *environment, f *guardFlags) *flag.FlagSet {
@@ -84,6 +89,8 @@ func guardFlagSet(env *environment, f *guardFlags) *flag.FlagSet {
 	fs.StringVar(&f.role, "role", "", "PostgreSQL role the guard applies to")
 	fs.BoolVar(&f.yes, "yes", false, "execute; without it set and revert only preview")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fs.BoolVar(&f.showSQL, "show-sql", false, "also print the statement the change runs (always in --json)")
+	fs.BoolVar(&f.subsecond, "allow-subsecond", false, "allow an idle timeout under one second")
 	fs.Usage = func() {
 		fmt.Fprintln(env.stderr, guardUsage)
 		fs.PrintDefaults()
@@ -93,7 +100,7 @@ func guardFlagSet(env *environment, f *guardFlags) *flag.FlagSet {
 
 // guardRequest reads the positional arguments: show | set NAME VALUE |
 // revert NAME.
-func guardRequest(pos []string, role string) (actions.GuardRequest, string, error) {
+func guardRequest(pos []string, role string, subsecond bool) (actions.GuardRequest, string, error) {
 	if len(pos) == 0 {
 		return actions.GuardRequest{}, "", errors.New("guard needs a verb: show, set NAME VALUE or revert NAME; run `slotwatch guard --help`")
 	}
@@ -113,7 +120,7 @@ func guardRequest(pos []string, role string) (actions.GuardRequest, string, erro
 		}
 	}
 	if n == 3 {
-		v, err := guardValue(req.Setting, pos[2])
+		v, err := guardValue(req.Setting, pos[2], subsecond)
 		if err != nil {
 			return req, verb, err
 		}
@@ -129,12 +136,11 @@ const maxPGTimeout = math.MaxInt32 * time.Millisecond
 // guardValue reads VALUE with the same duration parser as every flag, so
 // 5m, 5min and 300s all work, and gives the server a value in its own
 // units: PostgreSQL's (5min) for the role settings, whole seconds for the
-// Redis timeout. A bare number keeps the server's meaning (milliseconds for
-// PostgreSQL, seconds for Redis), as psql and redis-cli users expect.
-func guardValue(setting, raw string) (string, error) {
+// Redis timeout.
+func guardValue(setting, raw string, subsecond bool) (string, error) {
 	v := strings.TrimSpace(raw)
-	if v != "" && strings.Trim(v, "0123456789") == "" {
-		return v, nil
+	if err := unitless(setting, v); err != nil {
+		return "", err
 	}
 	hi := maxPGTimeout
 	if setting == actions.GuardRedisTimeout {
@@ -145,12 +151,30 @@ func guardValue(setting, raw string) (string, error) {
 		return "", fmt.Errorf("the %s value %s %v.", setting, display(raw), err)
 	}
 	if setting != actions.GuardRedisTimeout {
+		if d > 0 && d < time.Second && !subsecond {
+			return "", fmt.Errorf("the %s value %s is under one second and would end sessions between two queries; pass --allow-subsecond if you mean it.", setting, display(raw))
+		}
 		return durations.PG(d.Truncate(time.Millisecond)), nil
 	}
 	if d%time.Second != 0 {
 		return "", fmt.Errorf("the %s value %s is not a whole number of seconds, which is all Redis takes.", setting, display(raw))
 	}
 	return strconv.FormatInt(int64(d/time.Second), 10), nil
+}
+
+// unitless refuses a bare non-zero number: PostgreSQL reads it as
+// milliseconds and Redis as seconds, so "5" meant as minutes would cut every
+// idle session after 5 ms.
+func unitless(setting, v string) error {
+	if v == "" || strings.Trim(v, "0123456789.") != "" || strings.Trim(v, "0.") == "" {
+		return nil
+	}
+	server, units := "PostgreSQL", "ms, s, min, h or d"
+	if setting == actions.GuardRedisTimeout {
+		server, units = "Redis", "s, min, h or d"
+	}
+	return fmt.Errorf("the %s value %s has no unit, and %s would read it as %s; write it with a unit: %s (e.g. %smin).",
+		setting, display(v), server, actions.ShowGuardValue(setting, &v), units, v)
 }
 
 // guardName accepts dashes for underscores and "timeout" for the Redis one.
@@ -204,9 +228,9 @@ func guardShow(ctx context.Context, env *environment, svc *actions.Fleet, role s
 	for _, v := range values {
 		revert := "-"
 		if v.RevertOf != "" {
-			revert = actions.ShowValue(v.RevertTo)
+			revert = actions.ShowGuardValue(v.Setting, v.RevertTo)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(orDash(v.Role)), cell(guardServer(v)), cell(actions.ShowValue(v.Value)), cell(revert))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(orDash(v.Role)), cell(guardServer(v)), cell(actions.ShowGuardValue(v.Setting, v.Value)), cell(revert))
 	}
 	_ = tw.Flush()
 	if len(values) == 0 {
@@ -239,7 +263,8 @@ type guardOutput struct {
 	Result   *actions.GuardResult `json:"result,omitempty"`
 }
 
-func guardChange(ctx context.Context, env *environment, svc *actions.Fleet, verb string, req actions.GuardRequest, yes, asJSON bool) int {
+func guardChange(ctx context.Context, env *environment, svc *actions.Fleet, verb string, req actions.GuardRequest, f guardFlags) int {
+	yes, asJSON := f.yes, f.asJSON
 	var plan actions.GuardPlan
 	var err error
 	if verb == "set" {
@@ -258,7 +283,7 @@ func guardChange(ctx context.Context, env *environment, svc *actions.Fleet, verb
 			_ = writeJSON(env.stdout, guardOutput{Plan: plan})
 			return exitOK
 		}
-		printGuardPlan(env.text(), plan)
+		printGuardPlan(env.text(), plan, f.showSQL)
 		fmt.Fprintln(env.text(), "Preview only: nothing was changed. Run again with --yes to apply it.")
 		return exitOK
 	}
@@ -266,11 +291,11 @@ func guardChange(ctx context.Context, env *environment, svc *actions.Fleet, verb
 	if asJSON {
 		_ = writeJSON(env.stdout, guardOutput{Executed: true, Plan: plan, Result: &res})
 	} else {
-		printGuardPlan(env.text(), plan)
+		printGuardPlan(env.text(), plan, f.showSQL)
 		if res.Reason != "" {
 			fmt.Fprintf(env.text(), "%s: %s\n", res.Outcome, res.Reason)
 		} else {
-			fmt.Fprintf(env.text(), "%s: %s is now %s (was %s).\n", res.Outcome, plan.Setting, actions.ShowValue(plan.New), actions.ShowValue(plan.Current))
+			fmt.Fprintf(env.text(), "%s: %s is now %s (was %s).\n", res.Outcome, plan.Setting, actions.ShowGuardValue(plan.Setting, plan.New), actions.ShowGuardValue(plan.Setting, plan.Current))
 		}
 	}
 	if err != nil {
@@ -282,12 +307,14 @@ func guardChange(ctx context.Context, env *environment, svc *actions.Fleet, verb
 	return exitOK
 }
 
-func printGuardPlan(w io.Writer, plan actions.GuardPlan) {
+func printGuardPlan(w io.Writer, plan actions.GuardPlan, showSQL bool) {
 	fmt.Fprintf(w, "%s %s on %s", plan.Action, plan.Setting, serverTitle(plan.ServerName, plan.Server))
 	if plan.Role != "" {
 		fmt.Fprintf(w, " for role %s", plan.Role)
 	}
-	fmt.Fprintf(w, ": %s -> %s\n", actions.ShowValue(plan.Current), actions.ShowValue(plan.New))
-	fmt.Fprintf(w, "statement: %s\n", plan.Statement)
+	fmt.Fprintf(w, ": %s -> %s\n", actions.ShowGuardValue(plan.Setting, plan.Current), actions.ShowGuardValue(plan.Setting, plan.New))
+	if showSQL {
+		fmt.Fprintf(w, "statement: %s\n", plan.Statement)
+	}
 	printNotes(w, plan.Notes)
 }

@@ -56,10 +56,10 @@ func (m *mitigationServers) testGuard(t *testing.T) {
 	}
 
 	redisArgs := []string{"--redis", m.redis.URL, "--audit-log", audit}
-	if code, out, errOut := mitRun(t, append([]string{"guard", "set", "redis-timeout", "5m", "--yes"}, redisArgs...)...); code != exitOK || !strings.Contains(out, "now 300 (was 0)") {
+	if code, out, errOut := mitRun(t, append([]string{"guard", "set", "redis-timeout", "5m", "--yes"}, redisArgs...)...); code != exitOK || !strings.Contains(out, "now 300s (was 0)") {
 		t.Fatalf("redis set: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if code, out, errOut := mitRun(t, append([]string{"guard", "revert", "redis-timeout", "--yes"}, redisArgs...)...); code != exitOK || !strings.Contains(out, "now 0 (was 300)") {
+	if code, out, errOut := mitRun(t, append([]string{"guard", "revert", "redis-timeout", "--yes"}, redisArgs...)...); code != exitOK || !strings.Contains(out, "now 0 (was 300s)") {
 		t.Fatalf("redis revert: exit %d\n%s\n%s", code, out, errOut)
 	}
 	es := auditOf(t, audit)
@@ -72,5 +72,18 @@ func (m *mitigationServers) testGuard(t *testing.T) {
 	want := "guard-set:not set->5min guard-revert:5min->not set guard-set:0->300 guard-revert:300->0"
 	if strings.Join(results, " ") != want {
 		t.Fatalf("audit results %q, want %q", strings.Join(results, " "), want)
+	}
+
+	// A value stored without a unit is shown as PostgreSQL applies it, and
+	// the statement appears only when asked for.
+	m.pg.Psql(t, "postgres", "ALTER ROLE web SET idle_in_transaction_session_timeout = 5")
+	defer m.pg.Psql(t, "postgres", "ALTER ROLE web RESET idle_in_transaction_session_timeout")
+	code, out, _ = guard("set", "idle_in_transaction_session_timeout", "30s", "--role", "web")
+	if code != exitOK || !strings.Contains(out, ": 5ms -> 30s\n") || strings.Contains(out, "ALTER ROLE") {
+		t.Fatalf("preview of a unitless current value: exit %d\n%s", code, out)
+	}
+	code, out, _ = guard("set", "idle_in_transaction_session_timeout", "30s", "--role", "web", "--show-sql")
+	if code != exitOK || !strings.Contains(out, "statement: ALTER ROLE") {
+		t.Fatalf("--show-sql: exit %d\n%s", code, out)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/slotwatch/slotwatch/actions"
 	"strings"
 	"testing"
 	"time"
@@ -117,11 +118,11 @@ func TestGuardValuesTakeOneDurationSyntax(t *testing.T) {
 		{"idle_session_timeout", "5m", "5min"}, {"idle_session_timeout", "5min", "5min"},
 		{"idle_session_timeout", "300s", "5min"}, {"idle_session_timeout", "90s", "90s"},
 		{"idle_session_timeout", "1500ms", "1500ms"}, {"idle_session_timeout", "0", "0"},
-		{"idle_session_timeout", "60000", "60000"}, {"idle_in_transaction_session_timeout", "1h", "1h"},
-		{"redis-timeout", "300", "300"}, {"redis-timeout", "5m", "300"}, {"redis-timeout", "5min", "300"},
+		{"idle_in_transaction_session_timeout", "1h", "1h"},
+		{"redis-timeout", "300s", "300"}, {"redis-timeout", "5m", "300"}, {"redis-timeout", "5min", "300"},
 	} {
 		setting := guardName(c.setting)
-		got, err := guardValue(setting, c.in)
+		got, err := guardValue(setting, c.in, false)
 		if err != nil || got != c.want {
 			t.Errorf("guardValue(%s, %q) = %q, %v; want %q", c.setting, c.in, got, err, c.want)
 		}
@@ -131,12 +132,22 @@ func TestGuardValuesTakeOneDurationSyntax(t *testing.T) {
 		{"idle_session_timeout", "soon", "the idle_session_timeout value soon is not a duration"},
 		{"idle_session_timeout", "30d", "is too long (at most 2147483647ms)"},
 		{"redis-timeout", "1500ms", "is not a whole number of seconds"},
+		{"idle_session_timeout", "5", "the idle_session_timeout value 5 has no unit, and PostgreSQL would read it as 5ms; write it with a unit: ms, s, min, h or d (e.g. 5min)."},
+		{"redis-timeout", "300", "Redis would read it as 300s"},
+		{"idle_session_timeout", "500ms", "is under one second and would end sessions between two queries; pass --allow-subsecond"},
 	} {
-		if _, err := guardValue(guardName(c.setting), c.in); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := guardValue(guardName(c.setting), c.in, false); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("guardValue(%s, %q) error %v; want %q", c.setting, c.in, err, c.want)
 		}
 	}
-	code, _, errOut := runQuiet(t, "guard", "set", "idle_session_timeout", "-5min", "--role", "web")
+	if got, err := guardValue(actions.GuardIdleSession, "500ms", true); err != nil || got != "500ms" {
+		t.Errorf("guardValue 500ms --allow-subsecond = %q, %v", got, err)
+	}
+	code, _, errOut := runQuiet(t, "guard", "set", "idle_session_timeout", "5", "--role", "app")
+	if code != exitUsage || !strings.Contains(errOut, "has no unit") {
+		t.Errorf("guard set idle_session_timeout 5: exit %d %q", code, errOut)
+	}
+	code, _, errOut = runQuiet(t, "guard", "set", "idle_session_timeout", "-5min", "--role", "web")
 	if code != exitUsage || errOut != "slotwatch: the idle_session_timeout value -5min must not be negative.\n" {
 		t.Errorf("guard set -5min: exit %d %q", code, errOut)
 	}

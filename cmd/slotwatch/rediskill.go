@@ -21,6 +21,7 @@ type redisKillFlags struct {
 	ageOver  time.Duration
 	yes      bool
 	asJSON   bool
+	showSQL  bool
 }
 
 func (f *redisKillFlags) register(fs *flag.FlagSet) {
@@ -36,6 +37,7 @@ func (f *redisKillFlags) register(fs *flag.FlagSet) {
 	durationVar(fs, &f.ageOver, "age-over", 0, 0, maxDuration, "only clients connected longer than this, e.g. 1h")
 	fs.BoolVar(&f.yes, "yes", false, "execute; without it the command only previews and changes nothing")
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan (and results) as JSON")
+	fs.BoolVar(&f.showSQL, "show-sql", false, "also print the statement the action runs (always in --json)")
 }
 
 func (f *redisKillFlags) filter() actions.RedisFilter {
@@ -76,10 +78,10 @@ func runRedisKill(ctx context.Context, env *environment, args []string) int {
 		return exitFor(env, err)
 	}
 	defer deps.close()
-	return redisKill(ctx, env, deps.svc, f.filter(), f.yes, f.asJSON)
+	return redisKill(ctx, env, deps.svc, f.filter(), f.yes, f.asJSON, f.showSQL)
 }
 
-func redisKill(ctx context.Context, env *environment, svc *actions.Fleet, filter actions.RedisFilter, yes, asJSON bool) int {
+func redisKill(ctx context.Context, env *environment, svc *actions.Fleet, filter actions.RedisFilter, yes, asJSON, showSQL bool) int {
 	plan, err := svc.PreviewRedis(ctx, filter)
 	if err != nil {
 		return exitFor(env, err)
@@ -90,13 +92,13 @@ func redisKill(ctx context.Context, env *environment, svc *actions.Fleet, filter
 				errorSentence(env, err)
 			}
 		}
-		return previewRedis(env, plan, yes, asJSON)
+		return previewRedis(env, plan, yes, asJSON, showSQL)
 	}
 	report, err := svc.ExecuteRedis(ctx, plan)
 	if asJSON {
 		_ = writeJSON(env.stdout, actionOutput[actions.RedisPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
 	} else {
-		printRedisPlan(env.text(), plan)
+		printRedisPlan(env.text(), plan, showSQL)
 		printResults(env.text(), "client", report.Results)
 	}
 	if err != nil {
@@ -105,11 +107,11 @@ func redisKill(ctx context.Context, env *environment, svc *actions.Fleet, filter
 	return resultExit(report.Results)
 }
 
-func previewRedis(env *environment, plan actions.RedisPlan, yes, asJSON bool) int {
+func previewRedis(env *environment, plan actions.RedisPlan, yes, asJSON, showSQL bool) int {
 	if asJSON {
 		_ = writeJSON(env.stdout, actionOutput[actions.RedisPlan]{Plan: plan, Results: []actions.TargetResult{}})
 	} else {
-		printRedisPlan(env.text(), plan)
+		printRedisPlan(env.text(), plan, showSQL)
 	}
 	switch {
 	case len(plan.Targets) == 0 && len(plan.Excluded) > 0:
@@ -123,7 +125,7 @@ func previewRedis(env *environment, plan actions.RedisPlan, yes, asJSON bool) in
 	return exitOK
 }
 
-func printRedisPlan(w io.Writer, plan actions.RedisPlan) {
+func printRedisPlan(w io.Writer, plan actions.RedisPlan, showSQL bool) {
 	fmt.Fprintf(w, "redis-kill on %s where %s: %d client(s)\n", serverTitle(plan.ServerName, plan.Server), plan.Filter, len(plan.Targets))
 	if len(plan.Targets) > 0 {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -140,5 +142,7 @@ func printRedisPlan(w io.Writer, plan actions.RedisPlan) {
 		}
 	}
 	printNotes(w, plan.Notes)
-	fmt.Fprintf(w, "statement: %s\n", plan.Statement)
+	if showSQL {
+		fmt.Fprintf(w, "statement: %s\n", plan.Statement)
+	}
 }

@@ -156,7 +156,7 @@ func TestDrillIgnoresEnvironmentTargets(t *testing.T) {
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := run(ctx, env, []string{"drill", "--pg", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", "--duration", "1s"})
+	code := run(ctx, env, []string{"drill", "--pg", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", "--no-redis", "--yes", "--duration", "1s"})
 	if code != exitError || strings.Contains(stderr.String(), "prod") || !strings.Contains(stderr.String(), "127.0.0.1:1") {
 		t.Fatalf("drill exited %d; stderr %q must name --pg's server, not the environment's", code, stderr.String())
 	}

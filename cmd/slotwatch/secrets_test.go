@@ -106,7 +106,7 @@ func TestNoCommandPrintsAPassword(t *testing.T) {
 			{"snapshot REDIS_URL", map[string]string{"REDIS_URL": rd}, []string{"snapshot", "--json"}},
 			{"snapshot SLOTWATCH_REDIS", map[string]string{"SLOTWATCH_REDIS": rd}, []string{"snapshot"}},
 			{"redis-kill --redis", map[string]string{}, []string{"redis-kill", "--redis", rd, "--name", "x", "--audit-log", audit()}},
-			{"guard set redis-timeout", map[string]string{}, []string{"guard", "set", "redis-timeout", "300", "--redis", rd, "--audit-log", audit()}},
+			{"guard set redis-timeout", map[string]string{}, []string{"guard", "set", "redis-timeout", "300s", "--redis", rd, "--audit-log", audit()}},
 			{"snapshot config redis", map[string]string{}, []string{"snapshot", "--config", writeConfig(t, fmt.Sprintf("redis: %q\n", rd))}},
 			{"snapshot two --redis", map[string]string{}, []string{"snapshot", "--redis", "redis://127.0.0.1:2/0", "--redis", "leak=" + rd}},
 			{"redis-kill --server", map[string]string{}, []string{"redis-kill", "--config", writeConfig(t, fmt.Sprintf("redis:\n  - redis://127.0.0.1:2/0\n  - {name: c2, url: %q, cluster: true}\n", rd)),

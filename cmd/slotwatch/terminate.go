@@ -24,6 +24,7 @@ type terminateFlags struct {
 	limit    int
 	yes      bool
 	asJSON   bool
+	showSQL  bool
 	timeout  time.Duration
 }
 
@@ -42,6 +43,7 @@ func (f *terminateFlags) register(fs *flag.FlagSet) {
 	intVar(fs, &f.limit, "limit", 0, 1, maxCount, "at most this many sessions, those longest in their state first (default: no limit)")
 	fs.BoolVar(&f.yes, "yes", false, "execute; without it the command only previews and changes nothing")
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan (and results) as JSON")
+	fs.BoolVar(&f.showSQL, "show-sql", false, "also print the statement the action runs (always in --json)")
 	durationVar(fs, &f.timeout, "terminate-timeout", actions.DefaultTerminateTimeout, 0, 10*time.Minute, "how long pg_terminate_backend waits for each backend to exit (PostgreSQL 14+)")
 }
 
@@ -102,10 +104,10 @@ func runTerminate(ctx context.Context, env *environment, args []string) int {
 	}
 	defer deps.close()
 	deps.setTerminateTimeout(f.timeout)
-	return terminate(ctx, env, deps.svc, f.request(s.DB), f.yes, f.asJSON)
+	return terminate(ctx, env, deps.svc, f.request(s.DB), f.yes, f.asJSON, f.showSQL)
 }
 
-func terminate(ctx context.Context, env *environment, svc *actions.Fleet, req actions.SessionRequest, yes, asJSON bool) int {
+func terminate(ctx context.Context, env *environment, svc *actions.Fleet, req actions.SessionRequest, yes, asJSON, showSQL bool) int {
 	plan, err := svc.PreviewSessions(ctx, req)
 	if err != nil {
 		return exitFor(env, err)
@@ -116,13 +118,13 @@ func terminate(ctx context.Context, env *environment, svc *actions.Fleet, req ac
 				errorSentence(env, err)
 			}
 		}
-		return previewSessions(env, plan, yes, asJSON)
+		return previewSessions(env, plan, yes, asJSON, showSQL)
 	}
 	report, err := svc.ExecuteSessions(ctx, plan)
 	if asJSON {
 		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
 	} else {
-		printSessionPlan(env.text(), plan)
+		printSessionPlan(env.text(), plan, showSQL)
 		printResults(env.text(), "pid", report.Results)
 	}
 	if err != nil {
@@ -133,11 +135,11 @@ func terminate(ctx context.Context, env *environment, svc *actions.Fleet, req ac
 
 // previewSessions prints a plan that is not executed: a preview, or a plan
 // with nothing to do (exit 3 when the policy protected every match).
-func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON bool) int {
+func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON, showSQL bool) int {
 	if asJSON {
 		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Plan: plan, Results: []actions.TargetResult{}})
 	} else {
-		printSessionPlan(env.text(), plan)
+		printSessionPlan(env.text(), plan, showSQL)
 	}
 	switch {
 	case len(plan.Targets) == 0 && onlyIdleForCancel(plan.Excluded):
@@ -211,7 +213,7 @@ func sessionState(s string) (string, bool) {
 	return "", false
 }
 
-func printSessionPlan(w io.Writer, plan actions.SessionPlan) {
+func printSessionPlan(w io.Writer, plan actions.SessionPlan, showSQL bool) {
 	fmt.Fprintf(w, "%s on %s where %s: %d session(s)\n", plan.Request.Kind, serverTitle(plan.ServerName, plan.Server), plan.Request.Filter, len(plan.Targets))
 	if len(plan.Targets) > 0 {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -228,7 +230,9 @@ func printSessionPlan(w io.Writer, plan actions.SessionPlan) {
 		}
 	}
 	printNotes(w, plan.Notes)
-	fmt.Fprintf(w, "statement, per session:\n  %s\n", indent(plan.Statement))
+	if showSQL {
+		fmt.Fprintf(w, "statement, per session:\n  %s\n", indent(plan.Statement))
+	}
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }

@@ -94,6 +94,12 @@ func (m *mitigationServers) testTerminate(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "Preview only") || !strings.Contains(out, "superuser session") {
 		t.Fatalf("preview: exit %d\n%s\n%s", code, out, errOut)
 	}
+	if strings.Contains(out, "pg_terminate_backend") {
+		t.Errorf("a preview without --show-sql prints its statement:\n%s", out)
+	}
+	if _, sqlOut, _ := mitRun(t, "terminate", "--pg", m.pg.DSNFor("postgres", "talentflow"), "--audit-log", filepath.Join(t.TempDir(), "sql.jsonl"), "--app", "talentflow-web", "--show-sql"); !strings.Contains(sqlOut, "statement, per session:") {
+		t.Errorf("--show-sql does not print the statement:\n%s", sqlOut)
+	}
 	for _, pid := range web {
 		if !strings.Contains(out, strconv.Itoa(int(pid))) {
 			t.Errorf("preview does not list pid %d:\n%s", pid, out)

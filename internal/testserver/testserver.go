@@ -24,6 +24,10 @@ type PGOptions struct {
 	MaxConnections         int               // default 100
 	SuperuserReservedConns int               // default 3
 	Settings               map[string]string // any other postgresql.conf setting
+	// PasswordRole, when set, must log in over TCP with a SCRAM password
+	// (every other role keeps trust); the test creates the role and its
+	// password itself.
+	PasswordRole string
 	// Bin is the directory of initdb, pg_ctl and postgres; empty means the
 	// installed server (SLOTWATCH_TEST_PGBIN, else the newest under
 	// /usr/lib/postgresql). The version matrix passes MatrixBins' dirs.
@@ -61,6 +65,11 @@ func StartPostgres(t testing.TB, opts PGOptions) *Postgres {
 	runAs := postgresRunner(t, dir)
 	if out, err := runAs(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
 		t.Fatalf("initdb failed: %v\n%s", err, out)
+	}
+	if opts.PasswordRole != "" {
+		if err := prependHBA(filepath.Join(data, "pg_hba.conf"), "host all "+opts.PasswordRole+" 127.0.0.1/32 scram-sha-256"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	port := freePort(t)
 	conf := map[string]string{
@@ -354,4 +363,13 @@ func (r *Redis) Stop(t testing.TB) {
 	}
 	_ = r.cmd.Process.Kill()
 	_ = r.cmd.Wait()
+}
+
+// prependHBA puts line first in pg_hba.conf, where the first match wins.
+func prependHBA(path, line string) error {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append([]byte(line+"\n"), old...), 0o600)
 }
