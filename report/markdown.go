@@ -689,8 +689,8 @@ func (b *Builder) writeFindings(md *mdWriter) {
 		}
 		md.line("%s.", seen)
 		md.line("")
-		md.line("Evidence at the peak:")
-		for _, e := range f.Evidence {
+		md.line("Evidence at the peak, %s:", clock(sf.worstAt))
+		for _, e := range sf.evidence {
 			md.line("- %s", esc(e))
 		}
 		md.line("")
