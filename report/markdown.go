@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"fmt"
+	"github.com/slotwatch/slotwatch/internal/spark"
 	"io"
 	"math"
 	"sort"
@@ -522,7 +523,7 @@ func (b *Builder) writeRedisSeries(md *mdWriter) {
 	for i, p := range b.redis {
 		values[i] = p.clients
 	}
-	md.line("`%s` %d → %d clients (peak %d)", sparkline(values, sparkWidth), values[0], values[len(values)-1], maxOf(values))
+	md.line("`%s` %d → %d clients (peak %d)", sparkline(values, sparkWidth, b.metric(metricRedis).of), values[0], values[len(values)-1], maxOf(values))
 	md.line("")
 	header := []string{"Time", "Connected clients", "Rejected connections (total)"}
 	top := b.topRedisGroup()
@@ -554,30 +555,14 @@ func (b *Builder) topRedisGroup() *collectors.RedisGroup {
 }
 
 // sparkline draws values in at most width cells, each cell the maximum of
-// its bucket so short spikes stay visible.
-func sparkline(values []int64, width int) string {
-	bars := []rune("▁▂▃▄▅▆▇█")
-	if len(values) < width {
-		width = len(values)
+// its bucket so short spikes stay visible, on the dashboard's scale: from
+// zero to ceil or the values' maximum.
+func sparkline(values []int64, width int, ceil float64) string {
+	f := make([]float64, len(values))
+	for i, v := range values {
+		f[i] = float64(v)
 	}
-	lo, hi := values[0], values[0]
-	for _, v := range values {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	out := make([]rune, width)
-	for c := range out {
-		from, to := c*len(values)/width, (c+1)*len(values)/width
-		m := values[from]
-		for _, v := range values[from:to] {
-			m = max(m, v)
-		}
-		idx := 0
-		if hi > lo {
-			idx = int(float64(m-lo) / float64(hi-lo) * float64(len(bars)-1))
-		}
-		out[c] = bars[idx]
-	}
-	return string(out)
+	return spark.Line(spark.BucketMax(f, width), width, ceil)
 }
 
 func maxOf(values []int64) int64 {
@@ -689,8 +674,8 @@ func (b *Builder) writeFindings(md *mdWriter) {
 		}
 		md.line("%s.", seen)
 		md.line("")
-		md.line("Evidence at the peak:")
-		for _, e := range f.Evidence {
+		md.line("Evidence at the peak, %s:", clock(sf.worstAt))
+		for _, e := range sf.evidence {
 			md.line("- %s", esc(e))
 		}
 		md.line("")

@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/slotwatch/slotwatch/actions"
@@ -191,6 +192,46 @@ type seenFinding struct {
 	first, last time.Time
 	peakAt      time.Time
 	lastSev     string
+	// evidence is the finding's evidence at its worst moment (worstAt):
+	// the snapshot with the most load on the finding's source while it was
+	// open, not the latest one, which may be after a mitigation.
+	evidence []string
+	worst    load
+	worstAt  time.Time
+}
+
+// load is how full a snapshot was for one finding: primary is the count
+// the finding is about (slots used, or Redis clients for a Redis finding),
+// secondary breaks ties.
+type load struct{ primary, secondary int64 }
+
+func (l load) above(o load) bool {
+	return l.primary > o.primary || l.primary == o.primary && l.secondary > o.secondary
+}
+
+// loadFor is the load of s that finding f is about: the named server's
+// used count in a fleet, Redis clients for a Redis finding, else
+// PostgreSQL slots used with Redis clients breaking ties.
+func loadFor(f analysis.Finding, s collectors.Snapshot, fleet []analysis.FleetRow) load {
+	if f.Server != "" {
+		for _, row := range fleet {
+			if row.Name == f.Server && !row.Down {
+				return load{primary: int64(row.Used)}
+			}
+		}
+		return load{}
+	}
+	var pg, rd int64
+	if s.Postgres != nil {
+		pg = int64(s.Postgres.Used())
+	}
+	if s.Redis != nil {
+		rd = s.Redis.ConnectedClients
+	}
+	if strings.HasPrefix(f.ID, analysis.FindingRedisClientLeak) {
+		return load{primary: rd, secondary: pg}
+	}
+	return load{primary: pg, secondary: rd}
 }
 
 // Names of the peak metrics, in table order.
@@ -242,24 +283,28 @@ func (b *Builder) Add(s collectors.Snapshot) {
 		if !f.Cleared.IsZero() {
 			continue // the report keeps each finding as it stood while open
 		}
-		b.addFinding(f, s.TakenAt)
+		b.addFinding(f, s.TakenAt, loadFor(f, s, frame.Fleet))
 	}
 }
 
 // addFinding keeps each finding at its peak severity: the screen showed it
 // so, whatever it was downgraded to later.
-func (b *Builder) addFinding(f analysis.Finding, at time.Time) {
+func (b *Builder) addFinding(f analysis.Finding, at time.Time, l load) {
 	key := f.ID
 	if f.Server != "" {
 		key = f.Server + "\x00" + f.ID // the same cause on two servers is two findings
 	}
 	seen, ok := b.findings[key]
 	if !ok {
-		b.findings[key] = &seenFinding{finding: f, first: at, last: at, peakAt: at, lastSev: f.Severity}
+		b.findings[key] = &seenFinding{finding: f, first: at, last: at, peakAt: at, lastSev: f.Severity,
+			evidence: f.Evidence, worst: l, worstAt: at}
 		b.order = append(b.order, key)
 		return
 	}
 	seen.last, seen.lastSev = at, f.Severity
+	if l.above(seen.worst) {
+		seen.evidence, seen.worst, seen.worstAt = f.Evidence, l, at
+	}
 	switch r := analysis.SeverityRank(f.Severity); {
 	case r > analysis.SeverityRank(seen.finding.Severity):
 		seen.finding, seen.peakAt = f, at

@@ -262,13 +262,16 @@ func TestReportOfEmptyAndDamagedRecordings(t *testing.T) {
 }
 
 func TestSparklineAndSpacing(t *testing.T) {
-	if got := sparkline([]int64{0, 1, 2, 3, 4, 5, 6, 7}, 8); got != "▁▂▃▄▅▆▇█" {
+	if got := sparkline([]int64{0, 1, 2, 3, 4, 5, 6, 7}, 8, 0); got != "▁▂▃▄▅▆▇█" {
 		t.Fatalf("sparkline = %q", got)
 	}
-	if got := sparkline([]int64{5, 5, 5}, 10); got != "▁▁▁" {
-		t.Fatalf("flat sparkline = %q", got)
+	if got := sparkline([]int64{5, 5, 5}, 10, 0); got != "███" {
+		t.Fatalf("a flat line is drawn at its level from zero, not at the bottom: %q", got)
 	}
-	if got := sparkline([]int64{0, 0, 9, 0, 0, 0}, 3); got != "▁█▁" {
+	if got := sparkline([]int64{50, 100}, 10, 200); got != "▃▅" {
+		t.Fatalf("scaled to maxclients: %q", got)
+	}
+	if got := sparkline([]int64{0, 0, 9, 0, 0, 0}, 3, 0); got != "▁█▁" {
 		t.Fatalf("a spike must survive bucketing: %q", got)
 	}
 	idx := evenlySpaced(100, 5)

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"github.com/slotwatch/slotwatch/internal/spark"
 	"math"
 	"strings"
 	"time"
@@ -46,37 +47,14 @@ func ageText(d time.Duration) string {
 	return durOf(d)
 }
 
-// sparkBars are eight heights, readable without colour.
-var sparkBars = []rune("▁▂▃▄▅▆▇█")
-
 // sparkline draws the newest width values scaled from zero to their
-// maximum: 71 → 72 clients stays two nearly full bars instead of ▁ → █, so
-// the height means the level and a real climb still shows.
+// maximum (the rule the report shares).
 func sparkline(values []float64, width int) string { return sparklineTo(values, width, 0) }
 
 // sparklineTo is sparkline on a scale from zero to ceil (e.g. maxclients or
 // usable slots) or to the series' maximum when that is higher.
 func sparklineTo(values []float64, width int, ceil float64) string {
-	if width <= 0 || len(values) == 0 {
-		return ""
-	}
-	if len(values) > width {
-		values = values[len(values)-width:]
-	}
-	top := ceil
-	for _, v := range values {
-		top = math.Max(top, v)
-	}
-	var b strings.Builder
-	for _, v := range values {
-		i := 0
-		if top > 0 {
-			i = int(math.Round(math.Max(v, 0) / top * float64(len(sparkBars)-1)))
-		}
-		i = max(0, min(i, len(sparkBars)-1))
-		b.WriteRune(sparkBars[i])
-	}
-	return b.String()
+	return spark.Line(values, width, ceil)
 }
 
 // gauge draws used/total as a bar of width cells: '#' used, '.' free.

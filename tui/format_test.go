@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"github.com/slotwatch/slotwatch/internal/spark"
 	"testing"
 	"unicode/utf8"
 )
@@ -28,7 +29,7 @@ func barLevel(t *testing.T, s string) []int {
 	var out []int
 	for _, r := range s {
 		i := -1
-		for j, b := range sparkBars {
+		for j, b := range spark.Bars() {
 			if b == r {
 				i = j
 			}
