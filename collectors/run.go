@@ -119,8 +119,14 @@ func buildSources(cfg Config) (*plan, error) {
 		p.set.pgByName[pgName(pg)] = runner
 	}
 	p.nPG = len(p.sources)
+	failures := &probeFailures{}
 	if cfg.Probe != nil {
-		p.sources = append(p.sources, newProbe(*cfg.Probe, own))
+		pr := newProbe(*cfg.Probe, own)
+		pr.failures = failures
+		p.sources = append(p.sources, pr)
+	}
+	if primaryLink != nil && (cfg.PGLog == nil || !cfg.PGLog.Disabled) {
+		p.sources = append(p.sources, newPGLogCollector(orZero(cfg.PGLog), primaryLink, failures))
 	}
 	if cfg.PgBouncer != nil {
 		p.sources = append(p.sources, newPgBouncerCollector(*cfg.PgBouncer))
@@ -253,4 +259,13 @@ func CollectOnce(ctx context.Context, cfg Config) Snapshot {
 		}
 	}
 	return snap
+}
+
+// orZero is *p, or the zero value for nil.
+func orZero[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }

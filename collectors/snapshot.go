@@ -20,6 +20,9 @@ type Snapshot struct {
 	// Alerting is the team's own alerting (Alertmanager/Prometheus), every
 	// alert marked external; nil when alerting is not configured.
 	Alerting *AlertingStats `json:"alerting,omitempty"`
+	// Refused counts the connections the primary PostgreSQL server refused,
+	// from its own log (pglog.go); nil when the log is not watched.
+	Refused *RefusedStats `json:"refused,omitempty"`
 	// Errors holds, per source ("postgres", "redis", "jobs", "probe"), the
 	// sentence describing why its latest sample failed. A source with an error
 	// still carries its last good data, marked by LastGoodAt, or is nil when
@@ -243,4 +246,25 @@ type JobCapacity struct {
 	Count  int64  `json:"count"`
 	Limit  int64  `json:"limit"`
 	Excess int64  `json:"excess"`
+}
+
+// RefusedStats is the primary server's refused connections (the
+// RefusalSQLStates at FATAL), read from its csvlog or jsonlog. When the log
+// is not readable, Why says what would make it so, and ProbeFailures5m is
+// the count to show instead.
+type RefusedStats struct {
+	SampledAt time.Time `json:"sampled_at"`
+	Readable  bool      `json:"log_readable"`
+	Why       string    `json:"why,omitempty"`
+	// Log is the format and file read ("csvlog log/postgresql.csv").
+	Log string `json:"log,omitempty"`
+	// Total counts refusals since slotwatch started reading (the current
+	// file's earlier records included); BySQLState splits it.
+	Total      int64            `json:"total"`
+	BySQLState map[string]int64 `json:"by_sqlstate,omitempty"`
+	// Last5m is the refusals logged in the last five minutes.
+	Last5m int `json:"last_5m"`
+	// ProbeFailures5m is the connect probe's failed attempts in the last
+	// five minutes.
+	ProbeFailures5m int `json:"probe_failures_5m"`
 }
