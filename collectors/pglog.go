@@ -409,7 +409,7 @@ func (c *pgLogCollector) readServer(ctx context.Context) ([]logEvent, time.Time,
 		var csvName, jsonName *string
 		var now, collector, dest string
 		if err := conn.QueryRow(ctx, pgLogQuery).Scan(&csvName, &jsonName, &now, &collector, &dest); err != nil {
-			return c.privilege(err, "pg_current_logfile()", "GRANT pg_monitor TO "+c.link.ep.user)
+			return c.privilege(err, "pg_current_logfile()")
 		}
 		ref, _ = parseLogTime(now)
 		name, format := "", formatCSV
@@ -449,9 +449,7 @@ func (c *pgLogCollector) drain(ctx context.Context, conn *pgx.Conn) ([]logEvent,
 	for range pgLogChunksPerPass {
 		var data []byte
 		if err := conn.QueryRow(ctx, pgReadQuery, c.tail.name, c.tail.offset, int64(pgLogChunk)).Scan(&data); err != nil {
-			return events, c.privilege(err, "pg_read_binary_file()",
-				"GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) TO "+c.link.ep.user+
-					" (and pg_read_server_files when log_directory is outside the data directory)")
+			return events, c.privilege(err, "pg_read_binary_file()")
 		}
 		events = append(events, c.tail.take(data)...)
 		if len(data) < pgLogChunk {
@@ -461,12 +459,13 @@ func (c *pgLogCollector) drain(ctx context.Context, conn *pgx.Conn) ([]logEvent,
 	return events, nil
 }
 
-// privilege turns a missing grant into notReadable with the grant to give;
+// privilege turns a missing grant into notReadable with the grants to
+// give (both functions: a role that lacks one usually lacks the other);
 // other errors stay errors.
-func (c *pgLogCollector) privilege(err error, what, grant string) error {
+func (c *pgLogCollector) privilege(err error, what string) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == sqlStateInsufficientPrivilege {
-		return &notReadable{why: fmt.Sprintf("role %s may not read the server log with %s: %s", c.link.ep.user, what, grant)}
+		return &notReadable{why: fmt.Sprintf("role %[1]s may not read the server log with %[2]s: GRANT EXECUTE ON FUNCTION pg_current_logfile(text), pg_read_binary_file(text, bigint, bigint, boolean) TO %[1]s (and GRANT pg_read_server_files TO %[1]s when log_directory is outside the data directory)", c.link.ep.user, what)}
 	}
 	return err
 }
