@@ -20,10 +20,10 @@ import (
 // (26: leader_pid, query_id) write them; the second has a newline inside
 // its quoted message.
 const (
-	csv12 = `2024-01-21 15:02:00.123 UTC,"app","talentflow",20601,"10.0.3.11:5011",65ad1,1,"startup",2024-01-21 15:02:00 UTC,,0,FATAL,53300,"sorry, too many clients already",,,,,,,,,""` + "\n"
-	csv13 = `2024-01-21 15:02:01.000 UTC,"app","nodb",20602,"10.0.3.11:5012",65ad2,1,"startup",2024-01-21 15:02:01 UTC,,0,FATAL,3D000,"database ""nodb""` + "\n" + `does not exist",,,,,,,,,"","client backend"` + "\n"
-	csv14 = `2024-01-21 15:02:02.500 UTC,"app","talentflow",20603,"10.0.3.11:5013",65ad3,1,"authentication",2024-01-21 15:02:02 UTC,3/1,0,FATAL,28P01,"password authentication failed for user ""app""","Connection matched pg_hba.conf line 1",,,,,,,,"","client backend",,0` + "\n"
-	csvLog = `2024-01-21 15:02:03.000 UTC,,,20500,,65ad0,1,,2024-01-21 15:00:00 UTC,,0,LOG,00000,"checkpoint starting: time",,,,,,,,,"","checkpointer",,0` + "\n"
+	csv12   = `2024-01-21 15:02:00.123 UTC,"app","talentflow",20601,"10.0.3.11:5011",65ad1,1,"startup",2024-01-21 15:02:00 UTC,,0,FATAL,53300,"sorry, too many clients already",,,,,,,,,""` + "\n"
+	csv13   = `2024-01-21 15:02:01.000 UTC,"app","nodb",20602,"10.0.3.11:5012",65ad2,1,"startup",2024-01-21 15:02:01 UTC,,0,FATAL,3D000,"database ""nodb""` + "\n" + `does not exist",,,,,,,,,"","client backend"` + "\n"
+	csv14   = `2024-01-21 15:02:02.500 UTC,"app","talentflow",20603,"10.0.3.11:5013",65ad3,1,"authentication",2024-01-21 15:02:02 UTC,3/1,0,FATAL,28P01,"password authentication failed for user ""app""","Connection matched pg_hba.conf line 1",,,,,,,,"","client backend",,0` + "\n"
+	csvLog  = `2024-01-21 15:02:03.000 UTC,,,20500,,65ad0,1,,2024-01-21 15:00:00 UTC,,0,LOG,00000,"checkpoint starting: time",,,,,,,,,"","checkpointer",,0` + "\n"
 	jsonOne = `{"timestamp":"2024-01-21 15:02:00.123 UTC","user":"app","pid":20601,"error_severity":"FATAL","state_code":"53300","message":"sorry, too many clients already"}` + "\n"
 	jsonLog = `{"timestamp":"2024-01-21 15:02:03.000 UTC","pid":20500,"error_severity":"LOG","state_code":"00000","message":"checkpoint"}` + "\n"
 )
