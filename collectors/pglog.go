@@ -310,6 +310,7 @@ type pgLogCollector struct {
 	count    refusalCount
 	readable bool
 	why      string
+	fix      string
 	source   string
 	tried    time.Time
 	stats    *RefusedStats
@@ -347,12 +348,12 @@ func (c *pgLogCollector) collect(ctx context.Context) func(*Snapshot) {
 		var nr *notReadable
 		switch {
 		case errors.As(err, &nr):
-			c.readable, c.why = false, nr.why
+			c.readable, c.why, c.fix = false, nr.why, nr.fix
 		case err != nil:
 			// The connection's trouble is the PostgreSQL source's to
 			// report; the count stays as it was.
 		default:
-			c.readable, c.why = true, ""
+			c.readable, c.why, c.fix = true, "", ""
 			c.count.add(events)
 			c.stats = c.snapshot(now, ref)
 		}
@@ -369,7 +370,7 @@ func (c *pgLogCollector) current(now time.Time) *RefusedStats {
 		*st = *c.stats
 	}
 	st.SampledAt = now
-	st.Readable, st.Why = c.readable, c.why
+	st.Readable, st.Why, st.Fix = c.readable, c.why, c.fix
 	st.ProbeFailures5m = c.probe.inWindow(now)
 	return st
 }
@@ -381,7 +382,7 @@ func (c *pgLogCollector) snapshot(now, ref time.Time) *RefusedStats {
 
 // notReadable is the log being out of reach, with the sentence that says
 // what would make it readable.
-type notReadable struct{ why string }
+type notReadable struct{ why, fix string }
 
 func (e *notReadable) Error() string { return e.why }
 
@@ -419,7 +420,8 @@ func (c *pgLogCollector) readServer(ctx context.Context) ([]logEvent, time.Time,
 		case jsonName != nil:
 			name, format = *jsonName, formatJSON
 		default:
-			return &notReadable{why: fmt.Sprintf("PostgreSQL writes no csvlog or jsonlog (logging_collector = %s, log_destination = '%s'): add csvlog to log_destination with logging_collector = on, or set pg_log.path", collector, dest)}
+			fix := "log_destination = 'csvlog' with logging_collector = on, or pg_log.path"
+			return &notReadable{why: fmt.Sprintf("PostgreSQL writes no csvlog or jsonlog (logging_collector = %s, log_destination = '%s'): set %s", collector, dest, fix), fix: fix}
 		}
 		if name != c.tail.name || format != c.tail.format {
 			// A new current file: what the old one got after the last
@@ -465,7 +467,8 @@ func (c *pgLogCollector) drain(ctx context.Context, conn *pgx.Conn) ([]logEvent,
 func (c *pgLogCollector) privilege(err error, what string) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == sqlStateInsufficientPrivilege {
-		return &notReadable{why: fmt.Sprintf("role %[1]s may not read the server log with %[2]s: GRANT EXECUTE ON FUNCTION pg_current_logfile(text), pg_read_binary_file(text, bigint, bigint, boolean) TO %[1]s (and GRANT pg_read_server_files TO %[1]s when log_directory is outside the data directory)", c.link.ep.user, what)}
+		fix := fmt.Sprintf("GRANT EXECUTE ON FUNCTION pg_current_logfile(text), pg_read_binary_file(text, bigint, bigint, boolean) TO %s", c.link.ep.user)
+		return &notReadable{why: fmt.Sprintf("role %[1]s may not read the server log with %[2]s: %[3]s (and GRANT pg_read_server_files TO %[1]s when log_directory is outside the data directory)", c.link.ep.user, what, fix), fix: fix}
 	}
 	return err
 }
@@ -523,11 +526,11 @@ func (c *pgLogCollector) readFile() []logEvent {
 func (c *pgLogCollector) localError(err error) error {
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		return &notReadable{why: fmt.Sprintf("slotwatch may not read pg_log.path %s: give its user read access (log_file_mode, or the postgres group)", c.cfg.Path)}
+		return &notReadable{why: fmt.Sprintf("slotwatch may not read pg_log.path %s: give its user read access (log_file_mode, or the postgres group)", c.cfg.Path), fix: "read access to pg_log.path"}
 	case errors.Is(err, fs.ErrNotExist):
-		return &notReadable{why: fmt.Sprintf("pg_log.path %s does not exist: check the path and that logging_collector writes a csvlog or jsonlog there", c.cfg.Path)}
+		return &notReadable{why: fmt.Sprintf("pg_log.path %s does not exist: check the path and that logging_collector writes a csvlog or jsonlog there", c.cfg.Path), fix: "pg_log.path does not exist"}
 	}
-	return &notReadable{why: fmt.Sprintf("cannot read pg_log.path %s: %v", c.cfg.Path, err)}
+	return &notReadable{why: fmt.Sprintf("cannot read pg_log.path %s: %v", c.cfg.Path, err), fix: "pg_log.path unreadable"}
 }
 
 // wallClock is t's wall clock in the local zone labelled UTC, as log times

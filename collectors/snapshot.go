@@ -256,6 +256,9 @@ type RefusedStats struct {
 	SampledAt time.Time `json:"sampled_at"`
 	Readable  bool      `json:"log_readable"`
 	Why       string    `json:"why,omitempty"`
+	// Fix is the short part of Why a header has room for: the grant or
+	// setting that would make the log readable.
+	Fix string `json:"fix,omitempty"`
 	// Log is the format and file read ("csvlog log/postgresql.csv").
 	Log string `json:"log,omitempty"`
 	// Total counts refusals since slotwatch started reading (the current
