@@ -198,27 +198,33 @@ func parseCSVLog(buf []byte) ([]logEvent, int) {
 	return events, consumed
 }
 
-// refusalCount is the running count: totals since slotwatch started
-// reading and the events of the last window.
-type refusalCount struct {
+// RefusalCount is the running count of refused connections: totals and
+// the events of the last RefusedWindow. The log collector and the demo's
+// simulated server both count with it, so the window means the same.
+type RefusalCount struct {
 	total   int64
 	byState map[string]int64
 	recent  []time.Time
 }
 
-func (c *refusalCount) add(events []logEvent) {
+// Record counts one refusal with its SQLSTATE at time at.
+func (c *RefusalCount) Record(at time.Time, state string) {
 	if c.byState == nil {
 		c.byState = map[string]int64{}
 	}
+	c.total++
+	c.byState[state]++
+	c.recent = append(c.recent, at)
+}
+
+func (c *RefusalCount) add(events []logEvent) {
 	for _, e := range events {
-		c.total++
-		c.byState[e.state]++
-		c.recent = append(c.recent, e.at)
+		c.Record(e.at, e.state)
 	}
 }
 
 // inWindow counts the events after now-RefusedWindow and forgets older ones.
-func (c *refusalCount) inWindow(now time.Time) int {
+func (c *RefusalCount) inWindow(now time.Time) int {
 	cut := now.Add(-RefusedWindow)
 	kept := c.recent[:0]
 	for _, at := range c.recent {
@@ -228,6 +234,13 @@ func (c *refusalCount) inWindow(now time.Time) int {
 	}
 	c.recent = kept
 	return len(kept)
+}
+
+// Stats is the count as of now (a time of the same clock as the recorded
+// ones), the log readable.
+func (c *RefusalCount) Stats(now time.Time) RefusedStats {
+	return RefusedStats{SampledAt: now, Readable: true, Total: c.total, Last5m: c.inWindow(now),
+		BySQLState: maps.Clone(c.byState)}
 }
 
 // probeFailures is the connect probe's failed attempts of the last window,
@@ -307,7 +320,7 @@ type pgLogCollector struct {
 	link     *pgLink
 	probe    *probeFailures
 	tail     logTail
-	count    refusalCount
+	count    RefusalCount
 	readable bool
 	why      string
 	fix      string
@@ -376,8 +389,9 @@ func (c *pgLogCollector) current(now time.Time) *RefusedStats {
 }
 
 func (c *pgLogCollector) snapshot(now, ref time.Time) *RefusedStats {
-	return &RefusedStats{SampledAt: now, Readable: true, Log: c.source, Total: c.count.total,
-		Last5m: c.count.inWindow(ref), BySQLState: maps.Clone(c.count.byState)}
+	st := c.count.Stats(ref)
+	st.SampledAt, st.Log = now, c.source
+	return &st
 }
 
 // notReadable is the log being out of reach, with the sentence that says
