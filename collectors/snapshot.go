@@ -263,10 +263,10 @@ type RefusedStats struct {
 	Log string `json:"log,omitempty"`
 	// Total counts refusals since slotwatch started reading (the current
 	// file's earlier records included); BySQLState splits it.
-	Total      int64            `json:"total"`
+	Total      int64            `json:"refused_total"`
 	BySQLState map[string]int64 `json:"by_sqlstate,omitempty"`
 	// Last5m is the refusals logged in the last five minutes.
-	Last5m int `json:"last_5m"`
+	Last5m int `json:"refused_last_5m"`
 	// ProbeFailures5m is the connect probe's failed attempts in the last
 	// five minutes.
 	ProbeFailures5m int `json:"probe_failures_5m"`
