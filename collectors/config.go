@@ -18,6 +18,9 @@ type Config struct {
 	PgBouncer *PgBouncerConfig
 	// Alerting reads the team's Alertmanager/Prometheus (alerting.go).
 	Alerting *AlertingConfig
+	// PGLog is where the primary server's log is read for refused
+	// connections (pglog.go); nil reads it through the server.
+	PGLog *PGLogConfig
 	// MorePG and MoreRedis are further servers (replicas, other
 	// instances), each with one collector and one connection of its own;
 	// PG and Redis are the primaries. With any of them the snapshot has

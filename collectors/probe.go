@@ -21,6 +21,9 @@ type probe struct {
 	cfg ProbeConfig
 	ep  pgEndpoint
 	own *ownBackends
+	// failures counts the failed attempts for the refused-connections
+	// count's fallback (pglog.go).
+	failures *probeFailures
 }
 
 func newProbe(cfg ProbeConfig, own *ownBackends) *probe {
@@ -32,6 +35,9 @@ func (p *probe) close()                  {}
 
 func (p *probe) collect(ctx context.Context) func(*Snapshot) {
 	res, sourceErr := p.attempt(ctx)
+	if !res.OK && ctx.Err() == nil {
+		p.failures.add(res.SampledAt)
+	}
 	return func(s *Snapshot) {
 		s.Probe = res
 		if sourceErr != "" {

@@ -137,8 +137,14 @@ func buildSources(cfg Config) (*plan, error) {
 		p.set.pgByName[pgName(pg)] = runner
 	}
 	p.nPG = len(p.sources)
+	failures := &probeFailures{}
 	if cfg.Probe != nil {
-		p.add(SourceProbe, newProbe(*cfg.Probe, own))
+		pr := newProbe(*cfg.Probe, own)
+		pr.failures = failures
+		p.add(SourceProbe, pr)
+	}
+	if primaryLink != nil && (cfg.PGLog == nil || !cfg.PGLog.Disabled) {
+		p.add("pglog", newPGLogCollector(orZero(cfg.PGLog), primaryLink, failures))
 	}
 	if cfg.PgBouncer != nil {
 		p.add(SourcePgBouncer, newPgBouncerCollector(*cfg.PgBouncer))
@@ -271,4 +277,13 @@ func CollectOnce(ctx context.Context, cfg Config) Snapshot {
 		}
 	}
 	return snap
+}
+
+// orZero is *p, or the zero value for nil.
+func orZero[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }

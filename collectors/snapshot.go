@@ -20,8 +20,12 @@ type Snapshot struct {
 	// Alerting is the team's own alerting (Alertmanager/Prometheus), every
 	// alert marked external; nil when alerting is not configured.
 	Alerting *AlertingStats `json:"alerting,omitempty"`
+	// Refused counts the connections the primary PostgreSQL server refused,
+	// from its own log (pglog.go); nil when the log is not watched.
+	Refused *RefusedStats `json:"refused,omitempty"`
 	// Errors holds, per source (the Source* names), the sentence describing
-	// why its latest sample failed. A source with an error still carries its last good data, marked by LastGoodAt, or is nil when
+	// why its latest sample failed. A source with an error still carries
+	// its last good data, marked by LastGoodAt, or is nil when
 	// it never answered (contract C3). Jobs is nil without an error when the
 	// default query's tables do not exist: it does not apply.
 	Errors map[string]string `json:"errors"`
@@ -254,4 +258,28 @@ type JobCapacity struct {
 	Count  int64  `json:"count"`
 	Limit  int64  `json:"limit"`
 	Excess int64  `json:"excess"`
+}
+
+// RefusedStats is the primary server's refused connections (the
+// RefusalSQLStates at FATAL), read from its csvlog or jsonlog. When the log
+// is not readable, Why says what would make it so, and ProbeFailures5m is
+// the count to show instead.
+type RefusedStats struct {
+	SampledAt time.Time `json:"sampled_at"`
+	Readable  bool      `json:"log_readable"`
+	Why       string    `json:"why,omitempty"`
+	// Fix is the short part of Why a header has room for: the grant or
+	// setting that would make the log readable.
+	Fix string `json:"fix,omitempty"`
+	// Log is the format and file read ("csvlog log/postgresql.csv").
+	Log string `json:"log,omitempty"`
+	// Total counts refusals since slotwatch started reading (the current
+	// file's earlier records included); BySQLState splits it.
+	Total      int64            `json:"refused_total"`
+	BySQLState map[string]int64 `json:"by_sqlstate,omitempty"`
+	// Last5m is the refusals logged in the last five minutes.
+	Last5m int `json:"refused_last_5m"`
+	// ProbeFailures5m is the connect probe's failed attempts in the last
+	// five minutes.
+	ProbeFailures5m int `json:"probe_failures_5m"`
 }

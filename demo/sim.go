@@ -55,6 +55,8 @@ type Sim struct {
 	pg    *pgServer
 	redis *redisServer
 	jobs  []collectors.JobCapacity
+	// refused is the server's log of refused connections (refused.go).
+	refused appRefusals
 }
 
 // New builds the world at opts.Start, in the middle of the incident.
@@ -92,7 +94,9 @@ func (s *Sim) Advance(d time.Duration) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	from := s.now
 	s.now = s.now.Add(d)
+	s.refused.advance(s.start, from, s.now, s.pg.used() >= s.pg.usable())
 	s.redis.advance(s.now.Sub(s.start), s.start)
 }
 
@@ -104,6 +108,7 @@ func (s *Sim) Snapshot() collectors.Snapshot {
 		TakenAt:  s.now,
 		Postgres: s.pg.stats(s.now, s.rnd),
 		Probe:    s.pg.probe(s.now, s.start, s.rnd),
+		Refused:  s.refused.stats(s.now),
 		Redis:    s.redis.stats(s.now),
 		Errors:   map[string]string{},
 	}

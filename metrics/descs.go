@@ -23,6 +23,8 @@ type descs struct {
 	bouncerMaxClientConn, bouncerPoolSize                                                                       *prometheus.Desc
 	// Redis Cluster nodes.
 	redisNodeUp, redisNodeClients, redisNodeMaxClients *prometheus.Desc
+	// The primary PostgreSQL server's refused connections, from its log.
+	pgRefused *prometheus.Desc
 }
 
 var (
@@ -72,6 +74,7 @@ func newDescs(extra ...string) *descs {
 		groupOldestIdle:    g("slotwatch_pg_group_oldest_idle_seconds", "Longest time a session of the group has been idle.", groupLabels...),
 		groupOldestBackend: g("slotwatch_pg_group_oldest_backend_seconds", "Age of the group's oldest connection.", groupLabels...),
 
+		pgRefused:    g("slotwatch_pg_connections_refused_total", "Connections the PostgreSQL server refused (FATAL at connection: 53300, 28P01, 28000, 3D000, 57P03, 42501), read from its own log since slotwatch started; absent while the log is not readable.", "sqlstate"),
 		probeSuccess: g("slotwatch_probe_success", "Whether the latest connect probe got a connection (1) or not (0)."),
 		probeOutcome: g("slotwatch_probe_outcome", "1 for the SQLSTATE of the latest connect probe (00000 = connected), 0 for the others; 00000 and 53300 are always present.", "sqlstate"),
 		probeSeconds: g("slotwatch_probe_connect_seconds", "How long the latest connect probe took, by its SQLSTATE.", "sqlstate"),

@@ -55,6 +55,7 @@ func collectFrame(d, ds *descs, topN int, f *analysis.Frame, emit emitFunc) {
 	if pr := s.Probe; pr != nil && fresh(s, collectors.SourceProbe) {
 		collectProbe(d, pr, emit)
 	}
+	collectRefused(d, ds, s, emit)
 	if rs := s.Redis; !multi && rs != nil && fresh(s, collectors.SourceRedis) {
 		collectRedis(d, topN, rs, f.Trend, emit)
 	}

@@ -185,6 +185,7 @@ func (b *Builder) writeTimeline(md *mdWriter, view auditView) {
 	md.line("## Timeline")
 	md.line("")
 	b.writeTimeToMitigate(md, view)
+	b.writeRefused(md)
 	var rows []timelineRow
 	for _, t := range b.transitions {
 		if t.To == analysis.Inactive {

@@ -45,6 +45,7 @@ type Builder struct {
 	// pgMaxConnections is max_connections at the connection peak.
 	pgMaxConnections int
 	redisPeak        groupsAt[collectors.RedisGroup]
+	refused          refusedLog // the server's refused connections (refused.go)
 
 	findings map[string]*seenFinding
 	order    []string
@@ -278,6 +279,7 @@ func (b *Builder) Add(s collectors.Snapshot) {
 	b.addJobs(s)
 	b.addGaps(s)
 	b.observeWatches(s)
+	b.observeRefused(s)
 	b.addServers(s, frame)
 	for _, f := range frame.Findings {
 		if !f.Cleared.IsZero() {

@@ -247,7 +247,7 @@ func (p *fleetPane) project(f analysis.Frame) analysis.Frame {
 		setError(s.Errors, collectors.SourcePostgres, pg.Error)
 		if !pg.Primary {
 			maskPG = true
-			s.Probe, s.Jobs, s.PgBouncer = nil, nil, nil
+			s.Probe, s.Jobs, s.PgBouncer, s.Refused = nil, nil, nil, nil
 			for _, src := range []string{collectors.SourceProbe, collectors.SourceJobs, collectors.SourcePgBouncer} {
 				delete(s.Errors, src)
 			}

@@ -120,6 +120,7 @@ func (m *Model) pgLine() string {
 	}
 	parts := []string{fmt.Sprintf("PG%s %s %s %.0f%% max %d", m.serverLabel(collectors.SourcePostgres), used,
 		gauge(pg.Used(), usable, 10), p, pg.MaxConnections), m.freshness(st)}
+	parts = append(parts, m.refusedParts()...)
 	// Another PostgreSQL server than the primary has no probe of its own.
 	if m.status(collectors.SourceProbe).state != srcOff || m.frame.Snapshot.Probe != nil || !m.fleet.active() {
 		parts = append(parts, m.probeText())

@@ -71,6 +71,7 @@ func collectorsConfig(s *settings) (collectors.Config, error) {
 		cfg.PgBouncer = &collectors.PgBouncerConfig{DSN: s.PgBouncer, Interval: interval}
 	}
 	cfg.Alerting = alertingConfig(s)
+	cfg.PGLog = &collectors.PGLogConfig{Path: s.PGLog.Path, Disabled: s.PGLog.Disabled}
 	if cfg.PG == nil && cfg.Redis == nil && cfg.PgBouncer == nil {
 		return cfg, errNoTargets
 	}

@@ -67,6 +67,12 @@ type fileConfig struct {
 		Prometheus   string        `yaml:"prometheus"`
 		Interval     time.Duration `yaml:"interval"` // default 15s
 	} `yaml:"alerting"`
+	// PGLog is where the primary server's refused connections are read:
+	// through the server by default, or a csvlog/jsonlog file here.
+	PGLog struct {
+		Path     string `yaml:"path"`
+		Disabled bool   `yaml:"disabled"`
+	} `yaml:"pg_log"`
 }
 
 type alertOverride struct {

@@ -32,6 +32,14 @@ type PGOptions struct {
 	// installed server (SLOTWATCH_TEST_PGBIN, else the newest under
 	// /usr/lib/postgresql). The version matrix passes MatrixBins' dirs.
 	Bin string
+	// HBA lines go before initdb's trust lines in pg_hba.conf, e.g.
+	// "host all app 127.0.0.1/32 scram-sha-256" so a wrong password is
+	// refused with 28P01.
+	HBA []string
+	// StructuredLog starts the logging collector writing csvlog (and
+	// jsonlog from PostgreSQL 15) under the data directory's log/, so the
+	// server's own log records refused connections.
+	StructuredLog bool
 }
 
 // Postgres is a running throwaway server. DSN connects as the superuser
@@ -67,7 +75,7 @@ func StartPostgres(t testing.TB, opts PGOptions) *Postgres {
 		t.Fatalf("initdb failed: %v\n%s", err, out)
 	}
 	if opts.PasswordRole != "" {
-		if err := prependHBA(filepath.Join(data, "pg_hba.conf"), "host all "+opts.PasswordRole+" 127.0.0.1/32 scram-sha-256"); err != nil {
+		if err := prependHBA(filepath.Join(data, "pg_hba.conf"), []string{"host all " + opts.PasswordRole + " 127.0.0.1/32 scram-sha-256"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,10 +90,17 @@ func StartPostgres(t testing.TB, opts PGOptions) *Postgres {
 		"shared_buffers":                 "16MB",
 		"logging_collector":              "off",
 	}
+	if opts.StructuredLog {
+		conf["logging_collector"] = "on"
+		conf["log_destination"] = "'" + structuredLogDestination(t, bin) + "'"
+	}
 	for k, v := range opts.Settings {
 		conf[k] = v
 	}
 	if err := appendConf(filepath.Join(data, "postgresql.conf"), conf); err != nil {
+		t.Fatal(err)
+	}
+	if err := prependHBA(filepath.Join(data, "pg_hba.conf"), opts.HBA); err != nil {
 		t.Fatal(err)
 	}
 	logFile := filepath.Join(dir, "server.log")
@@ -365,11 +380,39 @@ func (r *Redis) Stop(t testing.TB) {
 	_ = r.cmd.Wait()
 }
 
-// prependHBA puts line first in pg_hba.conf, where the first match wins.
-func prependHBA(path, line string) error {
+// prependHBA puts lines first in pg_hba.conf: the first matching line
+// decides.
+func prependHBA(path string, lines []string) error {
+	if len(lines) == 0 {
+		return nil
+	}
 	old, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("read %s: %w", path, err)
 	}
-	return os.WriteFile(path, append([]byte(line+"\n"), old...), 0o600)
+	text := strings.Join(lines, "\n") + "\n" + string(old)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// structuredLogDestination is csvlog, and jsonlog too from PostgreSQL 15
+// (the major version from `postgres --version`).
+func structuredLogDestination(t testing.TB, bin string) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(bin, "postgres"), "--version").Output()
+	if err != nil {
+		t.Fatalf("postgres --version: %v", err)
+	}
+	// "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
+	fields := strings.Fields(string(out))
+	major := 0
+	if len(fields) > 2 {
+		major, _ = strconv.Atoi(strings.SplitN(fields[2], ".", 2)[0])
+	}
+	if major >= 15 {
+		return "csvlog,jsonlog"
+	}
+	return "csvlog"
 }
