@@ -92,9 +92,9 @@ func (m Model) onFindingsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, n.Bottom):
 		v.selectFinding(fs, len(fs)-1)
 	case key.Matches(msg, n.PageDown):
-		m.scrollFindings(fs, max(m.height-4, 1))
+		m.scrollFindings(fs, m.findingsPage())
 	case key.Matches(msg, n.PageUp):
-		m.scrollFindings(fs, -max(m.height-4, 1))
+		m.scrollFindings(fs, -m.findingsPage())
 	case key.Matches(msg, k.Act):
 		return m.actOnFinding(fs, mitigationIndex(msg.String()))
 	}
@@ -255,6 +255,11 @@ func (m *Model) findingsScreen(w, h int) block {
 // findingsBodyRoom is how many lines of findings the screen shows.
 func (m *Model) findingsBodyRoom() int { return max(m.height-4, 1) }
 
+// findingsPage is how far PgDn moves: one line less than the room, since
+// the last line shown is the "… more lines" note, so the line it covers
+// is the first of the next page instead of never shown.
+func (m *Model) findingsPage() int { return max(m.findingsBodyRoom()-1, 1) }
+
 // findingsDoc is every finding as lines, with where each one starts.
 func (m *Model) findingsDoc(fs []analysis.Finding, w int) (lines []string, starts []int) {
 	starts = make([]int, len(fs))
@@ -342,19 +347,21 @@ func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []str
 	vw := max(w-indent, 10)
 	field := func(label string, values []string, bullet bool) {
 		for i, val := range values {
-			prefix := ""
+			// A bullet's text wraps two cells narrower, so its hanging
+			// indent under the bullet never pushes a word past the edge.
+			first, rest, tw := "", "", vw
 			if bullet {
-				prefix = "• "
+				first, rest, tw = "• ", "  ", vw-2
 			}
-			for j, wl := range wrapText(prefix+oneLine(val), vw) {
-				lab := ""
+			for j, wl := range wrapText(oneLine(val), tw) {
+				lab, lead := "", rest
 				if i == 0 && j == 0 {
 					lab = label
 				}
-				if j > 0 && bullet {
-					wl = "  " + wl
+				if j == 0 {
+					lead = first
 				}
-				lines = append(lines, fmt.Sprintf("    %-8s %s", lab, wl))
+				lines = append(lines, fmt.Sprintf("    %-8s %s%s", lab, lead, wl))
 			}
 		}
 	}
