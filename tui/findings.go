@@ -485,8 +485,33 @@ func (m *Model) markFindingCursor(lines []string) []string {
 	if m.focus != focusFindings || m.mode != modeNormal || len(m.frame.Findings) == 0 {
 		return lines
 	}
-	sel := min(m.findings.sel, len(lines)-1)
+	sel := m.findingLineSel(len(lines))
 	out := slices.Clone(lines)
 	out[sel] = m.st.selected.Render("> " + ansi.Strip(lines[sel]))
 	return out
+}
+
+// findingLineSel is the finding under the header's cursor: the one chosen
+// (here or in the findings view), kept within the shown lines, so the line
+// marked is the one Enter opens and ↑/↓ always move a visible cursor.
+func (m *Model) findingLineSel(shown int) int {
+	m.findingsList() // re-resolves the chosen finding after a refresh
+	return max(0, min(m.findings.sel, shown-1))
+}
+
+// onFindingLineKey moves over the header's finding lines; Enter opens the
+// findings view on the one under the cursor.
+func (m Model) onFindingLineKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	fs := m.findingsList()
+	shown := min(len(fs), m.layout().findings)
+	sel := m.findingLineSel(shown)
+	switch {
+	case key.Matches(msg, m.keys.nav.Up):
+		m.findings.selectFinding(fs, sel-1)
+	case key.Matches(msg, m.keys.nav.Down):
+		m.findings.selectFinding(fs, min(sel+1, max(shown-1, 0)))
+	case key.Matches(msg, m.keys.sessions.Detail):
+		m.openFindings(sel)
+	}
+	return m, nil
 }

@@ -476,8 +476,7 @@ func severityRank(s string) int {
 }
 
 func (m *Model) findingLines(n int) []string {
-	fs := slices.Clone(m.frame.Findings)
-	slices.SortStableFunc(fs, func(a, b analysis.Finding) int { return severityRank(a.Severity) - severityRank(b.Severity) })
+	fs := sortFindings(m.frame.Findings)
 	others := m.fleet.othersFindings
 	if len(fs) == 0 {
 		if others > 0 {
