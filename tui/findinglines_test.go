@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,24 @@ func TestFlowFindingLineCursorAt80x24(t *testing.T) {
 	m := finish(t, tm)
 	if m.findings.sel != 0 {
 		t.Fatalf("enter should have opened the first finding, the view is on %d", m.findings.sel)
+	}
+}
+
+// TestClearedFindingLooksCleared: a cleared finding reads "✓ cleared HH:MM"
+// on the header line and in the findings view, never like a live INFO one.
+func TestClearedFindingLooksCleared(t *testing.T) {
+	f := findingsFrame(t)
+	for i := range f.Findings {
+		f.Findings[i].Cleared = f.Snapshot.TakenAt.Add(-2 * time.Minute)
+		f.Findings[i].Severity = "info"
+	}
+	m := newTestModel(t, Options{Mitigator: &fakeMitigator{}}, f, 120, 40)
+	want := "✓ cleared " + f.Findings[0].Cleared.UTC().Format("15:04")
+	if v := m.View(); !strings.Contains(v, want) || strings.Contains(v, "FINDING INFO") {
+		t.Fatalf("the header should mark the finding %q:\n%s", want, v)
+	}
+	m = update(m, keyMsg("f"))
+	if v := m.View(); !strings.Contains(v, "> "+want) || strings.Contains(v, "INFO ") {
+		t.Fatalf("the findings view should mark the finding %q:\n%s", want, v)
 	}
 }

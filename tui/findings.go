@@ -338,9 +338,14 @@ func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []str
 	if selected {
 		cursor = ">"
 	}
+	plainSev := fmt.Sprintf("%-8s", strings.ToUpper(oneLine(f.Severity)))
 	head := fmt.Sprintf("%s %s %s", cursor, sev, m.st.bold.Render(oneLine(f.Title)))
+	if !f.Cleared.IsZero() {
+		plainSev = clearedMark(f.Cleared)
+		head = m.st.dim.Render(fmt.Sprintf("%s %s %s", cursor, plainSev, oneLine(f.Title)))
+	}
 	if selected {
-		head = m.st.selected.Render(fitLine(fmt.Sprintf("%s %-8s %s", cursor, strings.ToUpper(oneLine(f.Severity)), oneLine(f.Title)), w))
+		head = m.st.selected.Render(fitLine(fmt.Sprintf("%s %s %s", cursor, plainSev, oneLine(f.Title)), w))
 	}
 	lines := []string{head}
 	const indent = 13
@@ -380,6 +385,10 @@ func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []str
 	}
 	return lines
 }
+
+// clearedMark replaces the severity of a finding whose evidence stopped
+// holding, so it does not read like a live one while it is kept.
+func clearedMark(at time.Time) string { return "✓ cleared " + at.UTC().Format("15:04") }
 
 func (m *Model) sinceText(since time.Time) string {
 	if since.IsZero() {

@@ -494,6 +494,9 @@ func (m *Model) findingLines(n int) []string {
 			sev = m.st.critical.Render(sev)
 		}
 		line := fmt.Sprintf("FINDING %s %s", sev, oneLine(f.Title))
+		if !f.Cleared.IsZero() {
+			line = m.st.dim.Render(clearedMark(f.Cleared) + " " + oneLine(f.Title))
+		}
 		if f.About != "" {
 			line += " — " + oneLine(f.About)
 		}
