@@ -249,11 +249,15 @@ func (m *Model) previewGuardCmd(req actions.GuardRequest) tea.Cmd {
 // the status line and the keys.
 func (m *Model) findingsScreen(w, h int) block {
 	body := m.findingsBody(w, m.findingsBodyRoom()+1)
-	return stack(fitBlock([]string{m.titleBar(w)}, w, 1), body, m.footerView(w, 1), m.helpLine(w))
+	return stack(fitBlock([]string{m.titleBar(w)}, w, 1), body, m.footerView(w, m.findingsFooter()), m.helpLine(w))
 }
 
+// findingsFooter is the status line, or the lines the newest announcement
+// wraps to.
+func (m *Model) findingsFooter() int { return min(max(1, m.newsRoom()), max(m.height-4, 1)) }
+
 // findingsBodyRoom is how many lines of findings the screen shows.
-func (m *Model) findingsBodyRoom() int { return max(m.height-4, 1) }
+func (m *Model) findingsBodyRoom() int { return max(m.height-3-m.findingsFooter(), 1) }
 
 // findingsPage is how far PgDn moves: one line less than the room, since
 // the last line shown is the "… more lines" note, so the line it covers

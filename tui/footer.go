@@ -3,38 +3,19 @@ package tui
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/slotwatch/slotwatch/actions"
 )
 
-// footerPane holds the last action's result, the latest announcement from
-// another served session and the recent audit entries.
+// footerPane holds the last action's result, the announcements from other
+// served sessions and the recent audit entries.
 type footerPane struct {
 	text       string
 	isError    bool
-	announced  string
-	announceAt time.Time
-	audit      []auditLine
-}
-
-// announceFor is how long an announcement ("kim terminated 22 sessions of
-// talentflow-web") stays in the status line: long enough to be read by
-// someone glancing at a war-room screen.
-const announceFor = 30 * time.Second
-
-func (f *footerPane) announce(text string, at time.Time) {
-	f.announced, f.announceAt = oneLine(text), at
-}
-
-// announcement is the announcement to show at now, if any.
-func (f *footerPane) announcement(now time.Time) (string, bool) {
-	if f.announced == "" || now.Sub(f.announceAt) >= announceFor {
-		return "", false
-	}
-	return f.announceAt.UTC().Format("15:04:05") + " " + f.announced, true
+	news    []announcement // oldest first; see announce.go
+	audit   []auditLine
 }
 
 // auditLine is one audit entry as the pane shows it.
@@ -61,6 +42,11 @@ func (m *Model) auditCmd() tea.Cmd {
 }
 
 func (m *Model) footerView(w, h int) block {
+	// Announcements take the status line and, when several are news, the
+	// audit lines above it: the war room hears every action.
+	full := h
+	news := m.newsBlock(w, h)
+	h -= len(news)
 	var lines []string
 	if h > 1 {
 		lines = append(lines, m.st.bold.Render(" Audit (newest last)"))
@@ -77,11 +63,12 @@ func (m *Model) footerView(w, h int) block {
 		}
 		lines = fitBlock(lines, w, h-1)
 	}
+	if len(news) > 0 {
+		lines = fitBlock(lines, w, max(h, 0))
+		return fitBlock(append(lines, news...), w, full)
+	}
 	status := m.footer.text
-	announced, isNews := m.footer.announcement(m.now)
 	switch {
-	case isNews:
-		status = m.st.warning.Render("ANNOUNCE ") + announced
 	case status == "" && len(m.footer.audit) > 0 && h == 1:
 		last := m.footer.audit[len(m.footer.audit)-1]
 		status = "last action " + last.at + " " + last.text

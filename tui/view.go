@@ -38,6 +38,7 @@ func (m *Model) layout() layout {
 	if n := m.fleet.rowsWanted(); n > 0 {
 		l.fleet = min(n, fleetBudget(h))
 	}
+	l.footer = max(l.footer, m.newsRoom())
 	// title, PG, Redis lines and the help line.
 	l.sessions = h - 4 - l.fleet - l.alerts - l.findings - l.middle - l.footer
 	return l
