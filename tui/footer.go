@@ -12,8 +12,8 @@ import (
 // footerPane holds the last action's result, the announcements from other
 // served sessions and the recent audit entries.
 type footerPane struct {
-	text       string
-	isError    bool
+	text    string
+	isError bool
 	news    []announcement // oldest first; see announce.go
 	audit   []auditLine
 }
