@@ -18,6 +18,23 @@ type footerPane struct {
 	audit   []auditLine
 }
 
+// auditLines is the audit pane in rows lines: its title and the newest
+// entries that fit.
+func (m *Model) auditLines(w, rows int) []string {
+	lines := []string{m.st.bold.Render(" Audit (newest last)")}
+	entries := m.footer.audit
+	if room := rows - 1; len(entries) > room {
+		entries = entries[len(entries)-max(room, 0):]
+	}
+	for _, e := range entries {
+		lines = append(lines, "  "+e.at+" "+e.text)
+	}
+	if len(entries) == 0 {
+		lines = append(lines, m.st.dim.Render("  no action yet"))
+	}
+	return []string(fitBlock(lines, w, rows))
+}
+
 // auditLine is one audit entry as the pane shows it.
 type auditLine struct {
 	at   string
@@ -42,30 +59,19 @@ func (m *Model) auditCmd() tea.Cmd {
 }
 
 func (m *Model) footerView(w, h int) block {
-	// Announcements take the status line and, when several are news, the
-	// audit lines above it: the war room hears every action.
-	full := h
+	// Announcements take the status line: the war room hears every action,
+	// and the audit pane above keeps its rows (the layout adds theirs).
 	news := m.newsBlock(w, h)
-	h -= len(news)
+	auditRows := h - 1
+	if len(news) > 0 {
+		auditRows = h - len(news)
+	}
 	var lines []string
-	if h > 1 {
-		lines = append(lines, m.st.bold.Render(" Audit (newest last)"))
-		room := h - 2
-		entries := m.footer.audit
-		if len(entries) > room {
-			entries = entries[len(entries)-room:]
-		}
-		for _, e := range entries {
-			lines = append(lines, "  "+e.at+" "+e.text)
-		}
-		if len(entries) == 0 {
-			lines = append(lines, m.st.dim.Render("  no action yet"))
-		}
-		lines = fitBlock(lines, w, h-1)
+	if h > 1 && auditRows > 0 {
+		lines = m.auditLines(w, auditRows)
 	}
 	if len(news) > 0 {
-		lines = fitBlock(lines, w, max(h, 0))
-		return fitBlock(append(lines, news...), w, full)
+		return fitBlock(append(lines, news...), w, h)
 	}
 	status := m.footer.text
 	switch {
