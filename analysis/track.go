@@ -62,6 +62,7 @@ func (t *findingTracker) track(in *input, cur []Finding) []Finding {
 	for i := range cur {
 		f := &cur[i]
 		k := findingKey(f)
+		t.rekeyServerFinding(f, k)
 		seen[k] = true
 		tr := t.open[k]
 		if tr == nil || !tr.cleared.IsZero() {
@@ -96,6 +97,25 @@ func (t *findingTracker) track(in *input, cur []Finding) []Finding {
 		gone = append(gone, clearedFinding(tr))
 	}
 	return append(cur, gone...)
+}
+
+// rekeyServerFinding keeps one connections-refused finding per server: its
+// subject is the server's target while PostgreSQL answers and a generic
+// name while it does not, and that change of wording is the same refusal,
+// not one finding clearing "for another reason" beside a new one. The
+// earlier track moves to the current key, keeping its since and peak.
+func (t *findingTracker) rekeyServerFinding(f *Finding, k string) {
+	kind, _, _ := strings.Cut(f.ID, "/")
+	if kind != FindingConnectionsRefused || t.open[k] != nil {
+		return
+	}
+	for _, old := range sortedKeys(t.open) {
+		if oldKind, _, _ := strings.Cut(t.open[old].last.ID, "/"); oldKind == kind {
+			t.open[k] = t.open[old]
+			delete(t.open, old)
+			return
+		}
+	}
 }
 
 func clearedFinding(tr *findingTrack) Finding {

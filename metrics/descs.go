@@ -89,7 +89,7 @@ func newDescs(extra ...string) *descs {
 
 		alertState:           g("slotwatch_alert_state", "1 for the built-in alert's current state, 0 for the others.", "alertname", "state"),
 		alertValue:           g("slotwatch_alert_value", "The value the built-in alert's rule compares with its threshold.", "alertname"),
-		findings:             g("slotwatch_findings", "Findings (likely root causes) by kind.", "kind"),
+		findings:             g("slotwatch_findings", "Open findings (likely root causes) by kind; a cleared finding is not counted.", "kind"),
 		externalAlerts:       g("slotwatch_external_alerts", "The team's alerts (Alertmanager/Prometheus) for the watched databases, by state.", "state"),
 		bouncerUp:            g("pgbouncer_up", "Whether slotwatch's latest pgbouncer sample succeeded (1) or not (0)."),
 		bouncerClActive:      g("pgbouncer_pools_client_active_connections", "SHOW POOLS cl_active per pool (top pools by clients, the rest as \"other\").", poolLabels...),

@@ -511,6 +511,9 @@ func collectAnalysis(d, ds *descs, f *analysis.Frame, emit emitFunc) {
 		kinds[k] = 0
 	}
 	for i := range f.Findings {
+		if !f.Findings[i].Cleared.IsZero() {
+			continue // shown for a while saying why it went; no longer a cause
+		}
 		kind, about, _ := strings.Cut(f.Findings[i].ID, "/")
 		kinds[kind]++
 		if kind == analysis.FindingExternalRuleInactive {

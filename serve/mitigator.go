@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -58,8 +59,8 @@ func (m *sessionMitigator) ExecuteSessions(ctx context.Context, plan actions.Ses
 	if err != nil {
 		return rep, err
 	}
-	m.srv.claims.sessions(m.id.Name, rep)
-	m.srv.announce(sessionAnnouncement(m.id.Name, rep))
+	taken := m.srv.claims.sessions(m.id.Name, rep)
+	m.srv.announce(sessionAnnouncement(m.id.Name, rep, taken))
 	return rep, nil
 }
 
@@ -80,8 +81,8 @@ func (m *sessionMitigator) ExecuteRedis(ctx context.Context, plan actions.RedisP
 	if err != nil {
 		return rep, err
 	}
-	m.srv.claims.redis(m.id.Name, rep)
-	m.srv.announce(redisAnnouncement(m.id.Name, rep))
+	taken := m.srv.claims.redis(m.id.Name, rep)
+	m.srv.announce(redisAnnouncement(m.id.Name, rep, taken))
 	return rep, nil
 }
 
@@ -115,23 +116,39 @@ func (m *sessionMitigator) RecentAudit(n int) []actions.AuditEntry { return m.sv
 
 // sessionAnnouncement is e.g. "kim terminated 22 sessions of talentflow-web
 // (idle > 10m)".
-func sessionAnnouncement(who string, rep actions.SessionReport) string {
+// When none was done because another operator had just done them, it says
+// so: "marcus: 17 already terminated by kim".
+func sessionAnnouncement(who string, rep actions.SessionReport, taken []takenBy) string {
 	c := actions.Counts(rep.Results)
 	verb := "terminated"
 	if rep.Plan.Request.Kind == actions.Cancel {
 		verb = "cancelled the queries of"
 	}
-	text := fmt.Sprintf("%s %s %s", who, verb, plural(c[actions.Done], "session"))
-	if scope := sessionScope(rep.Plan.Request.Filter); scope != "" {
-		text += " of " + scope
+	scope := sessionScope(rep.Plan.Request.Filter)
+	if scope != "" {
+		scope = " of " + scope
 	}
-	return text + onServer(rep.Plan.ServerName) + others(c)
+	scope += onServer(rep.Plan.ServerName)
+	if c[actions.Done] == 0 {
+		return nothingDone(who, "sessions"+scope, c, taken)
+	}
+	return fmt.Sprintf("%s %s %s", who, verb, plural(c[actions.Done], "session")) + scope + others(c, taken)
+}
+
+// nothingDone is the announcement of an action that found every target
+// already ended: who and what happened to them, not "0 done".
+func nothingDone(who, what string, c map[actions.Outcome]int, taken []takenBy) string {
+	text := strings.TrimPrefix(others(c, taken), "; ")
+	if len(taken) == 0 {
+		return fmt.Sprintf("%s: nothing left to act on (%s): %s", who, what, text)
+	}
+	return who + ": " + text
 }
 
 // redisAnnouncement is e.g. "kim killed 59 Redis clients (name analytics-cache-*)".
-func redisAnnouncement(who string, rep actions.RedisReport) string {
+func redisAnnouncement(who string, rep actions.RedisReport, taken []takenBy) string {
 	c := actions.Counts(rep.Results)
-	text := fmt.Sprintf("%s killed %s", who, plural(c[actions.Done], "Redis client"))
+	text := ""
 	f := rep.Plan.Filter
 	var scope []string
 	for _, p := range [][2]string{{"host", f.Host}, {"name", f.Name}, {"lib", f.Lib}} {
@@ -142,7 +159,11 @@ func redisAnnouncement(who string, rep actions.RedisReport) string {
 	if len(scope) > 0 {
 		text += " (" + strings.Join(scope, ", ") + ")"
 	}
-	return text + onServer(rep.Plan.ServerName) + others(c)
+	text += onServer(rep.Plan.ServerName)
+	if c[actions.Done] == 0 {
+		return nothingDone(who, "Redis clients"+text, c, taken)
+	}
+	return fmt.Sprintf("%s killed %s", who, plural(c[actions.Done], "Redis client")) + text + others(c, taken)
 }
 
 // guardAnnouncement is e.g. "kim set idle_session_timeout to 5min for role
@@ -205,11 +226,18 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
-func others(c map[actions.Outcome]int) string {
+// others are the targets not done: first those another operator ended
+// ("17 already terminated by kim"), then the rest by outcome.
+func others(c map[actions.Outcome]int, taken []takenBy) string {
 	var parts []string
+	rest := maps.Clone(c)
+	for _, t := range taken {
+		parts = append(parts, fmt.Sprintf("%d already %s by %s", t.n, t.verb, t.by))
+		rest[t.outcome] -= t.n
+	}
 	for _, o := range []actions.Outcome{actions.Gone, actions.Skipped, actions.Failed} {
-		if c[o] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c[o], o))
+		if rest[o] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", rest[o], o))
 		}
 	}
 	if len(parts) == 0 {
@@ -254,9 +282,17 @@ type claims struct {
 
 func newClaims() *claims { return &claims{done: map[claimKey]claim{}, now: time.Now} }
 
+// takenBy counts the targets of one action that another operator had
+// already ended, by operator, verb and the outcome they were reported as.
+type takenBy struct {
+	by, verb string
+	outcome  actions.Outcome
+	n        int
+}
+
 // sessions records rep's done targets under who and annotates its gone and
-// skipped ones that another operator took first.
-func (c *claims) sessions(who string, rep actions.SessionReport) {
+// skipped ones that another operator took first, returning their counts.
+func (c *claims) sessions(who string, rep actions.SessionReport) []takenBy {
 	starts := make(map[int64]time.Time, len(rep.Plan.Targets))
 	for _, b := range rep.Plan.Targets {
 		starts[int64(b.PID)] = b.BackendStart
@@ -266,15 +302,15 @@ func (c *claims) sessions(who string, rep actions.SessionReport) {
 		verb = "cancelled"
 	}
 	server := rep.Plan.ServerName
-	c.settle(who, verb, rep.Results, func(id int64) claimKey { return claimKey{server: server, id: id, start: starts[id]} })
+	return c.settle(who, verb, rep.Results, func(id int64) claimKey { return claimKey{server: server, id: id, start: starts[id]} })
 }
 
-func (c *claims) redis(who string, rep actions.RedisReport) {
+func (c *claims) redis(who string, rep actions.RedisReport) []takenBy {
 	server := rep.Plan.ServerName
-	c.settle(who, "killed", rep.Results, func(id int64) claimKey { return claimKey{server: server, redis: true, id: id} })
+	return c.settle(who, "killed", rep.Results, func(id int64) claimKey { return claimKey{server: server, redis: true, id: id} })
 }
 
-func (c *claims) settle(who, verb string, results []actions.TargetResult, key func(int64) claimKey) {
+func (c *claims) settle(who, verb string, results []actions.TargetResult, key func(int64) claimKey) []takenBy {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -283,6 +319,7 @@ func (c *claims) settle(who, verb string, results []actions.TargetResult, key fu
 			delete(c.done, k)
 		}
 	}
+	var taken []takenBy
 	for i := range results {
 		r := &results[i]
 		k := key(r.ID)
@@ -296,7 +333,20 @@ func (c *claims) settle(who, verb string, results []actions.TargetResult, key fu
 					note = r.Reason + "; " + note
 				}
 				r.Reason = note
+				taken = countTaken(taken, takenBy{by: cl.by, verb: cl.verb, outcome: r.Outcome, n: 1})
 			}
 		}
 	}
+	return taken
+}
+
+// countTaken adds t to the count of the same operator, verb and outcome.
+func countTaken(taken []takenBy, t takenBy) []takenBy {
+	for i := range taken {
+		if x := &taken[i]; x.by == t.by && x.verb == t.verb && x.outcome == t.outcome {
+			x.n += t.n
+			return taken
+		}
+	}
+	return append(taken, t)
 }

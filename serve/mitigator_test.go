@@ -54,12 +54,12 @@ func TestAnnouncements(t *testing.T) {
 		rep.Results[i] = actions.TargetResult{ID: int64(i), Outcome: actions.Done}
 	}
 	rep.Results[23].Outcome = actions.Gone
-	if got, want := sessionAnnouncement("kim", rep), "kim terminated 23 sessions of talentflow-web (idle > 10m); 1 already gone"; got != want {
+	if got, want := sessionAnnouncement("kim", rep, nil), "kim terminated 23 sessions of talentflow-web (idle > 10m); 1 already gone"; got != want {
 		t.Fatalf("announcement %q, want %q", got, want)
 	}
 	rr := actions.RedisReport{Plan: actions.RedisPlan{Filter: actions.RedisFilter{Name: "analytics-cache-*"}},
 		Results: []actions.TargetResult{{ID: 7, Outcome: actions.Done}}}
-	if got := redisAnnouncement("kim", rr); got != "kim killed 1 Redis client (name analytics-cache-*)" {
+	if got := redisAnnouncement("kim", rr, nil); got != "kim killed 1 Redis client (name analytics-cache-*)" {
 		t.Fatalf("announcement %q", got)
 	}
 }
@@ -100,7 +100,7 @@ func TestFleetAnnouncementsAndClaimsNameTheServer(t *testing.T) {
 			Filter: actions.SessionFilter{App: "web"}}, Targets: []actions.Backend{{PID: 101, BackendStart: start}}}
 	}
 	onPrimary := actions.SessionReport{Plan: plan("primary"), Results: []actions.TargetResult{{ID: 101, Outcome: actions.Done}}}
-	if got, want := sessionAnnouncement("kim", onPrimary), "kim terminated 1 session of web on primary"; got != want {
+	if got, want := sessionAnnouncement("kim", onPrimary, nil), "kim terminated 1 session of web on primary"; got != want {
 		t.Fatalf("announcement %q, want %q", got, want)
 	}
 	c := newClaims()
@@ -112,7 +112,40 @@ func TestFleetAnnouncementsAndClaimsNameTheServer(t *testing.T) {
 	}
 	rr := actions.RedisReport{Plan: actions.RedisPlan{ServerName: "cache", Filter: actions.RedisFilter{Name: "leak-*"}},
 		Results: []actions.TargetResult{{ID: 7, Outcome: actions.Done}}}
-	if got, want := redisAnnouncement("kim", rr), "kim killed 1 Redis client (name leak-*) on cache"; got != want {
+	if got, want := redisAnnouncement("kim", rr, nil), "kim killed 1 Redis client (name leak-*) on cache"; got != want {
 		t.Fatalf("redis announcement %q, want %q", got, want)
+	}
+}
+
+// TestAnnouncementSaysWhoEndedThemFirst: when kim terminated 17 sessions
+// and marcus's terminate of the same ones finds them all gone, marcus's
+// announcement says kim had, not "marcus terminated 0 sessions".
+func TestAnnouncementSaysWhoEndedThemFirst(t *testing.T) {
+	c := newClaims()
+	start := time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
+	plan := actions.SessionPlan{Request: actions.SessionRequest{Kind: actions.Terminate,
+		Filter: actions.SessionFilter{App: "talentflow-web"}}}
+	done, gone := actions.SessionReport{Plan: plan}, actions.SessionReport{Plan: plan}
+	for i := range 18 {
+		plan.Targets = append(plan.Targets, actions.Backend{PID: int32(100 + i), BackendStart: start})
+	}
+	done.Plan, gone.Plan = plan, plan
+	for i := range 17 {
+		done.Results = append(done.Results, actions.TargetResult{ID: int64(100 + i), Outcome: actions.Done})
+		gone.Results = append(gone.Results, actions.TargetResult{ID: int64(100 + i), Outcome: actions.Gone})
+	}
+	if got, want := sessionAnnouncement("kim", done, c.sessions("kim", done)), "kim terminated 17 sessions of talentflow-web"; got != want {
+		t.Fatalf("kim's announcement %q, want %q", got, want)
+	}
+	if got, want := sessionAnnouncement("marcus", gone, c.sessions("marcus", gone)), "marcus: 17 already terminated by kim"; got != want {
+		t.Fatalf("marcus's announcement %q, want %q", got, want)
+	}
+	gone.Results = append(gone.Results, actions.TargetResult{ID: 117, Outcome: actions.Gone})
+	if got, want := sessionAnnouncement("sarah", gone, c.sessions("sarah", gone)), "sarah: 17 already terminated by kim, 1 already gone"; got != want {
+		t.Fatalf("sarah's announcement %q, want %q", got, want)
+	}
+	alone := actions.SessionReport{Plan: plan, Results: []actions.TargetResult{{ID: 117, Outcome: actions.Gone}}}
+	if got, want := sessionAnnouncement("kim", alone, nil), "kim: nothing left to act on (sessions of talentflow-web): 1 already gone"; got != want {
+		t.Fatalf("announcement %q, want %q", got, want)
 	}
 }

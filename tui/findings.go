@@ -92,9 +92,9 @@ func (m Model) onFindingsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, n.Bottom):
 		v.selectFinding(fs, len(fs)-1)
 	case key.Matches(msg, n.PageDown):
-		m.scrollFindings(fs, max(m.height-4, 1))
+		m.scrollFindings(fs, m.findingsPage())
 	case key.Matches(msg, n.PageUp):
-		m.scrollFindings(fs, -max(m.height-4, 1))
+		m.scrollFindings(fs, -m.findingsPage())
 	case key.Matches(msg, k.Act):
 		return m.actOnFinding(fs, mitigationIndex(msg.String()))
 	}
@@ -249,11 +249,20 @@ func (m *Model) previewGuardCmd(req actions.GuardRequest) tea.Cmd {
 // the status line and the keys.
 func (m *Model) findingsScreen(w, h int) block {
 	body := m.findingsBody(w, m.findingsBodyRoom()+1)
-	return stack(fitBlock([]string{m.titleBar(w)}, w, 1), body, m.footerView(w, 1), m.helpLine(w))
+	return stack(fitBlock([]string{m.titleBar(w)}, w, 1), body, m.footerView(w, m.findingsFooter()), m.helpLine(w))
 }
 
+// findingsFooter is the status line, or the lines the newest announcement
+// wraps to.
+func (m *Model) findingsFooter() int { return min(max(1, m.newsRoom()), max(m.height-4, 1)) }
+
 // findingsBodyRoom is how many lines of findings the screen shows.
-func (m *Model) findingsBodyRoom() int { return max(m.height-4, 1) }
+func (m *Model) findingsBodyRoom() int { return max(m.height-3-m.findingsFooter(), 1) }
+
+// findingsPage is how far PgDn moves: one line less than the room, since
+// the last line shown is the "… more lines" note, so the line it covers
+// is the first of the next page instead of never shown.
+func (m *Model) findingsPage() int { return max(m.findingsBodyRoom()-1, 1) }
 
 // findingsDoc is every finding as lines, with where each one starts.
 func (m *Model) findingsDoc(fs []analysis.Finding, w int) (lines []string, starts []int) {
@@ -333,28 +342,35 @@ func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []str
 	if selected {
 		cursor = ">"
 	}
+	plainSev := fmt.Sprintf("%-8s", strings.ToUpper(oneLine(f.Severity)))
 	head := fmt.Sprintf("%s %s %s", cursor, sev, m.st.bold.Render(oneLine(f.Title)))
+	if !f.Cleared.IsZero() {
+		plainSev = clearedMark(f.Cleared)
+		head = m.st.dim.Render(fmt.Sprintf("%s %s %s", cursor, plainSev, oneLine(f.Title)))
+	}
 	if selected {
-		head = m.st.selected.Render(fitLine(fmt.Sprintf("%s %-8s %s", cursor, strings.ToUpper(oneLine(f.Severity)), oneLine(f.Title)), w))
+		head = m.st.selected.Render(fitLine(fmt.Sprintf("%s %s %s", cursor, plainSev, oneLine(f.Title)), w))
 	}
 	lines := []string{head}
 	const indent = 13
 	vw := max(w-indent, 10)
 	field := func(label string, values []string, bullet bool) {
 		for i, val := range values {
-			prefix := ""
+			// A bullet's text wraps two cells narrower, so its hanging
+			// indent under the bullet never pushes a word past the edge.
+			first, rest, tw := "", "", vw
 			if bullet {
-				prefix = "• "
+				first, rest, tw = "• ", "  ", vw-2
 			}
-			for j, wl := range wrapText(prefix+oneLine(val), vw) {
-				lab := ""
+			for j, wl := range wrapText(oneLine(val), tw) {
+				lab, lead := "", rest
 				if i == 0 && j == 0 {
 					lab = label
 				}
-				if j > 0 && bullet {
-					wl = "  " + wl
+				if j == 0 {
+					lead = first
 				}
-				lines = append(lines, fmt.Sprintf("    %-8s %s", lab, wl))
+				lines = append(lines, fmt.Sprintf("    %-8s %s%s", lab, lead, wl))
 			}
 		}
 	}
@@ -373,6 +389,10 @@ func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []str
 	}
 	return lines
 }
+
+// clearedMark replaces the severity of a finding whose evidence stopped
+// holding, so it does not read like a live one while it is kept.
+func clearedMark(at time.Time) string { return "✓ cleared " + at.UTC().Format("15:04") }
 
 func (m *Model) sinceText(since time.Time) string {
 	if since.IsZero() {
@@ -478,8 +498,33 @@ func (m *Model) markFindingCursor(lines []string) []string {
 	if m.focus != focusFindings || m.mode != modeNormal || len(m.frame.Findings) == 0 {
 		return lines
 	}
-	sel := min(m.findings.sel, len(lines)-1)
+	sel := m.findingLineSel(len(lines))
 	out := slices.Clone(lines)
 	out[sel] = m.st.selected.Render("> " + ansi.Strip(lines[sel]))
 	return out
+}
+
+// findingLineSel is the finding under the header's cursor: the one chosen
+// (here or in the findings view), kept within the shown lines, so the line
+// marked is the one Enter opens and ↑/↓ always move a visible cursor.
+func (m *Model) findingLineSel(shown int) int {
+	m.findingsList() // re-resolves the chosen finding after a refresh
+	return max(0, min(m.findings.sel, shown-1))
+}
+
+// onFindingLineKey moves over the header's finding lines; Enter opens the
+// findings view on the one under the cursor.
+func (m Model) onFindingLineKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	fs := m.findingsList()
+	shown := min(len(fs), m.layout().findings)
+	sel := m.findingLineSel(shown)
+	switch {
+	case key.Matches(msg, m.keys.nav.Up):
+		m.findings.selectFinding(fs, sel-1)
+	case key.Matches(msg, m.keys.nav.Down):
+		m.findings.selectFinding(fs, min(sel+1, max(shown-1, 0)))
+	case key.Matches(msg, m.keys.sessions.Detail):
+		m.openFindings(sel)
+	}
+	return m, nil
 }

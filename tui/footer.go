@@ -3,38 +3,36 @@ package tui
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/slotwatch/slotwatch/actions"
 )
 
-// footerPane holds the last action's result, the latest announcement from
-// another served session and the recent audit entries.
+// footerPane holds the last action's result, the announcements from other
+// served sessions and the recent audit entries.
 type footerPane struct {
-	text       string
-	isError    bool
-	announced  string
-	announceAt time.Time
-	audit      []auditLine
+	text    string
+	isError bool
+	news    []announcement // oldest first; see announce.go
+	audit   []auditLine
 }
 
-// announceFor is how long an announcement ("kim terminated 22 sessions of
-// talentflow-web") stays in the status line: long enough to be read by
-// someone glancing at a war-room screen.
-const announceFor = 30 * time.Second
-
-func (f *footerPane) announce(text string, at time.Time) {
-	f.announced, f.announceAt = oneLine(text), at
-}
-
-// announcement is the announcement to show at now, if any.
-func (f *footerPane) announcement(now time.Time) (string, bool) {
-	if f.announced == "" || now.Sub(f.announceAt) >= announceFor {
-		return "", false
+// auditLines is the audit pane in rows lines: its title and the newest
+// entries that fit.
+func (m *Model) auditLines(w, rows int) []string {
+	lines := []string{m.st.bold.Render(" Audit (newest last)")}
+	entries := m.footer.audit
+	if room := rows - 1; len(entries) > room {
+		entries = entries[len(entries)-max(room, 0):]
 	}
-	return f.announceAt.UTC().Format("15:04:05") + " " + f.announced, true
+	for _, e := range entries {
+		lines = append(lines, "  "+e.at+" "+e.text)
+	}
+	if len(entries) == 0 {
+		lines = append(lines, m.st.dim.Render("  no action yet"))
+	}
+	return []string(fitBlock(lines, w, rows))
 }
 
 // auditLine is one audit entry as the pane shows it.
@@ -61,27 +59,22 @@ func (m *Model) auditCmd() tea.Cmd {
 }
 
 func (m *Model) footerView(w, h int) block {
+	// Announcements take the status line: the war room hears every action,
+	// and the audit pane above keeps its rows (the layout adds theirs).
+	news := m.newsBlock(w, h)
+	auditRows := h - 1
+	if len(news) > 0 {
+		auditRows = h - len(news)
+	}
 	var lines []string
-	if h > 1 {
-		lines = append(lines, m.st.bold.Render(" Audit (newest last)"))
-		room := h - 2
-		entries := m.footer.audit
-		if len(entries) > room {
-			entries = entries[len(entries)-room:]
-		}
-		for _, e := range entries {
-			lines = append(lines, "  "+e.at+" "+e.text)
-		}
-		if len(entries) == 0 {
-			lines = append(lines, m.st.dim.Render("  no action yet"))
-		}
-		lines = fitBlock(lines, w, h-1)
+	if h > 1 && auditRows > 0 {
+		lines = m.auditLines(w, auditRows)
+	}
+	if len(news) > 0 {
+		return fitBlock(append(lines, news...), w, h)
 	}
 	status := m.footer.text
-	announced, isNews := m.footer.announcement(m.now)
 	switch {
-	case isNews:
-		status = m.st.warning.Render("ANNOUNCE ") + announced
 	case status == "" && len(m.footer.audit) > 0 && h == 1:
 		last := m.footer.audit[len(m.footer.audit)-1]
 		status = "last action " + last.at + " " + last.text

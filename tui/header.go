@@ -478,8 +478,7 @@ func severityRank(s string) int {
 }
 
 func (m *Model) findingLines(n int) []string {
-	fs := slices.Clone(m.frame.Findings)
-	slices.SortStableFunc(fs, func(a, b analysis.Finding) int { return severityRank(a.Severity) - severityRank(b.Severity) })
+	fs := sortFindings(m.frame.Findings)
 	others := m.fleet.othersFindings
 	if len(fs) == 0 {
 		if others > 0 {
@@ -497,6 +496,9 @@ func (m *Model) findingLines(n int) []string {
 			sev = m.st.critical.Render(sev)
 		}
 		line := fmt.Sprintf("FINDING %s %s", sev, oneLine(f.Title))
+		if !f.Cleared.IsZero() {
+			line = m.st.dim.Render(clearedMark(f.Cleared) + " " + oneLine(f.Title))
+		}
 		if f.About != "" {
 			line += " — " + oneLine(f.About)
 		}

@@ -80,10 +80,12 @@ func stack(blocks ...block) block {
 
 func (b block) String() string { return strings.Join(b, "\n") }
 
-// wrapText wraps plain text to w cells, breaking long words.
+// wrapText wraps plain text to w cells at spaces, breaking only words
+// longer than a line. Not ansi.Wrap with ',' as a breakpoint: it lets a
+// word ending in a comma run one cell past w, which the screen then cuts.
 func wrapText(s string, w int) []string {
 	if w <= 0 {
 		return nil
 	}
-	return strings.Split(ansi.Wrap(s, w, " ,"), "\n")
+	return strings.Split(ansi.Hardwrap(ansi.Wordwrap(s, w, ""), w, true), "\n")
 }

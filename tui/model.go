@@ -298,22 +298,6 @@ func (m Model) onNormalKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m.onSessionsKey(msg)
 }
 
-// onFindingLineKey moves over the header's finding lines; Enter opens the
-// findings view on the one under the cursor.
-func (m Model) onFindingLineKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	fs := m.findingsList()
-	shown := min(len(fs), m.layout().findings)
-	switch {
-	case key.Matches(msg, m.keys.nav.Up):
-		m.findings.selectFinding(fs, m.findings.sel-1)
-	case key.Matches(msg, m.keys.nav.Down):
-		m.findings.selectFinding(fs, min(m.findings.sel+1, max(shown-1, 0)))
-	case key.Matches(msg, m.keys.sessions.Detail):
-		m.openFindings(m.findings.sel)
-	}
-	return m, nil
-}
-
 func (m Model) onHelpKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	h := m.keys.help
 	switch {

@@ -38,6 +38,15 @@ func (m *Model) layout() layout {
 	if n := m.fleet.rowsWanted(); n > 0 {
 		l.fleet = min(n, fleetBudget(h))
 	}
+	// Announcements take the status line; the audit pane above it keeps
+	// its rows, so every viewer sees both the news and the shared log.
+	if n := m.newsRoom(); n > 0 {
+		if l.footer > 1 {
+			l.footer += n - 1
+		} else {
+			l.footer = n
+		}
+	}
 	// title, PG, Redis lines and the help line.
 	l.sessions = h - 4 - l.fleet - l.alerts - l.findings - l.middle - l.footer
 	return l
