@@ -95,6 +95,9 @@ func (s *Server) publicKeyHandler(ctx ssh.Context, key ssh.PublicKey) bool {
 	}
 	i := slices.IndexFunc(keys, func(k authorizedKey) bool { return ssh.KeysEqual(k.key, key) })
 	if i < 0 {
+		// A client offers its keys one by one: each refusal is a line, so
+		// the log shows which key someone tried from where.
+		s.logf("refused key %s from %s: it is not in %s", gossh.FingerprintSHA256(key), ctx.RemoteAddr(), s.cfg.AuthorizedKeys)
 		return false
 	}
 	perms := ctx.Permissions()

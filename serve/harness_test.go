@@ -33,6 +33,7 @@ type testServer struct {
 	audit string
 	stop  context.CancelCauseFunc
 	done  chan struct{}
+	log   *logWriter
 }
 
 func newKey(t testing.TB) gossh.Signer {
@@ -55,7 +56,7 @@ func authorizedLine(name string, k gossh.Signer) string {
 func startServer(t *testing.T, stall time.Duration, names ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
-	ts := &testServer{t: t, keys: map[string]gossh.Signer{}, akeys: filepath.Join(dir, "authorized_keys"),
+	ts := &testServer{t: t, log: testLog(t), keys: map[string]gossh.Signer{}, akeys: filepath.Join(dir, "authorized_keys"),
 		audit: filepath.Join(dir, "audit.jsonl"), done: make(chan struct{})}
 	var file strings.Builder
 	file.WriteString("# the war room\n\n")
@@ -89,7 +90,7 @@ func startServer(t *testing.T, stall time.Duration, names ...string) *testServer
 	svc := actions.NewService(sim.PGDriver(), sim.RedisDriver(), actions.DefaultPolicy(), audit, actions.Operator{})
 	ts.srv, err = Listen(Config{Listen: "127.0.0.1:0", HostKey: filepath.Join(dir, "state", "host_key"),
 		AuthorizedKeys: ts.akeys, Operators: []string{"kim"}, Frames: frames, Actions: actions.SingleFleet(svc),
-		Dashboard: tui.Options{Mode: tui.ModeDemo, Title: "TalentFlow incident (simulated)"}, StallTimeout: stall, Log: testLog(t)})
+		Dashboard: tui.Options{Mode: tui.ModeDemo, Title: "TalentFlow incident (simulated)"}, StallTimeout: stall, Log: ts.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,12 +226,36 @@ func (b *screenBuffer) text() string {
 	return ansiRE.ReplaceAllString(b.buf.String(), " ")
 }
 
-// testLog sends the server's log lines to the test log.
+// testLog sends the server's log lines to the test log and keeps them.
 func testLog(t *testing.T) *logWriter { return &logWriter{t: t} }
 
-type logWriter struct{ t *testing.T }
+type logWriter struct {
+	t     *testing.T
+	mu    sync.Mutex
+	lines []string
+}
 
 func (w *logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
+	line := strings.TrimSpace(string(p))
+	w.t.Log(line)
+	w.mu.Lock()
+	w.lines = append(w.lines, line)
+	w.mu.Unlock()
 	return len(p), nil
+}
+
+// has reports whether some log line contains every one of parts.
+func (w *logWriter) has(parts ...string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, line := range w.lines {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -81,6 +82,29 @@ type Server struct {
 	mu       sync.Mutex
 	stopping string // why the server stops; "" while serving
 	sessions sync.WaitGroup
+}
+
+// SSHCommand is the line an engineer types to connect: the listening port
+// and, when the server listens on every interface, this machine's name.
+func (s *Server) SSHCommand() string { return sshCommand(s.Addr().String()) }
+
+func sshCommand(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "ssh " + addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if name, err := os.Hostname(); err == nil && name != "" {
+			host = name
+		}
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "22" {
+		return "ssh " + host
+	}
+	return "ssh -p " + port + " " + host
 }
 
 // Listen checks the configuration, loads (or creates) the host key and

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -67,6 +68,16 @@ func TestUnknownKeyRejectedAndKeysReread(t *testing.T) {
 		c.Close()
 		t.Fatal("an unknown key was let in")
 	}
+	if fp := gossh.FingerprintSHA256(ts.keys["eve"].PublicKey()); !ts.log.has("refused key "+fp, "from 127.0.0.1:") {
+		t.Fatalf("the serve log has no line for the refused key %s and its address", fp)
+	}
+	_, port, err := net.SplitHostPort(ts.srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ts.srv.SSHCommand(), "ssh -p "+port+" 127.0.0.1"; got != want {
+		t.Fatalf("the start line says %q, want %q", got, want)
+	}
 	f, err := os.OpenFile(ts.akeys, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +91,18 @@ func TestUnknownKeyRejectedAndKeysReread(t *testing.T) {
 		t.Fatalf("a key added to the file was refused: %v", err)
 	}
 	c.Close()
+}
+
+// TestSSHCommandIsTheRealOne: the start line names the listening port,
+// and this machine's name instead of an unspecified address.
+func TestSSHCommandIsTheRealOne(t *testing.T) {
+	host, _ := os.Hostname()
+	for addr, want := range map[string]string{"0.0.0.0:2222": "ssh -p 2222 " + host, "[::]:2222": "ssh -p 2222 " + host,
+		"[::1]:2222": "ssh -p 2222 [::1]", "10.1.2.3:22": "ssh 10.1.2.3"} {
+		if got := sshCommand(addr); got != want {
+			t.Errorf("listening on %s the start line says %q, want %q", addr, got, want)
+		}
+	}
 }
 
 // TestWarRoom: an operator and a viewer see the same incident and each

@@ -178,8 +178,8 @@ func serveSessions(ctx context.Context, env *environment, s *settings, cfg colle
 		errorSentence(env, err)
 		return exitError
 	}
-	fmt.Fprintf(env.stderr, "slotwatch: serving the dashboard on %s (ssh -p PORT HOST); %d operator keys configured. SIGTERM or SIGHUP ends every session.\n",
-		srv.Addr(), len(s.Serve.Operators))
+	fmt.Fprintf(env.stderr, "slotwatch: serving the dashboard on %s: connect with `%s`; %d operator keys configured. SIGTERM or SIGHUP ends every session.\n",
+		srv.Addr(), srv.SSHCommand(), len(s.Serve.Operators))
 	if err := srv.Serve(ctx); err != nil {
 		errorSentence(env, err)
 		return exitError
