@@ -160,12 +160,14 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.Probe != nil {
+	// The probe and jobs default to the PostgreSQL target's DSN: its error
+	// is said once.
+	if c.Probe != nil && (c.PG == nil || c.Probe.DSN != c.PG.DSN) {
 		if _, err := parsePGConfig(c.Probe.DSN, "probe DSN (probe.dsn)"); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if c.Jobs != nil {
+	if c.Jobs != nil && (c.PG == nil || c.Jobs.DSN != c.PG.DSN) {
 		if _, err := parsePGConfig(c.Jobs.DSN, "jobs DSN (jobs.dsn)"); err != nil {
 			errs = append(errs, err)
 		}
@@ -218,9 +220,15 @@ func (c Config) Empty() bool {
 		len(c.MorePG) == 0 && len(c.MoreRedis) == 0
 }
 
+// InvalidTargetError is a DSN or URL that cannot be used as written: the
+// caller's input is wrong (a command exits 2), not the server.
+type InvalidTargetError struct{ sentence string }
+
+func (e *InvalidTargetError) Error() string { return e.sentence }
+
 // invalidTarget says why raw was rejected, with no part of its password:
 // parsers quote their input.
 // Extra secrets are scrubbed as well.
 func invalidTarget(what, raw string, err error, secrets ...string) error {
-	return fmt.Errorf("the %s %s is not valid: %s; fix it and try again", what, RedactDSN(raw), scrub(RedactError(raw, err), secrets...))
+	return &InvalidTargetError{fmt.Sprintf("the %s %s is not valid: %s; fix it and try again", what, RedactDSN(raw), scrub(RedactError(raw, err), secrets...))}
 }

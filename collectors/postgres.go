@@ -453,6 +453,12 @@ func connectPG(ctx context.Context, dsn, appName string, statementTimeout, conne
 }
 
 func parsePGConfig(dsn, what string) (*pgx.ConnConfig, error) {
+	if scheme, _, isURL := strings.Cut(dsn, "://"); isURL && !strings.ContainsAny(scheme, " =") {
+		if low := strings.ToLower(scheme); low != "postgres" && low != "postgresql" {
+			return nil, &InvalidTargetError{fmt.Sprintf("the %s %s has the scheme %s, which is not PostgreSQL's; write postgres://…, postgresql://… or key=value settings",
+				what, RedactDSN(dsn), scheme)}
+		}
+	}
 	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, invalidTarget(what, dsn, unwrapParse(err))
@@ -460,7 +466,7 @@ func parsePGConfig(dsn, what string) (*pgx.ConnConfig, error) {
 	if hostHasAt(cc) {
 		// pgx splits the user info at the first '@': the rest of the
 		// password became the host name.
-		return nil, fmt.Errorf("the %s %s is not valid: %s; fix it and try again", what, RedactDSN(dsn), encodeAdvice('@'))
+		return nil, &InvalidTargetError{fmt.Sprintf("the %s %s is not valid: %s; fix it and try again", what, RedactDSN(dsn), encodeAdvice('@'))}
 	}
 	return cc, nil
 }

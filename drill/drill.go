@@ -115,7 +115,21 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// ConfigError is a drill configuration that cannot run as given: the
+// caller's input is wrong, not a server (a command exits 2).
+type ConfigError struct{ err error }
+
+func (e *ConfigError) Error() string { return e.err.Error() }
+func (e *ConfigError) Unwrap() error { return e.err }
+
 func (c Config) validate() error {
+	if err := c.check(); err != nil {
+		return &ConfigError{err}
+	}
+	return nil
+}
+
+func (c Config) check() error {
 	switch {
 	case c.PGDSN == "":
 		return errors.New("the drill needs a PostgreSQL server DSN to run against")

@@ -212,7 +212,6 @@ func validateTargets(t actionTargets, needPG, needRedis bool) error {
 			cfg.MoreRedis = append(cfg.MoreRedis, r)
 		}
 	}
-	// exit 1, as snapshot and watch exit for the same DSN
 	return cfg.Validate()
 }
 
@@ -225,10 +224,11 @@ func (u usageError) Unwrap() error { return u.error }
 func exitFor(env *environment, err error) int {
 	errorSentence(env, err)
 	var u usageError
+	var invalid *collectors.InvalidTargetError
 	switch {
 	case actions.IsRefused(err):
 		return exitRefused
-	case errors.As(err, &u):
+	case errors.As(err, &u), errors.As(err, &invalid):
 		return exitUsage
 	default:
 		return exitError

@@ -28,8 +28,7 @@ func (t *targetFlags) collect(env *environment) (s *settings, cfg collectors.Con
 		fmt.Fprintln(env.stderr, "slotwatch: to try the console without servers, run `slotwatch demo`.")
 		return nil, cfg, exitUsage, true
 	case err != nil:
-		errorSentence(env, err)
-		return nil, cfg, exitError, true
+		return nil, cfg, exitFor(env, err), true
 	}
 	return s, cfg, exitOK, false
 }

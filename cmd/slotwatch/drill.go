@@ -69,7 +69,8 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 	started := time.Now()
 	if err := drill.Run(ctx, cfg); err != nil {
 		errorSentence(env, err)
-		if errors.Is(err, errNoConfirmation) {
+		var invalid *drill.ConfigError
+		if errors.Is(err, errNoConfirmation) || errors.As(err, &invalid) {
 			return exitUsage
 		}
 		if errors.Is(err, drill.ErrNotOurs) || errors.Is(err, drill.ErrDeclined) {

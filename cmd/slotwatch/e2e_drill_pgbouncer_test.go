@@ -89,7 +89,7 @@ func TestDrillThroughPgBouncerEndToEnd(t *testing.T) {
 func TestDrillThroughRefusesExhaust(t *testing.T) {
 	code, _, errOut := e2eRun(context.Background(), t, "drill", "--pg", "postgres://x@127.0.0.1:1/db", "--through", "postgres://127.0.0.1:1/db",
 		"--exhaust", "--no-redis")
-	if code != exitError || !strings.Contains(errOut, "exhausting takes PostgreSQL's slots") {
+	if code != exitUsage || !strings.Contains(errOut, "exhausting takes PostgreSQL's slots") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }

@@ -118,6 +118,9 @@ func guardRequest(pos []string, role string, subsecond bool) (actions.GuardReque
 		if !knownGuard(req.Setting) {
 			return req, verb, fmt.Errorf("unknown guard %q: use one of %s", pos[1], strings.Join(actions.Guards(), ", "))
 		}
+		if req.Setting != actions.GuardRedisTimeout && role == "" {
+			return req, verb, fmt.Errorf("%s is set per role: name the role with --role ROLE (for example the application's, --role talentflow)", req.Setting)
+		}
 	}
 	if n == 3 {
 		v, err := guardValue(req.Setting, pos[2], subsecond)

@@ -333,7 +333,7 @@ func testSnapshotFailures(t *testing.T, p *testserver.Postgres) {
 		t.Errorf("no targets: exit %d, stderr %q", code, stderr)
 	}
 	code, _, stderr = snapRun(t, "snapshot", "--pg", "postgres://app:Sup3rSecret@host:notaport/db")
-	if code != exitError || !strings.Contains(stderr, "is not valid") || strings.Contains(stderr, "Sup3rSecret") {
+	if code != exitUsage || !strings.Contains(stderr, "is not valid") || strings.Contains(stderr, "Sup3rSecret") {
 		t.Errorf("bad DSN: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -120,6 +120,7 @@ func terminate(ctx context.Context, env *environment, svc *actions.Fleet, req ac
 		}
 		return previewSessions(env, plan, yes, asJSON, showSQL)
 	}
+	missing := sayMissingPIDs(env, plan)
 	report, err := svc.ExecuteSessions(ctx, plan)
 	if asJSON {
 		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
@@ -130,7 +131,39 @@ func terminate(ctx context.Context, env *environment, svc *actions.Fleet, req ac
 	if err != nil {
 		return exitFor(env, err)
 	}
+	if missing {
+		return max(resultExit(report.Results), exitError)
+	}
 	return resultExit(report.Results)
+}
+
+// sayMissingPIDs names each requested pid that is not a client session the
+// plan could find, and reports whether there was one: a pid asked for by
+// number that cannot be acted on is an error, never "nothing to do".
+func sayMissingPIDs(env *environment, plan actions.SessionPlan) bool {
+	found, server := map[int32]bool{}, map[int32]string{}
+	for _, b := range plan.Targets {
+		found[b.PID] = true
+	}
+	for _, x := range plan.Excluded {
+		if t := x.Backend.BackendType; t != "" && t != "client backend" {
+			server[x.Backend.PID] = t
+			continue
+		}
+		found[x.Backend.PID] = true
+	}
+	missing := false
+	for _, pid := range plan.Request.Filter.PIDs {
+		switch {
+		case server[pid] != "":
+			fmt.Fprintf(env.stderr, "slotwatch: pid %d is not a client session on %s but a server process (%s); nothing was sent to it.\n", pid, plan.Server, server[pid])
+			missing = true
+		case !found[pid]:
+			fmt.Fprintf(env.stderr, "slotwatch: pid %d is not a client session on %s (gone already, or outside the other filters); nothing was sent to it.\n", pid, plan.Server)
+			missing = true
+		}
+	}
+	return missing
 }
 
 // previewSessions prints a plan that is not executed: a preview, or a plan
@@ -144,6 +177,8 @@ func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON, sh
 	switch {
 	case len(plan.Targets) == 0 && onlyIdleForCancel(plan.Excluded):
 		fmt.Fprintln(env.stderr, "slotwatch: the matching sessions are idle, where cancel has no effect; run without --cancel to terminate them.")
+	case len(plan.Targets) == 0 && sayMissingPIDs(env, plan):
+		return exitError
 	case len(plan.Targets) == 0 && len(plan.Excluded) > 0:
 		fmt.Fprintln(env.stderr, "slotwatch: every matching session is protected by the safety policy; nothing to do.")
 		return exitRefused

@@ -189,6 +189,26 @@ func (m *mitigationServers) testTerminateRefusals(t *testing.T) {
 	if !slices.Equal(phases, want) || len(es[2].Failed) != 1 {
 		t.Fatalf("audit phases %v, want %v (read-only refusal, then the failed attempt)", phases, want)
 	}
+
+	// A pid asked for by number that is not a client session is an error
+	// that says so, with --yes or without: a server process, a pid that
+	// does not exist.
+	worker := m.pg.Psql(t, "postgres", "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+	for _, pid := range []string{worker, "2147483000"} {
+		for _, yes := range []bool{true, false} {
+			args := []string{"terminate", "--pg", dsn, "--audit-log", filepath.Join(t.TempDir(), "a.jsonl"), "--pid", pid}
+			if yes {
+				args = append(args, "--yes")
+			}
+			code, _, errOut := mitRun(t, args...)
+			if code != exitError || !strings.Contains(errOut, "pid "+pid+" is not a client session") || strings.Contains(errOut, "nothing to do") {
+				t.Errorf("terminate --pid %s (yes %v): exit %d %q; want 1 saying it is not a client session", pid, yes, code, errOut)
+			}
+		}
+	}
+	if got := m.alive(t, victim, super); len(got) != 2 {
+		t.Fatalf("a terminate of a non-client pid killed something: alive %v", got)
+	}
 }
 
 func runCancelIdle(t *testing.T, dsn, audit string) (int, string, string) {
