@@ -75,6 +75,7 @@ func findings(in *input) []Finding {
 	out = append(out, overCapacity(in)...)
 	out = append(out, poolSaturated(in)...)
 	out = append(out, externalRuleFindings(in)...)
+	out = append(out, privilegeFindings(in)...)
 	return out
 }
 

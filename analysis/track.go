@@ -87,6 +87,12 @@ func (t *findingTracker) track(in *input, cur []Finding) []Finding {
 		if seen[k] {
 			continue
 		}
+		if tr.cleared.IsZero() && heldByPrivilege(in, &tr.last) {
+			held := tr.last
+			held.Evidence = append([]string{"held as last seen: " + in.snap.Postgres.PrivilegeGap()}, held.Evidence...)
+			cur = append(cur, held)
+			continue
+		}
 		if tr.cleared.IsZero() {
 			tr.cleared, tr.why = now, clearReason(in, &tr.last)
 		}
@@ -137,7 +143,7 @@ func clearReason(in *input, f *Finding) string {
 	source := map[string]string{
 		FindingPersistentConnections: collectors.SourcePostgres, FindingIdleInTxBlocker: collectors.SourcePostgres,
 		FindingConnectionsRefused: collectors.SourceProbe, FindingRedisClientLeak: collectors.SourceRedis,
-		FindingCheckThenInsertRace: collectors.SourceJobs,
+		FindingCheckThenInsertRace: collectors.SourceJobs, FindingBlindByPrivilege: collectors.SourcePostgres,
 	}[kind]
 	if source != "" && !sourceFresh(s, source) {
 		return fmt.Sprintf("no fresh data from %s, so the evidence cannot be confirmed", source)
@@ -167,6 +173,8 @@ func clearReason(in *input, f *Finding) string {
 		return "the group has no client left"
 	case FindingCheckThenInsertRace:
 		return "no row is over its limit any more"
+	case FindingBlindByPrivilege:
+		return fmt.Sprintf("every session is visible to %s again", f.About)
 	}
 	return "its evidence no longer holds"
 }

@@ -29,6 +29,7 @@ var alertStates = []analysis.AlertState{analysis.Inactive, analysis.Pending, ana
 var findingKinds = []string{
 	analysis.FindingPersistentConnections, analysis.FindingIdleInTxBlocker, analysis.FindingConnectionsRefused,
 	analysis.FindingRedisClientLeak, analysis.FindingCheckThenInsertRace, analysis.FindingExternalRuleInactive,
+	analysis.FindingBlindByPrivilege,
 }
 
 // SQLSTATE of a successful connection, for the probe outcome label.
