@@ -44,6 +44,34 @@ func TestMitigationCommands(t *testing.T) {
 	t.Run("guard", m.testGuard)
 	t.Run("PG* environment", m.testLibpqEnv)
 	t.Run("hostile names", m.testHostileNames)
+	t.Run("rows hidden by privilege", m.testHiddenRows)
+}
+
+// testHiddenRows: a role without pg_monitor cannot see other roles'
+// states, so a terminate by state says how many rows it could not read and
+// which grant is missing, exit 1, and signals nothing; after the grant the
+// same command ends the session.
+func (m *mitigationServers) testHiddenRows(t *testing.T) {
+	m.pg.Psql(t, "postgres", "CREATE ROLE monitor LOGIN; GRANT pg_signal_backend TO monitor")
+	victim := m.session(t, "web", "hidden-web")
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	args := []string{"terminate", "--pg", m.pg.DSNFor("monitor", "talentflow"), "--audit-log", audit,
+		"--app", "hidden-web", "--state", "idle", "--yes"}
+	code, out, errOut := mitRun(t, args...)
+	if code != exitError || !strings.Contains(errOut+out, "hidden from role monitor: GRANT pg_monitor TO monitor") ||
+		strings.Contains(errOut+out, "no session matches") {
+		t.Fatalf("terminate over hidden rows: exit %d\n%s%s\nwant 1 naming the hidden rows and the grant", code, out, errOut)
+	}
+	if len(m.alive(t, victim)) != 1 {
+		t.Fatal("a terminate that could not read the rows signalled one")
+	}
+	m.pg.Psql(t, "postgres", "GRANT pg_monitor TO monitor")
+	if code, out, errOut := mitRun(t, args...); code != exitOK || !strings.Contains(out, "done 1,") {
+		t.Fatalf("after GRANT pg_monitor: exit %d\n%s%s", code, out, errOut)
+	}
+	if len(m.alive(t, victim)) != 0 {
+		t.Fatal("after GRANT pg_monitor the idle session is still there")
+	}
 }
 
 // session opens a session as user with application_name app, runs setup
