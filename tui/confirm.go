@@ -269,7 +269,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.footer.setError("guard "+p.Setting, msg.err)
 		case msg.result.Outcome == actions.Done:
 			m.footer.setText(fmt.Sprintf("guard %s%s set to %s (was %s); guard revert undoes it.", p.Setting,
-				forRole(p.Role), actions.ShowValue(p.New), actions.ShowValue(p.Current)))
+				forRole(p.Role), actions.ShowGuardValue(p.Setting, p.New), actions.ShowGuardValue(p.Setting, p.Current)))
 		default:
 			m.footer.setText(fmt.Sprintf("guard %s: %s %s", p.Setting, msg.result.Outcome, oneLine(msg.result.Reason)))
 		}
@@ -458,8 +458,8 @@ func (m *Model) dialogView(w, h int) block {
 		p := d.guard
 		verb = "set"
 		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM GUARD %s%s on %s", p.Setting, forRole(p.Role), onServer(d.serverName, p.Server)))
-		wrap(plain, "Current:   ", actions.ShowValue(p.Current))
-		wrap(plain, "New:       ", actions.ShowValue(p.New))
+		wrap(plain, "Current:   ", actions.ShowGuardValue(p.Setting, p.Current))
+		wrap(plain, "New:       ", actions.ShowGuardValue(p.Setting, p.New))
 		statement(p.Statement)
 		for _, n := range p.Notes {
 			wrap(m.st.warning.Render, "Note: ", n)
@@ -528,7 +528,7 @@ func (m *Model) guardNodeLines(p *actions.GuardPlan) []string {
 	}
 	body := []string{m.st.heading.Render(fmt.Sprintf("Nodes (%d)", len(p.Nodes)))}
 	for _, n := range p.Nodes {
-		body = append(body, fmt.Sprintf("  %-21s %s → %s", orDash(oneLine(n.Node)), actions.ShowValue(n.Current), actions.ShowValue(n.New)))
+		body = append(body, fmt.Sprintf("  %-21s %s → %s", orDash(oneLine(n.Node)), actions.ShowGuardValue(p.Setting, n.Current), actions.ShowGuardValue(p.Setting, n.New)))
 	}
 	return body
 }

@@ -189,7 +189,7 @@ func TestFlowFindingGuardRuns(t *testing.T) {
 	tm.Send(keyMsg("down"))
 	waitFor(t, tm, "3 of 4", "[2] set Redis timeout 300")
 	tm.Type("2")
-	waitFor(t, tm, "CONFIRM GUARD redis-timeout", "CONFIG SET timeout 300")
+	waitFor(t, tm, "CONFIRM GUARD redis-timeout", "CONFIG SET timeout 300", "New:       300s")
 	tm.Type("y")
 	waitFor(t, tm, "guard redis-timeout set to 300")
 	finish(t, tm)
