@@ -11,27 +11,35 @@ type column struct {
 	drop  int // 0 = never dropped
 	right bool
 	grow  bool
+	mid   bool // a name: cut in the middle (midCut), never at the end
+	min   int  // when set, the column narrows to min before any column is dropped
 }
 
 // fitColumns keeps the columns that fit in total cells (one space between
 // columns) and returns their indices with final widths.
 func fitColumns(cols []column, total, minGrow int) ([]int, []int) {
 	keep := make([]bool, len(cols))
-	for i := range keep {
-		keep[i] = true
+	width := make([]int, len(cols))
+	for i, c := range cols {
+		keep[i], width[i] = true, c.width
 	}
 	used := func() int {
 		n, k := 0, 0
 		for i, c := range cols {
 			if keep[i] {
-				n += c.width
+				n += width[i]
 				if c.grow {
-					n += minGrow - c.width
+					n += minGrow - width[i]
 				}
 				k++
 			}
 		}
 		return n + max(k-1, 0)
+	}
+	for i, c := range cols {
+		if over := used() - total; over > 0 && c.min > 0 && !c.grow {
+			width[i] = max(c.min, c.width-over)
+		}
 	}
 	for used() > total {
 		worst := -1
@@ -51,7 +59,7 @@ func fitColumns(cols []column, total, minGrow int) ([]int, []int) {
 		if !keep[i] {
 			continue
 		}
-		w := c.width
+		w := width[i]
 		if c.grow {
 			w = max(minGrow+rest, 1)
 		}
@@ -68,9 +76,12 @@ func renderRow(cols []column, idx, widths []int, values []string) string {
 		if k > 0 {
 			b.WriteByte(' ')
 		}
-		if cols[i].right {
+		switch {
+		case cols[i].right:
 			b.WriteString(rcol(values[i], widths[k]))
-		} else {
+		case cols[i].mid:
+			b.WriteString(midCut(values[i], widths[k]))
+		default:
 			b.WriteString(col(values[i], widths[k]))
 		}
 	}

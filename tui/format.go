@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
@@ -137,4 +139,24 @@ func rcol(s string, w int) string {
 		return fitLine(s, w)
 	}
 	return strings.Repeat(" ", w-len(s)) + s
+}
+
+// midCut fits a name into w cells by cutting its middle: names that share
+// a prefix (talentflow-web, talentflow-worker) differ at the end, so
+// "talen…-web" tells them apart where "talentflow-…" does not. Every name
+// column uses it; shorter names are padded like col.
+func midCut(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	sw := ansi.StringWidth(s)
+	if sw <= w {
+		return fitLine(s, w)
+	}
+	if w < 3 {
+		return fitLine(s, w)
+	}
+	head := w / 2 // the rest, and the ellipsis, go to the tail
+	tail := w - 1 - head
+	return fitLine(ansi.Truncate(s, head, "")+"…"+ansi.TruncateLeft(s, sw-tail, ""), w)
 }

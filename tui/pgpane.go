@@ -171,13 +171,13 @@ func (p *groupsPane) current() *collectors.SessionGroup {
 }
 
 var groupColumns = []column{
-	{title: "APPLICATION", width: 14, grow: true},
-	{title: "USER", width: 14, drop: 2},
-	{title: "CLIENT", width: 12, drop: 1},
-	{title: "DB", width: 10, drop: 3},
+	{title: "APPLICATION", width: 14, grow: true, mid: true},
+	{title: "USER", width: 14, drop: 2, mid: true},
+	{title: "CLIENT", width: 12, drop: 1, mid: true},
+	{title: "DB", width: 10, drop: 3, mid: true},
 	{title: "CONNS", width: 5, right: true},
 	{title: "IDLE", width: 4, right: true, drop: 4},
-	{title: "OLDEST", width: 7, right: true},
+	{title: "OLDEST", width: 6, right: true},
 }
 
 // groupKeyColumns read the four key columns of a group, in groupColumns order.

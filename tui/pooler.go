@@ -8,7 +8,7 @@ import (
 )
 
 var poolColumns = []column{
-	{title: "POOL", width: 14, grow: true},
+	{title: "POOL", width: 14, grow: true, mid: true},
 	{title: "CL ACT", width: 6, right: true, drop: 2},
 	{title: "WAIT", width: 5, right: true},
 	{title: "MAXWAIT", width: 7, right: true},

@@ -125,18 +125,18 @@ func (p *redisPane) noTargetText() string {
 // The name pattern takes the spare width: it is what tells a leaking
 // client apart (analytics-cache-#), while hosts are short addresses.
 var redisGroupColumns = []column{
-	{title: "HOST", width: 13},
-	{title: "NAME", width: 12, drop: 1, grow: true},
+	{title: "HOST", width: 13, mid: true, min: 9},
+	{title: "NAME", width: 12, drop: 1, grow: true, mid: true},
 	{title: "LIB", width: 9, drop: 3},
 	{title: "COUNT", width: 5, right: true},
-	{title: "/MIN", width: 6, right: true},
+	{title: "/MIN", width: 5, right: true},
 	{title: "MAX IDLE", width: 8, right: true, drop: 2},
 }
 
 var redisClientColumns = []column{
 	{title: "ID", width: 7, right: true},
-	{title: "ADDR", width: 21, grow: true},
-	{title: "NAME", width: 12, drop: 2},
+	{title: "ADDR", width: 21, grow: true, mid: true},
+	{title: "NAME", width: 12, drop: 2, mid: true},
 	{title: "LIB", width: 9, drop: 3},
 	{title: "AGE", width: 7, right: true, drop: 1},
 	{title: "IDLE", width: 7, right: true},
@@ -229,7 +229,7 @@ func (m *Model) redisView(w, h int) block {
 			g := &p.groups[i]
 			growth := "-"
 			if v, ok := collectors.RedisGroupGrowth(m.frame.Trend, g.Key()); ok {
-				growth = fmt.Sprintf("%+.1f", v)
+				growth = growthText(v)
 			}
 			vals = []string{orDash(g.Host), orDash(g.Name), orDash(g.LibName), strconv.Itoa(g.Count), growth,
 				dur(float64(g.MaxIdleSeconds))}
@@ -259,10 +259,10 @@ func (m *Model) redisView(w, h int) block {
 
 // In a cluster the client list says which node each client is on (ids
 // are per node).
-var redisClusterClientColumns = append(slices.Clone(redisClientColumns), column{title: "NODE", width: 14, drop: 1})
+var redisClusterClientColumns = append(slices.Clone(redisClientColumns), column{title: "NODE", width: 14, drop: 1, mid: true})
 
 var redisNodeColumns = []column{
-	{title: "NODE", width: 21, grow: true},
+	{title: "NODE", width: 21, grow: true, mid: true},
 	{title: "ROLE", width: 7, drop: 2},
 	{title: "CLIENTS", width: 7, right: true},
 	{title: "MAX", width: 6, right: true, drop: 1},
@@ -283,7 +283,7 @@ func nodeValues(n *collectors.RedisNodeStats) []string {
 }
 
 var jobColumns = []column{
-	{title: "JOB", width: 8},
+	{title: "JOB", width: 8, mid: true},
 	{title: "LABEL", width: 12, grow: true, drop: 1},
 	{title: "COUNT", width: 5, right: true},
 	{title: "LIMIT", width: 5, right: true},
@@ -319,4 +319,12 @@ func (m *Model) jobsView(w, h int) block {
 		lines = append(lines, m.st.dim.Render(" none over capacity "+ageText(st.age)+" ago"))
 	}
 	return fitBlock(lines, w, h)
+}
+
+// growthText is a group's clients per minute in at most five cells.
+func growthText(v float64) string {
+	if v >= 99.95 || v <= -9.95 {
+		return fmt.Sprintf("%+.0f", v)
+	}
+	return fmt.Sprintf("%+.1f", v)
 }

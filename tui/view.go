@@ -128,6 +128,9 @@ func (m *Model) middleView(w, h int) block {
 	}
 	rest := w - statesW - 2
 	groupsW := rest / 2
+	if w < 110 { // the Redis pane keeps its NAME column: groups' names are cut in the middle
+		groupsW = rest * 3 / 7
+	}
 	redisW := rest - groupsW
 	pgSt := m.status(collectors.SourcePostgres)
 	states := func(h int) block {
