@@ -156,10 +156,7 @@ func (m *Model) probeText() string {
 	if st.state == srcStale {
 		t += " " + m.st.critical.Render("STALE "+ageText(st.age))
 	}
-	if reason := probeReason(pr); reason != "" {
-		t += ": " + reason
-	}
-	return t
+	return t // the server's reason is in full in the alert area (probeReasonLines)
 }
 
 // probeReason is the server's message for a refused probe, never a
