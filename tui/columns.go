@@ -36,12 +36,29 @@ func fitColumns(cols []column, total, minGrow int) ([]int, []int) {
 		}
 		return n + max(k-1, 0)
 	}
-	for i, c := range cols {
-		if over := used() - total; over > 0 && c.min > 0 && !c.grow {
-			width[i] = max(c.min, c.width-over)
+	// shrink narrows the min columns by over cells if they can give that
+	// much (or if force): a column is dropped only when narrowing is not
+	// enough.
+	shrink := func(over int, force bool) bool {
+		room := 0
+		for i, c := range cols {
+			if keep[i] && c.min > 0 && !c.grow {
+				room += width[i] - c.min
+			}
 		}
+		if room < over && !force {
+			return false
+		}
+		for i, c := range cols {
+			if keep[i] && c.min > 0 && !c.grow && over > 0 {
+				give := min(width[i]-c.min, over)
+				width[i] -= give
+				over -= give
+			}
+		}
+		return true
 	}
-	for used() > total {
+	for used() > total && !shrink(used()-total, false) {
 		worst := -1
 		for i, c := range cols {
 			if keep[i] && c.drop > 0 && (worst < 0 || c.drop > cols[worst].drop) {
@@ -49,6 +66,7 @@ func fitColumns(cols []column, total, minGrow int) ([]int, []int) {
 			}
 		}
 		if worst < 0 {
+			shrink(used()-total, true)
 			break
 		}
 		keep[worst] = false

@@ -9,6 +9,9 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+
 	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
@@ -67,10 +70,16 @@ func sparklineTo(values []float64, width int, ceil float64) string {
 	}
 	top := ceil
 	for _, v := range values {
-		top = math.Max(top, v)
+		if !math.IsNaN(v) {
+			top = math.Max(top, v)
+		}
 	}
 	var b strings.Builder
 	for _, v := range values {
+		if math.IsNaN(v) { // no sample in this stretch of time
+			b.WriteByte(' ')
+			continue
+		}
 		i := 0
 		if top > 0 {
 			i = int(math.Round(math.Max(v, 0) / top * float64(len(sparkBars)-1)))
@@ -159,4 +168,54 @@ func midCut(s string, w int) string {
 	head := w / 2 // the rest, and the ellipsis, go to the tail
 	tail := w - 1 - head
 	return fitLine(ansi.Truncate(s, head, "")+"…"+ansi.TruncateLeft(s, sw-tail, ""), w)
+}
+
+// sparkSpan is how much time a sparkline covers whatever its width: the
+// whole trend window, so a narrow pane shows the same ten minutes as a wide
+// one, only coarser.
+const sparkSpan = analysis.TrendWindow
+
+// sparkSeries buckets the trend by time for a sparkline of width cells
+// covering at least sparkSpan: each cell is the highest value of its
+// stretch of time (so a one-sample spike stays visible), a stretch without
+// a sample is NaN (drawn blank), and stretches before the first sample are
+// left out, so a young history draws a short line as before. Buckets are
+// aligned to the clock, not to now, so a bar does not change as time
+// passes unless a sample in its stretch does. value reports false for a
+// point that has no sample of the series (its source failed).
+func sparkSeries(trend []collectors.Point, width int, value func(*collectors.Point) (float64, bool)) []float64 {
+	if width <= 0 || len(trend) == 0 {
+		return nil
+	}
+	step := int64(math.Ceil(sparkSpan.Seconds() / float64(width)))
+	last := bucketOf(trend[len(trend)-1].At, step)
+	first := last - int64(width) + 1
+	out := make([]float64, width)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	lowest := int64(width)
+	for i := range trend {
+		v, ok := value(&trend[i])
+		b := bucketOf(trend[i].At, step) - first
+		if !ok || b < 0 || b >= int64(width) {
+			continue
+		}
+		lowest = min(lowest, b)
+		if math.IsNaN(out[b]) || v > out[b] {
+			out[b] = v
+		}
+	}
+	if lowest == int64(width) {
+		return nil
+	}
+	return out[lowest:]
+}
+
+func bucketOf(t time.Time, step int64) int64 {
+	s := t.Unix()
+	if s < 0 {
+		return (s - step + 1) / step
+	}
+	return s / step
 }

@@ -35,12 +35,7 @@ func (m *Model) pgStates(w, h int) block {
 	}
 	sw := max(w-16, 0)
 	for _, r := range rows {
-		vals := make([]float64, 0, len(trend))
-		for _, p := range trend {
-			if p.PGOK {
-				vals = append(vals, float64(r.hist(p)))
-			}
-		}
+		vals := sparkSeries(trend, sw, func(p *collectors.Point) (float64, bool) { return float64(r.hist(*p)), p.PGOK })
 		lines = append(lines, fmt.Sprintf("  %-9s %3d %s", r.label, r.now, sparklineTo(vals, sw, float64(pg.Usable()))))
 	}
 	return fitBlock(lines, w, h)

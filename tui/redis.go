@@ -148,12 +148,6 @@ func (m *Model) redisTitle(w int) string {
 	if r == nil {
 		return "Redis not configured"
 	}
-	vals := make([]float64, 0, len(m.frame.Trend))
-	for _, p := range m.frame.Trend {
-		if p.RedisOK {
-			vals = append(vals, float64(p.RedisClients))
-		}
-	}
 	view := "groups"
 	switch m.redis.list {
 	case listClients:
@@ -166,7 +160,9 @@ func (m *Model) redisTitle(w int) string {
 	}
 	t := fmt.Sprintf("Redis %s %d/%d ", view, r.ConnectedClients, r.MaxClients)
 	// On the maxclients scale the bars say how close the limit is.
-	return t + sparklineTo(vals, max(w-ansi.StringWidth(t)-4, 0), float64(r.MaxClients))
+	sw := max(w-ansi.StringWidth(t)-4, 0)
+	vals := sparkSeries(m.frame.Trend, sw, func(p *collectors.Point) (float64, bool) { return float64(p.RedisClients), p.RedisOK })
+	return t + sparklineTo(vals, sw, float64(r.MaxClients))
 }
 
 // clientListNote says when CLIENT LIST is read less often than INFO, so an
@@ -205,7 +201,13 @@ func (m *Model) redisView(w, h int) block {
 	case p.list == listClients:
 		cols = redisClientColumns
 	}
-	idx, widths := fitColumns(cols, w-1, 8)
+	// The name grows before optional columns stay, except on the narrowest
+	// pane where it keeps a middle-cut stub rather than go.
+	minName := 8
+	if w >= 40 {
+		minName = 12
+	}
+	idx, widths := fitColumns(cols, w-1, minName)
 	titles := make([]string, len(cols))
 	for i, c := range cols {
 		titles[i] = c.title

@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
@@ -64,4 +65,16 @@ func (m *Model) stripLine(l layout) string {
 		parts = append(parts, m.st.dim.Render("no action yet"))
 	}
 	return " " + strings.Join(parts, " │ ")
+}
+
+// ruleActive says whether the alert rule's condition holds now (pending or
+// firing): the header colours a figure critical by the rule's own
+// threshold, as configured, so the colour and the alert never disagree.
+func (m *Model) ruleActive(name string) bool {
+	for _, a := range m.frame.Alerts {
+		if a.Name == name && (a.State == analysis.Pending || a.State == analysis.Firing) {
+			return true
+		}
+	}
+	return false
 }
