@@ -395,7 +395,7 @@ func (p *fleetPane) line(st styles, e fleetEntry, nameW, w int) string {
 	case r.Kind == collectors.SourceRedis:
 		kind = "Redis"
 	}
-	name := fitLine(oneLine(r.Name), nameW)
+	name := midCut(oneLine(r.Name), nameW)
 	head := fmt.Sprintf(" %s%s %s %-10s", mark, num, name, kind)
 	var parts []string
 	numW := 16 // "%5d/%-5d %3.0f%%"

@@ -75,9 +75,6 @@ func (m *Model) footerView(w, h int) block {
 	}
 	status := m.footer.text
 	switch {
-	case status == "" && len(m.footer.audit) > 0 && h == 1:
-		last := m.footer.audit[len(m.footer.audit)-1]
-		status = "last action " + last.at + " " + last.text
 	case status == "":
 		status = m.st.dim.Render("ready")
 	case m.footer.isError:

@@ -8,6 +8,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
+
 	"github.com/slotwatch/slotwatch/internal/termtext"
 )
 
@@ -115,4 +120,74 @@ func rcol(s string, w int) string {
 		return fitLine(s, w)
 	}
 	return strings.Repeat(" ", w-len(s)) + s
+}
+
+// midCut fits a name into w cells by cutting its middle: names that share
+// a prefix (talentflow-web, talentflow-worker) differ at the end, so
+// "talen…-web" tells them apart where "talentflow-…" does not. Every name
+// column uses it; shorter names are padded like col.
+func midCut(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	sw := ansi.StringWidth(s)
+	if sw <= w {
+		return fitLine(s, w)
+	}
+	if w < 3 {
+		return fitLine(s, w)
+	}
+	head := w / 2 // the rest, and the ellipsis, go to the tail
+	tail := w - 1 - head
+	return fitLine(ansi.Truncate(s, head, "")+"…"+ansi.TruncateLeft(s, sw-tail, ""), w)
+}
+
+// sparkSpan is how much time a sparkline covers whatever its width: the
+// whole trend window, so a narrow pane shows the same ten minutes as a wide
+// one, only coarser.
+const sparkSpan = analysis.TrendWindow
+
+// sparkSeries buckets the trend by time for a sparkline of width cells
+// covering at least sparkSpan: each cell is the highest value of its
+// stretch of time (so a one-sample spike stays visible), a stretch without
+// a sample is NaN (drawn blank), and stretches before the first sample are
+// left out, so a young history draws a short line as before. Buckets are
+// aligned to the clock, not to now, so a bar does not change as time
+// passes unless a sample in its stretch does. value reports false for a
+// point that has no sample of the series (its source failed).
+func sparkSeries(trend []collectors.Point, width int, value func(*collectors.Point) (float64, bool)) []float64 {
+	if width <= 0 || len(trend) == 0 {
+		return nil
+	}
+	step := int64(math.Ceil(sparkSpan.Seconds() / float64(width)))
+	last := bucketOf(trend[len(trend)-1].At, step)
+	first := last - int64(width) + 1
+	out := make([]float64, width)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	lowest := int64(width)
+	for i := range trend {
+		v, ok := value(&trend[i])
+		b := bucketOf(trend[i].At, step) - first
+		if !ok || b < 0 || b >= int64(width) {
+			continue
+		}
+		lowest = min(lowest, b)
+		if math.IsNaN(out[b]) || v > out[b] {
+			out[b] = v
+		}
+	}
+	if lowest == int64(width) {
+		return nil
+	}
+	return out[lowest:]
+}
+
+func bucketOf(t time.Time, step int64) int64 {
+	s := t.Unix()
+	if s < 0 {
+		return (s - step + 1) / step
+	}
+	return s / step
 }

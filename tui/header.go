@@ -115,7 +115,7 @@ func (m *Model) pgLine() string {
 	usable := pg.Usable()
 	p := pct(float64(pg.Used()), float64(usable))
 	used := fmt.Sprintf("%d/%d used", pg.Used(), usable)
-	if p >= 90 {
+	if m.ruleActive(analysis.RulePGConnectionLimit) {
 		used = m.st.critical.Render(used)
 	}
 	parts := []string{fmt.Sprintf("PG%s %s %s %.0f%% max %d", m.serverLabel(collectors.SourcePostgres), used,
@@ -157,10 +157,7 @@ func (m *Model) probeText() string {
 	if st.state == srcStale {
 		t += " " + m.st.critical.Render("STALE "+ageText(st.age))
 	}
-	if reason := probeReason(pr); reason != "" {
-		t += ": " + reason
-	}
-	return t
+	return t // the server's reason is in full in the alert area (probeReasonLines)
 }
 
 // probeReason is the server's message for a refused probe, never a
@@ -187,7 +184,7 @@ func (m *Model) redisLine() string {
 		r := m.frame.Snapshot.Redis
 		p := pct(float64(r.ConnectedClients), float64(r.MaxClients))
 		clients := fmt.Sprintf("Redis%s %d/%d clients %.0f%%", m.serverLabel(collectors.SourceRedis), r.ConnectedClients, r.MaxClients, p)
-		if r.MaxClients > 0 && p >= 80 {
+		if m.ruleActive(analysis.RuleRedisNearLimit) {
 			clients = m.st.critical.Render(clients)
 		}
 		parts = append(parts, clients)

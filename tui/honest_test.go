@@ -297,7 +297,7 @@ func TestProbeShowsServerReason(t *testing.T) {
 		pr.Error, pr.Reason = "connect failed", reason
 		f.Snapshot.Probe = &pr
 		v := newTestModel(t, Options{}, f, 200, 50).View()
-		if !strings.Contains(v, "probe FAIL 53300 3ms: "+reason) {
+		if !strings.Contains(v, "probe FAIL 53300 3ms") || !strings.Contains(v, "!! REFUSED  probe 53300: "+reason) {
 			t.Errorf("header lacks the server's reason %q:\n%s", reason, v)
 		}
 	}

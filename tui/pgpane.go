@@ -35,12 +35,7 @@ func (m *Model) pgStates(w, h int) block {
 	}
 	sw := max(w-16, 0)
 	for _, r := range rows {
-		vals := make([]float64, 0, len(trend))
-		for _, p := range trend {
-			if p.PGOK {
-				vals = append(vals, float64(r.hist(p)))
-			}
-		}
+		vals := sparkSeries(trend, sw, func(p *collectors.Point) (float64, bool) { return float64(r.hist(*p)), p.PGOK })
 		lines = append(lines, fmt.Sprintf("  %-9s %3d %s", r.label, r.now, sparklineTo(vals, sw, float64(pg.Usable()))))
 	}
 	lines = m.withHiddenState(lines, pg)
@@ -172,13 +167,13 @@ func (p *groupsPane) current() *collectors.SessionGroup {
 }
 
 var groupColumns = []column{
-	{title: "APPLICATION", width: 14, grow: true},
-	{title: "USER", width: 14, drop: 2},
-	{title: "CLIENT", width: 12, drop: 1},
-	{title: "DB", width: 10, drop: 3},
+	{title: "APPLICATION", width: 14, grow: true, mid: true},
+	{title: "USER", width: 14, drop: 2, mid: true},
+	{title: "CLIENT", width: 12, drop: 1, mid: true},
+	{title: "DB", width: 10, drop: 3, mid: true},
 	{title: "CONNS", width: 5, right: true},
 	{title: "IDLE", width: 4, right: true, drop: 4},
-	{title: "OLDEST", width: 7, right: true},
+	{title: "OLDEST", width: 6, right: true},
 }
 
 // groupKeyColumns read the four key columns of a group, in groupColumns order.
@@ -230,7 +225,7 @@ func (p *groupsPane) view(st styles, w, h int, focused bool) block {
 	for i, c := range cols {
 		titles[i] = c.title
 	}
-	lines = append(lines, st.heading.Render(fitLine(" "+renderRow(cols, idx, widths, titles), w)))
+	lines = append(lines, st.heading.Render(fitLine(" "+renderTitles(cols, idx, widths, titles), w)))
 	rows := max(h-2, 0)
 	off := max(0, p.cursor-rows+1)
 	for i := off; i < len(p.groups) && i < off+rows; i++ {

@@ -8,7 +8,7 @@ import (
 )
 
 var poolColumns = []column{
-	{title: "POOL", width: 14, grow: true},
+	{title: "POOL", width: 14, grow: true, mid: true},
 	{title: "CL ACT", width: 6, right: true, drop: 2},
 	{title: "WAIT", width: 5, right: true},
 	{title: "MAXWAIT", width: 7, right: true},
@@ -32,7 +32,7 @@ func (m *Model) poolerView(w, h int) block {
 	lines := []string{m.st.bold.Render(title)}
 	idx, widths := fitColumns(poolColumns, w-1, 8)
 	titles := []string{"POOL", "CL ACT", "WAIT", "MAXWAIT", "SV ACT", "IDLE"}
-	lines = append(lines, m.st.heading.Render(fitLine(" "+renderRow(poolColumns, idx, widths, titles), w)))
+	lines = append(lines, m.st.heading.Render(fitLine(" "+renderTitles(poolColumns, idx, widths, titles), w)))
 	for _, p := range b.Pools {
 		if p.Database == "pgbouncer" {
 			continue // the admin console's own pseudo-pool

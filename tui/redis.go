@@ -125,18 +125,18 @@ func (p *redisPane) noTargetText() string {
 // The name pattern takes the spare width: it is what tells a leaking
 // client apart (analytics-cache-#), while hosts are short addresses.
 var redisGroupColumns = []column{
-	{title: "HOST", width: 13},
-	{title: "NAME", width: 12, drop: 1, grow: true},
+	{title: "HOST", width: 13, mid: true, min: 9},
+	{title: "NAME", width: 12, drop: 1, grow: true, mid: true},
 	{title: "LIB", width: 9, drop: 3},
 	{title: "COUNT", width: 5, right: true},
-	{title: "/MIN", width: 6, right: true},
+	{title: "/MIN", width: 5, right: true},
 	{title: "MAX IDLE", width: 8, right: true, drop: 2},
 }
 
 var redisClientColumns = []column{
 	{title: "ID", width: 7, right: true},
-	{title: "ADDR", width: 21, grow: true},
-	{title: "NAME", width: 12, drop: 2},
+	{title: "ADDR", width: 21, grow: true, mid: true},
+	{title: "NAME", width: 12, drop: 2, mid: true},
 	{title: "LIB", width: 9, drop: 3},
 	{title: "AGE", width: 7, right: true, drop: 1},
 	{title: "IDLE", width: 7, right: true},
@@ -147,12 +147,6 @@ func (m *Model) redisTitle(w int) string {
 	r := m.redis.stats
 	if r == nil {
 		return "Redis not configured"
-	}
-	vals := make([]float64, 0, len(m.frame.Trend))
-	for _, p := range m.frame.Trend {
-		if p.RedisOK {
-			vals = append(vals, float64(p.RedisClients))
-		}
 	}
 	view := "groups"
 	switch m.redis.list {
@@ -166,7 +160,9 @@ func (m *Model) redisTitle(w int) string {
 	}
 	t := fmt.Sprintf("Redis %s %d/%d ", view, r.ConnectedClients, r.MaxClients)
 	// On the maxclients scale the bars say how close the limit is.
-	return t + sparklineTo(vals, max(w-ansi.StringWidth(t)-4, 0), float64(r.MaxClients))
+	sw := max(w-ansi.StringWidth(t)-4, 0)
+	vals := sparkSeries(m.frame.Trend, sw, func(p *collectors.Point) (float64, bool) { return float64(p.RedisClients), p.RedisOK })
+	return t + sparklineTo(vals, sw, float64(r.MaxClients))
 }
 
 // clientListNote says when CLIENT LIST is read less often than INFO, so an
@@ -205,12 +201,18 @@ func (m *Model) redisView(w, h int) block {
 	case p.list == listClients:
 		cols = redisClientColumns
 	}
-	idx, widths := fitColumns(cols, w-1, 8)
+	// The name grows before optional columns stay, except on the narrowest
+	// pane where it keeps a middle-cut stub rather than go.
+	minName := 8
+	if w >= 40 {
+		minName = 12
+	}
+	idx, widths := fitColumns(cols, w-1, minName)
 	titles := make([]string, len(cols))
 	for i, c := range cols {
 		titles[i] = c.title
 	}
-	lines = append(lines, m.st.heading.Render(fitLine(" "+renderRow(cols, idx, widths, titles), w)))
+	lines = append(lines, m.st.heading.Render(fitLine(" "+renderTitles(cols, idx, widths, titles), w)))
 	rows := max(h-len(lines), 0)
 	off := max(0, p.cursor-rows+1)
 	for i := off; i < p.len() && i < off+rows; i++ {
@@ -229,7 +231,7 @@ func (m *Model) redisView(w, h int) block {
 			g := &p.groups[i]
 			growth := "-"
 			if v, ok := collectors.RedisGroupGrowth(m.frame.Trend, g.Key()); ok {
-				growth = fmt.Sprintf("%+.1f", v)
+				growth = growthText(v)
 			}
 			vals = []string{orDash(g.Host), orDash(g.Name), orDash(g.LibName), strconv.Itoa(g.Count), growth,
 				dur(float64(g.MaxIdleSeconds))}
@@ -259,10 +261,10 @@ func (m *Model) redisView(w, h int) block {
 
 // In a cluster the client list says which node each client is on (ids
 // are per node).
-var redisClusterClientColumns = append(slices.Clone(redisClientColumns), column{title: "NODE", width: 14, drop: 1})
+var redisClusterClientColumns = append(slices.Clone(redisClientColumns), column{title: "NODE", width: 14, drop: 1, mid: true})
 
 var redisNodeColumns = []column{
-	{title: "NODE", width: 21, grow: true},
+	{title: "NODE", width: 21, grow: true, mid: true},
 	{title: "ROLE", width: 7, drop: 2},
 	{title: "CLIENTS", width: 7, right: true},
 	{title: "MAX", width: 6, right: true, drop: 1},
@@ -283,7 +285,7 @@ func nodeValues(n *collectors.RedisNodeStats) []string {
 }
 
 var jobColumns = []column{
-	{title: "JOB", width: 8},
+	{title: "JOB", width: 8, mid: true},
 	{title: "LABEL", width: 12, grow: true, drop: 1},
 	{title: "COUNT", width: 5, right: true},
 	{title: "LIMIT", width: 5, right: true},
@@ -306,7 +308,7 @@ func (m *Model) jobsView(w, h int) block {
 	lines := []string{m.st.bold.Render(title)}
 	idx, widths := fitColumns(jobColumns, w-1, 6)
 	titles := []string{"JOB", "LABEL", "COUNT", "LIMIT", "EXCESS"}
-	lines = append(lines, m.st.heading.Render(fitLine(" "+renderRow(jobColumns, idx, widths, titles), w)))
+	lines = append(lines, m.st.heading.Render(fitLine(" "+renderTitles(jobColumns, idx, widths, titles), w)))
 	for _, c := range j.OverCapacity {
 		lines = append(lines, " "+renderRow(jobColumns, idx, widths, []string{orDash(c.ID), orDash(c.Label),
 			strconv.FormatInt(c.Count, 10), strconv.FormatInt(c.Limit, 10), "+" + strconv.FormatInt(c.Excess, 10)}))
@@ -319,4 +321,12 @@ func (m *Model) jobsView(w, h int) block {
 		lines = append(lines, m.st.dim.Render(" none over capacity "+ageText(st.age)+" ago"))
 	}
 	return fitBlock(lines, w, h)
+}
+
+// growthText is a group's clients per minute in at most five cells.
+func growthText(v float64) string {
+	if v >= 99.95 || v <= -9.95 {
+		return fmt.Sprintf("%+.0f", v)
+	}
+	return fmt.Sprintf("%+.1f", v)
 }

@@ -27,9 +27,9 @@ const (
 
 var sessionColumns = [numCols]column{
 	colPID:     {title: "PID", width: 7, right: true},
-	colUser:    {title: "USER", width: 14, drop: 5},
-	colApp:     {title: "APPLICATION", width: 16},
-	colClient:  {title: "CLIENT", width: 13, drop: 2},
+	colUser:    {title: "USER", width: 14, drop: 5, mid: true},
+	colApp:     {title: "APPLICATION", width: 16, mid: true},
+	colClient:  {title: "CLIENT", width: 13, drop: 2, mid: true},
 	colState:   {title: "STATE", width: 8},
 	colInState: {title: "IN STATE", width: 9, right: true},
 	colXact:    {title: "XACT", width: 8, right: true, drop: 3},
@@ -327,7 +327,7 @@ func (p *sessionsPane) view(st styles, w, h int, focused bool, filterLine string
 			titles[i] += map[bool]string{true: "▼", false: "▲"}[p.desc]
 		}
 	}
-	lines = append(lines, st.heading.Render(fitLine("  "+renderRow(sessionColumns[:], idx, widths, titles), w)))
+	lines = append(lines, st.heading.Render(fitLine("  "+renderTitles(sessionColumns[:], idx, widths, titles), w)))
 	end := min(len(p.rows), p.offset+h-2)
 	for i := p.offset; i < end; i++ {
 		s := &p.all[p.rows[i]]

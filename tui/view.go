@@ -16,6 +16,8 @@ const (
 type layout struct {
 	alerts, findings, middle, sessions, footer int
 	fleet                                      int // the fleet block's lines; 0 for a single target
+	probe                                      int // the probe's refusal reason, wrapped
+	strip                                      int // the jobs and audit strip when their panes do not fit
 }
 
 // layout splits the height: fixed header lines, alerts and findings grow
@@ -47,8 +49,12 @@ func (m *Model) layout() layout {
 			l.footer = n
 		}
 	}
+	l.probe = len(m.probeReasonLines(m.width))
+	if stripWanted(l) {
+		l.strip = len(m.stripLines(l, m.width))
+	}
 	// title, PG, Redis lines and the help line.
-	l.sessions = h - 4 - l.fleet - l.alerts - l.findings - l.middle - l.footer
+	l.sessions = h - 4 - l.fleet - l.probe - l.alerts - l.findings - l.middle - l.footer - l.strip
 	return l
 }
 
@@ -74,9 +80,10 @@ func (m Model) View() string {
 	l := m.layout()
 	header := append([]string{m.titleBar(w)}, m.fleet.view(m.st)...)
 	header = append(header, m.pgLine(), m.redisLine())
+	header = append(header, m.probeReasonLines(w)...)
 	header = append(header, m.alertLines(l.alerts)...)
 	header = append(header, m.findingLines(l.findings)...)
-	top := fitBlock(header, w, 3+l.fleet+l.alerts+l.findings)
+	top := fitBlock(header, w, 3+l.fleet+l.probe+l.alerts+l.findings)
 	bodyH := l.middle + l.sessions
 	var body block
 	switch m.mode {
@@ -89,7 +96,11 @@ func (m Model) View() string {
 	default:
 		body = stack(m.middleView(w, l.middle), m.sessionsView(w, l.sessions))
 	}
-	return stack(top, body, m.footerView(w, l.footer), m.helpLine(w)).String()
+	var strip block
+	if l.strip > 0 {
+		strip = fitBlock(m.stripLines(l, w), w, l.strip)
+	}
+	return stack(top, body, strip, m.footerView(w, l.footer), m.helpLine(w)).String()
 }
 
 // fleetBudget is how many lines the fleet block may take at height h;
@@ -137,6 +148,9 @@ func (m *Model) middleView(w, h int) block {
 	}
 	rest := w - statesW - 2
 	groupsW := rest / 2
+	if w < 110 { // the Redis pane keeps its NAME column: groups' names are cut in the middle
+		groupsW = rest * 3 / 7
+	}
 	redisW := rest - groupsW
 	pgSt := m.status(collectors.SourcePostgres)
 	states := func(h int) block {

@@ -76,6 +76,11 @@ func buildSlotwatch(t *testing.T) string {
 
 func startTmux(t *testing.T, name, command string) *tmuxSession {
 	t.Helper()
+	return startTmuxSized(t, name, command, 120, 40)
+}
+
+func startTmuxSized(t *testing.T, name, command string, w, h int) *tmuxSession {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end terminal test skipped in -short mode")
 	}
@@ -83,7 +88,7 @@ func startTmux(t *testing.T, name, command string) *tmuxSession {
 		t.Skip("tmux is not installed (scripts/test installs it)")
 	}
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("slotwatch-e2e-%d-%s", os.Getpid(), name), name: name}
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "120", "-y", "40", command); err != nil {
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), command); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
@@ -133,6 +138,30 @@ func TestDemoInTmux(t *testing.T) {
 		}
 	}
 
+	s.keys("q")
+	s.waitExit()
+}
+
+// TestDemoAt80x24InTmux: on the smallest supported terminal the job over
+// capacity, the last action and the probe's whole refusal reason are on
+// the real binary's screen.
+func TestDemoAt80x24InTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end terminal test skipped in -short mode")
+	}
+	bin := buildSlotwatch(t)
+	s := startTmuxSized(t, "demo80", fmt.Sprintf("env NO_COLOR=1 HOME=%s %s demo --seed 3", t.TempDir(), bin), 80, 24)
+	screen := s.waitFor("slotwatch DEMO", "12345 58/50 +8", "REFUSED  probe 53300:", "no action yet")
+	flat := strings.ReplaceAll(strings.Join(strings.Fields(screen), " "), "- ", "-")
+	if !strings.Contains(flat, "remaining connection slots are reserved") {
+		t.Fatalf("the probe's reason is not whole at 80x24:\n%s", screen)
+	}
+	s.keys("i")
+	s.waitFor("state=idle")
+	s.keys("G")
+	s.waitFor("CONFIRM TERMINATE", "Press y")
+	s.keys("y")
+	s.waitFor("last action", "terminate result")
 	s.keys("q")
 	s.waitExit()
 }

@@ -16,7 +16,8 @@ func Bars() []rune { return []rune(barText) }
 // Line draws the newest width values scaled from zero to ceil (e.g.
 // maxclients or usable slots), or to the values' maximum when that is
 // higher: 71 → 72 clients stays two nearly full bars instead of ▁ → █, so
-// the height means the level and a real climb still shows.
+// the height means the level and a real climb still shows. A NaN (no
+// sample) is drawn as a blank.
 func Line(values []float64, width int, ceil float64) string {
 	if width <= 0 || len(values) == 0 {
 		return ""
@@ -27,10 +28,16 @@ func Line(values []float64, width int, ceil float64) string {
 	bars := Bars()
 	top := ceil
 	for _, v := range values {
-		top = math.Max(top, v)
+		if !math.IsNaN(v) {
+			top = math.Max(top, v)
+		}
 	}
 	var b strings.Builder
 	for _, v := range values {
+		if math.IsNaN(v) { // no sample in this stretch of time: a gap, never zero
+			b.WriteByte(' ')
+			continue
+		}
 		i := 0
 		if top > 0 {
 			i = int(math.Round(math.Max(v, 0) / top * float64(len(bars)-1)))
