@@ -57,8 +57,17 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 		return exitError
 	}
 	failed := failedSources(snap)
+	var said []string
 	for _, name := range failed {
-		fmt.Fprintf(env.stderr, "slotwatch: %s\n", snap.Errors[name])
+		// The probe and jobs dial the PostgreSQL target too: one refused
+		// password is one sentence, not one per source ("the connect
+		// probe: <the same sentence>").
+		msg := snap.Errors[name]
+		if slices.ContainsFunc(said, func(s string) bool { return strings.HasSuffix(msg, s) }) {
+			continue
+		}
+		said = append(said, msg)
+		fmt.Fprintf(env.stderr, "slotwatch: %s\n", msg)
 	}
 	// The primaries' errors are in Errors; the other servers' only here.
 	down := 0
