@@ -1,60 +1,10 @@
 package collectors
 
-import "time"
+import (
+	"time"
 
-// Ring is a fixed-capacity ring buffer: pushing into a full ring drops the
-// oldest value, so memory stays bounded however long the console runs.
-type Ring[T any] struct {
-	buf   []T
-	start int
-	n     int
-}
-
-// NewRing returns an empty ring holding at most capacity values (at least 1).
-func NewRing[T any](capacity int) *Ring[T] {
-	if capacity < 1 {
-		capacity = 1
-	}
-	return &Ring[T]{buf: make([]T, capacity)}
-}
-
-// Push appends v, dropping the oldest value when full.
-func (r *Ring[T]) Push(v T) {
-	if r.n < len(r.buf) {
-		r.buf[(r.start+r.n)%len(r.buf)] = v
-		r.n++
-		return
-	}
-	r.buf[r.start] = v
-	r.start = (r.start + 1) % len(r.buf)
-}
-
-// Len is the number of values held.
-func (r *Ring[T]) Len() int { return r.n }
-
-// At returns the i-th value, 0 being the oldest.
-func (r *Ring[T]) At(i int) T { return r.buf[(r.start+i)%len(r.buf)] }
-
-// Last returns the newest value.
-func (r *Ring[T]) Last() (T, bool) {
-	if r.n == 0 {
-		var zero T
-		return zero, false
-	}
-	return r.At(r.n - 1), true
-}
-
-// Tail copies the newest n values (or all, if fewer), oldest first.
-func (r *Ring[T]) Tail(n int) []T {
-	if n > r.n || n < 0 {
-		n = r.n
-	}
-	out := make([]T, n)
-	for i := range out {
-		out[i] = r.At(r.n - n + i)
-	}
-	return out
-}
+	"github.com/slotwatch/slotwatch/internal/ring"
+)
 
 // Point is the small per-snapshot summary kept in history: enough for
 // sparklines, alert `for` windows and growth findings, without keeping every
@@ -116,11 +66,11 @@ func PointOf(s Snapshot) Point {
 
 // History keeps the recent Points of one watch session.
 type History struct {
-	points *Ring[Point]
+	points *ring.Ring[Point]
 }
 
 // NewHistory keeps at most capacity points (e.g. 3600 = one hour at 1 s).
-func NewHistory(capacity int) *History { return &History{points: NewRing[Point](capacity)} }
+func NewHistory(capacity int) *History { return &History{points: ring.New[Point](capacity)} }
 
 // Add records a snapshot's summary and returns it.
 func (h *History) Add(s Snapshot) Point {

@@ -5,29 +5,6 @@ import (
 	"time"
 )
 
-func TestRingDropsOldestWhenFull(t *testing.T) {
-	r := NewRing[int](3)
-	for i := 1; i <= 5; i++ {
-		r.Push(i)
-	}
-	got := r.Tail(-1)
-	want := []int{3, 4, 5}
-	if len(got) != len(want) {
-		t.Fatalf("Tail = %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("Tail = %v, want %v", got, want)
-		}
-	}
-	if last, _ := r.Last(); last != 5 {
-		t.Fatalf("Last = %d, want 5", last)
-	}
-	if tail := r.Tail(2); tail[0] != 4 || tail[1] != 5 {
-		t.Fatalf("Tail(2) = %v, want [4 5]", tail)
-	}
-}
-
 func TestHistorySinceAndPointSummary(t *testing.T) {
 	h := NewHistory(10)
 	t0 := time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
