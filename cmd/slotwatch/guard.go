@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/slotwatch/slotwatch/internal/termtext"
 	"io"
 	"math"
 	"strconv"
@@ -233,7 +234,7 @@ func guardShow(ctx context.Context, env *environment, svc *actions.Fleet, role s
 		if v.RevertOf != "" {
 			revert = actions.ShowGuardValue(v.Setting, v.RevertTo)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(orDash(v.Role)), cell(guardServer(v)), cell(actions.ShowGuardValue(v.Setting, v.Value)), cell(revert))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(termtext.OrDash(v.Role)), cell(guardServer(v)), cell(actions.ShowGuardValue(v.Setting, v.Value)), cell(revert))
 	}
 	_ = tw.Flush()
 	if len(values) == 0 {
@@ -250,13 +251,6 @@ func guardServer(v actions.GuardValue) string {
 		name += " node " + v.Node
 	}
 	return name
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // guardOutput is the JSON of guard set and revert.
