@@ -67,7 +67,7 @@ func TestAnnouncements(t *testing.T) {
 func TestPresenceListsOperatorsFirstThenByName(t *testing.T) {
 	r := newRoster()
 	for _, id := range []Identity{{Name: "sarah"}, {Name: "kim", Operator: true}, {Name: "marcus"}} {
-		r.join(&session{id: id})
+		r.join(&sshSession{id: id})
 	}
 	if got := strings.Join(r.presence(), ", "); got != "kim (operator), marcus, sarah" {
 		t.Fatalf("presence %q", got)

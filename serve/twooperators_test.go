@@ -8,28 +8,28 @@ import (
 	"github.com/slotwatch/slotwatch/actions"
 )
 
-// TestTwoOperatorsActAtOnce: kim and sarah both preview the same terminate
+// TestTwoOperatorsActAtOnce: kim and sam both preview the same terminate
 // over SSH and confirm one after the other. Every screen, a viewer's at
-// 120 columns too, hears both: kim's count, and sarah told that kim had
+// 120 columns too, hears both: kim's count, and sam told that kim had
 // already ended them, neither replacing the other; the serve log has a
 // line per login with the key's fingerprint and address.
 func TestTwoOperatorsActAtOnce(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, 0, "kim", "sarah", "marcus")
+	ts := startServer(t, 0, "kim", "sam", "marcus")
 	kim := ts.connect("kim", 160, 45, true)
-	sarah := ts.connect("sarah", 160, 45, true)
+	sam := ts.connect("sam", 160, 45, true)
 	marcus := ts.connect("marcus", 120, 40, true)
-	for _, c := range []*client{kim, sarah, marcus} {
+	for _, c := range []*client{kim, sam, marcus} {
 		c.waitFor("talentflow-web", "PG ")
 	}
-	waitPresence(t, ts.srv, []string{"kim (operator)", "sarah (operator)", "marcus"})
-	for _, name := range []string{"kim", "sarah", "marcus"} {
+	waitPresence(t, ts.srv, []string{"kim (operator)", "sam (operator)", "marcus"})
+	for _, name := range []string{"kim", "sam", "marcus"} {
 		if !ts.log.has(name, "connected from 127.0.0.1 with key SHA256:") {
 			t.Errorf("the serve log has no login line for %s with its address and key", name)
 		}
 	}
 
-	for _, c := range []*client{kim, sarah} {
+	for _, c := range []*client{kim, sam} {
 		c.keys("i") // idle sessions only
 		c.waitFor("state=idle")
 		c.keys("G")
@@ -39,16 +39,16 @@ func TestTwoOperatorsActAtOnce(t *testing.T) {
 	waitAudit(t, ts.audit, func(e actions.AuditEntry) bool {
 		return e.Phase == actions.PhaseResult && e.Operator.User == "kim"
 	})
-	sarah.keys("y")
+	sam.keys("y")
 	waitAudit(t, ts.audit, func(e actions.AuditEntry) bool {
-		return e.Phase == actions.PhaseResult && e.Operator.User == "sarah"
+		return e.Phase == actions.PhaseResult && e.Operator.User == "sam"
 	})
 
 	kimSaid := regexp.MustCompile(`kim terminated \d+ sessions? of talentflow-web`)
-	sarahSaid := regexp.MustCompile(`sarah: \d+ already terminated by kim`)
-	for _, c := range []*client{kim, sarah, marcus} {
+	samSaid := regexp.MustCompile(`sam: \d+ already terminated by kim`)
+	for _, c := range []*client{kim, sam, marcus} {
 		c.waitForMatch(kimSaid)
-		c.waitForMatch(sarahSaid)
+		c.waitForMatch(samSaid)
 	}
 }
 
