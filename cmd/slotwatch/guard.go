@@ -92,10 +92,6 @@ func guardFlagSet(env *environment, f *guardFlags) *flag.FlagSet {
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&f.showSQL, "show-sql", false, "also print the statement the change runs (always in --json)")
 	fs.BoolVar(&f.subsecond, "allow-subsecond", false, "allow an idle timeout under one second")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, guardUsage)
-		fs.PrintDefaults()
-	}
 	return fs
 }
 

@@ -48,12 +48,6 @@ func runRedisKill(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "redis-kill")
 	var f redisKillFlags
 	f.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch redis-kill [--server NAME] [--id N ...] [--host H] [--name N] [--lib L] [--idle-over D] [--age-over D] [--yes] [--json]")
-		fmt.Fprintln(env.stderr, "Previews which Redis clients CLIENT KILL would close; --yes executes.")
-		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

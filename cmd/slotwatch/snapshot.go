@@ -28,11 +28,6 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 	var targets targetFlags
 	targets.register(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object (the documented snapshot contract)")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch snapshot [--json] [--pg DSN] [--redis URL] [--db NAME] [--config FILE]")
-		fmt.Fprintln(env.stderr, "One collection pass of every configured source. Exit 0 when every source answered, 1 otherwise.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

@@ -73,12 +73,6 @@ func runTerminate(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "terminate")
 	var f terminateFlags
 	f.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch terminate [--server NAME] [--cancel] [--state S] [--idle-over D] [--app A] [--user U] [--db D] [--client C] [--pid N ...] [--limit N] [--yes] [--json]")
-		fmt.Fprintln(env.stderr, "Previews which PostgreSQL sessions would be terminated (or cancelled); --yes executes.")
-		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
