@@ -112,8 +112,7 @@ func commandOf(args []string) (string, []string) {
 // second in a chain of goroutines (collector, hub,
 // bridge, event loop, renderer); with more processors each hand-off wakes
 // another thread, and those futex wake-ups were a sixth of the console's
-// CPU (issue 13, scripts/bench-live at 1,000 backends: 11.7–12.0 ms per
-// refresh on two processors, 7.7–10.3 ms on one). serve keeps every
+// CPU (scripts/bench-live; docs/benchmarks.md). serve keeps every
 // processor for its viewers. main applies it; tests, which call run, never.
 func consoleProcessors(args []string, getenv func(string) string) int {
 	if getenv("GOMAXPROCS") != "" {
