@@ -428,6 +428,7 @@ func bigFleetFrame(t testing.TB) analysis.Frame {
 // mode over the size grid, three and twelve servers; on short screens the
 // block shows what fits and "+N more".
 func TestLayoutGridFleet(t *testing.T) {
+	skipSweepUnderRace(t)
 	frames := map[string]analysis.Frame{"three": fleetFrame(t), "twelve": bigFleetFrame(t)}
 	scenarios := map[string][]string{
 		"primary": nil, "replica": {"2"}, "picker": {"S", "down", "down"}, "confirm": {"2", "K"},
