@@ -52,10 +52,17 @@ func (m *sessionMitigator) Preview(ctx context.Context, req actions.Request) (ac
 	return m.svc.Preview(ctx, req)
 }
 
-// Execute runs the plan, then tells every session what was done: a target
-// another operator ended first is named as theirs.
+// Execute runs the plan once no other operator's action holds any of its
+// targets, then tells every session what was done: a target another
+// operator ended first is named as theirs.
 func (m *sessionMitigator) Execute(ctx context.Context, plan actions.Plan) (actions.Report, error) {
 	defer m.srv.auditChanged()
+	release, err := m.srv.claims.hold(ctx, plan.TargetIDs())
+	if err != nil {
+		reason := "another operator's action on these targets did not end in time; nothing was done: read the audit pane and preview again"
+		return nil, m.svc.RefuseOn(context.WithoutCancel(ctx), plan.Where(), plan.ActionName(), reason)
+	}
+	defer release()
 	rep, err := m.svc.Execute(ctx, plan)
 	if err != nil {
 		return rep, err
@@ -233,16 +240,71 @@ type claim struct {
 	at       time.Time
 }
 
-// claims remembers which operator acted on which target, so that when two
-// operators act on the same sessions at once the second one's result says
-// what the first did (the re-checked execution already skipped them).
+// claims keeps two operators from acting on the same targets at once and
+// remembers which operator acted on which target: the second operator's
+// action waits for the first to end, its re-checked execution then finds
+// the targets gone, and its result says who ended them.
 type claims struct {
 	mu   sync.Mutex
 	done map[actions.TargetID]claim
-	now  func() time.Time
+	// busy are the targets of the actions running now, each with the
+	// channel closed when its action ends; waits counts the holds that
+	// had to wait (tests watch it).
+	busy  map[actions.TargetID]chan struct{}
+	waits int
+	now   func() time.Time
 }
 
-func newClaims() *claims { return &claims{done: map[actions.TargetID]claim{}, now: time.Now} }
+func newClaims() *claims {
+	return &claims{done: map[actions.TargetID]claim{}, busy: map[actions.TargetID]chan struct{}{}, now: time.Now}
+}
+
+// hold marks ids as being acted on until release is called. When another
+// action holds any of them it waits for that action to end (or for ctx):
+// all of ids are taken at once or none, so two holds never deadlock.
+func (c *claims) hold(ctx context.Context, ids []actions.TargetID) (release func(), err error) {
+	for {
+		c.mu.Lock()
+		wait := c.busyOf(ids)
+		if wait == nil {
+			done := make(chan struct{})
+			for _, id := range ids {
+				c.busy[id] = done
+			}
+			c.mu.Unlock()
+			return func() { c.release(ids, done) }, nil
+		}
+		c.waits++
+		c.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// busyOf is the channel of an action holding one of ids, nil when none
+// does. The caller holds c.mu.
+func (c *claims) busyOf(ids []actions.TargetID) chan struct{} {
+	for _, id := range ids {
+		if ch, ok := c.busy[id]; ok {
+			return ch
+		}
+	}
+	return nil
+}
+
+func (c *claims) release(ids []actions.TargetID, done chan struct{}) {
+	c.mu.Lock()
+	for _, id := range ids {
+		if c.busy[id] == done {
+			delete(c.busy, id)
+		}
+	}
+	c.mu.Unlock()
+	close(done)
+}
 
 // takenBy counts the targets of one action that another operator had
 // already ended, by operator, verb and the outcome they were reported as.
