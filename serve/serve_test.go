@@ -149,7 +149,7 @@ func TestStalledClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 	kim := ts.connect("kim", 100, 30, true)
 	kim.waitFor("talentflow-web")
 	stalled := ts.connect("sarah", 400, 200, false)
-	waitPresence(t, ts.srv, []string{"kim (operator)", "sarah"})
+	waitPresence(t, ts.srv, []string{"kim (operator)", "sarah (operator)"})
 	// Full repaints fill the SSH window quickly; wait until a write to
 	// sarah has been blocked for a while.
 	for i := 0; ts.blocked("sarah") < 300*time.Millisecond; i++ {
