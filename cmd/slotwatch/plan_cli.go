@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/slotwatch/slotwatch/actions"
@@ -84,7 +83,15 @@ func outputOf(plan actions.Plan) planOutput {
 			executed: guardExecuted,
 		}
 	}
-	panic(fmt.Sprintf("slotwatch: no output for a %T plan", plan))
+	// Every kind of plan has its case above; a kind added to actions
+	// without one still prints whole, as JSON.
+	return planOutput{
+		preview: func(env *environment, o outputFlags) int {
+			_ = writeJSON(env.stdout, actionOutput[actions.Plan]{Plan: plan, Results: []actions.TargetResult{}})
+			return exitOK
+		},
+		executed: targetsExecuted("target", func(w io.Writer, _ bool) { _ = writeJSON(w, plan) }),
+	}
 }
 
 // targetsExecuted prints a targeted action that ran (sessions, Redis
