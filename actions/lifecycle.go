@@ -90,8 +90,8 @@ type TargetID struct {
 	Start  time.Time
 }
 
-// Lifecycle runs plans: a Service, a Fleet, and what the dashboard and
-// serve wrap them in.
+// Lifecycle runs plans: a Service or a Fleet (the dashboard's Mitigator
+// is its first three methods).
 type Lifecycle interface {
 	Preview(ctx context.Context, req Request) (Plan, error)
 	Execute(ctx context.Context, p Plan) (Report, error)
