@@ -30,49 +30,68 @@ const actionTimeout = 60 * time.Second
 
 // Messages carrying action results back into Update.
 type (
-	// server in the plan messages is the server name the request named
-	// ("" for a single target): the dialog says it beside the address.
-	sessionPlanMsg struct {
+	// planMsg is a preview's answer. server is the server the request
+	// named ("" for a single target): the dialog says it beside the
+	// address. narrow, when set, keeps only the targets the engineer chose.
+	planMsg struct {
 		server string
-		plan   actions.SessionPlan
-		narrow func(actions.Backend) bool
+		what   string // the failure sentence's subject: "preview", "guard preview"
+		plan   actions.Plan
+		narrow narrowing
 		chosen []sessionTarget
 		err    error
 	}
-	redisPlanMsg struct {
-		server string
-		plan   actions.RedisPlan
-		narrow func(collectors.RedisClient) bool
-		err    error
-	}
-	sessionDoneMsg struct {
-		report actions.SessionReport
-		err    error
-	}
-	redisDoneMsg struct {
-		report actions.RedisReport
+	// doneMsg is an execution's answer; plan is what was confirmed, so
+	// the footer can say it whatever the Mitigator returned.
+	doneMsg struct {
+		plan   actions.Plan
+		report actions.Report
 		err    error
 	}
 	declinedMsg struct {
 		what string
 		err  error
 	}
-	guardPlanMsg struct {
-		server string
-		plan   actions.GuardPlan
-		err    error
-	}
-	guardDoneMsg struct {
-		result actions.GuardResult
-		err    error
-	}
 )
+
+// narrowing keeps, of a previewed plan, only the targets the engineer
+// chose (a pid reused since the snapshot is another session; a group is
+// exactly its row).
+type narrowing func(actions.Plan) actions.Plan
+
+// keepBackends narrows a session plan to the backends keep accepts.
+func keepBackends(keep func(actions.Backend) bool) narrowing {
+	if keep == nil {
+		return nil
+	}
+	return func(p actions.Plan) actions.Plan {
+		sp, ok := p.(actions.SessionPlan)
+		if !ok {
+			return p
+		}
+		sp.Targets = slices.DeleteFunc(slices.Clone(sp.Targets), func(b actions.Backend) bool { return !keep(b) })
+		return sp
+	}
+}
+
+// keepClients narrows a Redis plan to the clients keep accepts.
+func keepClients(keep func(collectors.RedisClient) bool) narrowing {
+	if keep == nil {
+		return nil
+	}
+	return func(p actions.Plan) actions.Plan {
+		rp, ok := p.(actions.RedisPlan)
+		if !ok {
+			return p
+		}
+		rp.Targets = slices.DeleteFunc(slices.Clone(rp.Targets), func(c collectors.RedisClient) bool { return !keep(c) })
+		return rp
+	}
+}
 
 // confirmDialog holds a previewed plan until the engineer answers.
 type confirmDialog struct {
-	session *actions.SessionPlan
-	redis   *actions.RedisPlan
-	guard   *actions.GuardPlan
+	plan actions.Plan
 	// back is the mode the answer returns to: the findings view when the
 	// action came from a finding, the dashboard otherwise.
 	back   uiMode
@@ -89,26 +108,10 @@ type confirmDialog struct {
 	serverName string
 }
 
-func (d *confirmDialog) targets() int {
-	switch {
-	case d.session != nil:
-		return len(d.session.Targets)
-	case d.guard != nil:
-		return 1
-	}
-	return len(d.redis.Targets)
-}
+func (d *confirmDialog) targets() int { return d.plan.Size() }
 
-// lines bounds scrolling: targets and exclusions plus their headings.
-func (d *confirmDialog) lines() int {
-	switch {
-	case d.session != nil:
-		return len(d.session.Targets) + len(d.session.Excluded) + 2
-	case d.guard != nil:
-		return len(d.guard.Notes) + len(d.guard.Nodes) + 1
-	}
-	return len(d.redis.Targets) + len(d.redis.Excluded) + 2
-}
+// scrolls: the dialog has a target list to scroll (a guard has none).
+func (d *confirmDialog) scrolls() bool { return wordsOf(d.plan).list }
 
 // answerMode is where a dialog opened now returns: the findings view when
 // the preview was asked from it.
@@ -145,7 +148,7 @@ func (m Model) askSessionsOn(server string, kind actions.Kind, targets []session
 		return ok && (start.IsZero() || b.BackendStart.IsZero() || start.Equal(b.BackendStart))
 	}
 	m.footer.setText(fmt.Sprintf("Previewing %s of %d session(s)…", kind, len(targets)))
-	return m, m.previewSessionsCmd(req, narrow, targets)
+	return m, m.previewCmd(req, keepBackends(narrow), targets)
 }
 
 // askGroup previews "terminate every session of this group idle longer than N".
@@ -166,7 +169,7 @@ func (m Model) askGroup(g collectors.SessionGroup, byClient bool) (tea.Model, te
 		return sc.matches(b.ApplicationName, b.Usename, b.Datname, b.ClientAddr)
 	}
 	m.footer.setText(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", sc.label(), durOf(m.opts.GroupIdleOver)))
-	return m, m.previewSessionsCmd(req, narrow, nil)
+	return m, m.previewCmd(req, keepBackends(narrow), nil)
 }
 
 func groupOfSession(s *collectors.Session) collectors.SessionGroup {
@@ -188,7 +191,7 @@ func (m Model) askRedis() (tea.Model, tea.Cmd) {
 		id, node := c.ID, c.Node
 		f := actions.RedisFilter{Server: server, IDs: []int64{id}}
 		m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of client %d…", id))
-		return m, m.previewRedisCmd(f, func(rc collectors.RedisClient) bool { return rc.ID == id && rc.Node == node })
+		return m, m.previewCmd(f, keepClients(func(rc collectors.RedisClient) bool { return rc.ID == id && rc.Node == node }), nil)
 	}
 	g := m.redis.currentGroup()
 	if g == nil {
@@ -202,93 +205,52 @@ func (m Model) askRedis() (tea.Model, tea.Cmd) {
 		return c.Host() == grp.Host && c.LibName == grp.LibName && collectors.FoldName(c.Name) == grp.Name
 	}
 	m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of group %s…", grp.Key()))
-	return m, m.previewRedisCmd(f, narrow)
+	return m, m.previewCmd(f, keepClients(narrow), nil)
 }
 
-func (m *Model) previewSessionsCmd(req actions.SessionRequest, narrow func(actions.Backend) bool, chosen []sessionTarget) tea.Cmd {
+// previewCmd asks the Mitigator for the plan of req.
+func (m *Model) previewCmd(req actions.Request, narrow narrowing, chosen []sessionTarget) tea.Cmd {
 	mit, ctx := m.opts.Mitigator, m.ctx
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-		defer cancel()
-		plan, err := mit.PreviewSessions(ctx, req)
-		return sessionPlanMsg{server: req.Server, plan: plan, narrow: narrow, chosen: chosen, err: err}
+	what := "preview"
+	if _, guard := req.(actions.GuardRequest); guard {
+		what = "guard preview"
 	}
-}
-
-func (m *Model) previewRedisCmd(f actions.RedisFilter, narrow func(collectors.RedisClient) bool) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
-		plan, err := mit.PreviewRedis(ctx, f)
-		return redisPlanMsg{server: f.Server, plan: plan, narrow: narrow, err: err}
+		plan, err := mit.Preview(ctx, req)
+		return planMsg{server: req.Where(), what: what, plan: plan, narrow: narrow, chosen: chosen, err: err}
 	}
 }
 
 // onActionMsg handles previews, results and audit refreshes.
 func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
-	case sessionPlanMsg:
-		if msg.err != nil {
-			m.footer.setError("preview", msg.err)
+	case planMsg:
+		if msg.err != nil || msg.plan == nil {
+			m.footer.setError(msg.what, cmp.Or(msg.err, errors.New("the preview returned no plan")))
 			return m, nil
 		}
 		plan := msg.plan
 		if msg.narrow != nil {
-			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(b actions.Backend) bool { return !msg.narrow(b) })
+			plan = msg.narrow(plan)
 		}
-		m.confirm = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), chosen: msg.chosen,
-			back: m.answerMode(), serverName: cmp.Or(plan.ServerName, msg.server)}
+		m.confirm = &confirmDialog{plan: plan, dropped: msg.plan.Size() - plan.Size(), chosen: msg.chosen,
+			back: m.answerMode(), serverName: cmp.Or(plan.Where(), msg.server)}
 		m.mode = modeConfirm
 		m.footer.setText("")
-	case redisPlanMsg:
-		if msg.err != nil {
-			m.footer.setError("preview", msg.err)
-			return m, nil
-		}
-		plan := msg.plan
-		if msg.narrow != nil {
-			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(c collectors.RedisClient) bool { return !msg.narrow(c) })
-		}
-		m.confirm = &confirmDialog{redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), back: m.answerMode(),
-			serverName: cmp.Or(plan.ServerName, msg.server)}
-		m.mode = modeConfirm
-		m.footer.setText("")
-	case guardPlanMsg:
-		if msg.err != nil {
-			m.footer.setError("guard preview", msg.err)
-			return m, nil
-		}
-		plan := msg.plan
-		m.confirm, m.mode = &confirmDialog{guard: &plan, back: m.answerMode(), serverName: cmp.Or(plan.ServerName, msg.server)}, modeConfirm
-		m.footer.setText("")
-	case guardDoneMsg:
-		p := msg.result.Plan
+	case doneMsg:
+		w := wordsOf(msg.plan)
 		switch {
 		case msg.err != nil:
-			m.footer.setError("guard "+p.Setting, msg.err)
-		case msg.result.Outcome == actions.Done:
-			m.footer.setText(fmt.Sprintf("guard %s%s set to %s (was %s); guard revert undoes it.", p.Setting,
-				forRole(p.Role), actions.ShowGuardValue(p.Setting, p.New), actions.ShowGuardValue(p.Setting, p.Current)))
+			m.footer.setError(w.what, msg.err)
+		case msg.report == nil:
+			m.footer.setError(w.what, errors.New("the action returned no report; check the audit log"))
 		default:
-			m.footer.setText(fmt.Sprintf("guard %s: %s %s", p.Setting, msg.result.Outcome, oneLine(msg.result.Reason)))
-		}
-		return m, m.auditCmd()
-	case sessionDoneMsg:
-		if msg.err != nil {
-			m.footer.setError(string(msg.report.Plan.Request.Kind), msg.err)
-		} else {
-			p := msg.report.Plan
-			m.footer.setText(summarize(string(p.Request.Kind)+onName(cmp.Or(p.ServerName, p.Request.Server)), msg.report.Results))
-			clear(m.sessions.marks)
-		}
-		return m, m.auditCmd()
-	case redisDoneMsg:
-		if msg.err != nil {
-			m.footer.setError("CLIENT KILL", msg.err)
-		} else {
-			p := msg.report.Plan
-			m.footer.setText(summarize("CLIENT KILL"+onName(cmp.Or(p.ServerName, p.Filter.Server)), msg.report.Results))
+			m.footer.setText(w.done(msg.report))
+			if w.clearsMarks {
+				clear(m.sessions.marks)
+			}
 		}
 		return m, m.auditCmd()
 	case declinedMsg:
@@ -317,7 +279,7 @@ func (m Model) onConfirmKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Up):
 		d.scroll = max(0, d.scroll-1)
 	case key.Matches(msg, k.Down):
-		d.scroll = min(d.scroll+1, d.lines())
+		d.scroll = min(d.scroll+1, len(m.planBody(d.plan)))
 	case key.Matches(msg, k.Yes):
 		m.mode, m.confirm = d.back, nil
 		if d.targets() == 0 {
@@ -339,56 +301,27 @@ func (m Model) onConfirmKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 // offersTerminate: a cancel was asked for chosen sessions, which
 // terminate can act on where cancel cannot (idle ones).
 func (d *confirmDialog) offersTerminate() bool {
-	return d.session != nil && d.session.Request.Kind == actions.Cancel && len(d.chosen) > 0
+	p, ok := d.plan.(actions.SessionPlan)
+	return ok && p.Request.Kind == actions.Cancel && len(d.chosen) > 0
 }
 
 func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
-	if d.guard != nil {
-		plan := *d.guard
-		m.footer.setText(fmt.Sprintf("Setting %s%s…", plan.Setting, forRole(plan.Role)))
-		return func() tea.Msg {
-			ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-			defer cancel()
-			res, err := mit.ExecuteGuard(ctx, plan)
-			res.Plan = plan
-			return guardDoneMsg{result: res, err: err}
-		}
-	}
-	if d.session != nil {
-		plan := *d.session
-		m.footer.setText(fmt.Sprintf("Running %s on %d session(s)…", plan.Request.Kind, len(plan.Targets)))
-		return func() tea.Msg {
-			ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-			defer cancel()
-			rep, err := mit.ExecuteSessions(ctx, plan)
-			rep.Plan = plan
-			return sessionDoneMsg{report: rep, err: err}
-		}
-	}
-	plan := *d.redis
-	m.footer.setText(fmt.Sprintf("Killing %d Redis client(s)…", len(plan.Targets)))
+	mit, ctx, plan := m.opts.Mitigator, m.ctx, d.plan
+	m.footer.setText(wordsOf(plan).running)
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
-		rep, err := mit.ExecuteRedis(ctx, plan)
-		rep.Plan = plan
-		return redisDoneMsg{report: rep, err: err}
+		rep, err := mit.Execute(ctx, plan)
+		return doneMsg{plan: plan, report: rep, err: err}
 	}
 }
 
 func (m *Model) declineCmd(d *confirmDialog) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
+	mit, ctx, plan := m.opts.Mitigator, m.ctx, d.plan
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
-		switch {
-		case d.session != nil:
-			return declinedMsg{what: string(d.session.Request.Kind), err: mit.DeclineSessions(ctx, *d.session)}
-		case d.guard != nil:
-			return declinedMsg{what: "guard " + d.guard.Setting, err: mit.DeclineGuard(ctx, *d.guard)}
-		}
-		return declinedMsg{what: "CLIENT KILL", err: mit.DeclineRedis(ctx, *d.redis)}
+		return declinedMsg{what: wordsOf(plan).what, err: mit.Decline(ctx, plan)}
 	}
 }
 
@@ -441,50 +374,24 @@ func (m *Model) dialogView(w, h int) block {
 		}
 		head = append(head, lines...)
 	}
-	var verb string
-	switch {
-	case d.session != nil:
-		p := d.session
-		verb = string(p.Request.Kind)
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM %s of %d session(s) on %s", strings.ToUpper(verb), len(p.Targets), onServer(d.serverName, p.Server)))
-		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d session(s) match, %d excluded by the safety policy",
-			p.Request.Filter.String(), len(p.Targets), len(p.Excluded)))
-		statement(p.Statement)
-		for _, n := range p.Notes {
-			wrap(m.st.warning.Render, "Note: ", n)
-		}
-		body = m.sessionTargetLines(p)
-	case d.guard != nil:
-		p := d.guard
-		verb = "set"
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM GUARD %s%s on %s", p.Setting, forRole(p.Role), onServer(d.serverName, p.Server)))
-		wrap(plain, "Current:   ", actions.ShowGuardValue(p.Setting, p.Current))
-		wrap(plain, "New:       ", actions.ShowGuardValue(p.Setting, p.New))
-		statement(p.Statement)
-		for _, n := range p.Notes {
-			wrap(m.st.warning.Render, "Note: ", n)
-		}
-		body = m.guardNodeLines(p)
-	default:
-		p := d.redis
-		verb = "kill"
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), onServer(d.serverName, p.Server)))
-		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d client(s) match, %d excluded by the safety policy",
-			p.Filter.String(), len(p.Targets), len(p.Excluded)))
-		statement(p.Statement)
-		for _, n := range p.Notes {
-			wrap(m.st.warning.Render, "Note: ", n)
-		}
-		body = m.redisTargetLines(p)
+	words := wordsOf(d.plan)
+	wrap(m.st.dialog.Render, "", words.title+" on "+onServer(d.serverName, d.plan.Target()))
+	for _, f := range words.fields {
+		wrap(plain, f[0], f[1])
 	}
+	statement(words.statement)
+	for _, n := range words.notes {
+		wrap(m.st.warning.Render, "Note: ", n)
+	}
+	body = m.planBody(d.plan)
 	if d.dropped > 0 {
 		wrap(m.st.warning.Render, "Note: ", fmt.Sprintf(
 			"%d matching target(s) left out: not the sessions/clients on screen (pid reused by a new backend, or outside the group).", d.dropped))
 	}
-	ask := fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", verb, d.targets())
+	ask := fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", words.verb, d.targets())
 	switch {
-	case d.guard != nil:
-		ask = "Press y to apply this change; n or Esc declines."
+	case words.ask != "":
+		ask = words.ask
 	case d.targets() == 0:
 		ask = "Nothing would be changed. Press n or Esc to close."
 	}
@@ -504,6 +411,84 @@ func (m *Model) dialogView(w, h int) block {
 	}
 	lines = append(fitBlock(lines, w, max(h-len(askLines), 0)), askLines...)
 	return fitBlock(lines, w, h)
+}
+
+// planWords is how the dialog and the footer say one plan: the one place
+// that knows each kind's words.
+type planWords struct {
+	what    string // subject of the declined and failure sentences
+	verb    string // what y does to the targets
+	title   string // the dialog's heading, before the server
+	fields  [][2]string
+	running string // the footer while it runs
+	ask     string // the dialog's question, when not the targets'
+	// statement and notes are the plan's, shown under the heading.
+	statement string
+	notes     []string
+	// list: the dialog has a target list to scroll; clearsMarks: the
+	// marked sessions were acted on.
+	list, clearsMarks bool
+	done              func(actions.Report) string // the footer when it ran
+}
+
+func wordsOf(plan actions.Plan) planWords {
+	switch p := plan.(type) {
+	case actions.SessionPlan:
+		kind := string(p.Request.Kind)
+		return planWords{what: kind, verb: kind, list: true, clearsMarks: true,
+			title: fmt.Sprintf("CONFIRM %s of %d session(s)", strings.ToUpper(kind), len(p.Targets)),
+			fields: [][2]string{{"Predicate: ", fmt.Sprintf("%s → %d session(s) match, %d excluded by the safety policy",
+				p.Request.Filter.String(), len(p.Targets), len(p.Excluded))}},
+			statement: p.Statement, notes: p.Notes,
+			running: fmt.Sprintf("Running %s on %d session(s)…", kind, len(p.Targets)),
+			done: func(r actions.Report) string {
+				return summarize(kind+onName(cmp.Or(p.ServerName, p.Request.Server)), r.Outcomes())
+			}}
+	case actions.RedisPlan:
+		return planWords{what: "CLIENT KILL", verb: "kill", list: true,
+			title: fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s)", len(p.Targets)),
+			fields: [][2]string{{"Predicate: ", fmt.Sprintf("%s → %d client(s) match, %d excluded by the safety policy",
+				p.Filter.String(), len(p.Targets), len(p.Excluded))}},
+			statement: p.Statement, notes: p.Notes,
+			running: fmt.Sprintf("Killing %d Redis client(s)…", len(p.Targets)),
+			done: func(r actions.Report) string {
+				return summarize("CLIENT KILL"+onName(cmp.Or(p.ServerName, p.Filter.Server)), r.Outcomes())
+			}}
+	case actions.GuardPlan:
+		return planWords{what: "guard " + p.Setting, verb: "set", ask: "Press y to apply this change; n or Esc declines.",
+			title: fmt.Sprintf("CONFIRM GUARD %s%s", p.Setting, forRole(p.Role)),
+			fields: [][2]string{{"Current:   ", actions.ShowGuardValue(p.Setting, p.Current)},
+				{"New:       ", actions.ShowGuardValue(p.Setting, p.New)}},
+			statement: p.Statement, notes: p.Notes,
+			running: fmt.Sprintf("Setting %s%s…", p.Setting, forRole(p.Role)),
+			done:    func(r actions.Report) string { return guardDone(p, r) }}
+	}
+	return planWords{what: plan.ActionName(), verb: plan.ActionName(), title: "CONFIRM " + strings.ToUpper(plan.ActionName()),
+		running: "Running " + plan.ActionName() + "…", done: func(r actions.Report) string { return summarize(plan.ActionName(), r.Outcomes()) }}
+}
+
+// guardDone is the footer of a guard change that ran.
+func guardDone(p actions.GuardPlan, r actions.Report) string {
+	res, _ := r.(actions.GuardResult)
+	if res.Outcome == actions.Done {
+		return fmt.Sprintf("guard %s%s set to %s (was %s); guard revert undoes it.", p.Setting,
+			forRole(p.Role), actions.ShowGuardValue(p.Setting, p.New), actions.ShowGuardValue(p.Setting, p.Current))
+	}
+	return fmt.Sprintf("guard %s: %s %s", p.Setting, res.Outcome, oneLine(res.Reason))
+}
+
+// planBody is the dialog's scrolling part: the targets and what the
+// policy excluded, or a cluster guard's nodes.
+func (m *Model) planBody(plan actions.Plan) []string {
+	switch p := plan.(type) {
+	case actions.SessionPlan:
+		return m.sessionTargetLines(&p)
+	case actions.RedisPlan:
+		return m.redisTargetLines(&p)
+	case actions.GuardPlan:
+		return m.guardNodeLines(&p)
+	}
+	return nil
 }
 
 func (m *Model) sessionTargetLines(p *actions.SessionPlan) []string {

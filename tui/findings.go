@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -149,14 +148,14 @@ func (m Model) askMitigation(mit analysis.Mitigation) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.footer.setText("Previewing " + label + "…")
-		return m, m.previewSessionsCmd(req, narrow, nil)
+		return m, m.previewCmd(req, keepBackends(narrow), nil)
 	case analysis.SetPGGuard, analysis.SetRedisTimeout:
 		req := actions.GuardRequest{Server: mit.Server, Setting: mit.Setting, Role: mit.Role, Value: mit.Value}
 		if mit.Kind == analysis.SetRedisTimeout {
 			req.Setting, req.Role = actions.GuardRedisTimeout, ""
 		}
 		m.footer.setText("Previewing " + label + "…")
-		return m, m.previewGuardCmd(req)
+		return m, m.previewCmd(req, nil, nil)
 	case analysis.KillRedisClients:
 		f, narrow, ok := mitigationRedis(mit)
 		if !ok {
@@ -164,7 +163,7 @@ func (m Model) askMitigation(mit analysis.Mitigation) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.footer.setText("Previewing " + label + "…")
-		return m, m.previewRedisCmd(f, narrow)
+		return m, m.previewCmd(f, keepClients(narrow), nil)
 	}
 	m.footer.setText(fmt.Sprintf("Unknown kind of suggested action %q: this version of slotwatch cannot run it.", oneLine(string(mit.Kind))))
 	return m, nil
@@ -233,16 +232,6 @@ func (m *Model) sessionsOf(server string) []collectors.Session {
 		return pg.Sessions
 	}
 	return nil
-}
-
-func (m *Model) previewGuardCmd(req actions.GuardRequest) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-		defer cancel()
-		plan, err := mit.PreviewGuardSet(ctx, req)
-		return guardPlanMsg{server: req.Server, plan: plan, err: err}
-	}
 }
 
 // findingsScreen is the full-screen findings view: title bar, the findings,

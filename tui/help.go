@@ -16,7 +16,7 @@ func (m *Model) helpBindings() []key.Binding {
 	switch m.mode {
 	case modeConfirm:
 		out := []key.Binding{k.confirm.Yes, k.confirm.No}
-		if m.confirm != nil && m.confirm.guard == nil {
+		if m.confirm != nil && m.confirm.scrolls() {
 			out = append(out, k.confirm.Down) // a guard has no target list
 		}
 		if m.confirm != nil && m.confirm.offersTerminate() {

@@ -98,37 +98,7 @@ func runTerminate(ctx context.Context, env *environment, args []string) int {
 	}
 	defer deps.close()
 	deps.setTerminateTimeout(f.timeout)
-	return terminate(ctx, env, deps.svc, f.request(s.DB), f.yes, f.asJSON, f.showSQL)
-}
-
-func terminate(ctx context.Context, env *environment, svc *actions.Fleet, req actions.SessionRequest, yes, asJSON, showSQL bool) int {
-	plan, err := svc.PreviewSessions(ctx, req)
-	if err != nil {
-		return exitFor(env, err)
-	}
-	if !yes || len(plan.Targets) == 0 {
-		if !yes {
-			if err := svc.PreviewedSessions(ctx, plan); err != nil {
-				errorSentence(env, err)
-			}
-		}
-		return previewSessions(env, plan, yes, asJSON, showSQL)
-	}
-	missing := sayMissingPIDs(env, plan)
-	report, err := svc.ExecuteSessions(ctx, plan)
-	if asJSON {
-		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
-	} else {
-		printSessionPlan(env.text(), plan, showSQL)
-		printResults(env.text(), "pid", report.Results)
-	}
-	if err != nil {
-		return exitFor(env, err)
-	}
-	if missing {
-		return max(resultExit(report.Results), exitError)
-	}
-	return resultExit(report.Results)
+	return runPlan(ctx, env, deps.svc, f.request(s.DB), outputFlags{yes: f.yes, asJSON: f.asJSON, showSQL: f.showSQL})
 }
 
 // sayMissingPIDs names each requested pid that is not a client session the
@@ -164,7 +134,7 @@ func sayMissingPIDs(env *environment, plan actions.SessionPlan) bool {
 // with nothing to do (exit 3 when the policy protected every match).
 func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON, showSQL bool) int {
 	if asJSON {
-		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Plan: plan, Results: []actions.TargetResult{}})
+		_ = writeJSON(env.stdout, actionOutput[actions.Plan]{Plan: plan, Results: []actions.TargetResult{}})
 	} else {
 		printSessionPlan(env.text(), plan, showSQL)
 	}
