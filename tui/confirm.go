@@ -70,9 +70,12 @@ type (
 
 // confirmDialog holds a previewed plan until the engineer answers.
 type confirmDialog struct {
-	session *actions.SessionPlan
-	redis   *actions.RedisPlan
-	guard   *actions.GuardPlan
+	c             *common
+	keys          confirmKeys
+	width, height int
+	session       *actions.SessionPlan
+	redis         *actions.RedisPlan
+	guard         *actions.GuardPlan
 	// back is the mode the answer returns to: the findings view when the
 	// action came from a finding, the dashboard otherwise.
 	back   uiMode
@@ -112,8 +115,8 @@ func (d *confirmDialog) lines() int {
 
 // answerMode is where a dialog opened now returns: the findings view when
 // the preview was asked from it.
-func (m *Model) answerMode() uiMode {
-	if m.mode == modeFindings {
+func (c *common) answerMode() uiMode {
+	if c.mode == modeFindings {
 		return modeFindings
 	}
 	return modeNormal
@@ -121,16 +124,16 @@ func (m *Model) answerMode() uiMode {
 
 // askSessions previews a cancel or terminate of the given sessions of the
 // shown PostgreSQL server.
-func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
-	return m.askSessionsOn(m.pgTarget(), kind, targets)
+func (c *common) askSessions(kind actions.Kind, targets []sessionTarget) tea.Cmd {
+	return c.askSessionsOn(c.pgTarget(), kind, targets)
 }
 
 // askSessionsOn is askSessions on the named server ("" for a single
 // target): the sessions are that server's backends.
-func (m Model) askSessionsOn(server string, kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
+func (c *common) askSessionsOn(server string, kind actions.Kind, targets []sessionTarget) tea.Cmd {
 	if len(targets) == 0 {
-		m.footer.setText("No session under the cursor.")
-		return m, nil
+		c.notify("No session under the cursor.")
+		return nil
 	}
 	keys := make(map[int32]time.Time, len(targets))
 	req := actions.SessionRequest{Server: server, Kind: kind}
@@ -144,17 +147,17 @@ func (m Model) askSessionsOn(server string, kind actions.Kind, targets []session
 		start, ok := keys[b.PID]
 		return ok && (start.IsZero() || b.BackendStart.IsZero() || start.Equal(b.BackendStart))
 	}
-	m.footer.setText(fmt.Sprintf("Previewing %s of %d session(s)…", kind, len(targets)))
-	return m, m.previewSessionsCmd(req, narrow, targets)
+	c.notify(fmt.Sprintf("Previewing %s of %d session(s)…", kind, len(targets)))
+	return c.previewSessionsCmd(req, narrow, targets)
 }
 
 // askGroup previews "terminate every session of this group idle longer than N".
 // The client address is part of the scope only when the groups pane is
 // split by client (c): G acts on exactly what the row shows.
-func (m Model) askGroup(g collectors.SessionGroup, byClient bool) (tea.Model, tea.Cmd) {
+func (c *common) askGroup(g collectors.SessionGroup, byClient bool) tea.Cmd {
 	sc := scopeOf(g, byClient)
-	req := actions.SessionRequest{Server: m.pgTarget(), Kind: actions.Terminate, Filter: actions.SessionFilter{
-		States: []string{"idle"}, IdleOver: m.opts.GroupIdleOver,
+	req := actions.SessionRequest{Server: c.pgTarget(), Kind: actions.Terminate, Filter: actions.SessionFilter{
+		States: []string{"idle"}, IdleOver: c.opts.GroupIdleOver,
 		App: globExact(g.ApplicationName), User: globExact(g.Usename), DB: globExact(g.Datname),
 	}}
 	if byClient {
@@ -165,8 +168,8 @@ func (m Model) askGroup(g collectors.SessionGroup, byClient bool) (tea.Model, te
 	narrow := func(b actions.Backend) bool {
 		return sc.matches(b.ApplicationName, b.Usename, b.Datname, b.ClientAddr)
 	}
-	m.footer.setText(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", sc.label(), durOf(m.opts.GroupIdleOver)))
-	return m, m.previewSessionsCmd(req, narrow, nil)
+	c.notify(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", sc.label(), durOf(c.opts.GroupIdleOver)))
+	return c.previewSessionsCmd(req, narrow, nil)
 }
 
 func groupOfSession(s *collectors.Session) collectors.SessionGroup {
@@ -180,20 +183,20 @@ func globExact(s string) string {
 }
 
 // askRedis previews killing the client or group under the Redis cursor.
-func (m Model) askRedis() (tea.Model, tea.Cmd) {
-	server := m.redisTarget()
-	if c := m.redis.currentClient(); c != nil {
+func (p *redisPane) askRedis() tea.Cmd {
+	server := p.c.redisTarget()
+	if c := p.currentClient(); c != nil {
 		// Client ids are per node in a cluster: the one on screen is this
 		// id on this node.
 		id, node := c.ID, c.Node
 		f := actions.RedisFilter{Server: server, IDs: []int64{id}}
-		m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of client %d…", id))
-		return m, m.previewRedisCmd(f, func(rc collectors.RedisClient) bool { return rc.ID == id && rc.Node == node })
+		p.c.notify(fmt.Sprintf("Previewing CLIENT KILL of client %d…", id))
+		return p.c.previewRedisCmd(f, func(rc collectors.RedisClient) bool { return rc.ID == id && rc.Node == node })
 	}
-	g := m.redis.currentGroup()
+	g := p.currentGroup()
 	if g == nil {
-		m.footer.setText(m.redis.noTargetText())
-		return m, nil
+		p.c.notify(p.noTargetText())
+		return nil
 	}
 	grp := *g
 	f := actions.RedisFilter{Server: server, Host: globExact(grp.Host), Lib: globExact(grp.LibName),
@@ -201,12 +204,12 @@ func (m Model) askRedis() (tea.Model, tea.Cmd) {
 	narrow := func(c collectors.RedisClient) bool {
 		return c.Host() == grp.Host && c.LibName == grp.LibName && collectors.FoldName(c.Name) == grp.Name
 	}
-	m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of group %s…", grp.Key()))
-	return m, m.previewRedisCmd(f, narrow)
+	p.c.notify(fmt.Sprintf("Previewing CLIENT KILL of group %s…", grp.Key()))
+	return p.c.previewRedisCmd(f, narrow)
 }
 
-func (m *Model) previewSessionsCmd(req actions.SessionRequest, narrow func(actions.Backend) bool, chosen []sessionTarget) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
+func (c *common) previewSessionsCmd(req actions.SessionRequest, narrow func(actions.Backend) bool, chosen []sessionTarget) tea.Cmd {
+	mit, ctx := c.opts.Mitigator, c.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
@@ -215,8 +218,8 @@ func (m *Model) previewSessionsCmd(req actions.SessionRequest, narrow func(actio
 	}
 }
 
-func (m *Model) previewRedisCmd(f actions.RedisFilter, narrow func(collectors.RedisClient) bool) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
+func (c *common) previewRedisCmd(f actions.RedisFilter, narrow func(collectors.RedisClient) bool) tea.Cmd {
+	mit, ctx := c.opts.Mitigator, c.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
@@ -226,41 +229,41 @@ func (m *Model) previewRedisCmd(f actions.RedisFilter, narrow func(collectors.Re
 }
 
 // onActionMsg handles previews, results and audit refreshes.
-func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m *Model) onActionMsg(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case sessionPlanMsg:
 		if msg.err != nil {
 			m.footer.setError("preview", msg.err)
-			return m, nil
+			return nil
 		}
 		plan := msg.plan
 		if msg.narrow != nil {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(b actions.Backend) bool { return !msg.narrow(b) })
 		}
-		m.confirm = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), chosen: msg.chosen,
+		m.confirm = &confirmDialog{c: &m.common, keys: m.confirmKeys, session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), chosen: msg.chosen,
 			back: m.answerMode(), serverName: cmp.Or(plan.ServerName, msg.server)}
 		m.mode = modeConfirm
 		m.footer.setText("")
 	case redisPlanMsg:
 		if msg.err != nil {
 			m.footer.setError("preview", msg.err)
-			return m, nil
+			return nil
 		}
 		plan := msg.plan
 		if msg.narrow != nil {
 			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(c collectors.RedisClient) bool { return !msg.narrow(c) })
 		}
-		m.confirm = &confirmDialog{redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), back: m.answerMode(),
+		m.confirm = &confirmDialog{c: &m.common, keys: m.confirmKeys, redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), back: m.answerMode(),
 			serverName: cmp.Or(plan.ServerName, msg.server)}
 		m.mode = modeConfirm
 		m.footer.setText("")
 	case guardPlanMsg:
 		if msg.err != nil {
 			m.footer.setError("guard preview", msg.err)
-			return m, nil
+			return nil
 		}
 		plan := msg.plan
-		m.confirm, m.mode = &confirmDialog{guard: &plan, back: m.answerMode(), serverName: cmp.Or(plan.ServerName, msg.server)}, modeConfirm
+		m.confirm, m.mode = &confirmDialog{c: &m.common, keys: m.confirmKeys, guard: &plan, back: m.answerMode(), serverName: cmp.Or(plan.ServerName, msg.server)}, modeConfirm
 		m.footer.setText("")
 	case guardDoneMsg:
 		p := msg.result.Plan
@@ -273,7 +276,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 		default:
 			m.footer.setText(fmt.Sprintf("guard %s: %s %s", p.Setting, msg.result.Outcome, oneLine(msg.result.Reason)))
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case sessionDoneMsg:
 		if msg.err != nil {
 			m.footer.setError(string(msg.report.Plan.Request.Kind), msg.err)
@@ -282,7 +285,7 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.footer.setText(summarize(string(p.Request.Kind)+onName(cmp.Or(p.ServerName, p.Request.Server)), msg.report.Results))
 			clear(m.sessions.marks)
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case redisDoneMsg:
 		if msg.err != nil {
 			m.footer.setError("CLIENT KILL", msg.err)
@@ -290,51 +293,74 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 			p := msg.report.Plan
 			m.footer.setText(summarize("CLIENT KILL"+onName(cmp.Or(p.ServerName, p.Filter.Server)), msg.report.Results))
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case declinedMsg:
 		if msg.err != nil {
 			m.footer.setError("recording the declined "+msg.what, msg.err)
 		} else {
 			m.footer.setText(fmt.Sprintf("Declined %s: nothing was changed.", msg.what))
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case refusedMsg:
 		// Refuse hands the refusal back; anything else is a failure.
 		if msg.err != nil && !actions.IsRefused(msg.err) {
 			m.footer.setError("recording the refusal", msg.err)
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case auditMsg:
 		m.footer.audit = msg.entries
 	}
-	return m, nil
+	return nil
 }
 
-func (m Model) onConfirmKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	d := m.confirm
-	k := m.keys.confirm
-	switch {
-	case key.Matches(msg, k.Up):
-		d.scroll = max(0, d.scroll-1)
-	case key.Matches(msg, k.Down):
-		d.scroll = min(d.scroll+1, d.lines())
-	case key.Matches(msg, k.Yes):
-		m.mode, m.confirm = d.back, nil
-		if d.targets() == 0 {
-			m.footer.setText("Nothing to do: no target left after the safety policy.")
-			return m, m.declineCmd(d)
-		}
-		return m, m.executeCmd(d)
-	case key.Matches(msg, k.No):
-		m.mode, m.confirm = d.back, nil
-		return m, m.declineCmd(d)
-	case d.offersTerminate() && key.Matches(msg, m.keys.sessions.Terminate):
-		m.mode, m.confirm = d.back, nil
-		next, cmd := m.askSessionsOn(d.serverName, kindTerminate, d.chosen)
-		return next, tea.Sequence(m.declineCmd(d), cmd)
+// Update answers the dialog: y runs the plan, n declines it, K turns a
+// cancel into a terminate of the same sessions.
+func (d *confirmDialog) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
 	}
-	return m, nil
+	k := d.keys
+	switch {
+	case key.Matches(km, k.Up):
+		d.scroll = max(0, d.scroll-1)
+	case key.Matches(km, k.Down):
+		d.scroll = min(d.scroll+1, d.lines())
+	case key.Matches(km, k.Yes):
+		d.c.send(closeDialogMsg{back: d.back})
+		if d.targets() == 0 {
+			d.c.notify("Nothing to do: no target left after the safety policy.")
+			return d.declineCmd()
+		}
+		return d.executeCmd()
+	case key.Matches(km, k.No):
+		d.c.send(closeDialogMsg{back: d.back})
+		return d.declineCmd()
+	case d.offersTerminate() && key.Matches(km, k.Instead):
+		d.c.send(closeDialogMsg{back: d.back})
+		cmd := d.c.askSessionsOn(d.serverName, kindTerminate, d.chosen)
+		return tea.Sequence(d.declineCmd(), cmd)
+	}
+	return nil
 }
+
+func (d *confirmDialog) SetSize(w, h int) { d.width, d.height = w, h }
+
+func (d *confirmDialog) View() string { return d.dialogView(d.width, d.height).String() }
+
+// ShortHelp: a guard has no target list to scroll.
+func (d *confirmDialog) ShortHelp() []key.Binding {
+	out := []key.Binding{d.keys.Yes, d.keys.No}
+	if d.guard == nil {
+		out = append(out, d.keys.Down)
+	}
+	if d.offersTerminate() {
+		out = append(out, d.keys.Instead)
+	}
+	return out
+}
+
+func (d *confirmDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
 
 // offersTerminate: a cancel was asked for chosen sessions, which
 // terminate can act on where cancel cannot (idle ones).
@@ -342,11 +368,11 @@ func (d *confirmDialog) offersTerminate() bool {
 	return d.session != nil && d.session.Request.Kind == actions.Cancel && len(d.chosen) > 0
 }
 
-func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
+func (d *confirmDialog) executeCmd() tea.Cmd {
+	mit, ctx := d.c.opts.Mitigator, d.c.ctx
 	if d.guard != nil {
 		plan := *d.guard
-		m.footer.setText(fmt.Sprintf("Setting %s%s…", plan.Setting, forRole(plan.Role)))
+		d.c.notify(fmt.Sprintf("Setting %s%s…", plan.Setting, forRole(plan.Role)))
 		return func() tea.Msg {
 			ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 			defer cancel()
@@ -357,7 +383,7 @@ func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
 	}
 	if d.session != nil {
 		plan := *d.session
-		m.footer.setText(fmt.Sprintf("Running %s on %d session(s)…", plan.Request.Kind, len(plan.Targets)))
+		d.c.notify(fmt.Sprintf("Running %s on %d session(s)…", plan.Request.Kind, len(plan.Targets)))
 		return func() tea.Msg {
 			ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 			defer cancel()
@@ -367,7 +393,7 @@ func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
 		}
 	}
 	plan := *d.redis
-	m.footer.setText(fmt.Sprintf("Killing %d Redis client(s)…", len(plan.Targets)))
+	d.c.notify(fmt.Sprintf("Killing %d Redis client(s)…", len(plan.Targets)))
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
@@ -377,8 +403,8 @@ func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
 	}
 }
 
-func (m *Model) declineCmd(d *confirmDialog) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
+func (d *confirmDialog) declineCmd() tea.Cmd {
+	mit, ctx := d.c.opts.Mitigator, d.c.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
@@ -421,8 +447,7 @@ func summarize(what string, results []actions.TargetResult) string {
 // dialogView renders the confirmation: what will run, on which targets, and
 // what the safety policy excluded. The heading, the predicate with its count
 // and the notes wrap: they are never cut, only the target list scrolls.
-func (m *Model) dialogView(w, h int) block {
-	d := m.confirm
+func (d *confirmDialog) dialogView(w, h int) block {
 	var head, body []string
 	wrap := func(style func(...string) string, label, text string) {
 		for _, l := range wrapHanging(label, oneLine(text), w) {
@@ -446,39 +471,39 @@ func (m *Model) dialogView(w, h int) block {
 	case d.session != nil:
 		p := d.session
 		verb = string(p.Request.Kind)
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM %s of %d session(s) on %s", strings.ToUpper(verb), len(p.Targets), onServer(d.serverName, p.Server)))
+		wrap(d.c.st.dialog.Render, "", fmt.Sprintf("CONFIRM %s of %d session(s) on %s", strings.ToUpper(verb), len(p.Targets), onServer(d.serverName, p.Server)))
 		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d session(s) match, %d excluded by the safety policy",
 			p.Request.Filter.String(), len(p.Targets), len(p.Excluded)))
 		statement(p.Statement)
 		for _, n := range p.Notes {
-			wrap(m.st.warning.Render, "Note: ", n)
+			wrap(d.c.st.warning.Render, "Note: ", n)
 		}
-		body = m.sessionTargetLines(p)
+		body = d.sessionTargetLines(p)
 	case d.guard != nil:
 		p := d.guard
 		verb = "set"
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM GUARD %s%s on %s", p.Setting, forRole(p.Role), onServer(d.serverName, p.Server)))
+		wrap(d.c.st.dialog.Render, "", fmt.Sprintf("CONFIRM GUARD %s%s on %s", p.Setting, forRole(p.Role), onServer(d.serverName, p.Server)))
 		wrap(plain, "Current:   ", actions.ShowGuardValue(p.Setting, p.Current))
 		wrap(plain, "New:       ", actions.ShowGuardValue(p.Setting, p.New))
 		statement(p.Statement)
 		for _, n := range p.Notes {
-			wrap(m.st.warning.Render, "Note: ", n)
+			wrap(d.c.st.warning.Render, "Note: ", n)
 		}
-		body = m.guardNodeLines(p)
+		body = d.guardNodeLines(p)
 	default:
 		p := d.redis
 		verb = "kill"
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), onServer(d.serverName, p.Server)))
+		wrap(d.c.st.dialog.Render, "", fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), onServer(d.serverName, p.Server)))
 		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d client(s) match, %d excluded by the safety policy",
 			p.Filter.String(), len(p.Targets), len(p.Excluded)))
 		statement(p.Statement)
 		for _, n := range p.Notes {
-			wrap(m.st.warning.Render, "Note: ", n)
+			wrap(d.c.st.warning.Render, "Note: ", n)
 		}
-		body = m.redisTargetLines(p)
+		body = d.redisTargetLines(p)
 	}
 	if d.dropped > 0 {
-		wrap(m.st.warning.Render, "Note: ", fmt.Sprintf(
+		wrap(d.c.st.warning.Render, "Note: ", fmt.Sprintf(
 			"%d matching target(s) left out: not the sessions/clients on screen (pid reused by a new backend, or outside the group).", d.dropped))
 	}
 	ask := fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", verb, d.targets())
@@ -493,26 +518,26 @@ func (m *Model) dialogView(w, h int) block {
 	}
 	var askLines []string
 	for _, l := range wrapText(ask, w) {
-		askLines = append(askLines, m.st.dialog.Render(l))
+		askLines = append(askLines, d.c.st.dialog.Render(l))
 	}
 	room := max(h-len(head)-len(askLines), 0)
 	scroll := min(d.scroll, max(len(body)-room, 0))
 	end := min(len(body), scroll+room)
 	lines := append(head, body[scroll:end]...)
 	if end < len(body) && room > 0 {
-		lines[len(lines)-1] = m.st.dim.Render(fmt.Sprintf("  … %d more lines (↓ to scroll)", len(body)-end+1))
+		lines[len(lines)-1] = d.c.st.dim.Render(fmt.Sprintf("  … %d more lines (↓ to scroll)", len(body)-end+1))
 	}
 	lines = append(fitBlock(lines, w, max(h-len(askLines), 0)), askLines...)
 	return fitBlock(lines, w, h)
 }
 
-func (m *Model) sessionTargetLines(p *actions.SessionPlan) []string {
-	body := []string{m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
+func (d *confirmDialog) sessionTargetLines(p *actions.SessionPlan) []string {
+	body := []string{d.c.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
 	for _, b := range p.Targets {
 		body = append(body, fmt.Sprintf("  %7d %-14s %-16s %-15s %-8s %8s  %s", b.PID, orDash(b.Usename), orDash(b.ApplicationName),
 			orDash(b.ClientAddr), orDash(b.State), dur(b.StateSeconds), oneLine(clip(b.Query, 1024))))
 	}
-	body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+	body = append(body, d.c.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
 	for _, e := range p.Excluded {
 		body = append(body, fmt.Sprintf("  %7d %-14s %-16s %s", e.Backend.PID, orDash(e.Backend.Usename),
 			orDash(e.Backend.ApplicationName), oneLine(e.Reason)))
@@ -522,24 +547,24 @@ func (m *Model) sessionTargetLines(p *actions.SessionPlan) []string {
 
 // guardNodeLines are a Redis Cluster guard's nodes, each with its value
 // now and after: the timeout is set on every node.
-func (m *Model) guardNodeLines(p *actions.GuardPlan) []string {
+func (d *confirmDialog) guardNodeLines(p *actions.GuardPlan) []string {
 	if len(p.Nodes) == 0 {
 		return nil
 	}
-	body := []string{m.st.heading.Render(fmt.Sprintf("Nodes (%d)", len(p.Nodes)))}
+	body := []string{d.c.st.heading.Render(fmt.Sprintf("Nodes (%d)", len(p.Nodes)))}
 	for _, n := range p.Nodes {
 		body = append(body, fmt.Sprintf("  %-21s %s → %s", orDash(oneLine(n.Node)), actions.ShowGuardValue(p.Setting, n.Current), actions.ShowGuardValue(p.Setting, n.New)))
 	}
 	return body
 }
 
-func (m *Model) redisTargetLines(p *actions.RedisPlan) []string {
-	body := []string{m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
+func (d *confirmDialog) redisTargetLines(p *actions.RedisPlan) []string {
+	body := []string{d.c.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
 	for _, c := range p.Targets {
 		body = append(body, fmt.Sprintf("  %7d %-21s %-14s %-10s age %s idle %s", c.ID, orDash(c.Addr), orDash(c.Name),
 			orDash(c.LibName), dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds))))
 	}
-	body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+	body = append(body, d.c.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
 	for _, e := range p.Excluded {
 		body = append(body, fmt.Sprintf("  %7d %-21s %s", e.Client.ID, orDash(e.Client.Addr), oneLine(e.Reason)))
 	}

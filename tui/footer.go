@@ -50,8 +50,8 @@ func (f *footerPane) setError(what string, err error) {
 }
 
 // auditCmd reads the recent audit entries outside Update.
-func (m *Model) auditCmd() tea.Cmd {
-	src := m.opts.Mitigator
+func (c *common) auditCmd() tea.Cmd {
+	src := c.opts.Mitigator
 	if src == nil {
 		return nil
 	}

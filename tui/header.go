@@ -14,11 +14,11 @@ import (
 
 // freshness renders "age 2s" or "STALE 45s: <error>" for a source that has
 // data (fresh or stale).
-func (m *Model) freshness(st srcStatus) string {
+func (c *common) freshness(st srcStatus) string {
 	if st.state != srcStale {
 		return "age " + ageText(st.age)
 	}
-	msg := m.st.critical.Render("STALE " + ageText(st.age))
+	msg := c.st.critical.Render("STALE " + ageText(st.age))
 	if st.err != "" {
 		msg += " " + oneLine(st.err)
 	}
@@ -27,8 +27,8 @@ func (m *Model) freshness(st srcStatus) string {
 
 // downText is a source that never answered: the word, how long, the error;
 // no numbers, because there are none.
-func (m *Model) downText(name string, st srcStatus) string {
-	t := name + " " + m.st.critical.Render("DOWN") + " no answer for " + ageText(st.age)
+func (c *common) downText(name string, st srcStatus) string {
+	t := name + " " + c.st.critical.Render("DOWN") + " no answer for " + ageText(st.age)
 	if st.err != "" {
 		t += ": " + oneLine(st.err)
 	}
@@ -406,11 +406,11 @@ func (m *Model) alertLabel(s analysis.AlertState) string {
 }
 
 // since is " since 15:04:05 (12m)" on the frames' clock.
-func (m *Model) since(t time.Time) string {
+func (c *common) since(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return fmt.Sprintf(" since %s (%s)", t.UTC().Format("15:04:05"), durOf(m.frame.Snapshot.TakenAt.Sub(t)))
+	return fmt.Sprintf(" since %s (%s)", t.UTC().Format("15:04:05"), durOf(c.frame.Snapshot.TakenAt.Sub(t)))
 }
 
 // alertLine shows what made the alert fire and, when it differs, what the
@@ -474,14 +474,14 @@ func severityRank(s string) int {
 	return 2
 }
 
-func (m *Model) findingLines(n int) []string {
-	fs := sortFindings(m.frame.Findings)
-	others := m.fleet.othersFindings
+func (p *findingsView) findingLines(n int) []string {
+	fs := sortFindings(p.c.frame.Findings)
+	others := p.c.fleet.othersFindings
 	if len(fs) == 0 {
 		if others > 0 {
-			return []string{m.st.dim.Render(fmt.Sprintf("Findings: none on the servers shown; %d on other servers (1-9 or S switches)", others))}
+			return []string{p.c.st.dim.Render(fmt.Sprintf("Findings: none on the servers shown; %d on other servers (1-9 or S switches)", others))}
 		}
-		return []string{m.st.dim.Render("Findings: none yet")}
+		return []string{p.c.st.dim.Render("Findings: none yet")}
 	}
 	var lines []string
 	for i, f := range fs {
@@ -490,11 +490,11 @@ func (m *Model) findingLines(n int) []string {
 		}
 		sev := strings.ToUpper(oneLine(f.Severity))
 		if f.Severity == "critical" {
-			sev = m.st.critical.Render(sev)
+			sev = p.c.st.critical.Render(sev)
 		}
 		line := fmt.Sprintf("FINDING %s %s", sev, oneLine(f.Title))
 		if !f.Cleared.IsZero() {
-			line = m.st.dim.Render(clearedMark(f.Cleared) + " " + oneLine(f.Title))
+			line = p.c.st.dim.Render(clearedMark(f.Cleared) + " " + oneLine(f.Title))
 		}
 		if f.About != "" {
 			line += " — " + oneLine(f.About)
@@ -507,5 +507,5 @@ func (m *Model) findingLines(n int) []string {
 		}
 		lines = append(lines, line)
 	}
-	return m.markFindingCursor(lines)
+	return p.markFindingCursor(lines)
 }

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
@@ -46,10 +49,13 @@ func (m *Model) pgStates(w, h int) block {
 // By default a row is an (application, user, database) group as the
 // snapshot has it; c splits the rows by client address too.
 type groupsPane struct {
-	groups   []collectors.SessionGroup
-	cursor   int
-	key      string
-	byClient bool
+	c             *common
+	keys          groupKeys
+	width, height int
+	groups        []collectors.SessionGroup
+	cursor        int
+	key           string
+	byClient      bool
 	// snapshot and sessions are the frame's, kept to regroup on toggle.
 	snapshot []collectors.SessionGroup
 	sessions []collectors.Session
@@ -245,3 +251,60 @@ func (p *groupsPane) view(st styles, w, h int, focused bool) block {
 	}
 	return fitBlock(lines, w, h)
 }
+
+func (p *groupsPane) SetSize(w, h int) { p.width, p.height = w, h }
+
+// Update handles the groups pane's keys.
+func (p *groupsPane) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	if p.c.navigate(km, p.move, 5) {
+		return nil
+	}
+	k := p.keys
+	switch {
+	case key.Matches(km, k.TerminateGroup):
+		if g := p.current(); g != nil {
+			sc, _ := p.scope()
+			return p.c.askGroup(*g, sc.byClient)
+		}
+	case key.Matches(km, k.ByClient):
+		p.toggleClient()
+	case key.Matches(km, k.Filter):
+		if sc, ok := p.scope(); ok {
+			p.c.send(scopeSessionsMsg{scope: sc})
+			p.c.notify("Sessions of " + sc.label() + " (Esc shows all).")
+		}
+	}
+	return nil
+}
+
+func (p *groupsPane) ShortHelp() []key.Binding {
+	return []key.Binding{p.keys.Filter, p.keys.TerminateGroup, p.keys.ByClient}
+}
+
+// FullHelp is the short help, then the keys the help line shows after the
+// global ones.
+func (p *groupsPane) FullHelp() [][]key.Binding {
+	return [][]key.Binding{p.ShortHelp(), {p.c.nav.Down}}
+}
+
+func (p *groupsPane) helpGroups() []helpGroup {
+	k := p.keys
+	return []helpGroup{{"Groups pane", []key.Binding{k.Filter, k.ByClient, k.TerminateGroup}}}
+}
+
+func (p *groupsPane) View() string { return p.render().String() }
+
+// render is the groups, or "no data" while PostgreSQL never answered.
+func (p *groupsPane) render() block {
+	if st := p.c.status(collectors.SourcePostgres); st.state == srcDown {
+		return p.c.noData(" Connections by group", "PostgreSQL", st, p.width, p.height)
+	}
+	return p.view(p.c.st, p.width, p.height, p.c.focus == focusGroups)
+}
+
+// top puts the cursor on the first row, for another server's data.
+func (p *groupsPane) top() { p.cursor, p.key = 0, "" }

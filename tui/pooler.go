@@ -75,8 +75,8 @@ func (m *Model) poolerText() string {
 
 // viaPool says which pgbouncer pool a backend serves, for the session
 // detail: "via pgbouncer pool talentflow/talentflow".
-func (m *Model) viaPool(pid int32) string {
-	b := m.frame.Snapshot.PgBouncer
+func (c *common) viaPool(pid int32) string {
+	b := c.frame.Snapshot.PgBouncer
 	if b == nil {
 		return ""
 	}
@@ -89,19 +89,21 @@ func (m *Model) viaPool(pid int32) string {
 // rightColumn is the Redis pane, with pgbouncer's pools under it when a
 // pooler is configured (or alone when Redis is not).
 func (m *Model) rightColumn(w, h int) block {
+	m.redis.SetSize(w, h)
 	if m.status(collectors.SourcePgBouncer).state == srcOff {
-		return m.redisView(w, h)
+		return m.redis.render()
 	}
 	if m.status(collectors.SourceRedis).state == srcOff {
 		return m.poolerView(w, h)
 	}
 	if h < 8 {
-		return m.redisView(w, h)
+		return m.redis.render()
 	}
 	pools := 1
 	if b := m.frame.Snapshot.PgBouncer; b != nil {
 		pools = max(len(b.Pools), 1)
 	}
 	ph := min(2+pools, h/2)
-	return stack(m.redisView(w, h-ph), m.poolerView(w, ph))
+	m.redis.SetSize(w, h-ph)
+	return stack(m.redis.render(), m.poolerView(w, ph))
 }

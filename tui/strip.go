@@ -78,8 +78,8 @@ func (m *Model) stripLines(l layout, w int) []string {
 // ruleActive says whether the alert rule's condition holds now (pending or
 // firing): the header colours a figure critical by the rule's own
 // threshold, as configured, so the colour and the alert never disagree.
-func (m *Model) ruleActive(name string) bool {
-	for _, a := range m.frame.Alerts {
+func (c *common) ruleActive(name string) bool {
+	for _, a := range c.frame.Alerts {
 		if a.Name == name && (a.State == analysis.Pending || a.State == analysis.Firing) {
 			return true
 		}

@@ -60,6 +60,7 @@ func (m *Model) layout() layout {
 
 // View renders exactly width×height cells.
 func (m Model) View() string {
+	m.wire()
 	w, h := m.width, m.height
 	if w <= 0 || h <= 0 {
 		return ""
@@ -68,7 +69,8 @@ func (m Model) View() string {
 		return m.tooSmall(w, h).String()
 	}
 	if m.mode == modeHelp {
-		return stack(fitBlock([]string{m.titleBar(w)}, w, 1), m.fullHelp(w, h-1)).String()
+		m.prepareHelp()
+		return stack(fitBlock([]string{m.titleBar(w)}, w, 1), m.helpScreen.fullHelp(w, h-1)).String()
 	}
 	if m.mode == modeFindings {
 		return m.findingsScreen(w, h).String()
@@ -82,19 +84,22 @@ func (m Model) View() string {
 	header = append(header, m.pgLine(), m.redisLine())
 	header = append(header, m.probeReasonLines(w)...)
 	header = append(header, m.alertLines(l.alerts)...)
-	header = append(header, m.findingLines(l.findings)...)
+	header = append(header, m.findings.findingLines(l.findings)...)
 	top := fitBlock(header, w, 3+l.fleet+l.probe+l.alerts+l.findings)
 	bodyH := l.middle + l.sessions
 	var body block
 	switch m.mode {
 	case modeConfirm:
-		body = m.dialogView(w, bodyH)
+		body = m.confirm.dialogView(w, bodyH)
 	case modeDetail:
-		body = m.detailBlock(w, bodyH)
+		m.detail.SetSize(w, bodyH)
+		body = m.detail.render()
 	case modePicker:
 		body = m.fleet.pickerView(m.st, w, bodyH)
 	default:
-		body = stack(m.middleView(w, l.middle), m.sessionsView(w, l.sessions))
+		m.sessions.SetSize(w, l.sessions)
+		m.sessions.prompt = m.input.View()
+		body = stack(m.middleView(w, l.middle), m.sessions.render())
 	}
 	var strip block
 	if l.strip > 0 {
@@ -115,18 +120,6 @@ func fleetBudget(h int) int {
 		return 4
 	}
 	return 3
-}
-
-// sessionsView is the sessions table, or why there is none: PostgreSQL
-// DOWN or not configured is "no data", never "no session matches".
-func (m *Model) sessionsView(w, h int) block {
-	switch st := m.status(collectors.SourcePostgres); st.state {
-	case srcDown:
-		return m.noData(" Sessions", "PostgreSQL", st, w, h)
-	case srcOff:
-		return fitBlock([]string{m.st.bold.Render(" Sessions"), m.st.dim.Render("  no data: PostgreSQL not configured")}, w, h)
-	}
-	return m.sessions.view(m.st, w, h, m.focus == focusSessions, m.filterLine())
 }
 
 func (m *Model) tooSmall(w, h int) block {
@@ -168,18 +161,15 @@ func (m *Model) middleView(w, h int) block {
 		jh := min(jobsH, h/3+1)
 		left = stack(states(h-jh), m.jobsView(statesW, jh))
 	}
-	groups := m.groups.view(m.st, groupsW, h, m.focus == focusGroups)
-	if pgSt.state == srcDown {
-		groups = m.noData(" Connections by group", "PostgreSQL", pgSt, groupsW, h)
-	}
-	return joinH("│", left, groups, m.rightColumn(redisW, h))
+	m.groups.SetSize(groupsW, h)
+	return joinH("│", left, m.groups.render(), m.rightColumn(redisW, h))
 }
 
 // noData is a pane for a source that has never answered: its title and
 // "no data", never an empty table that reads as "nothing is wrong".
-func (m *Model) noData(title, source string, st srcStatus, w, h int) block {
-	lines := []string{m.st.bold.Render(title), m.st.critical.Render("  no data") + " (DOWN " + ageText(st.age) + ")",
-		m.st.dim.Render("  " + source + ": no answer")}
+func (c *common) noData(title, source string, st srcStatus, w, h int) block {
+	lines := []string{c.st.bold.Render(title), c.st.critical.Render("  no data") + " (DOWN " + ageText(st.age) + ")",
+		c.st.dim.Render("  " + source + ": no answer")}
 	return fitBlock(lines, w, h)
 }
 
@@ -188,13 +178,6 @@ func (m *Model) jobRows() int {
 		return max(len(j.OverCapacity), 1)
 	}
 	return 1
-}
-
-func (m *Model) filterLine() string {
-	if m.mode != modeFilter {
-		return ""
-	}
-	return "/" + clean(m.input.Value()) + "_  (enter keeps, esc clears)"
 }
 
 func (m *Model) helpLine(w int) block {
