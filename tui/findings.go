@@ -263,12 +263,12 @@ func (c *common) previewGuardCmd(req actions.GuardRequest) tea.Cmd {
 func (m *Model) findingsScreen(w, h int) block {
 	m.sizeFindings()
 	body := m.findings.findingsBody(m.findings.width, m.findings.height)
-	return stack(fitBlock([]string{m.titleBar(w)}, w, 1), body, m.footerView(w, m.findingsFooter()), m.helpLine(w))
+	return stack(fitBlock([]string{m.header.titleBar(w)}, w, 1), body, m.footer.footerView(w, m.findingsFooter()), m.helpLine(w))
 }
 
 // findingsFooter is the status line, or the lines the newest announcement
 // wraps to.
-func (m *Model) findingsFooter() int { return min(max(1, m.newsRoom()), max(m.height-4, 1)) }
+func (m *Model) findingsFooter() int { return min(max(1, m.footer.newsRoom()), max(m.height-4, 1)) }
 
 // sizeFindings gives the findings view the screen between the title bar
 // and the status line: its title and the lines of findings it shows.

@@ -627,13 +627,13 @@ func (c *common) serverLabel(kind string) string {
 // elsewhereLine counts what fires on servers not shown, so switching to
 // one never hides that another is in trouble: "3 firing on other servers:
 // primary 2, cache 1".
-func (m *Model) elsewhereLine() string {
-	n := m.fleet.firingElsewhere()
+func (h *headerPane) elsewhereLine() string {
+	n := h.c.fleet.firingElsewhere()
 	if n == 0 {
 		return ""
 	}
-	parts := make([]string, len(m.fleet.othersFiring))
-	for i, c := range m.fleet.othersFiring {
+	parts := make([]string, len(h.c.fleet.othersFiring))
+	for i, c := range h.c.fleet.othersFiring {
 		parts[i] = fmt.Sprintf("%s %d", oneLine(c.name), c.n)
 	}
 	return fmt.Sprintf("%d firing on other servers: %s (1-9 or S switches)", n, strings.Join(parts, ", "))

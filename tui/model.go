@@ -71,6 +71,10 @@ type Model struct {
 	detail     detailView
 	findings   findingsView
 	helpScreen helpScreen
+	header     headerPane
+	states     statesPane
+	jobs       jobsPane
+	pooler     poolerPane
 }
 
 // New builds the root model. ctx bounds the actions it runs; r renders the
@@ -118,7 +122,8 @@ func (m *Model) disableActions() {
 func (m *Model) wire() {
 	c := &m.common
 	c.fleet = &m.fleet
-	m.sessions.c, m.groups.c, m.redis.c, m.fleet.c = c, c, c, c
+	m.sessions.c, m.groups.c, m.redis.c, m.fleet.c, m.footer.c, m.header.c = c, c, c, c, c, c
+	m.states.c, m.jobs.c, m.pooler.c = c, c, c
 	m.detail.c, m.findings.c, m.helpScreen.c, m.input.c = c, c, c, c
 	if m.confirm != nil {
 		m.confirm.c = c

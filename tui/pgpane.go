@@ -13,14 +13,14 @@ import (
 )
 
 // pgStates renders the session counts by state with their sparklines.
-func (m *Model) pgStates(w, h int) block {
-	pg := m.frame.Snapshot.Postgres
-	lines := []string{m.st.bold.Render(" PostgreSQL by state")}
+func (p *statesPane) pgStates(w, h int) block {
+	pg := p.c.frame.Snapshot.Postgres
+	lines := []string{p.c.st.bold.Render(" PostgreSQL by state")}
 	if pg == nil {
 		lines = append(lines, "  not configured")
 		return fitBlock(lines, w, h)
 	}
-	trend := m.frame.Trend
+	trend := p.c.frame.Trend
 	type row struct {
 		label string
 		now   int
@@ -41,7 +41,7 @@ func (m *Model) pgStates(w, h int) block {
 		vals := sparkSeries(trend, sw, func(p *collectors.Point) (float64, bool) { return float64(r.hist(*p)), p.PGOK })
 		lines = append(lines, fmt.Sprintf("  %-9s %3d %s", r.label, r.now, sparklineTo(vals, sw, float64(pg.Usable()))))
 	}
-	lines = m.withHiddenState(lines, pg)
+	lines = p.withHiddenState(lines, pg)
 	return fitBlock(lines, w, h)
 }
 
@@ -308,3 +308,31 @@ func (p *groupsPane) render() block {
 
 // top puts the cursor on the first row, for another server's data.
 func (p *groupsPane) top() { p.cursor, p.key = 0, "" }
+
+// statesPane is the PostgreSQL sessions by state with their ten-minute
+// sparklines; a view, no keys.
+type statesPane struct {
+	c             *common
+	width, height int
+}
+
+func (p *statesPane) SetSize(w, h int)          { p.width, p.height = w, h }
+func (p *statesPane) Update(tea.Msg) tea.Cmd    { return nil }
+func (p *statesPane) View() string              { return p.render().String() }
+func (p *statesPane) ShortHelp() []key.Binding  { return nil }
+func (p *statesPane) FullHelp() [][]key.Binding { return nil }
+
+// render is the states, "no data" while PostgreSQL never answered, and
+// the age of last good counts on the pane itself.
+func (p *statesPane) render() block {
+	w, h := p.width, p.height
+	pgSt := p.c.status(collectors.SourcePostgres)
+	if pgSt.state == srcDown {
+		return p.c.noData(" PostgreSQL by state", "PostgreSQL", pgSt, w, h)
+	}
+	b := p.pgStates(w, h)
+	if pgSt.state == srcStale && len(b) > 0 {
+		b[0] = fitLine(p.c.st.bold.Render(" PostgreSQL ")+p.c.st.critical.Render("STALE "+ageText(pgSt.age)), w)
+	}
+	return b
+}

@@ -31,7 +31,7 @@ func (m *Model) layout() layout {
 	case h >= 34:
 		l = layout{alerts: 4, findings: 2, middle: 9, footer: 3}
 	}
-	if n := m.alertCount(); n < l.alerts {
+	if n := m.header.alertCount(); n < l.alerts {
 		l.alerts = max(n, 1)
 	}
 	if n := len(m.frame.Findings); n < l.findings {
@@ -42,16 +42,16 @@ func (m *Model) layout() layout {
 	}
 	// Announcements take the status line; the audit pane above it keeps
 	// its rows, so every viewer sees both the news and the shared log.
-	if n := m.newsRoom(); n > 0 {
+	if n := m.footer.newsRoom(); n > 0 {
 		if l.footer > 1 {
 			l.footer += n - 1
 		} else {
 			l.footer = n
 		}
 	}
-	l.probe = len(m.probeReasonLines(m.width))
+	l.probe = len(m.header.probeReasonLines(m.width))
 	if stripWanted(l) {
-		l.strip = len(m.stripLines(l, m.width))
+		l.strip = len(m.footer.stripLines(l, m.width))
 	}
 	// title, PG, Redis lines and the help line.
 	l.sessions = h - 4 - l.fleet - l.probe - l.alerts - l.findings - l.middle - l.footer - l.strip
@@ -66,24 +66,24 @@ func (m Model) View() string {
 		return ""
 	}
 	if w < minWidth || h < minHeight {
-		return m.tooSmall(w, h).String()
+		return tooSmall(w, h).String()
 	}
 	if m.mode == modeHelp {
 		m.prepareHelp()
-		return stack(fitBlock([]string{m.titleBar(w)}, w, 1), m.helpScreen.fullHelp(w, h-1)).String()
+		return stack(fitBlock([]string{m.header.titleBar(w)}, w, 1), m.helpScreen.fullHelp(w, h-1)).String()
 	}
 	if m.mode == modeFindings {
 		return m.findingsScreen(w, h).String()
 	}
 	if !m.hasFrame {
-		lines := []string{m.titleBar(w), "", "  Waiting for the first sample…"}
+		lines := []string{m.header.titleBar(w), "", "  Waiting for the first sample…"}
 		return stack(fitBlock(lines, w, h-1), m.helpLine(w)).String()
 	}
 	l := m.layout()
-	header := append([]string{m.titleBar(w)}, m.fleet.view(m.st)...)
-	header = append(header, m.pgLine(), m.redisLine())
-	header = append(header, m.probeReasonLines(w)...)
-	header = append(header, m.alertLines(l.alerts)...)
+	header := append([]string{m.header.titleBar(w)}, m.fleet.view(m.st)...)
+	m.header.SetSize(w, 2+l.probe+l.alerts)
+	m.header.alerts = l.alerts
+	header = append(header, m.header.lines()...)
 	header = append(header, m.findings.findingLines(l.findings)...)
 	top := fitBlock(header, w, 3+l.fleet+l.probe+l.alerts+l.findings)
 	bodyH := l.middle + l.sessions
@@ -103,9 +103,9 @@ func (m Model) View() string {
 	}
 	var strip block
 	if l.strip > 0 {
-		strip = fitBlock(m.stripLines(l, w), w, l.strip)
+		strip = fitBlock(m.footer.stripLines(l, w), w, l.strip)
 	}
-	return stack(top, body, strip, m.footerView(w, l.footer), m.helpLine(w)).String()
+	return stack(top, body, strip, m.footer.footerView(w, l.footer), m.helpLine(w)).String()
 }
 
 // fleetBudget is how many lines the fleet block may take at height h;
@@ -122,7 +122,7 @@ func fleetBudget(h int) int {
 	return 3
 }
 
-func (m *Model) tooSmall(w, h int) block {
+func tooSmall(w, h int) block {
 	msg := fmt.Sprintf("Terminal too small: %d×%d. slotwatch needs at least %d×%d; enlarge the window (q quits).",
 		w, h, minWidth, minHeight)
 	return fitBlock(wrapText(msg, w), w, h)
@@ -145,21 +145,13 @@ func (m *Model) middleView(w, h int) block {
 		groupsW = rest * 3 / 7
 	}
 	redisW := rest - groupsW
-	pgSt := m.status(collectors.SourcePostgres)
-	states := func(h int) block {
-		if pgSt.state == srcDown {
-			return m.noData(" PostgreSQL by state", "PostgreSQL", pgSt, statesW, h)
-		}
-		b := m.pgStates(statesW, h)
-		if pgSt.state == srcStale && len(b) > 0 { // last good counts: say how old on the pane itself
-			b[0] = fitLine(m.st.bold.Render(" PostgreSQL ")+m.st.critical.Render("STALE "+ageText(pgSt.age)), statesW)
-		}
-		return b
-	}
-	left := states(h)
-	if jobsH := 2 + m.jobRows(); h >= 9 && m.status(collectors.SourceJobs).state != srcOff {
+	m.states.SetSize(statesW, h)
+	left := m.states.render()
+	if jobsH := 2 + m.jobs.jobRows(); h >= 9 && m.status(collectors.SourceJobs).state != srcOff {
 		jh := min(jobsH, h/3+1)
-		left = stack(states(h-jh), m.jobsView(statesW, jh))
+		m.states.SetSize(statesW, h-jh)
+		m.jobs.SetSize(statesW, jh)
+		left = stack(m.states.render(), m.jobs.jobsView(statesW, jh))
 	}
 	m.groups.SetSize(groupsW, h)
 	return joinH("│", left, m.groups.render(), m.rightColumn(redisW, h))
@@ -173,8 +165,8 @@ func (c *common) noData(title, source string, st srcStatus, w, h int) block {
 	return fitBlock(lines, w, h)
 }
 
-func (m *Model) jobRows() int {
-	if j := m.frame.Snapshot.Jobs; j != nil {
+func (p *jobsPane) jobRows() int {
+	if j := p.c.frame.Snapshot.Jobs; j != nil {
 		return max(len(j.OverCapacity), 1)
 	}
 	return 1
