@@ -12,6 +12,30 @@ import (
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
+// uiMode is what the keyboard currently talks to.
+type uiMode int
+
+const (
+	modeNormal uiMode = iota
+	modeFilter
+	modeConfirm
+	modeDetail
+	modeHelp
+	modeFindings
+	modePicker // the server list (S)
+)
+
+// focus is the pane the navigation and action keys apply to.
+type focus int
+
+const (
+	focusSessions focus = iota
+	focusGroups
+	focusRedis
+	focusFindings // the finding lines of the header: Enter opens the findings view
+	numFocus
+)
+
 // common is the context every pane draws and acts with: the styles from
 // the model's renderer, the options, the clock and the frame on screen,
 // which server the fleet pane shows, the mode and the focus. The root model
@@ -58,28 +82,13 @@ func (c *common) send(msg tea.Msg) { c.out = append(c.out, msg) }
 // notify puts one sentence in the status line.
 func (c *common) notify(text string) { c.send(noticeMsg{text: text}) }
 
-// Messages panes send the root (common.send).
+// Messages any pane may send the root (common.send); each pane declares
+// the ones only it sends.
 type (
-	noticeMsg      struct{ text string }
-	setModeMsg     struct{ mode uiMode }
-	setFocusMsg    struct{ focus focus }
-	openHelpMsg    struct{ back uiMode }
-	openFindingsAt struct{ sel int }
-	showServerMsg  struct{ name string }
-	openDetailMsg  struct {
-		session sessionTarget
-		server  string
-	}
-	scopeSessionsMsg  struct{ scope sessionScope }
-	openFilterMsg     struct{ text string }
-	filterTextMsg     struct{ text string }
-	terminateGroupMsg struct{ group collectors.SessionGroup }
-	// closeDialogMsg closes the confirmation and returns to back.
-	closeDialogMsg struct{ back uiMode }
-	replayFrameMsg struct {
-		frame analysis.Frame
-		at    time.Time
-	}
+	noticeMsg   struct{ text string }
+	setModeMsg  struct{ mode uiMode }
+	setFocusMsg struct{ focus focus }
+	openHelpMsg struct{ back uiMode }
 )
 
 // actionsDisabled is true when nothing may be changed: no Mitigator,
@@ -131,4 +140,12 @@ func (c *common) shownSessions() []collectors.Session {
 		return pg.Sessions
 	}
 	return nil
+}
+
+// noData is a pane for a source that has never answered: its title and
+// "no data", never an empty table that reads as "nothing is wrong".
+func (c *common) noData(title, source string, st srcStatus, w, h int) block {
+	lines := []string{c.st.bold.Render(title), c.st.critical.Render("  no data") + " (DOWN " + ageText(st.age) + ")",
+		c.st.dim.Render("  " + source + ": no answer")}
+	return fitBlock(lines, w, h)
 }

@@ -628,3 +628,6 @@ func errorText(what string, err error) string {
 	}
 	return fmt.Sprintf("%s failed: %v", what, err)
 }
+
+// closeDialogMsg closes the confirmation and returns to back.
+type closeDialogMsg struct{ back uiMode }

@@ -70,3 +70,6 @@ func (f *filterBar) FullHelp() [][]key.Binding { return [][]key.Binding{f.ShortH
 func (f *filterBar) helpGroups() []helpGroup {
 	return []helpGroup{{"Text filter (/)", f.ShortHelp()}}
 }
+
+// filterTextMsg is the filter as typed, for the sessions table.
+type filterTextMsg struct{ text string }

@@ -70,19 +70,6 @@ func (v *findingsView) selectFinding(fs []analysis.Finding, i int) {
 	v.within = 0
 }
 
-// openFindings shows the findings view with finding i selected.
-func (m *Model) openFindings(i int) {
-	m.wire()
-	m.findings.selectFinding(m.findings.findingsList(), i)
-	m.mode = modeFindings
-}
-
-// findingsList is the findings in the order the view lists them.
-func (m *Model) findingsList() []analysis.Finding {
-	m.wire()
-	return m.findings.findingsList()
-}
-
 func (p *findingsView) onFindingsKey(msg tea.KeyMsg) tea.Cmd {
 	fs := p.findingsList()
 	v := p
@@ -257,22 +244,6 @@ func (c *common) previewGuardCmd(req actions.GuardRequest) tea.Cmd {
 		return guardPlanMsg{server: req.Server, plan: plan, err: err}
 	}
 }
-
-// findingsScreen is the full-screen findings view: title bar, the findings,
-// the status line and the keys.
-func (m *Model) findingsScreen(w, h int) block {
-	m.sizeFindings()
-	body := m.findings.findingsBody(m.findings.width, m.findings.height)
-	return stack(fitBlock([]string{m.header.titleBar(w)}, w, 1), body, m.footer.footerView(w, m.findingsFooter()), m.helpLine(w))
-}
-
-// findingsFooter is the status line, or the lines the newest announcement
-// wraps to.
-func (m *Model) findingsFooter() int { return min(max(1, m.footer.newsRoom()), max(m.height-4, 1)) }
-
-// sizeFindings gives the findings view the screen between the title bar
-// and the status line: its title and the lines of findings it shows.
-func (m *Model) sizeFindings() { m.findings.SetSize(m.width, max(m.height-3-m.findingsFooter(), 1)+1) }
 
 // findingsPage is how far PgDn moves: one line less than the room, since
 // the last line shown is the "… more lines" note, so the line it covers
@@ -578,3 +549,6 @@ func (p *findingsView) helpGroups() []helpGroup {
 
 // View is the full-screen findings list in the rectangle SetSize gave.
 func (p *findingsView) View() string { return p.findingsBody(p.width, p.height).String() }
+
+// openFindingsAt opens the findings view on the finding at sel.
+type openFindingsAt struct{ sel int }

@@ -560,23 +560,6 @@ func (p *fleetPane) helpGroups() []helpGroup {
 // View is the fleet block: one line per server.
 func (p *fleetPane) View() string { return strings.Join(p.view(p.c.st), "\n") }
 
-// showServer switches the detailed panes of the server's kind to it.
-func (m *Model) showServer(name string) {
-	s, ok := m.fleet.selectName(name)
-	if !ok {
-		return
-	}
-	if s.Kind == collectors.SourceRedis {
-		m.redis.top()
-	} else {
-		m.sessions.top()
-		m.groups.top()
-	}
-	m.showServers()
-	m.relayout()
-	m.footer.setText(fmt.Sprintf("Showing %s %s.", kindWord(s), oneLine(s.Name)))
-}
-
 func kindWord(s *collectors.ServerSnapshot) string {
 	switch {
 	case s.Redis != nil && s.Redis.Cluster:
@@ -638,3 +621,6 @@ func (h *headerPane) elsewhereLine() string {
 	}
 	return fmt.Sprintf("%d firing on other servers: %s (1-9 or S switches)", n, strings.Join(parts, ", "))
 }
+
+// showServerMsg switches the detailed panes to the named server.
+type showServerMsg struct{ name string }

@@ -51,11 +51,6 @@ func (m *Model) helpBindings() []key.Binding {
 	return append(out, g.Focus, g.Quit)
 }
 
-type helpGroup struct {
-	title string
-	keys  []key.Binding
-}
-
 // helpGroups is every key of the dashboard, grouped by where it applies:
 // each pane lists its own.
 func (m *Model) helpGroups() []helpGroup {

@@ -220,3 +220,27 @@ type helpMap struct {
 
 func (h helpMap) ShortHelp() []key.Binding  { return h.short }
 func (h helpMap) FullHelp() [][]key.Binding { return h.full }
+
+func isActionKey(k string) bool {
+	return actionKeyName(k) != ""
+}
+
+// actionKeyName names what an action key would have done, for the
+// refusal's audit line; "" for keys that change nothing.
+func actionKeyName(k string) string {
+	switch k {
+	case "C":
+		return "cancel"
+	case "K":
+		return "terminate"
+	case "G":
+		return "terminate group"
+	case "X":
+		return "redis-kill"
+	case " ":
+		return "mark"
+	case "u":
+		return "unmark"
+	}
+	return ""
+}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -12,30 +13,6 @@ import (
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
-)
-
-// uiMode is what the keyboard currently talks to.
-type uiMode int
-
-const (
-	modeNormal uiMode = iota
-	modeFilter
-	modeConfirm
-	modeDetail
-	modeHelp
-	modeFindings
-	modePicker // the server list (S)
-)
-
-// focus is the pane the navigation and action keys apply to.
-type focus int
-
-const (
-	focusSessions focus = iota
-	focusGroups
-	focusRedis
-	focusFindings // the finding lines of the header: Enter opens the findings view
-	numFocus
 )
 
 // Messages the model receives.
@@ -375,30 +352,6 @@ func (m *Model) focused() component {
 	return &m.sessions
 }
 
-func isActionKey(k string) bool {
-	return actionKeyName(k) != ""
-}
-
-// actionKeyName names what an action key would have done, for the
-// refusal's audit line; "" for keys that change nothing.
-func actionKeyName(k string) string {
-	switch k {
-	case "C":
-		return "cancel"
-	case "K":
-		return "terminate"
-	case "G":
-		return "terminate group"
-	case "X":
-		return "redis-kill"
-	case " ":
-		return "mark"
-	case "u":
-		return "unmark"
-	}
-	return ""
-}
-
 func (m *Model) togglePause() {
 	m.paused = !m.paused
 	if m.paused {
@@ -417,4 +370,34 @@ func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Mode
 	m.wire()
 	cmd := m.common.askSessions(kind, targets)
 	return m, m.drain(cmd)
+}
+
+// openFindings shows the findings view with finding i selected.
+func (m *Model) openFindings(i int) {
+	m.wire()
+	m.findings.selectFinding(m.findings.findingsList(), i)
+	m.mode = modeFindings
+}
+
+// findingsList is the findings in the order the view lists them.
+func (m *Model) findingsList() []analysis.Finding {
+	m.wire()
+	return m.findings.findingsList()
+}
+
+// showServer switches the detailed panes of the server's kind to it.
+func (m *Model) showServer(name string) {
+	s, ok := m.fleet.selectName(name)
+	if !ok {
+		return
+	}
+	if s.Kind == collectors.SourceRedis {
+		m.redis.top()
+	} else {
+		m.sessions.top()
+		m.groups.top()
+	}
+	m.showServers()
+	m.relayout()
+	m.footer.setText(fmt.Sprintf("Showing %s %s.", kindWord(s), oneLine(s.Name)))
 }

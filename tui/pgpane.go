@@ -336,3 +336,6 @@ func (p *statesPane) render() block {
 	}
 	return b
 }
+
+// scopeSessionsMsg shows only the sessions of a group (Enter).
+type scopeSessionsMsg struct{ scope sessionScope }

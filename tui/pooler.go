@@ -89,28 +89,6 @@ func (c *common) viaPool(pid int32) string {
 	return ""
 }
 
-// rightColumn is the Redis pane, with pgbouncer's pools under it when a
-// pooler is configured (or alone when Redis is not).
-func (m *Model) rightColumn(w, h int) block {
-	m.redis.SetSize(w, h)
-	if m.status(collectors.SourcePgBouncer).state == srcOff {
-		return m.redis.render()
-	}
-	if m.status(collectors.SourceRedis).state == srcOff {
-		return m.pooler.poolerView(w, h)
-	}
-	if h < 8 {
-		return m.redis.render()
-	}
-	pools := 1
-	if b := m.frame.Snapshot.PgBouncer; b != nil {
-		pools = max(len(b.Pools), 1)
-	}
-	ph := min(2+pools, h/2)
-	m.redis.SetSize(w, h-ph)
-	return stack(m.redis.render(), m.pooler.poolerView(w, ph))
-}
-
 // poolerPane is pgbouncer's pools; a view, no keys.
 type poolerPane struct {
 	c             *common

@@ -189,3 +189,9 @@ func (r *replayState) ShortHelp() []key.Binding {
 func (r *replayState) FullHelp() [][]key.Binding {
 	return [][]key.Binding{r.ShortHelp(), {r.keys.Faster, r.keys.Slower}}
 }
+
+// replayFrameMsg is the frame the player landed on, shown as arrived at.
+type replayFrameMsg struct {
+	frame analysis.Frame
+	at    time.Time
+}

@@ -503,3 +503,13 @@ func paneTitle(st styles, focused bool, t string) string {
 
 // top puts the cursor on the first row, for another server's data.
 func (p *sessionsPane) top() { p.cursor, p.offset = 0, 0 }
+
+// Messages the sessions table sends the root.
+type (
+	openDetailMsg struct {
+		session collectors.Session
+		server  string
+	}
+	openFilterMsg     struct{ text string }
+	terminateGroupMsg struct{ group collectors.SessionGroup }
+)

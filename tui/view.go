@@ -12,14 +12,6 @@ const (
 	minHeight = 24
 )
 
-// layout is how many rows each band of the screen gets.
-type layout struct {
-	alerts, findings, middle, sessions, footer int
-	fleet                                      int // the fleet block's lines; 0 for a single target
-	probe                                      int // the probe's refusal reason, wrapped
-	strip                                      int // the jobs and audit strip when their panes do not fit
-}
-
 // layout splits the height: fixed header lines, alerts and findings grow
 // with the screen, the sessions table takes what is left.
 func (m *Model) layout() layout {
@@ -157,14 +149,6 @@ func (m *Model) middleView(w, h int) block {
 	return joinH("│", left, m.groups.render(), m.rightColumn(redisW, h))
 }
 
-// noData is a pane for a source that has never answered: its title and
-// "no data", never an empty table that reads as "nothing is wrong".
-func (c *common) noData(title, source string, st srcStatus, w, h int) block {
-	lines := []string{c.st.bold.Render(title), c.st.critical.Render("  no data") + " (DOWN " + ageText(st.age) + ")",
-		c.st.dim.Render("  " + source + ": no answer")}
-	return fitBlock(lines, w, h)
-}
-
 func (p *jobsPane) jobRows() int {
 	if j := p.c.frame.Snapshot.Jobs; j != nil {
 		return max(len(j.OverCapacity), 1)
@@ -176,4 +160,42 @@ func (m *Model) helpLine(w int) block {
 	hm := m.help
 	hm.Width = w
 	return fitBlock([]string{hm.ShortHelpView(m.helpBindings())}, w, 1)
+}
+
+// findingsScreen is the full-screen findings view: title bar, the findings,
+// the status line and the keys.
+func (m *Model) findingsScreen(w, h int) block {
+	m.sizeFindings()
+	body := m.findings.findingsBody(m.findings.width, m.findings.height)
+	return stack(fitBlock([]string{m.header.titleBar(w)}, w, 1), body, m.footer.footerView(w, m.findingsFooter()), m.helpLine(w))
+}
+
+// findingsFooter is the status line, or the lines the newest announcement
+// wraps to.
+func (m *Model) findingsFooter() int { return min(max(1, m.footer.newsRoom()), max(m.height-4, 1)) }
+
+// sizeFindings gives the findings view the screen between the title bar
+// and the status line: its title and the lines of findings it shows.
+func (m *Model) sizeFindings() { m.findings.SetSize(m.width, max(m.height-3-m.findingsFooter(), 1)+1) }
+
+// rightColumn is the Redis pane, with pgbouncer's pools under it when a
+// pooler is configured (or alone when Redis is not).
+func (m *Model) rightColumn(w, h int) block {
+	m.redis.SetSize(w, h)
+	if m.status(collectors.SourcePgBouncer).state == srcOff {
+		return m.redis.render()
+	}
+	if m.status(collectors.SourceRedis).state == srcOff {
+		return m.pooler.poolerView(w, h)
+	}
+	if h < 8 {
+		return m.redis.render()
+	}
+	pools := 1
+	if b := m.frame.Snapshot.PgBouncer; b != nil {
+		pools = max(len(b.Pools), 1)
+	}
+	ph := min(2+pools, h/2)
+	m.redis.SetSize(w, h-ph)
+	return stack(m.redis.render(), m.pooler.poolerView(w, ph))
 }
