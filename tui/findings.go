@@ -552,3 +552,39 @@ func (p *findingsView) View() string { return p.findingsBody(p.width, p.height).
 
 // openFindingsAt opens the findings view on the finding at sel.
 type openFindingsAt struct{ sel int }
+
+func (p *findingsView) findingLines(n int) []string {
+	fs := sortFindings(p.c.frame.Findings)
+	others := p.c.fleet.othersFindings
+	if len(fs) == 0 {
+		if others > 0 {
+			return []string{p.c.st.dim.Render(fmt.Sprintf("Findings: none on the servers shown; %d on other servers (1-9 or S switches)", others))}
+		}
+		return []string{p.c.st.dim.Render("Findings: none yet")}
+	}
+	var lines []string
+	for i, f := range fs {
+		if i == n {
+			break
+		}
+		sev := strings.ToUpper(oneLine(f.Severity))
+		if f.Severity == "critical" {
+			sev = p.c.st.critical.Render(sev)
+		}
+		line := fmt.Sprintf("FINDING %s %s", sev, oneLine(f.Title))
+		if !f.Cleared.IsZero() {
+			line = p.c.st.dim.Render(clearedMark(f.Cleared) + " " + oneLine(f.Title))
+		}
+		if f.About != "" {
+			line += " — " + oneLine(f.About)
+		}
+		if i == n-1 && len(fs) > n {
+			line += fmt.Sprintf("  (+%d more, f lists all)", len(fs)-n)
+		}
+		if i == min(n, len(fs))-1 && others > 0 {
+			line += fmt.Sprintf("  (%d on other servers)", others)
+		}
+		lines = append(lines, line)
+	}
+	return p.markFindingCursor(lines)
+}

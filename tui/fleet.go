@@ -607,20 +607,5 @@ func (c *common) serverLabel(kind string) string {
 	return ""
 }
 
-// elsewhereLine counts what fires on servers not shown, so switching to
-// one never hides that another is in trouble: "3 firing on other servers:
-// primary 2, cache 1".
-func (h *headerPane) elsewhereLine() string {
-	n := h.c.fleet.firingElsewhere()
-	if n == 0 {
-		return ""
-	}
-	parts := make([]string, len(h.c.fleet.othersFiring))
-	for i, c := range h.c.fleet.othersFiring {
-		parts[i] = fmt.Sprintf("%s %d", oneLine(c.name), c.n)
-	}
-	return fmt.Sprintf("%d firing on other servers: %s (1-9 or S switches)", n, strings.Join(parts, ", "))
-}
-
 // showServerMsg switches the detailed panes to the named server.
 type showServerMsg struct{ name string }

@@ -508,38 +508,17 @@ func severityRank(s string) int {
 	return 2
 }
 
-func (p *findingsView) findingLines(n int) []string {
-	fs := sortFindings(p.c.frame.Findings)
-	others := p.c.fleet.othersFindings
-	if len(fs) == 0 {
-		if others > 0 {
-			return []string{p.c.st.dim.Render(fmt.Sprintf("Findings: none on the servers shown; %d on other servers (1-9 or S switches)", others))}
-		}
-		return []string{p.c.st.dim.Render("Findings: none yet")}
+// elsewhereLine counts what fires on servers not shown, so switching to
+// one never hides that another is in trouble: "3 firing on other servers:
+// primary 2, cache 1".
+func (h *headerPane) elsewhereLine() string {
+	n := h.c.fleet.firingElsewhere()
+	if n == 0 {
+		return ""
 	}
-	var lines []string
-	for i, f := range fs {
-		if i == n {
-			break
-		}
-		sev := strings.ToUpper(oneLine(f.Severity))
-		if f.Severity == "critical" {
-			sev = p.c.st.critical.Render(sev)
-		}
-		line := fmt.Sprintf("FINDING %s %s", sev, oneLine(f.Title))
-		if !f.Cleared.IsZero() {
-			line = p.c.st.dim.Render(clearedMark(f.Cleared) + " " + oneLine(f.Title))
-		}
-		if f.About != "" {
-			line += " — " + oneLine(f.About)
-		}
-		if i == n-1 && len(fs) > n {
-			line += fmt.Sprintf("  (+%d more, f lists all)", len(fs)-n)
-		}
-		if i == min(n, len(fs))-1 && others > 0 {
-			line += fmt.Sprintf("  (%d on other servers)", others)
-		}
-		lines = append(lines, line)
+	parts := make([]string, len(h.c.fleet.othersFiring))
+	for i, c := range h.c.fleet.othersFiring {
+		parts[i] = fmt.Sprintf("%s %d", oneLine(c.name), c.n)
 	}
-	return p.markFindingCursor(lines)
+	return fmt.Sprintf("%d firing on other servers: %s (1-9 or S switches)", n, strings.Join(parts, ", "))
 }

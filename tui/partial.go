@@ -1,9 +1,6 @@
 package tui
 
 import (
-	"fmt"
-	"slices"
-
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
@@ -20,15 +17,4 @@ func (h *headerPane) partialItems() []alertItem {
 	}
 	return []alertItem{{state: stateBlind, name: "PostgreSQL privilege",
 		line: h.c.st.critical.Render("?? PARTIAL  ") + " " + gap}}
-}
-
-// withHiddenState adds to the by-state pane, under the total, the sessions
-// whose state the role may not read: the states below leave them out, and
-// on a short pane it is the last line kept.
-func (p *statesPane) withHiddenState(lines []string, pg *collectors.PGStats) []string {
-	if pg.HiddenSessions == 0 || len(lines) < 2 {
-		return lines
-	}
-	row := p.c.st.critical.Render(fmt.Sprintf("  %-9s %3d state unknown", "hidden", pg.HiddenSessions))
-	return slices.Insert(lines, 2, row)
 }

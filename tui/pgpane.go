@@ -12,39 +12,6 @@ import (
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
-// pgStates renders the session counts by state with their sparklines.
-func (p *statesPane) pgStates(w, h int) block {
-	pg := p.c.frame.Snapshot.Postgres
-	lines := []string{p.c.st.bold.Render(" PostgreSQL by state")}
-	if pg == nil {
-		lines = append(lines, "  not configured")
-		return fitBlock(lines, w, h)
-	}
-	trend := p.c.frame.Trend
-	type row struct {
-		label string
-		now   int
-		hist  func(collectors.Point) int
-	}
-	rows := []row{
-		{"total", pg.Total, func(p collectors.Point) int { return p.PGTotal }},
-		{"active", pg.ByState["active"], func(p collectors.Point) int { return p.PGByState["active"] }},
-		{"idle", pg.ByState["idle"], func(p collectors.Point) int { return p.PGByState["idle"] }},
-		{"idle/tx", pg.ByState["idle in transaction"] + pg.ByState["idle in transaction (aborted)"],
-			func(p collectors.Point) int {
-				return p.PGByState["idle in transaction"] + p.PGByState["idle in transaction (aborted)"]
-			}},
-		{"lock wait", pg.Waiting, func(p collectors.Point) int { return p.PGWaiting }},
-	}
-	sw := max(w-16, 0)
-	for _, r := range rows {
-		vals := sparkSeries(trend, sw, func(p *collectors.Point) (float64, bool) { return float64(r.hist(*p)), p.PGOK })
-		lines = append(lines, fmt.Sprintf("  %-9s %3d %s", r.label, r.now, sparklineTo(vals, sw, float64(pg.Usable()))))
-	}
-	lines = p.withHiddenState(lines, pg)
-	return fitBlock(lines, w, h)
-}
-
 // groupsPane ranks who holds the connections: the leaker is the first line.
 // By default a row is an (application, user, database) group as the
 // snapshot has it; c splits the rows by client address too.
@@ -308,34 +275,6 @@ func (p *groupsPane) render() block {
 
 // top puts the cursor on the first row, for another server's data.
 func (p *groupsPane) top() { p.cursor, p.key = 0, "" }
-
-// statesPane is the PostgreSQL sessions by state with their ten-minute
-// sparklines; a view, no keys.
-type statesPane struct {
-	c             *common
-	width, height int
-}
-
-func (p *statesPane) SetSize(w, h int)          { p.width, p.height = w, h }
-func (p *statesPane) Update(tea.Msg) tea.Cmd    { return nil }
-func (p *statesPane) View() string              { return p.render().String() }
-func (p *statesPane) ShortHelp() []key.Binding  { return nil }
-func (p *statesPane) FullHelp() [][]key.Binding { return nil }
-
-// render is the states, "no data" while PostgreSQL never answered, and
-// the age of last good counts on the pane itself.
-func (p *statesPane) render() block {
-	w, h := p.width, p.height
-	pgSt := p.c.status(collectors.SourcePostgres)
-	if pgSt.state == srcDown {
-		return p.c.noData(" PostgreSQL by state", "PostgreSQL", pgSt, w, h)
-	}
-	b := p.pgStates(w, h)
-	if pgSt.state == srcStale && len(b) > 0 {
-		b[0] = fitLine(p.c.st.bold.Render(" PostgreSQL ")+p.c.st.critical.Render("STALE "+ageText(pgSt.age)), w)
-	}
-	return b
-}
 
 // scopeSessionsMsg shows only the sessions of a group (Enter).
 type scopeSessionsMsg struct{ scope sessionScope }

@@ -149,13 +149,6 @@ func (m *Model) middleView(w, h int) block {
 	return joinH("│", left, m.groups.render(), m.rightColumn(redisW, h))
 }
 
-func (p *jobsPane) jobRows() int {
-	if j := p.c.frame.Snapshot.Jobs; j != nil {
-		return max(len(j.OverCapacity), 1)
-	}
-	return 1
-}
-
 func (m *Model) helpLine(w int) block {
 	hm := m.help
 	hm.Width = w
