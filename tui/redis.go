@@ -189,6 +189,7 @@ func (p *redisPane) clientListNote() string {
 	return note
 }
 
+// render is the groups, clients or nodes list, or why there is none.
 func (p *redisPane) render() block {
 	w, h := p.width, p.height
 	focused := p.c.focus == focusRedis
