@@ -91,7 +91,10 @@ func keepClients(keep func(collectors.RedisClient) bool) narrowing {
 
 // confirmDialog holds a previewed plan until the engineer answers.
 type confirmDialog struct {
-	plan actions.Plan
+	c             *common
+	keys          confirmKeys
+	width, height int
+	plan          actions.Plan
 	// back is the mode the answer returns to: the findings view when the
 	// action came from a finding, the dashboard otherwise.
 	back   uiMode
@@ -115,8 +118,8 @@ func (d *confirmDialog) scrolls() bool { return wordsOf(d.plan).list }
 
 // answerMode is where a dialog opened now returns: the findings view when
 // the preview was asked from it.
-func (m *Model) answerMode() uiMode {
-	if m.mode == modeFindings {
+func (c *common) answerMode() uiMode {
+	if c.mode == modeFindings {
 		return modeFindings
 	}
 	return modeNormal
@@ -124,16 +127,16 @@ func (m *Model) answerMode() uiMode {
 
 // askSessions previews a cancel or terminate of the given sessions of the
 // shown PostgreSQL server.
-func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
-	return m.askSessionsOn(m.pgTarget(), kind, targets)
+func (c *common) askSessions(kind actions.Kind, targets []sessionTarget) tea.Cmd {
+	return c.askSessionsOn(c.pgTarget(), kind, targets)
 }
 
 // askSessionsOn is askSessions on the named server ("" for a single
 // target): the sessions are that server's backends.
-func (m Model) askSessionsOn(server string, kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
+func (c *common) askSessionsOn(server string, kind actions.Kind, targets []sessionTarget) tea.Cmd {
 	if len(targets) == 0 {
-		m.footer.setText("No session under the cursor.")
-		return m, nil
+		c.notify("No session under the cursor.")
+		return nil
 	}
 	keys := make(map[int32]time.Time, len(targets))
 	req := actions.SessionRequest{Server: server, Kind: kind}
@@ -147,17 +150,17 @@ func (m Model) askSessionsOn(server string, kind actions.Kind, targets []session
 		start, ok := keys[b.PID]
 		return ok && (start.IsZero() || b.BackendStart.IsZero() || start.Equal(b.BackendStart))
 	}
-	m.footer.setText(fmt.Sprintf("Previewing %s of %d session(s)…", kind, len(targets)))
-	return m, m.previewCmd(req, keepBackends(narrow), targets)
+	c.notify(fmt.Sprintf("Previewing %s of %d session(s)…", kind, len(targets)))
+	return c.previewCmd(req, keepBackends(narrow), targets)
 }
 
 // askGroup previews "terminate every session of this group idle longer than N".
 // The client address is part of the scope only when the groups pane is
 // split by client (c): G acts on exactly what the row shows.
-func (m Model) askGroup(g collectors.SessionGroup, byClient bool) (tea.Model, tea.Cmd) {
+func (c *common) askGroup(g collectors.SessionGroup, byClient bool) tea.Cmd {
 	sc := scopeOf(g, byClient)
-	req := actions.SessionRequest{Server: m.pgTarget(), Kind: actions.Terminate, Filter: actions.SessionFilter{
-		States: []string{"idle"}, IdleOver: m.opts.GroupIdleOver,
+	req := actions.SessionRequest{Server: c.pgTarget(), Kind: actions.Terminate, Filter: actions.SessionFilter{
+		States: []string{"idle"}, IdleOver: c.opts.GroupIdleOver,
 		App: globExact(g.ApplicationName), User: globExact(g.Usename), DB: globExact(g.Datname),
 	}}
 	if byClient {
@@ -168,8 +171,8 @@ func (m Model) askGroup(g collectors.SessionGroup, byClient bool) (tea.Model, te
 	narrow := func(b actions.Backend) bool {
 		return sc.matches(b.ApplicationName, b.Usename, b.Datname, b.ClientAddr)
 	}
-	m.footer.setText(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", sc.label(), durOf(m.opts.GroupIdleOver)))
-	return m, m.previewCmd(req, keepBackends(narrow), nil)
+	c.notify(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", sc.label(), durOf(c.opts.GroupIdleOver)))
+	return c.previewCmd(req, keepBackends(narrow), nil)
 }
 
 func groupOfSession(s *collectors.Session) collectors.SessionGroup {
@@ -183,20 +186,20 @@ func globExact(s string) string {
 }
 
 // askRedis previews killing the client or group under the Redis cursor.
-func (m Model) askRedis() (tea.Model, tea.Cmd) {
-	server := m.redisTarget()
-	if c := m.redis.currentClient(); c != nil {
+func (p *redisPane) askRedis() tea.Cmd {
+	server := p.c.redisTarget()
+	if c := p.currentClient(); c != nil {
 		// Client ids are per node in a cluster: the one on screen is this
 		// id on this node.
 		id, node := c.ID, c.Node
 		f := actions.RedisFilter{Server: server, IDs: []int64{id}}
-		m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of client %d…", id))
-		return m, m.previewCmd(f, keepClients(func(rc collectors.RedisClient) bool { return rc.ID == id && rc.Node == node }), nil)
+		p.c.notify(fmt.Sprintf("Previewing CLIENT KILL of client %d…", id))
+		return p.c.previewCmd(f, keepClients(func(rc collectors.RedisClient) bool { return rc.ID == id && rc.Node == node }), nil)
 	}
-	g := m.redis.currentGroup()
+	g := p.currentGroup()
 	if g == nil {
-		m.footer.setText(m.redis.noTargetText())
-		return m, nil
+		p.c.notify(p.noTargetText())
+		return nil
 	}
 	grp := *g
 	f := actions.RedisFilter{Server: server, Host: globExact(grp.Host), Lib: globExact(grp.LibName),
@@ -204,13 +207,13 @@ func (m Model) askRedis() (tea.Model, tea.Cmd) {
 	narrow := func(c collectors.RedisClient) bool {
 		return c.Host() == grp.Host && c.LibName == grp.LibName && collectors.FoldName(c.Name) == grp.Name
 	}
-	m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of group %s…", grp.Key()))
-	return m, m.previewCmd(f, keepClients(narrow), nil)
+	p.c.notify(fmt.Sprintf("Previewing CLIENT KILL of group %s…", grp.Key()))
+	return p.c.previewCmd(f, keepClients(narrow), nil)
 }
 
 // previewCmd asks the Mitigator for the plan of req.
-func (m *Model) previewCmd(req actions.Request, narrow narrowing, chosen []sessionTarget) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
+func (c *common) previewCmd(req actions.Request, narrow narrowing, chosen []sessionTarget) tea.Cmd {
+	mit, ctx := c.opts.Mitigator, c.ctx
 	what := "preview"
 	if _, guard := req.(actions.GuardRequest); guard {
 		what = "guard preview"
@@ -224,18 +227,18 @@ func (m *Model) previewCmd(req actions.Request, narrow narrowing, chosen []sessi
 }
 
 // onActionMsg handles previews, results and audit refreshes.
-func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m *Model) onActionMsg(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case planMsg:
 		if msg.err != nil || msg.plan == nil {
 			m.footer.setError(msg.what, cmp.Or(msg.err, errors.New("the preview returned no plan")))
-			return m, nil
+			return nil
 		}
 		plan := msg.plan
 		if msg.narrow != nil {
 			plan = msg.narrow(plan)
 		}
-		m.confirm = &confirmDialog{plan: plan, dropped: msg.plan.Size() - plan.Size(), chosen: msg.chosen,
+		m.confirm = &confirmDialog{c: &m.common, keys: m.confirmKeys, plan: plan, dropped: msg.plan.Size() - plan.Size(), chosen: msg.chosen,
 			back: m.answerMode(), serverName: cmp.Or(plan.Where(), msg.server)}
 		m.mode = modeConfirm
 		m.footer.setText("")
@@ -252,51 +255,74 @@ func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
 				clear(m.sessions.marks)
 			}
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case declinedMsg:
 		if msg.err != nil {
 			m.footer.setError("recording the declined "+msg.what, msg.err)
 		} else {
 			m.footer.setText(fmt.Sprintf("Declined %s: nothing was changed.", msg.what))
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case refusedMsg:
 		// Refuse hands the refusal back; anything else is a failure.
 		if msg.err != nil && !actions.IsRefused(msg.err) {
 			m.footer.setError("recording the refusal", msg.err)
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case auditMsg:
 		m.footer.audit = msg.entries
 	}
-	return m, nil
+	return nil
 }
 
-func (m Model) onConfirmKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	d := m.confirm
-	k := m.keys.confirm
-	switch {
-	case key.Matches(msg, k.Up):
-		d.scroll = max(0, d.scroll-1)
-	case key.Matches(msg, k.Down):
-		d.scroll = min(d.scroll+1, len(m.planBody(d.plan)))
-	case key.Matches(msg, k.Yes):
-		m.mode, m.confirm = d.back, nil
-		if d.targets() == 0 {
-			m.footer.setText("Nothing to do: no target left after the safety policy.")
-			return m, m.declineCmd(d)
-		}
-		return m, m.executeCmd(d)
-	case key.Matches(msg, k.No):
-		m.mode, m.confirm = d.back, nil
-		return m, m.declineCmd(d)
-	case d.offersTerminate() && key.Matches(msg, m.keys.sessions.Terminate):
-		m.mode, m.confirm = d.back, nil
-		next, cmd := m.askSessionsOn(d.serverName, kindTerminate, d.chosen)
-		return next, tea.Sequence(m.declineCmd(d), cmd)
+// Update answers the dialog: y runs the plan, n declines it, K turns a
+// cancel into a terminate of the same sessions.
+func (d *confirmDialog) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
 	}
-	return m, nil
+	k := d.keys
+	switch {
+	case key.Matches(km, k.Up):
+		d.scroll = max(0, d.scroll-1)
+	case key.Matches(km, k.Down):
+		d.scroll = min(d.scroll+1, len(d.planBody(d.plan)))
+	case key.Matches(km, k.Yes):
+		d.c.send(closeDialogMsg{back: d.back})
+		if d.targets() == 0 {
+			d.c.notify("Nothing to do: no target left after the safety policy.")
+			return d.declineCmd()
+		}
+		return d.executeCmd()
+	case key.Matches(km, k.No):
+		d.c.send(closeDialogMsg{back: d.back})
+		return d.declineCmd()
+	case d.offersTerminate() && key.Matches(km, k.Instead):
+		d.c.send(closeDialogMsg{back: d.back})
+		cmd := d.c.askSessionsOn(d.serverName, kindTerminate, d.chosen)
+		return tea.Sequence(d.declineCmd(), cmd)
+	}
+	return nil
 }
+
+func (d *confirmDialog) SetSize(w, h int) { d.width, d.height = w, h }
+
+func (d *confirmDialog) View() string { return d.dialogView(d.width, d.height).String() }
+
+// ShortHelp: a guard has no target list to scroll.
+func (d *confirmDialog) ShortHelp() []key.Binding {
+	out := []key.Binding{d.keys.Yes, d.keys.No}
+	if d.scrolls() {
+		out = append(out, d.keys.Down)
+	}
+	if d.offersTerminate() {
+		out = append(out, d.keys.Instead)
+	}
+	return out
+}
+
+func (d *confirmDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
 
 // offersTerminate: a cancel was asked for chosen sessions, which
 // terminate can act on where cancel cannot (idle ones).
@@ -305,9 +331,9 @@ func (d *confirmDialog) offersTerminate() bool {
 	return ok && p.Request.Kind == actions.Cancel && len(d.chosen) > 0
 }
 
-func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
-	mit, ctx, plan := m.opts.Mitigator, m.ctx, d.plan
-	m.footer.setText(wordsOf(plan).running)
+func (d *confirmDialog) executeCmd() tea.Cmd {
+	mit, ctx, plan := d.c.opts.Mitigator, d.c.ctx, d.plan
+	d.c.notify(wordsOf(plan).running)
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
@@ -316,8 +342,8 @@ func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
 	}
 }
 
-func (m *Model) declineCmd(d *confirmDialog) tea.Cmd {
-	mit, ctx, plan := m.opts.Mitigator, m.ctx, d.plan
+func (d *confirmDialog) declineCmd() tea.Cmd {
+	mit, ctx, plan := d.c.opts.Mitigator, d.c.ctx, d.plan
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
@@ -354,8 +380,7 @@ func summarize(what string, results []actions.TargetResult) string {
 // dialogView renders the confirmation: what will run, on which targets, and
 // what the safety policy excluded. The heading, the predicate with its count
 // and the notes wrap: they are never cut, only the target list scrolls.
-func (m *Model) dialogView(w, h int) block {
-	d := m.confirm
+func (d *confirmDialog) dialogView(w, h int) block {
 	var head, body []string
 	wrap := func(style func(...string) string, label, text string) {
 		for _, l := range wrapHanging(label, oneLine(text), w) {
@@ -375,17 +400,17 @@ func (m *Model) dialogView(w, h int) block {
 		head = append(head, lines...)
 	}
 	words := wordsOf(d.plan)
-	wrap(m.st.dialog.Render, "", words.title+" on "+onServer(d.serverName, d.plan.Target()))
+	wrap(d.c.st.dialog.Render, "", words.title+" on "+onServer(d.serverName, d.plan.Target()))
 	for _, f := range words.fields {
 		wrap(plain, f[0], f[1])
 	}
 	statement(words.statement)
 	for _, n := range words.notes {
-		wrap(m.st.warning.Render, "Note: ", n)
+		wrap(d.c.st.warning.Render, "Note: ", n)
 	}
-	body = m.planBody(d.plan)
+	body = d.planBody(d.plan)
 	if d.dropped > 0 {
-		wrap(m.st.warning.Render, "Note: ", fmt.Sprintf(
+		wrap(d.c.st.warning.Render, "Note: ", fmt.Sprintf(
 			"%d matching target(s) left out: not the sessions/clients on screen (pid reused by a new backend, or outside the group).", d.dropped))
 	}
 	ask := fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", words.verb, d.targets())
@@ -400,14 +425,14 @@ func (m *Model) dialogView(w, h int) block {
 	}
 	var askLines []string
 	for _, l := range wrapText(ask, w) {
-		askLines = append(askLines, m.st.dialog.Render(l))
+		askLines = append(askLines, d.c.st.dialog.Render(l))
 	}
 	room := max(h-len(head)-len(askLines), 0)
 	scroll := min(d.scroll, max(len(body)-room, 0))
 	end := min(len(body), scroll+room)
 	lines := append(head, body[scroll:end]...)
 	if end < len(body) && room > 0 {
-		lines[len(lines)-1] = m.st.dim.Render(fmt.Sprintf("  … %d more lines (↓ to scroll)", len(body)-end+1))
+		lines[len(lines)-1] = d.c.st.dim.Render(fmt.Sprintf("  … %d more lines (↓ to scroll)", len(body)-end+1))
 	}
 	lines = append(fitBlock(lines, w, max(h-len(askLines), 0)), askLines...)
 	return fitBlock(lines, w, h)
@@ -479,25 +504,25 @@ func guardDone(p actions.GuardPlan, r actions.Report) string {
 
 // planBody is the dialog's scrolling part: the targets and what the
 // policy excluded, or a cluster guard's nodes.
-func (m *Model) planBody(plan actions.Plan) []string {
+func (d *confirmDialog) planBody(plan actions.Plan) []string {
 	switch p := plan.(type) {
 	case actions.SessionPlan:
-		return m.sessionTargetLines(&p)
+		return d.sessionTargetLines(&p)
 	case actions.RedisPlan:
-		return m.redisTargetLines(&p)
+		return d.redisTargetLines(&p)
 	case actions.GuardPlan:
-		return m.guardNodeLines(&p)
+		return d.guardNodeLines(&p)
 	}
 	return nil
 }
 
-func (m *Model) sessionTargetLines(p *actions.SessionPlan) []string {
-	body := []string{m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
+func (d *confirmDialog) sessionTargetLines(p *actions.SessionPlan) []string {
+	body := []string{d.c.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
 	for _, b := range p.Targets {
 		body = append(body, fmt.Sprintf("  %7d %-14s %-16s %-15s %-8s %8s  %s", b.PID, orDash(b.Usename), orDash(b.ApplicationName),
 			orDash(b.ClientAddr), orDash(b.State), dur(b.StateSeconds), oneLine(clip(b.Query, 1024))))
 	}
-	body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+	body = append(body, d.c.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
 	for _, e := range p.Excluded {
 		body = append(body, fmt.Sprintf("  %7d %-14s %-16s %s", e.Backend.PID, orDash(e.Backend.Usename),
 			orDash(e.Backend.ApplicationName), oneLine(e.Reason)))
@@ -507,24 +532,24 @@ func (m *Model) sessionTargetLines(p *actions.SessionPlan) []string {
 
 // guardNodeLines are a Redis Cluster guard's nodes, each with its value
 // now and after: the timeout is set on every node.
-func (m *Model) guardNodeLines(p *actions.GuardPlan) []string {
+func (d *confirmDialog) guardNodeLines(p *actions.GuardPlan) []string {
 	if len(p.Nodes) == 0 {
 		return nil
 	}
-	body := []string{m.st.heading.Render(fmt.Sprintf("Nodes (%d)", len(p.Nodes)))}
+	body := []string{d.c.st.heading.Render(fmt.Sprintf("Nodes (%d)", len(p.Nodes)))}
 	for _, n := range p.Nodes {
 		body = append(body, fmt.Sprintf("  %-21s %s → %s", orDash(oneLine(n.Node)), actions.ShowGuardValue(p.Setting, n.Current), actions.ShowGuardValue(p.Setting, n.New)))
 	}
 	return body
 }
 
-func (m *Model) redisTargetLines(p *actions.RedisPlan) []string {
-	body := []string{m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
+func (d *confirmDialog) redisTargetLines(p *actions.RedisPlan) []string {
+	body := []string{d.c.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
 	for _, c := range p.Targets {
 		body = append(body, fmt.Sprintf("  %7d %-21s %-14s %-10s age %s idle %s", c.ID, orDash(c.Addr), orDash(c.Name),
 			orDash(c.LibName), dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds))))
 	}
-	body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+	body = append(body, d.c.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
 	for _, e := range p.Excluded {
 		body = append(body, fmt.Sprintf("  %7d %-21s %s", e.Client.ID, orDash(e.Client.Addr), oneLine(e.Reason)))
 	}
@@ -588,3 +613,6 @@ func errorText(what string, err error) string {
 	}
 	return fmt.Sprintf("%s failed: %v", what, err)
 }
+
+// closeDialogMsg closes the confirmation and returns to back.
+type closeDialogMsg struct{ back uiMode }
