@@ -160,7 +160,7 @@ func (b *Builder) bouncerCharts(c charts.Chart) []charts.Chart {
 
 func (b *Builder) jobsChart(c charts.Chart) charts.Chart {
 	l := &b.series
-	c.Name, c.Title, c.YLabel = ChartJobs, "Jobs over capacity (the app's own limit, broken by races)", "count"
+	c.Name, c.Title, c.YLabel = ChartJobs, "Jobs over capacity (rows past their limit)", "count"
 	c.Lines = []charts.Series{
 		{Label: "rows over capacity", Points: b.points(l.overRows)},
 		{Label: "excess over the limits, summed", Points: b.points(l.overSum)},

@@ -72,7 +72,7 @@ func runReport(_ context.Context, env *environment, args []string) int {
 		return exitError
 	}
 	for _, f := range written {
-		fmt.Fprintf(env.stderr, "slotwatch: wrote %s\n", f.path)
+		fmt.Fprintf(env.stderr, "slotwatch: wrote %s to %s\n", f.what, f.path)
 	}
 	return exitOK
 }
@@ -112,8 +112,8 @@ func warnBadLines(env *environment, file string, bad []recording.LineError) {
 }
 
 type outFile struct {
-	path string
-	data []byte
+	path, what string
+	data       []byte
 }
 
 // reportFiles are the files --out and --html ask for: the Markdown and its
@@ -121,9 +121,9 @@ type outFile struct {
 func reportFiles(doc *report.Document, out, htmlOut string) ([]outFile, error) {
 	var files []outFile
 	if out != "" {
-		files = append(files, outFile{out, doc.Markdown})
+		files = append(files, outFile{out, "the postmortem draft", doc.Markdown})
 		for _, c := range doc.Charts {
-			files = append(files, outFile{filepath.Join(filepath.Dir(out), c.File), c.SVG})
+			files = append(files, outFile{filepath.Join(filepath.Dir(out), c.File), "a chart", c.SVG})
 		}
 	}
 	if htmlOut != "" {
@@ -131,7 +131,7 @@ func reportFiles(doc *report.Document, out, htmlOut string) ([]outFile, error) {
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, outFile{htmlOut, page})
+		files = append(files, outFile{htmlOut, "the HTML page", page})
 	}
 	return files, nil
 }
