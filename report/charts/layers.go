@@ -12,15 +12,16 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// Each layer's fill differs in lightness from its neighbours, so the stack
-// still reads printed in grey; the legend lists them top first, as they
-// lie.
+// Each layer's fill differs in lightness from its neighbours by a fifth
+// of the scale or more (luma 15, 86, 187, 236, 130 from the bottom), so the
+// stack still reads printed in grey; the legend lists them top first, as
+// they lie, and each layer's top edge is outlined.
 var stackFills = []color.Color{
-	color.RGBA{R: 0x3b, G: 0x0f, B: 0x70, A: 0xff}, // dark violet
-	color.RGBA{R: 0x1f, G: 0x68, B: 0xb4, A: 0xff}, // blue
-	color.RGBA{R: 0xe6, G: 0x61, B: 0x01, A: 0xff}, // orange
-	color.RGBA{R: 0xb2, G: 0xdf, B: 0x8a, A: 0xff}, // pale green
-	color.RGBA{R: 0xdd, G: 0xdd, B: 0xdd, A: 0xff}, // light grey
+	color.RGBA{R: 0x2d, G: 0x00, B: 0x4b, A: 0xff}, // dark violet
+	color.RGBA{R: 0x1f, G: 0x5f, B: 0xa0, A: 0xff}, // blue
+	color.RGBA{R: 0xf7, G: 0xb4, B: 0x56, A: 0xff}, // light orange
+	color.RGBA{R: 0xe0, G: 0xf3, B: 0xd0, A: 0xff}, // pale green
+	color.RGBA{R: 0x82, G: 0x82, B: 0x82, A: 0xff}, // mid grey
 }
 
 // Lines differ by dash pattern as well as colour (Okabe–Ito, safe for
@@ -112,23 +113,19 @@ func (c Chart) addBands(p *plot.Plot, legend *plot.Legend, lanes map[string]int,
 // addStack draws the running totals from the top layer down, each filled
 // to zero, so each visible band is one layer.
 func (c Chart) addStack(p *plot.Plot, legend *plot.Legend) error {
+	edge := draw.LineStyle{Color: color.Gray{Y: 60}, Width: vg.Points(0.5)}
 	for i := len(c.Stack) - 1; i >= 0; i-- {
 		fill := stackFills[i%len(stackFills)]
-		var thumb *plotter.Line
 		for _, seg := range segments(c.Stack[i], c.From) {
 			l, err := plotter.NewLine(seg)
 			if err != nil {
 				return err
 			}
-			l.FillColor = fill
-			l.LineStyle = draw.LineStyle{Color: color.White, Width: vg.Points(0.4)}
+			l.FillColor, l.LineStyle = fill, edge
 			add(p, l)
-			thumb = l
 		}
-		if thumb == nil {
-			thumb = &plotter.Line{FillColor: fill}
-		}
-		legend.Add(c.Stack[i].Label, thumb)
+		// An outlined box in the legend: a pale layer still shows there.
+		legend.Add(c.Stack[i].Label, &plotter.Polygon{Color: fill, LineStyle: edge})
 	}
 	return nil
 }
