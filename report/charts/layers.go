@@ -4,6 +4,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -127,6 +128,34 @@ func (c Chart) addStack(p *plot.Plot, legend *plot.Legend) error {
 		// An outlined box in the legend: a pale layer still shows there.
 		legend.Add(c.Stack[i].Label, &plotter.Polygon{Color: fill, LineStyle: edge})
 	}
+	return c.markPeak(p)
+}
+
+// markPeak points at the stack's highest total with its value and time: a
+// one-second spike in hours is a hairline, and must still be found.
+func (c Chart) markPeak(p *plot.Plot) error {
+	if len(c.Stack) == 0 {
+		return nil
+	}
+	x, y, ok := peakOf(c.Stack[len(c.Stack)-1], c)
+	if !ok {
+		return nil
+	}
+	sc, err := plotter.NewScatter(plotter.XYs{{X: x, Y: y}})
+	if err != nil {
+		return err
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(3), Shape: draw.PyramidGlyph{}}
+	add(p, sc)
+	ls := textStyle(smallFont)
+	ls.XAlign = text.XCenter
+	if x > p.X.Max*0.85 {
+		ls.XAlign = text.XRight
+	} else if x < p.X.Max*0.15 {
+		ls.XAlign = text.XLeft
+	}
+	at := c.From.Add(time.Duration(x * float64(time.Second))).UTC().Format("15:04:05")
+	label(p, x, y, "peak "+count(y)+" at "+at, ls, vg.Point{Y: 5})
 	return nil
 }
 

@@ -228,8 +228,8 @@ func (c Chart) plot(size Size) (*plot.Plot, plot.Legend, error) {
 	return p, legend, nil
 }
 
-// ceiling leaves headroom above the highest value for the band and marker
-// labels, at a round number.
+// ceiling leaves a tenth of headroom above the highest value, rounded up
+// to a multiple of a round step.
 func (c Chart) ceiling() float64 {
 	top := 0.0
 	for _, group := range [][]Series{c.Stack, c.Lines, c.Limits} {
@@ -241,8 +241,9 @@ func (c Chart) ceiling() float64 {
 			}
 		}
 	}
-	top = math.Max(top*1.1, c.EventLevel*1.1)
-	return niceCeil(math.Max(top, 1))
+	top = math.Max(math.Max(top*1.1, c.EventLevel*1.1), 1)
+	step := niceCeil(top / 5) // a round multiple: 1,207 → 1,250, not 2,000
+	return math.Ceil(top/step) * step
 }
 
 // niceCeil rounds up to 1, 2, 2.5 or 5 times a power of ten.
