@@ -332,3 +332,45 @@ func TestMarkerLabels(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// pgbouncer's charts appear when it was recorded, with its own numbers,
+// and its outage is a gap.
+func TestPgBouncerCharts(t *testing.T) {
+	b := NewBuilder(nil)
+	var snaps []collectors.Snapshot
+	for i := 0; i < 60; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		s := collectors.Snapshot{TakenAt: at, Errors: map[string]string{}, PgBouncer: &collectors.PgBouncerStats{
+			Sample: collectors.Sample{SampledAt: at, LastGoodAt: at}, Target: "pool:6432",
+			Pools: []collectors.PgBouncerPool{{Database: "app", User: "app", ClWaiting: i % 7, MaxWaitSeconds: float64(i%5) / 4}}}}
+		if i == 20 {
+			s.Errors[collectors.SourcePgBouncer] = "connection refused"
+		}
+		snaps = append(snaps, s)
+		b.Add(s)
+	}
+	all := b.Charts(nil)
+	waiting := seriesNamed(t, chartNamed(t, all, ChartBouncer).Lines, "clients waiting")
+	wait := chartNamed(t, all, ChartWait)
+	maxWait := seriesNamed(t, wait.Lines, "max wait")
+	for i, s := range snaps {
+		if i == 20 {
+			if !math.IsNaN(waiting.Points[i].V) || !math.IsNaN(maxWait.Points[i].V) {
+				t.Fatalf("pgbouncer down: %v waiting, %v s, want gaps", waiting.Points[i].V, maxWait.Points[i].V)
+			}
+			continue
+		}
+		if waiting.Points[i].V != float64(s.PgBouncer.Waiting()) || maxWait.Points[i].V != s.PgBouncer.MaxWaitSeconds() {
+			t.Fatalf("snapshot %d: %v waiting, %v s; the snapshot says %d, %v", i, waiting.Points[i].V, maxWait.Points[i].V,
+				s.PgBouncer.Waiting(), s.PgBouncer.MaxWaitSeconds())
+		}
+	}
+	if !wait.Fractional {
+		t.Error("seconds waited ticked as whole numbers")
+	}
+	for _, c := range all {
+		if c.Name == ChartSlots || c.Name == ChartRedis || c.Name == ChartJobs {
+			t.Errorf("a %s chart for a recording of pgbouncer alone", c.Name)
+		}
+	}
+}

@@ -152,7 +152,7 @@ func (b *Builder) bouncerCharts(c charts.Chart) []charts.Chart {
 				th[i] = v // no threshold drawn where pgbouncer did not answer
 			}
 		}
-		wait.Limits = []charts.Series{{Label: "alert at (s)", Points: b.points(th)}}
+		wait.Limits = []charts.Series{{Label: "alert at", Unit: " s", Points: b.points(th)}}
 	}
 	wait.Bands = bands
 	return []charts.Chart{waiting, wait}

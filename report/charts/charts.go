@@ -20,6 +20,8 @@ type Point struct {
 type Series struct {
 	Label  string
 	Points []Point
+	// Unit follows a limit's value where it is labelled ("alert at 1 s").
+	Unit string
 }
 
 // Band is a stretch of time during which an alert was pending or firing.

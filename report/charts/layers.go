@@ -211,7 +211,7 @@ func (c Chart) addLimits(p *plot.Plot, legend *plot.Legend) error {
 			if i%2 == 1 { // below its line, so two close limits do not write over each other
 				ls.YAlign, off.Y = text.YTop, -2
 			}
-			label(p, x, y, s.Label+" "+count(y), ls, off)
+			label(p, x, y, s.Label+" "+count(y)+s.Unit, ls, off)
 		}
 	}
 	return nil

@@ -93,7 +93,7 @@ func downsampleAll(in []Series, from, to time.Time, buckets int) []Series {
 		for j := range xs {
 			pts[j] = Point{At: at(from, xs[j]), V: ys[j]}
 		}
-		out[i] = Series{Label: s.Label, Points: pts}
+		out[i] = Series{Label: s.Label, Points: pts, Unit: s.Unit}
 	}
 	return out
 }
