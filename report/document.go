@@ -112,7 +112,8 @@ func (d *Document) HTML() ([]byte, error) {
 	}
 	page := body.String()
 	for _, c := range d.Charts {
-		img := regexp.MustCompile(`<img src="` + regexp.QuoteMeta(html.EscapeString(url.PathEscape(c.File))) + `" alt="[^"]*"\s*/?>`)
+		// The paragraph goldmark wraps an image in goes too: a figure may not sit in a <p>.
+		img := regexp.MustCompile(`(?:<p>)?<img src="` + regexp.QuoteMeta(html.EscapeString(url.PathEscape(c.File))) + `" alt="[^"]*"\s*/?>(?:</p>)?`)
 		svg := inlineSVG(c.SVG)
 		page = img.ReplaceAllLiteralString(page, `<figure role="img" aria-label="`+html.EscapeString(c.Title)+`">`+svg+`</figure>`)
 	}
