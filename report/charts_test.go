@@ -103,7 +103,22 @@ func TestChartOutageIsAGap(t *testing.T) {
 		b.Add(s)
 	}
 	all := b.Charts(nil)
+	for _, name := range []string{ChartSlots, ChartGroups, ChartRedis} {
+		if got := chartNamed(t, all, name).Outages; len(got) != 1 || !got[0].From.Equal(down) || !got[0].To.Equal(down) {
+			t.Errorf("%s: outages %v, want the one at %s", name, got, down.Format(time.TimeOnly))
+		}
+	}
+	if got := chartNamed(t, all, ChartJobs).Outages; len(got) != 0 {
+		t.Errorf("jobs answered throughout, outages %v", got)
+	}
 	for _, c := range all {
+		var svg bytes.Buffer
+		if err := c.SVG(&svg, charts.DefaultSize()); err != nil {
+			t.Fatal(err)
+		}
+		if want := len(c.Outages) > 0; strings.Contains(svg.String(), "no data (source down)") != want {
+			t.Errorf("%s: the legend names an outage: %v, want %v", c.Name, !want, want)
+		}
 		drawn := c.Drawn(charts.DefaultSize())
 		for _, group := range [][]charts.Series{c.Stack, c.Lines, drawn.Stack, drawn.Lines} {
 			for _, s := range group {

@@ -87,6 +87,7 @@ func (b *Builder) slotsChart(c charts.Chart) charts.Chart {
 		}
 		c.Limits = append(c.Limits, charts.Series{Label: fmt.Sprintf("alert at %s of max_connections", analysis.PercentOf(r.Threshold, 1)), Points: b.points(th)})
 	}
+	c.Outages = b.outages(l.usable)
 	c.Events, c.EventLabel = l.refusals, "probe refused (53300)"
 	c.EventLevel = lastUsable(l.usable)
 	c.Bands = b.bands(collectors.SourcePostgres, collectors.SourceProbe)
@@ -109,6 +110,7 @@ func (b *Builder) groupsChart(c charts.Chart) charts.Chart {
 		c.Lines = append(c.Lines, charts.Series{Label: g.labels[id], Points: b.points(g.series(id))})
 	}
 	c.Limits = []charts.Series{{Label: "usable slots", Points: b.points(b.series.usable)}}
+	c.Outages = b.outages(b.series.usable)
 	c.Bands = b.bands(collectors.SourcePostgres, collectors.SourceProbe)
 	return c
 }
@@ -129,6 +131,7 @@ func (b *Builder) redisChart(c charts.Chart) charts.Chart {
 		}
 		c.Limits = append(c.Limits, charts.Series{Label: fmt.Sprintf("alert at %s of maxclients", analysis.PercentOf(r.Threshold, 1)), Points: b.points(th)})
 	}
+	c.Outages = b.outages(l.redis)
 	c.Bands = b.bands(collectors.SourceRedis)
 	return c
 }
@@ -136,6 +139,7 @@ func (b *Builder) redisChart(c charts.Chart) charts.Chart {
 func (b *Builder) bouncerCharts(c charts.Chart) []charts.Chart {
 	l := &b.series
 	bands := b.bands(collectors.SourcePgBouncer)
+	c.Outages = b.outages(l.bouncerWaiting)
 	waiting := c
 	waiting.Name, waiting.Title, waiting.YLabel = ChartBouncer, "pgbouncer clients waiting for a server connection", "clients waiting"
 	waiting.Lines = []charts.Series{{Label: "clients waiting", Points: b.points(l.bouncerWaiting)}}
@@ -165,8 +169,26 @@ func (b *Builder) jobsChart(c charts.Chart) charts.Chart {
 		{Label: "rows over capacity", Points: b.points(l.overRows)},
 		{Label: "excess over the limits, summed", Points: b.points(l.overSum)},
 	}
+	c.Outages = b.outages(l.overRows)
 	c.Bands = b.bands(collectors.SourceJobs)
 	return c
+}
+
+// outages are the runs of snapshots in which values has no sample.
+func (b *Builder) outages(values []float64) []charts.Span {
+	var out []charts.Span
+	for i := 0; i < len(values); i++ {
+		if !math.IsNaN(values[i]) {
+			continue
+		}
+		j := i
+		for j+1 < len(values) && math.IsNaN(values[j+1]) {
+			j++
+		}
+		out = append(out, charts.Span{From: b.series.at[i], To: b.series.at[j]})
+		i = j
+	}
+	return out
 }
 
 func (b *Builder) rule(name string) (analysis.Rule, bool) {

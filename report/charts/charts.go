@@ -67,7 +67,13 @@ type Chart struct {
 
 	Bands   []Band
 	Markers []Marker
+	// Outages are the stretches in which the chart's source did not
+	// answer: shaded and named, besides the break in every line.
+	Outages []Span
 }
+
+// Span is a stretch of time, From and To the first and last snapshot in it.
+type Span struct{ From, To time.Time }
 
 // Size is a chart's drawn size in inches (at 96 px per inch in a browser).
 type Size struct{ Width, Height float64 }

@@ -53,6 +53,31 @@ var (
 	firingFill  = color.RGBA{R: 0xf4, G: 0x8a, B: 0x7c, A: 0xff}
 )
 
+// addOutages shades each outage below the alert lanes and names it when
+// there is room: a break in a line alone is easy to miss in hours of data.
+func (c Chart) addOutages(p *plot.Plot, legend *plot.Legend, below, pointsPerX float64) {
+	for i, o := range c.Outages {
+		x0, x1 := seconds(c.From, o.From), seconds(c.From, o.To)
+		x1 = math.Max(x1, x0+2/pointsPerX) // one snapshot is still two points wide
+		poly, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: 0}, {X: x1, Y: 0}, {X: x1, Y: below}, {X: x0, Y: below}})
+		if err != nil {
+			continue
+		}
+		poly.Color = color.Gray{Y: 240}
+		poly.LineStyle = draw.LineStyle{Color: color.Gray{Y: 120}, Width: vg.Points(0.5), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
+		add(p, poly)
+		if (x1-x0)*pointsPerX >= smallFont+2 {
+			ls := textStyle(smallFont)
+			ls.Rotation = math.Pi / 2
+			ls.XAlign, ls.YAlign = text.XRight, text.YTop
+			label(p, x0, below, "no data", ls, vg.Point{X: 1, Y: -2})
+		}
+		if i == 0 {
+			legend.Add("no data (source down)", poly)
+		}
+	}
+}
+
 // lanes are the rules with bands, in the order they first went pending
 // or firing: one strip each along the top of the plot.
 func (c Chart) lanes() map[string]int {

@@ -209,11 +209,13 @@ func (c Chart) plot(size Size) (*plot.Plot, plot.Legend, error) {
 	grid.Horizontal.Color = color.Gray{Y: 225}
 	add(p, grid)
 
+	plotWidth := float64(vg.Length(size.Width)*vg.Inch - legendWidth - 0.6*vg.Inch)
+	below := p.Y.Max - laneData*float64(len(lanes))
+	c.addOutages(p, &legend, below, plotWidth/p.X.Max)
 	c.addBands(p, &legend, lanes, laneData)
 	if err := c.addStack(p, &legend); err != nil {
 		return nil, legend, err
 	}
-	plotWidth := float64(vg.Length(size.Width)*vg.Inch - legendWidth - 0.6*vg.Inch)
 	scale := vg.Point{X: vg.Length(plotWidth / p.X.Max), Y: vg.Length(float64(height-frame) / p.Y.Max)}
 	if err := c.addLines(p, &legend, scale); err != nil {
 		return nil, legend, err
@@ -224,7 +226,7 @@ func (c Chart) plot(size Size) (*plot.Plot, plot.Legend, error) {
 	if err := c.addEvents(p, &legend); err != nil {
 		return nil, legend, err
 	}
-	c.addMarkers(p, &legend, p.Y.Max-laneData*float64(len(lanes)), laneData, plotWidth/p.X.Max)
+	c.addMarkers(p, &legend, below, laneData, plotWidth/p.X.Max)
 	return p, legend, nil
 }
 
