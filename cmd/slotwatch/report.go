@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,9 @@ func runReport(_ context.Context, env *environment, args []string) int {
 		}
 		opts.AuditSource = path
 	}
+	if *out == "" && *htmlOut == "" {
+		return reportToStdout(env, file, audit, opts)
+	}
 	stem := report.Stem(*out)
 	if *out == "" {
 		stem = report.Stem(*htmlOut)
@@ -61,11 +65,11 @@ func runReport(_ context.Context, env *environment, args []string) int {
 		return exitError
 	}
 	written, err := reportFiles(doc, *out, *htmlOut)
-	if err == nil && *out == "" {
-		_, err = env.text().Write(doc.Markdown)
-	}
 	if err == nil {
 		err = writeNewFiles(written)
+	}
+	if err == nil && *out == "" {
+		_, err = env.text().Write(doc.Markdown)
 	}
 	if err != nil {
 		errorSentence(env, err)
@@ -73,6 +77,22 @@ func runReport(_ context.Context, env *environment, args []string) int {
 	}
 	for _, f := range written {
 		fmt.Fprintf(env.stderr, "slotwatch: wrote %s to %s\n", f.what, f.path)
+	}
+	return exitOK
+}
+
+// reportToStdout writes the Markdown alone: charts beside no file would be
+// links to nothing, so none are drawn.
+func reportToStdout(env *environment, file string, audit []actions.AuditEntry, opts report.Options) int {
+	var md bytes.Buffer
+	bad, err := report.FromFile(&md, file, audit, opts)
+	warnBadLines(env, file, bad)
+	if err == nil {
+		_, err = env.text().Write(md.Bytes())
+	}
+	if err != nil {
+		errorSentence(env, err)
+		return exitError
 	}
 	return exitOK
 }

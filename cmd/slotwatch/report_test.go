@@ -215,4 +215,8 @@ func TestReportCommandCharts(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "# Postmortem draft") || strings.Contains(stdout, "## Charts") {
 		t.Fatalf("--html alone: exit %d; the Markdown on stdout must not link chart files written nowhere:\n%s", code, stdout)
 	}
+	code, stdout, stderr = e2eRun(ctx, t, "report", rec, "--html", page)
+	if code != exitError || stdout != "" || !strings.Contains(stderr, "draft.html already exists") {
+		t.Fatalf("--html over an existing page: exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
 }
