@@ -26,6 +26,7 @@ const (
 	modeHelp
 	modeFindings
 	modePicker // the server list (S)
+	modePromFleet
 )
 
 // focus is the pane the navigation and action keys apply to.
@@ -84,6 +85,8 @@ type Model struct {
 	confirm  *confirmDialog
 	detail   detailView
 	findings findingsView
+	// promFleet is the fleet from Prometheus (promfleet.go).
+	promFleet promFleetView
 	replay   *replayState
 	// helpBack is the mode the full help returns to.
 	helpBack uiMode
@@ -100,6 +103,7 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 	m := Model{opts: opts, ctx: ctx, st: newStyles(r), keys: newKeys(), help: help.New(),
 		input: textinput.New(), sessions: newSessionsPane(), fleet: newFleetPane(), now: opts.Now()}
 	m.st.styleBubbles(&m.help, &m.input)
+	m.promFleet = *newPromFleetView(m.st)
 	m.footer.setText(opts.Notice)
 	m.input.Prompt = "/"
 	m.input.Placeholder = "pid, user, application, client, state or query"
@@ -154,9 +158,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.held = &msg.frame
 			return m, nil
 		}
+		first := !m.hasFrame
 		m.applyFrame(msg.frame, m.opts.Now())
+		m.onPromFleetFrame(msg, first)
 		return m, nil
 	case tickMsg:
+		m.promFleet.Update(msg)
 		// A paused display keeps its clock: the frame on screen is as old
 		// as when it was frozen, and collection is still running.
 		if m.replay == nil && !m.paused {
@@ -243,6 +250,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.onFilterKey(msg)
 	case modeDetail:
 		return m.onDetailKey(msg)
+	case modePromFleet:
+		return m.onPromFleetKey(msg)
 	}
 	return m.onNormalKey(msg)
 }
@@ -268,6 +277,9 @@ func (m Model) onNormalKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	if handled, cmd := m.onFleetKey(msg); handled {
 		return m, cmd
+	}
+	if m.onPromFleetOpenKey(msg) {
+		return m, nil
 	}
 	switch {
 	case key.Matches(msg, g.Focus):

@@ -265,8 +265,24 @@ func (v *promFleetView) sortRows(rows []*collectors.FleetInstance) {
 				return c
 			}
 		}
-		return 0 // the collector's order: least headroom first
+		return compareHeadroom(a, b)
 	})
+}
+
+// compareHeadroom puts the least headroom (highest use ratio) first and
+// instances whose ratio is unknown after the others.
+func compareHeadroom(a, b *collectors.FleetInstance) int {
+	ra, oka := a.Ratio()
+	rb, okb := b.Ratio()
+	switch {
+	case oka && okb:
+		return cmp.Compare(rb, ra)
+	case oka:
+		return -1
+	case okb:
+		return 1
+	}
+	return 0
 }
 
 func usedOr(in *collectors.FleetInstance) float64 {
@@ -543,9 +559,6 @@ func (v *promFleetView) columns() (nameW, sparkW int) {
 
 func (v *promFleetView) heading(nameW, sparkW int) string {
 	trend := "TREND"
-	if v.stats != nil {
-		trend += " " + analysis.FormatDuration(time.Duration(v.stats.WindowSeconds*float64(time.Second)))
-	}
 	return fmt.Sprintf(" %-*s %-*s %-*s %*s %*s %-*s %*s ALERTS", fleetStateW, "STATE", fleetKindW, "KIND",
 		nameW, "INSTANCE", fleetNumW, "USED/USABLE", fleetPctW, "%", sparkW, ansi.Truncate(trend, sparkW, ""), fleetAgeW, "AGE")
 }

@@ -36,11 +36,12 @@ var sourceNames = map[string]string{
 	collectors.SourceRedis:    "Redis",
 	collectors.SourceJobs:     "jobs",
 	collectors.SourceAlerting: "external alerting",
+	collectors.SourcePromFleet: "fleet (Prometheus)",
 }
 
 // sourceOrder is the order blind sources are listed in.
 var sourceOrder = []string{collectors.SourcePostgres, collectors.SourceProbe, collectors.SourceRedis,
-	collectors.SourceJobs, collectors.SourceAlerting}
+	collectors.SourceJobs, collectors.SourceAlerting, collectors.SourcePromFleet}
 
 // ruleSources maps each built-in rule to the source it reads. It is built
 // once from the rules themselves, so a new rule needs no change here.
