@@ -85,12 +85,13 @@ type Model struct {
 	confirm  *confirmDialog
 	detail   detailView
 	findings findingsView
-	// promFleet is the fleet from Prometheus (promfleet.go).
-	promFleet promFleetView
 	replay   *replayState
 	// helpBack is the mode the full help returns to.
 	helpBack uiMode
 	helpPage int
+
+	// promFleet is the fleet from Prometheus (promfleet.go).
+	promFleet promFleetView
 }
 
 // New builds the root model. ctx bounds the actions it runs; r renders the

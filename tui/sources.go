@@ -31,11 +31,11 @@ func (s srcStatus) blind() bool { return s.state == srcStale || s.state == srcDo
 
 // sourceNames name the sources in sentences ("no PostgreSQL data for 40s").
 var sourceNames = map[string]string{
-	collectors.SourcePostgres: "PostgreSQL",
-	collectors.SourceProbe:    "connect-probe",
-	collectors.SourceRedis:    "Redis",
-	collectors.SourceJobs:     "jobs",
-	collectors.SourceAlerting: "external alerting",
+	collectors.SourcePostgres:  "PostgreSQL",
+	collectors.SourceProbe:     "connect-probe",
+	collectors.SourceRedis:     "Redis",
+	collectors.SourceJobs:      "jobs",
+	collectors.SourceAlerting:  "external alerting",
 	collectors.SourcePromFleet: "fleet (Prometheus)",
 }
 
