@@ -22,7 +22,6 @@ import (
 type promFleetKeys struct {
 	nav                        navKeys
 	Filter, Sort, Group, Close key.Binding
-	Attach, Detach             key.Binding
 	// Typing keys of the filter prompt.
 	Accept, Cancel key.Binding
 }
@@ -34,8 +33,6 @@ func newPromFleetKeys() promFleetKeys {
 		Sort:   bind([]string{"s"}, "s", "sort: headroom/name/used/alerts"),
 		Group:  bind([]string{"b"}, "b", "group by the next label"),
 		Close:  bind([]string{"esc", "F"}, "esc/F", "back"),
-		Attach: bind([]string{"enter", "a"}, "enter/a", "attach live collectors"),
-		Detach: bind([]string{"d"}, "d", "detach"),
 		Accept: bind([]string{"enter"}, "enter", "keep filter"),
 		Cancel: bind([]string{"esc"}, "esc", "clear filter"),
 	}
@@ -60,13 +57,6 @@ type fleetLine struct {
 	inst    *collectors.FleetInstance
 }
 
-// AttachFleetMsg asks for live collectors on an instance (labels from
-// Prometheus); the root model's wiring runs it. DetachFleetMsg undoes it.
-type (
-	AttachFleetMsg struct{ Instance collectors.FleetInstance }
-	DetachFleetMsg struct{ Key string }
-)
-
 // promFleetView is the whole fleet as Prometheus sees it: hundreds of
 // instances, filtered, sorted, grouped by a label, DOWN and stale ones
 // first, a sparkline each. It is a component (component.go).
@@ -85,8 +75,6 @@ type promFleetView struct {
 	filtering bool
 	sort      fleetSort
 	group     int // index into stats.GroupBy; -1 none
-	// live are the attached instances' keys.
-	live map[string]bool
 
 	lines  []fleetLine
 	cursor string // the selected instance, by key: rows re-sort every refresh
@@ -96,21 +84,13 @@ type promFleetView struct {
 }
 
 func newPromFleetView(st styles) *promFleetView {
-	return &promFleetView{keys: newPromFleetKeys(), st: st, group: -1, live: map[string]bool{}}
+	return &promFleetView{keys: newPromFleetKeys(), st: st, group: -1}
 }
 
 // configured is true when the snapshot carries the fleet source at all.
 func (v *promFleetView) configured() bool { return v.src.Configured() }
 
 func (v *promFleetView) SetSize(w, h int) { v.width, v.height = w, h; v.scroll() }
-
-// SetLive marks the attached instances.
-func (v *promFleetView) SetLive(keys []string) {
-	clear(v.live)
-	for _, k := range keys {
-		v.live[k] = true
-	}
-}
 
 func (v *promFleetView) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -176,16 +156,6 @@ func (v *promFleetView) onKey(msg tea.KeyMsg) tea.Cmd {
 		v.move(-len(v.lines))
 	case key.Matches(msg, k.nav.Bottom):
 		v.move(len(v.lines))
-	case key.Matches(msg, k.Attach):
-		if in := v.selected(); in != nil && !v.live[in.Key] {
-			inst := *in
-			return func() tea.Msg { return AttachFleetMsg{Instance: inst} }
-		}
-	case key.Matches(msg, k.Detach):
-		if in := v.selected(); in != nil && v.live[in.Key] {
-			key := in.Key
-			return func() tea.Msg { return DetachFleetMsg{Key: key} }
-		}
 	}
 	return nil
 }
@@ -430,7 +400,7 @@ func (v *promFleetView) ShortHelp() []key.Binding {
 	if v.filtering {
 		return []key.Binding{v.keys.Accept, v.keys.Cancel}
 	}
-	return []key.Binding{v.keys.Attach, v.keys.Detach, v.keys.Filter, v.keys.Sort, v.keys.Group, v.keys.Close}
+	return []key.Binding{v.keys.Filter, v.keys.Sort, v.keys.Group, v.keys.Close}
 }
 
 func (v *promFleetView) FullHelp() [][]key.Binding {
@@ -495,9 +465,6 @@ func (v *promFleetView) title() string {
 			if c[s] > 0 {
 				t += fmt.Sprintf(" · %d %s", c[s], strings.ToUpper(s))
 			}
-		}
-		if n := len(v.live); n > 0 {
-			t += fmt.Sprintf(" · %d LIVE", n)
 		}
 	}
 	return t
@@ -570,12 +537,6 @@ func (v *promFleetView) row(in *collectors.FleetInstance, nameW, sparkW int) str
 	state := strings.ToUpper(in.State)
 	if in.State == collectors.FleetUp {
 		state = "up"
-	}
-	if v.live[in.Key] {
-		state = "LIVE"
-		if in.State != collectors.FleetUp {
-			state = strings.ToUpper(in.State)
-		}
 	}
 	name := ansi.Truncate(termtext.Clean(fleetName(in)), nameW, "…")
 	nums, pct := fleetNumbers(in)

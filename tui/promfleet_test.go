@@ -161,7 +161,7 @@ func TestPromFleetViewHonest(t *testing.T) {
 }
 
 // Hundreds of rows: the cursor walks the whole list and stays on screen,
-// selections follow the instance across refreshes, and attach names it.
+// and selections follow the instance across refreshes.
 func TestPromFleetViewScales(t *testing.T) {
 	m := newTestModel(t, Options{}, fleetFrameAt(500, fixedNow), 100, 30)
 	m = pressAll(m, "end")
@@ -177,14 +177,6 @@ func TestPromFleetViewScales(t *testing.T) {
 	m = update(m, frameMsg{frame: fleetFrameAt(500, fixedNow.Add(15*time.Second))})
 	if got := m.promFleet.selected().Key; got != sel {
 		t.Errorf("the selection moved across a refresh: %s → %s", sel, got)
-	}
-	next, cmd := m.Update(keyMsg("enter"))
-	m = next.(Model)
-	if cmd == nil {
-		t.Fatal("enter on an instance asks for nothing")
-	}
-	if msg, ok := cmd().(AttachFleetMsg); !ok || msg.Instance.Key != sel {
-		t.Errorf("attach asks for %+v, want %s", msg, sel)
 	}
 	m = pressAll(m, "b", "b", "home")
 	if v := m.View(); !strings.Contains(v, "group by region") || !strings.Contains(v, " region=") {
