@@ -67,6 +67,9 @@ type PrometheusConfig struct {
 	Targets      []string          // host:port scraped as job "slotwatch" every second
 	RuleFiles    map[string]string // file name → content, evaluated every second
 	Alertmanager string            // host:port, optional
+	// DataDir, when set, is the TSDB directory to serve (e.g. blocks made
+	// by promtool tsdb create-blocks-from); default a fresh one.
+	DataDir string
 	// Jobs are further scrape jobs, each target with labels of its own
 	// (cluster, region, host), scraped every second.
 	Jobs []ScrapeJob
@@ -130,7 +133,11 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Server {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	start(t, dir, bin, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	data := filepath.Join(dir, "data")
+	if cfg.DataDir != "" {
+		data = cfg.DataDir
+	}
+	start(t, dir, bin, "--config.file="+path, "--storage.tsdb.path="+data,
 		"--web.listen-address="+addr, "--rules.alert.resend-delay=1s")
 	s := &Server{URL: "http://" + addr, Addr: addr, Dir: dir}
 	waitReady(t, s.URL+"/-/ready", dir)
