@@ -199,3 +199,23 @@ func BenchmarkPromFleetView(b *testing.B) {
 		_ = v.View()
 	}
 }
+
+// Over serve every SSH session runs its own model on the same frames: one
+// viewer filtering the fleet changes nothing for another, and a read-only
+// viewer sees the same fleet.
+func TestPromFleetServedSessionsAreIndependent(t *testing.T) {
+	f := fleetFrameAt(60, fixedNow)
+	kim := newTestModel(t, servedOpts(&Viewer{Name: "kim", Operator: true}), f, 120, 30)
+	marcus := newTestModel(t, servedOpts(&Viewer{Name: "marcus"}), f, 100, 24)
+	kim = pressAll(kim, "/", "r", "e", "d", "i", "s", "enter")
+	checkScreen(t, kim.View(), 120, 30)
+	checkScreen(t, marcus.View(), 100, 24)
+	if !strings.Contains(kim.View(), "showing 11 of 60") || !strings.Contains(marcus.View(), "showing 60 of 60") {
+		t.Errorf("sessions share the filter:\n%s\n%s", kim.View(), marcus.View())
+	}
+	f2 := fleetFrameAt(60, fixedNow.Add(15*time.Second))
+	kim, marcus = update(kim, frameMsg{frame: f2}), update(marcus, frameMsg{frame: f2})
+	if !strings.Contains(kim.View(), "showing 11 of 60") {
+		t.Errorf("a refresh dropped the session's filter:\n%s", kim.View())
+	}
+}
