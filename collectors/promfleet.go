@@ -209,10 +209,13 @@ type promFleetCollector struct {
 	last   *PromFleetStats
 }
 
-// ValidatePromFleet checks a fleet configuration.
+// ValidatePromFleet checks a fleet configuration; its error is an
+// *InvalidTargetError: the input is wrong, not Prometheus.
 func ValidatePromFleet(cfg PromFleetConfig) error {
-	_, err := newPromFleetCollector(cfg)
-	return err
+	if _, err := newPromFleetCollector(cfg); err != nil {
+		return &InvalidTargetError{sentence: err.Error()}
+	}
+	return nil
 }
 
 func newPromFleetCollector(cfg PromFleetConfig) (*promFleetCollector, error) {
