@@ -63,6 +63,9 @@ func (m *Model) helpBindings() []key.Binding {
 	if m.fleet.active() {
 		out = append(out, m.fleet.keys.Select, m.fleet.keys.Picker)
 	}
+	if m.promFleet.configured() {
+		out = append(out, promFleetOpen)
+	}
 	out = append(out, rest...)
 	if m.replay != nil {
 		out = append(out, k.replay.Faster, k.replay.Slower)
@@ -105,6 +108,9 @@ func (m *Model) helpGroups() []helpGroup {
 		f := m.fleet.keys
 		servers := helpGroup{"Servers (several watched)", []key.Binding{f.Select, f.Picker, f.Choose, f.Close}}
 		groups = slices.Insert(groups, 1, servers)
+	}
+	if m.promFleet.configured() {
+		groups = append(groups, m.promFleet.helpGroup())
 	}
 	return groups
 }

@@ -219,3 +219,32 @@ func TestPromFleetServedSessionsAreIndependent(t *testing.T) {
 		t.Errorf("a refresh dropped the session's filter:\n%s", kim.View())
 	}
 }
+
+// With servers watched too, the dashboard stays the home screen: F opens
+// the fleet view, the help names it, and a failing Prometheus is one of
+// the dashboard's blind sources.
+func TestPromFleetBesideTheDashboard(t *testing.T) {
+	f := incidentFrame(t)
+	f.Snapshot.PromFleet = fleetFixture(20, f.Snapshot.TakenAt)
+	f.Snapshot.PromFleet.LastGoodAt = f.Snapshot.TakenAt.Add(-3 * time.Minute)
+	f.Snapshot.Errors = map[string]string{collectors.SourcePromFleet: "cannot query Prometheus at prometheus.internal:9090: connection refused"}
+	m := newTestModel(t, Options{Mitigator: &fakeMitigator{}}, f, 160, 40)
+	if m.mode != modeNormal {
+		t.Fatal("a console with servers opens on the fleet view")
+	}
+	v := m.View()
+	if !strings.Contains(v, "F fleet (Prometheus)") || !strings.Contains(v, "fleet (Prometheus)") {
+		t.Errorf("the dashboard does not offer the fleet view:\n%s", v)
+	}
+	if !strings.Contains(v, "BLIND") {
+		t.Errorf("a failing fleet source is not a blind source on the dashboard:\n%s", v)
+	}
+	m = pressAll(m, "F")
+	if m.mode != modePromFleet || !strings.Contains(m.View(), "STALE · BLIND") {
+		t.Errorf("F does not open the fleet view saying it is stale:\n%s", m.View())
+	}
+	m = pressAll(m, "F")
+	if m.mode != modeNormal {
+		t.Error("F does not close the fleet view")
+	}
+}

@@ -57,3 +57,10 @@ func (m *Model) promFleetScreen(w, h int) block {
 	return stack(fitBlock(strings.Split(m.promFleet.View(), "\n"), w, h-1),
 		fitBlock([]string{hm.ShortHelpView(m.promFleet.ShortHelp())}, w, 1))
 }
+
+// helpGroup is the fleet view's keys for the full help page.
+func (v *promFleetView) helpGroup() helpGroup {
+	n := v.keys.nav
+	return helpGroup{"Fleet view (F, from Prometheus)", []key.Binding{promFleetOpen, n.Up, n.Down, n.PageDown,
+		v.keys.Filter, v.keys.Sort, v.keys.Group, v.keys.Close}}
+}

@@ -113,9 +113,9 @@ func (m *Model) blindSources() []blindSource {
 				rules = append(rules, a.Name)
 			}
 		}
-		// The team's alerting feeds no rule of ours, but a screen showing
-		// none of their alerts must say when it cannot see them.
-		if len(rules) > 0 || len(m.frame.Alerts) == 0 || src == collectors.SourceAlerting {
+		// The team's alerting and the fleet feed no rule of ours, but a
+		// screen showing them must say when it cannot see them.
+		if len(rules) > 0 || len(m.frame.Alerts) == 0 || src == collectors.SourceAlerting || src == collectors.SourcePromFleet {
 			out = append(out, blindSource{source: src, status: st, rules: rules})
 		}
 	}
