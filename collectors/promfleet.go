@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"text/template"
 	"time"
 )
 
@@ -48,6 +49,8 @@ type PromFleetConfig struct {
 	// StaleAfter is the age at which an instance's newest sample is stale
 	// (default three intervals, at least a minute).
 	StaleAfter time.Duration
+	// Live says how to watch one instance live (promfleet_live.go).
+	Live LiveTemplates
 }
 
 func (c PromFleetConfig) withDefaults() PromFleetConfig {
@@ -145,6 +148,10 @@ type FleetInstance struct {
 	// has no sample. Not in JSON: recordings keep every snapshot, and the
 	// series is Prometheus's to keep.
 	Spark []float64 `json:"-"`
+	// Live is the DSN or URL fleet.live renders for the instance,
+	// redacted; LiveError why it cannot be rendered.
+	Live      string `json:"live,omitempty"`
+	LiveError string `json:"live_error,omitempty"`
 }
 
 // Usable is the connections an application can take: max minus reserved
@@ -207,6 +214,8 @@ type promFleetCollector struct {
 	api    *promClient
 	memory *fleetMemory
 	last   *PromFleetStats
+	// livePG and liveRedis are the parsed fleet.live templates.
+	livePG, liveRedis *template.Template
 }
 
 // ValidatePromFleet checks a fleet configuration; its error is an
@@ -233,6 +242,9 @@ func newPromFleetCollector(cfg PromFleetConfig) (*promFleetCollector, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &promFleetCollector{cfg: cfg, memory: newFleetMemory()}
+	if c.livePG, c.liveRedis, err = cfg.Live.parsed(); err != nil {
+		return nil, err
+	}
 	c.api = &promClient{base: u, secrets: secretsOf(cfg.URL)}
 	// One kept-alive connection, whatever the fleet's size: the queries of
 	// a refresh run one after another on it.
@@ -303,6 +315,7 @@ func (c *promFleetCollector) read(ctx context.Context, now time.Time) (*PromFlee
 	}
 	st.Instances = c.memory.merge(buildFleet(ans, now, c.cfg.StaleAfter), now)
 	sortFleet(st.Instances)
+	c.cfg.Live.liveTargets(c.livePG, c.liveRedis, st.Instances)
 	return st, nil
 }
 

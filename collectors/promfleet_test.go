@@ -181,7 +181,8 @@ func TestPromFleetEqualsTheServers(t *testing.T) {
 	for i, r := range lab.redis {
 		holdRedis(t, "tcp", r.Addr, "", 3*i)
 	}
-	c, err := newPromFleetCollector(PromFleetConfig{URL: lab.prom.URL, Interval: time.Second, GroupBy: []string{"cluster", "region"}})
+	c, err := newPromFleetCollector(PromFleetConfig{URL: lab.prom.URL, Interval: time.Second, GroupBy: []string{"cluster", "region"},
+		Live: LiveTemplates{Postgres: "postgres://postgres@{{.host}}:{{.port}}/postgres?sslmode=disable", Redis: "redis://{{.host}}:{{.port}}/0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +229,21 @@ func TestPromFleetEqualsTheServers(t *testing.T) {
 	if len(in.Spark) != c.cfg.Points+1 || in.Spark[len(in.Spark)-1] != in.Used.V {
 		t.Errorf("postgres 6's sparkline %v does not end at its value %v", in.Spark, in.Used)
 	}
+
+	t.Run("the live target from the labels reaches the instance", func(t *testing.T) {
+		pgIn, rIn := byLabel(st, FleetPostgres, lab.pgExp[3]), byLabel(st, FleetRedis, lab.redisExp[5])
+		if pgIn.LiveError != "" || rIn.LiveError != "" {
+			t.Fatalf("live targets: %q, %q", pgIn.LiveError, rIn.LiveError)
+		}
+		snap := CollectOnce(ctx, Config{PG: &PGConfig{DSN: pgIn.Live}, Redis: &RedisConfig{URL: rIn.Live}})
+		if snap.Postgres == nil || snap.Redis == nil {
+			t.Fatalf("collecting %s and %s live: %v", pgIn.Live, rIn.Live, snap.Errors)
+		}
+		if float64(snap.Postgres.MaxConnections) != pgIn.Max.V || float64(snap.Redis.MaxClients) != rIn.Max.V {
+			t.Errorf("live %s says max %d / %s maxclients %d; the fleet says %v / %v", pgIn.Live, snap.Postgres.MaxConnections,
+				rIn.Live, snap.Redis.MaxClients, pgIn.Max, rIn.Max)
+		}
+	})
 
 	t.Run("a stopped server is DOWN, first", func(t *testing.T) {
 		lab.pg[2].Stop(t)

@@ -151,3 +151,62 @@ func FuzzPromPoint(f *testing.F) {
 		_ = p.UnmarshalJSON([]byte(s)) // must not panic
 	})
 }
+
+func TestLiveTargetNeverTakesCredentialsFromLabels(t *testing.T) {
+	tpl := LiveTemplates{Postgres: "postgres://slotwatch@{{.host}}:5432/postgres", Redis: "redis://{{.host}}:6379/0"}
+	in := func(kind, host string) *FleetInstance {
+		return &FleetInstance{Kind: kind, Labels: map[string]string{"instance": "e:9187", "host": host, "cluster": "eu-1"}}
+	}
+	for _, c := range []struct {
+		tpl        LiveTemplates
+		in         *FleetInstance
+		want, fail string
+	}{
+		{tpl, in(FleetPostgres, "db-1.internal"), "postgres://slotwatch@db-1.internal:5432/postgres", ""},
+		{tpl, in(FleetRedis, "[::1]"), "redis://[::1]:6379/0", ""},
+		{tpl, in(FleetPostgres, "evil:pw@db-1"), "", "not a plain host name"},
+		{tpl, in(FleetPostgres, "db-1/x?password=pw"), "", "not a plain host name"},
+		{tpl, in(FleetPostgres, "db-1 sslmode=disable"), "", "not a plain host name"},
+		{LiveTemplates{Postgres: "postgres://{{.nohost}}/x"}, in(FleetPostgres, "db"), "", "missing"},
+		{LiveTemplates{PGService: "{{.cluster}}-primary"}, in(FleetPostgres, "db"), "service=eu-1-primary", ""},
+		{tpl, in(FleetPgBouncer, "db"), "", ""},
+	} {
+		got, err := c.tpl.LiveTarget(c.in)
+		switch {
+		case c.fail != "" && (err == nil || !strings.Contains(err.Error(), c.fail)):
+			t.Errorf("%v: %q, %v; want an error saying %q", c.in.Labels["host"], got, err, c.fail)
+		case c.fail == "" && (err != nil || got != c.want):
+			t.Errorf("%v: %q, %v; want %q", c.in.Labels["host"], got, err, c.want)
+		}
+	}
+	// A password the operator put in the template is never in a snapshot.
+	rows := []FleetInstance{*in(FleetPostgres, "db-1")}
+	lt := LiveTemplates{Postgres: "postgres://ops:s3cret@{{.host}}/postgres"}
+	pg, redis, err := lt.parsed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt.liveTargets(pg, redis, rows)
+	if strings.Contains(rows[0].Live, "s3cret") || !strings.Contains(rows[0].Live, "db-1") {
+		t.Errorf("live target %q", rows[0].Live)
+	}
+	if err := ValidatePromFleet(PromFleetConfig{URL: "http://p:9090", Live: LiveTemplates{Redis: "redis://{{.host"}}); err == nil {
+		t.Error("a broken template is accepted")
+	}
+}
+
+// FuzzLiveTarget: whatever a label holds, it reaches the target only
+// when it is a plain host name, so it can add no credentials or
+// parameters.
+func FuzzLiveTarget(f *testing.F) {
+	for _, s := range []string{"db-1", "a@b", "x?password=y", "h p", "[::1]", "%40"} {
+		f.Add(s)
+	}
+	tpl := LiveTemplates{Postgres: "postgres://slotwatch@{{.host}}:5432/postgres"}
+	f.Fuzz(func(t *testing.T, host string) {
+		got, err := tpl.LiveTarget(&FleetInstance{Kind: FleetPostgres, Labels: map[string]string{"host": host}})
+		if err == nil && (strings.ContainsAny(host, "@/?= %") || got != "postgres://slotwatch@"+host+":5432/postgres") {
+			t.Fatalf("host label %q gave %q", host, got)
+		}
+	})
+}
