@@ -3,6 +3,7 @@ package tui
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -374,7 +375,10 @@ func abs(n int) int {
 // listHeight is the rows the list gets below the view's header lines.
 func (v *promFleetView) listHeight() int { return max(v.height-promFleetHeaderLines, 1) }
 
-const promFleetHeaderLines = 4 // title, state line, filter/sort line, column heading
+// promFleetHeaderLines are the view's lines besides the list: title,
+// state line, filter/sort line, column heading, and the selected
+// instance's line at the bottom.
+const promFleetHeaderLines = 5
 
 func (v *promFleetView) scroll() {
 	i := v.cursorIndex()
@@ -449,7 +453,36 @@ func (v *promFleetView) View() string {
 	if len(v.lines) == 0 {
 		lines = append(lines, "  No instance matches the filter.")
 	}
-	return fitBlock(lines, v.width, v.height).String()
+	out := fitBlock(lines, v.width, v.height-1)
+	return append(out, fitLine(v.selectedLine(), v.width)).String()
+}
+
+// selectedLine names the selected instance with its labels and how to
+// watch it live (fleet.live), or why that cannot be said.
+func (v *promFleetView) selectedLine() string {
+	in := v.selected()
+	if in == nil {
+		return ""
+	}
+	keys := slices.Sorted(maps.Keys(in.Labels))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k != "instance" && k != "job" {
+			parts = append(parts, k+"="+in.Labels[k])
+		}
+	}
+	live := ""
+	switch {
+	case in.LiveError != "":
+		live = "live: " + in.LiveError
+	case in.Live != "" && in.Kind == collectors.FleetRedis:
+		live = "live: slotwatch watch --redis '" + in.Live + "'"
+	case in.Live != "":
+		live = "live: slotwatch watch --pg '" + in.Live + "'"
+	case in.Kind == collectors.FleetPostgres || in.Kind == collectors.FleetRedis:
+		live = "live: set fleet.live." + map[string]string{collectors.FleetPostgres: "postgres", collectors.FleetRedis: "redis"}[in.Kind] + " to watch it live"
+	}
+	return termtext.Clean(fmt.Sprintf(" ▸ %s %s · %s", fleetName(in), strings.Join(parts, " "), live))
 }
 
 func (v *promFleetView) title() string {

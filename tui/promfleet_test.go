@@ -248,3 +248,18 @@ func TestPromFleetBesideTheDashboard(t *testing.T) {
 		t.Error("F does not close the fleet view")
 	}
 }
+
+// The selected instance's line says how to watch it live, or why not.
+func TestPromFleetSelectedLineSaysHowToWatchItLive(t *testing.T) {
+	f := fleetFrameAt(12, fixedNow)
+	f.Snapshot.PromFleet.Instances[0].Live = "postgres://slotwatch@db-000.internal:5432/postgres"
+	f.Snapshot.PromFleet.Instances[1].LiveError = "fleet.live.postgres cannot be filled from db-001.internal:9187's labels: a label it names is missing"
+	m := newTestModel(t, Options{}, f, 140, 30)
+	if v := m.View(); !strings.Contains(v, "▸ db-000.internal:9187 cluster=c0 region=eu · live: slotwatch watch --pg 'postgres://slotwatch@db-000.internal:5432/postgres'") {
+		t.Errorf("selected line:\n%s", v)
+	}
+	m = pressAll(m, "down")
+	if v := m.View(); !strings.Contains(v, "live: fleet.live.postgres cannot be filled") {
+		t.Errorf("selected line with a template error:\n%s", v)
+	}
+}

@@ -14,6 +14,14 @@ type fleetSection struct {
 	GroupBy    []string      `yaml:"group_by"`   // default cluster, region, instance
 	Window     time.Duration `yaml:"window"`     // sparkline span, default 15m
 	StaleAfter time.Duration `yaml:"stale_after"`
+	// Live renders each instance's live target from its labels
+	// ({{.host}}); passwords come from .pgpass, PGPASSFILE or the
+	// environment, never from labels.
+	Live struct {
+		Postgres  string `yaml:"postgres"`
+		PGService string `yaml:"pg_service"`
+		Redis     string `yaml:"redis"`
+	} `yaml:"live"`
 }
 
 // promFleetConfig is the fleet source for the collectors: nil when no
@@ -24,5 +32,6 @@ func promFleetConfig(s *settings) *collectors.PromFleetConfig {
 		return nil
 	}
 	return &collectors.PromFleetConfig{URL: f.Prometheus, Interval: f.Interval, GroupBy: f.GroupBy,
-		Window: f.Window, StaleAfter: f.StaleAfter}
+		Window: f.Window, StaleAfter: f.StaleAfter,
+		Live: collectors.LiveTemplates{Postgres: f.Live.Postgres, PGService: f.Live.PGService, Redis: f.Live.Redis}}
 }
