@@ -18,6 +18,8 @@ type Config struct {
 	PgBouncer *PgBouncerConfig
 	// Alerting reads the team's Alertmanager/Prometheus (alerting.go).
 	Alerting *AlertingConfig
+	// PromFleet reads the whole fleet from Prometheus (promfleet.go).
+	PromFleet *PromFleetConfig
 	// PGLog is where the primary server's log is read for refused
 	// connections (pglog.go); nil reads it through the server.
 	PGLog *PGLogConfig
@@ -200,6 +202,11 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.PromFleet != nil {
+		if err := ValidatePromFleet(*c.PromFleet); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -217,7 +224,7 @@ func (r RedisConfig) validate() error {
 // Empty reports whether no source is configured.
 func (c Config) Empty() bool {
 	return c.PG == nil && c.Probe == nil && c.Redis == nil && c.Jobs == nil && c.PgBouncer == nil &&
-		len(c.MorePG) == 0 && len(c.MoreRedis) == 0
+		len(c.MorePG) == 0 && len(c.MoreRedis) == 0 && c.PromFleet == nil
 }
 
 // InvalidTargetError is a DSN or URL that cannot be used as written: the

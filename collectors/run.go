@@ -174,6 +174,11 @@ func buildSources(cfg Config) (*plan, error) {
 			p.add(SourceAlerting, a)
 		}
 	}
+	if cfg.PromFleet != nil {
+		if f, err := newPromFleetCollector(*cfg.PromFleet); err == nil {
+			p.add(SourcePromFleet, f)
+		}
+	}
 	return p, nil
 }
 

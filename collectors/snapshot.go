@@ -23,6 +23,9 @@ type Snapshot struct {
 	// Refused counts the connections the primary PostgreSQL server refused,
 	// from its own log (pglog.go); nil when the log is not watched.
 	Refused *RefusedStats `json:"refused,omitempty"`
+	// PromFleet is the fleet as the team's Prometheus sees it
+	// (promfleet.go); nil when fleet.prometheus is not configured.
+	PromFleet *PromFleetStats `json:"fleet_prometheus,omitempty"`
 	// Errors holds, per source (the Source* names), the sentence describing
 	// why its latest sample failed. A source with an error still carries
 	// its last good data, marked by LastGoodAt, or is nil when

@@ -38,7 +38,7 @@ func SourceNames() []string {
 }
 
 // Source returns the named source's state in s (SourcePostgres,
-// SourceProbe, SourceRedis, SourceJobs, SourcePgBouncer, SourceAlerting).
+// SourceProbe, SourceRedis, SourceJobs, SourcePgBouncer, SourceAlerting, SourcePromFleet).
 func (s *Snapshot) Source(name string) Source {
 	src := Source{Name: name, Interval: s.interval(name)}
 	src.Err = s.Errors[name]
@@ -53,6 +53,8 @@ func (s *Snapshot) Source(name string) Source {
 		src.Present, src.LastGood = s.PgBouncer != nil, lastGood(s.PgBouncer, func(b *PgBouncerStats) Sample { return b.Sample })
 	case SourceAlerting:
 		src.Present, src.LastGood = s.Alerting != nil, lastGood(s.Alerting, func(a *AlertingStats) Sample { return a.Sample })
+	case SourcePromFleet:
+		src.Present, src.LastGood = s.PromFleet != nil, lastGood(s.PromFleet, func(f *PromFleetStats) Sample { return f.Sample })
 	case SourceProbe:
 		// A refused probe (53300) is data, the probe's finding; only an
 		// error of the probe itself makes it unknown.
@@ -91,6 +93,8 @@ func (s *Snapshot) interval(name string) time.Duration {
 		return DefaultJobsInterval
 	case SourceAlerting:
 		return DefaultAlertingInterval
+	case SourcePromFleet:
+		return DefaultPromFleetInterval
 	}
 	return DefaultInterval
 }

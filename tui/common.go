@@ -22,7 +22,8 @@ const (
 	modeDetail
 	modeHelp
 	modeFindings
-	modePicker // the server list (S)
+	modePicker    // the server list (S)
+	modePromFleet // the fleet from Prometheus (F)
 )
 
 // focus is the pane the navigation and action keys apply to.

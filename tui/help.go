@@ -42,6 +42,9 @@ func (m *Model) helpBindings() []key.Binding {
 	if m.fleet.active() {
 		out = append(out, m.fleet.ShortHelp()...)
 	}
+	if m.promFleet.configured() {
+		out = append(out, promFleetOpen)
+	}
 	out = append(out, rest...)
 	if m.replay != nil {
 		out = append(out, m.replay.FullHelp()[1]...)
@@ -72,7 +75,11 @@ func (m *Model) helpGroups() []helpGroup {
 	groups = append(groups, helpGroup{"Confirmation dialog", []key.Binding{k.Yes, k.No,
 		bind([]string{"up", "down"}, "↑/↓", "scroll the targets"), k.Instead}})
 	groups = append(groups, m.input.helpGroups()...)
-	return append(groups, helpGroup{replay, newReplayKeys().list()})
+	groups = append(groups, helpGroup{replay, newReplayKeys().list()})
+	if m.promFleet.configured() {
+		groups = append(groups, m.promFleet.helpGroup())
+	}
+	return groups
 }
 
 // helpScreen is the full help: every key, grouped, with what is disabled

@@ -52,6 +52,9 @@ type Model struct {
 	states     statesPane
 	jobs       jobsPane
 	pooler     poolerPane
+
+	// promFleet is the fleet from Prometheus (promfleet.go).
+	promFleet promFleetView
 }
 
 // New builds the root model. ctx bounds the actions it runs; r renders the
@@ -68,6 +71,7 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 		fleet: newFleetPane(), detail: detailView{keys: k.detail, act: k.sessions},
 		findings: findingsView{keys: k.findings, enter: k.sessions.Detail}, helpScreen: helpScreen{keys: k.help}}
 	m.st.styleBubbles(&m.help, &m.input.Model)
+	m.promFleet = *newPromFleetView(m.st)
 	m.footer.setText(opts.Notice)
 	if m.actionsDisabled() {
 		m.disableActions()
@@ -145,9 +149,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.held = &msg.frame
 			return nil
 		}
+		first := !m.hasFrame
 		m.applyFrame(msg.frame, m.opts.Now())
+		m.onPromFleetFrame(msg, first)
 		return nil
 	case tickMsg:
+		m.promFleet.Update(msg)
 		// A paused display keeps its clock: the frame on screen is as old
 		// as when it was frozen, and collection is still running.
 		if m.replay == nil && !m.paused {
@@ -286,6 +293,8 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		return m.input.Update(msg)
 	case modeDetail:
 		return m.detail.Update(msg)
+	case modePromFleet:
+		return m.onPromFleetKey(msg)
 	}
 	return m.onNormalKey(msg)
 }
@@ -314,6 +323,9 @@ func (m *Model) onNormalKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	if m.fleet.claims(msg) {
 		return m.fleet.Update(msg)
+	}
+	if m.onPromFleetOpenKey(msg) {
+		return nil
 	}
 	switch {
 	case key.Matches(msg, g.Focus):

@@ -31,16 +31,17 @@ func (s srcStatus) blind() bool { return s.state == srcStale || s.state == srcDo
 
 // sourceNames name the sources in sentences ("no PostgreSQL data for 40s").
 var sourceNames = map[string]string{
-	collectors.SourcePostgres: "PostgreSQL",
-	collectors.SourceProbe:    "connect-probe",
-	collectors.SourceRedis:    "Redis",
-	collectors.SourceJobs:     "jobs",
-	collectors.SourceAlerting: "external alerting",
+	collectors.SourcePostgres:  "PostgreSQL",
+	collectors.SourceProbe:     "connect-probe",
+	collectors.SourceRedis:     "Redis",
+	collectors.SourceJobs:      "jobs",
+	collectors.SourceAlerting:  "external alerting",
+	collectors.SourcePromFleet: "fleet (Prometheus)",
 }
 
 // sourceOrder is the order blind sources are listed in.
 var sourceOrder = []string{collectors.SourcePostgres, collectors.SourceProbe, collectors.SourceRedis,
-	collectors.SourceJobs, collectors.SourceAlerting}
+	collectors.SourceJobs, collectors.SourceAlerting, collectors.SourcePromFleet}
 
 // ruleSources maps each built-in rule to the source it reads. It is built
 // once from the rules themselves, so a new rule needs no change here.
@@ -112,9 +113,9 @@ func (c *common) blindSources() []blindSource {
 				rules = append(rules, a.Name)
 			}
 		}
-		// The team's alerting feeds no rule of ours, but a screen showing
-		// none of their alerts must say when it cannot see them.
-		if len(rules) > 0 || len(c.frame.Alerts) == 0 || src == collectors.SourceAlerting {
+		// The team's alerting and the fleet feed no rule of ours, but a
+		// screen showing them must say when it cannot see them.
+		if len(rules) > 0 || len(c.frame.Alerts) == 0 || src == collectors.SourceAlerting || src == collectors.SourcePromFleet {
 			out = append(out, blindSource{source: src, status: st, rules: rules})
 		}
 	}

@@ -10,7 +10,7 @@ import (
 
 // errNoTargets is returned when neither --pg nor --redis (nor their
 // environment variables or config keys) names a server.
-var errNoTargets = errors.New("no server to watch: give --pg DSN and/or --redis URL (or SLOTWATCH_PG, DATABASE_URL, SLOTWATCH_REDIS, REDIS_URL, or the pg/redis keys of the config file)")
+var errNoTargets = errors.New("no server to watch: give --pg DSN and/or --redis URL (or SLOTWATCH_PG, DATABASE_URL, SLOTWATCH_REDIS, REDIS_URL, or the pg/redis keys of the config file), or --fleet-prometheus URL for the whole fleet")
 
 // collect resolves the settings and the collectors' configuration for a
 // command that watches servers. done means the command returns code now;
@@ -71,7 +71,8 @@ func collectorsConfig(s *settings) (collectors.Config, error) {
 	}
 	cfg.Alerting = alertingConfig(s)
 	cfg.PGLog = &collectors.PGLogConfig{Path: s.PGLog.Path, Disabled: s.PGLog.Disabled}
-	if cfg.PG == nil && cfg.Redis == nil && cfg.PgBouncer == nil {
+	cfg.PromFleet = promFleetConfig(s)
+	if cfg.PG == nil && cfg.Redis == nil && cfg.PgBouncer == nil && cfg.PromFleet == nil {
 		return cfg, errNoTargets
 	}
 	if err := cfg.Validate(); err != nil {

@@ -73,6 +73,8 @@ type fileConfig struct {
 		Path     string `yaml:"path"`
 		Disabled bool   `yaml:"disabled"`
 	} `yaml:"pg_log"`
+	// Fleet reads the whole fleet from Prometheus (fleetprom.go).
+	Fleet fleetSection `yaml:"fleet"`
 }
 
 type alertOverride struct {
@@ -92,6 +94,7 @@ type targetFlags struct {
 	readOnly   bool
 	auditLog   string
 	server     string // --server of the action commands
+	fleetProm  string // --fleet-prometheus
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
@@ -100,6 +103,7 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.Var(&t.redis, "redis", "Redis URL, or NAME=URL; repeat for several servers; redis+cluster://host:port,host:port for a cluster (env SLOTWATCH_REDIS, REDIS_URL)")
 	fs.StringVar(&t.pgbouncer, "pgbouncer", "", "pgbouncer admin-console DSN, database pgbouncer (env SLOTWATCH_PGBOUNCER)")
 	fs.StringVar(&t.db, "db", "", "only sessions of this database")
+	fs.StringVar(&t.fleetProm, "fleet-prometheus", "", "read the whole fleet from this Prometheus API, e.g. http://prometheus:9090 (env SLOTWATCH_FLEET_PROMETHEUS; config fleet.prometheus)")
 }
 
 // registerServer adds --server to a command that acts on one server.
@@ -154,6 +158,7 @@ func (t *targetFlags) resolve(env *environment) (*settings, error) {
 	}
 	s.PgBouncer = firstNonEmpty(t.pgbouncer, env.getenv("SLOTWATCH_PGBOUNCER"), s.PgBouncer)
 	s.DB = firstNonEmpty(t.db, s.DB)
+	s.Fleet.Prometheus = firstNonEmpty(t.fleetProm, env.getenv("SLOTWATCH_FLEET_PROMETHEUS"), s.Fleet.Prometheus)
 	s.ReadOnly = t.readOnly || s.ReadOnly
 	s.AuditLog = firstNonEmpty(t.auditLog, s.AuditLog, defaultAuditLog(env))
 	if s.Interval <= 0 {
@@ -247,6 +252,9 @@ var configRanges = map[string]configRange{
 	"actions.batch_interval":  durRange(0, time.Minute),
 	"actions.group_idle_over": durRange(0, maxDuration),
 	"alerts.*.for":            durRange(0, 7*day),
+	"fleet.interval":          durRange(0, time.Hour),
+	"fleet.window":            durRange(0, 7*day),
+	"fleet.stale_after":       durRange(0, day),
 }
 
 // checkConfigValues walks a mapping, checks every key of configRanges it

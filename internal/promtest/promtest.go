@@ -10,13 +10,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +67,42 @@ type PrometheusConfig struct {
 	Targets      []string          // host:port scraped as job "slotwatch" every second
 	RuleFiles    map[string]string // file name → content, evaluated every second
 	Alertmanager string            // host:port, optional
+	// DataDir, when set, is the TSDB directory to serve (e.g. blocks made
+	// by promtool tsdb create-blocks-from); default a fresh one.
+	DataDir string
+	// Jobs are further scrape jobs, each target with labels of its own
+	// (cluster, region, host), scraped every second.
+	Jobs []ScrapeJob
+}
+
+// ScrapeJob is one scrape job of a test Prometheus.
+type ScrapeJob struct {
+	Name    string
+	Targets []LabeledTarget
+}
+
+// LabeledTarget is one target (host:port) and the labels Prometheus adds
+// to its series.
+type LabeledTarget struct {
+	Addr   string
+	Labels map[string]string
+}
+
+func jobsYAML(jobs []ScrapeJob) string {
+	var b strings.Builder
+	for _, j := range jobs {
+		b.WriteString("  - job_name: " + strconv.Quote(j.Name) + "\n    static_configs:\n")
+		for _, tg := range j.Targets {
+			b.WriteString("      - targets: [" + strconv.Quote(tg.Addr) + "]\n")
+			if len(tg.Labels) > 0 {
+				b.WriteString("        labels:\n")
+				for _, k := range slices.Sorted(maps.Keys(tg.Labels)) {
+					b.WriteString("          " + k + ": " + strconv.Quote(tg.Labels[k]) + "\n")
+				}
+			}
+		}
+	}
+	return b.String()
 }
 
 // StartPrometheus runs Prometheus with a 1 s scrape and evaluation interval.
@@ -88,13 +127,17 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Server {
 		}
 		conf += strconv.Quote(tg)
 	}
-	conf += "]\n"
+	conf += "]\n" + jobsYAML(cfg.Jobs)
 	path := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	start(t, dir, bin, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	data := filepath.Join(dir, "data")
+	if cfg.DataDir != "" {
+		data = cfg.DataDir
+	}
+	start(t, dir, bin, "--config.file="+path, "--storage.tsdb.path="+data,
 		"--web.listen-address="+addr, "--rules.alert.resend-delay=1s")
 	s := &Server{URL: "http://" + addr, Addr: addr, Dir: dir}
 	waitReady(t, s.URL+"/-/ready", dir)

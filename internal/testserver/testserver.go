@@ -40,6 +40,10 @@ type PGOptions struct {
 	// jsonlog from PostgreSQL 15) under the data directory's log/, so the
 	// server's own log records refused connections.
 	StructuredLog bool
+	// Template is a data directory made by InitTemplate (same Bin): it is
+	// copied instead of running initdb, which is several times faster when
+	// a test starts many servers.
+	Template string
 }
 
 // Postgres is a running throwaway server. DSN connects as the superuser
@@ -71,7 +75,11 @@ func StartPostgres(t testing.TB, opts PGOptions) *Postgres {
 	dir := serverDir(t, "slotwatch-pg-")
 	data := filepath.Join(dir, "data")
 	runAs := postgresRunner(t, dir)
-	if out, err := runAs(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
+	if opts.Template != "" {
+		if out, err := runAs("cp", "-a", opts.Template, data).CombinedOutput(); err != nil {
+			t.Fatalf("copy the template data directory: %v\n%s", err, out)
+		}
+	} else if out, err := runAs(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
 		t.Fatalf("initdb failed: %v\n%s", err, out)
 	}
 	if opts.PasswordRole != "" {
