@@ -1,13 +1,19 @@
 package collectors
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Ring is a fixed-capacity ring buffer: pushing into a full ring drops the
-// oldest value, so memory stays bounded however long the console runs.
+// oldest value, so memory stays bounded however long the console runs. It
+// grows to its capacity as values arrive, so a one-shot pipeline (snapshot
+// --json) or a short session does not pay for a full hour up front.
 type Ring[T any] struct {
-	buf   []T
-	start int
-	n     int
+	buf      []T
+	start    int
+	n        int
+	capacity int
 }
 
 // NewRing returns an empty ring holding at most capacity values (at least 1).
@@ -15,19 +21,27 @@ func NewRing[T any](capacity int) *Ring[T] {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &Ring[T]{buf: make([]T, capacity)}
+	return &Ring[T]{capacity: capacity}
 }
 
 // Push appends v, dropping the oldest value when full.
 func (r *Ring[T]) Push(v T) {
-	if r.n < len(r.buf) {
-		r.buf[(r.start+r.n)%len(r.buf)] = v
+	if r.n < r.capacity {
+		if r.n == cap(r.buf) { // not full and nothing dropped yet: start is 0
+			grown := make([]T, r.n, min(max(2*r.n, 16), r.capacity))
+			copy(grown, r.buf)
+			r.buf = grown
+		}
+		r.buf = append(r.buf, v)
 		r.n++
 		return
 	}
 	r.buf[r.start] = v
 	r.start = (r.start + 1) % len(r.buf)
 }
+
+// Cap is the most values the ring holds.
+func (r *Ring[T]) Cap() int { return r.capacity }
 
 // Len is the number of values held.
 func (r *Ring[T]) Len() int { return r.n }
@@ -80,6 +94,12 @@ type Point struct {
 	// RedisGroups counts clients per RedisGroup.Key().
 	RedisGroups  map[string]int
 	OverCapacity int
+	// PoolerOK: a pgbouncer sample was present and fresh; PoolerWaiting
+	// is cl_waiting summed over the pools, PoolerMaxWait the longest
+	// wait in seconds.
+	PoolerOK      bool
+	PoolerWaiting int
+	PoolerMaxWait float64
 }
 
 // Key identifies a Redis group across snapshots.
@@ -87,6 +107,24 @@ func (g *RedisGroup) Key() string { return g.Host + "|" + g.Name + "|" + g.LibNa
 
 // PointOf summarises a snapshot.
 func PointOf(s Snapshot) Point {
+	p := pointWithoutGroups(s)
+	if s.Redis != nil {
+		p.RedisGroups = redisGroupCounts(s.Redis)
+	}
+	return p
+}
+
+func redisGroupCounts(r *RedisStats) map[string]int {
+	out := make(map[string]int, len(r.Groups))
+	for i := range r.Groups {
+		out[r.Groups[i].Key()] = r.Groups[i].Count
+	}
+	return out
+}
+
+// pointWithoutGroups is PointOf but for RedisGroups, the one part that
+// costs memory per point.
+func pointWithoutGroups(s Snapshot) Point {
 	p := Point{At: s.TakenAt}
 	if pg := s.Postgres; pg != nil {
 		_, failed := s.Errors[SourcePostgres]
@@ -103,10 +141,11 @@ func PointOf(s Snapshot) Point {
 		p.RedisOK = !failed
 		p.RedisClients, p.RedisMax = r.ConnectedClients, r.MaxClients
 		p.RedisRejected, p.RedisReceived = r.RejectedConnections, r.TotalConnectionsReceived
-		p.RedisGroups = make(map[string]int, len(r.Groups))
-		for i := range r.Groups {
-			p.RedisGroups[r.Groups[i].Key()] = r.Groups[i].Count
-		}
+	}
+	if b := s.PgBouncer; b != nil {
+		_, failed := s.Errors[SourcePgBouncer]
+		p.PoolerOK = !failed
+		p.PoolerWaiting, p.PoolerMaxWait = b.Waiting(), b.MaxWaitSeconds()
 	}
 	if j := s.Jobs; j != nil {
 		p.OverCapacity = len(j.OverCapacity)
@@ -117,17 +156,58 @@ func PointOf(s Snapshot) Point {
 // History keeps the recent Points of one watch session.
 type History struct {
 	points *Ring[Point]
+	// The snapshots between two Redis samples share the sample's struct:
+	// their points share one RedisGroups map instead of a copy each.
+	lastRedis  *RedisStats
+	lastGroups map[string]int
 }
 
-// NewHistory keeps at most capacity points (e.g. 3600 = one hour at 1 s).
+// NewHistory keeps at most capacity points (CapacityFor says how many an
+// hour takes).
 func NewHistory(capacity int) *History { return &History{points: NewRing[Point](capacity)} }
+
+// CapacityFor is how many points cover span when the sources sample at
+// intervals (seconds by source, Snapshot.IntervalSeconds): every sample of
+// every source makes a snapshot, so an hour of PostgreSQL, Redis and
+// pgbouncer at 1 s is three points a second, not one. Without intervals
+// (an older recording) it assumes one source at DefaultInterval.
+func CapacityFor(span time.Duration, intervals map[string]float64) int {
+	perSecond := 0.0
+	for _, sec := range intervals {
+		if sec > 0 {
+			perSecond += 1 / sec
+		}
+	}
+	if perSecond == 0 {
+		perSecond = 1 / DefaultInterval.Seconds()
+	}
+	// one more point per source: a span holds both of its ends
+	return max(1, int(math.Ceil(span.Seconds()*perSecond))+len(intervals)+1)
+}
+
+// Cap is the most points the history keeps.
+func (h *History) Cap() int { return h.points.Cap() }
 
 // Add records a snapshot's summary and returns it.
 func (h *History) Add(s Snapshot) Point {
-	p := PointOf(s)
+	p := pointWithoutGroups(s)
+	if s.Redis != nil {
+		if s.Redis != h.lastRedis {
+			h.lastRedis, h.lastGroups = s.Redis, redisGroupCounts(s.Redis)
+		}
+		p.RedisGroups = h.lastGroups
+	}
 	h.points.Push(p)
 	return p
 }
+
+// Push records a point summarised elsewhere (the dashboard's timeline
+// keeps the points of the frames it receives). Its maps are shared, never
+// modified.
+func (h *History) Push(p Point) { h.points.Push(p) }
+
+// Last returns the newest point.
+func (h *History) Last() (Point, bool) { return h.points.Last() }
 
 // Len is the number of points held.
 func (h *History) Len() int { return h.points.Len() }

@@ -31,6 +31,8 @@ func (m *Model) helpBindings() []key.Binding {
 		return []key.Binding{k.help.Next, k.help.Prev, k.help.Close, g.Quit}
 	case modeFindings:
 		return []key.Binding{k.findings.Act, k.nav.Down, k.nav.PageDown, k.findings.Back, g.Help, g.Quit}
+	case modeTimeline:
+		return m.timelineHelp()
 	case modePicker:
 		f := m.fleet.keys
 		return []key.Binding{f.Choose, f.Down, f.Select, f.Close, g.Quit}
@@ -86,7 +88,7 @@ func (m *Model) helpGroups() []helpGroup {
 		replay = "Replay (slotwatch replay only)"
 	}
 	groups := []helpGroup{
-		{"Global", append(k.global.list(), k.findings.Open)},
+		{"Global", append(k.global.list(), k.findings.Open, m.timeline.keys.Open)},
 		{"Navigation", k.nav.list()},
 		{"Sessions table", []key.Binding{s.Detail, s.Filter, s.ClearFilter, s.Sort, s.Reverse,
 			s.Active, s.Idle, s.IdleTx, s.Waiting, s.AllStates}},

@@ -26,6 +26,7 @@ const (
 	modeHelp
 	modeFindings
 	modePicker // the server list (S)
+	modeTimeline
 )
 
 // focus is the pane the navigation and action keys apply to.
@@ -85,6 +86,7 @@ type Model struct {
 	detail   detailView
 	findings findingsView
 	replay   *replayState
+	timeline *timelineView
 	// helpBack is the mode the full help returns to.
 	helpBack uiMode
 	helpPage int
@@ -100,6 +102,7 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 	m := Model{opts: opts, ctx: ctx, st: newStyles(r), keys: newKeys(), help: help.New(),
 		input: textinput.New(), sessions: newSessionsPane(), fleet: newFleetPane(), now: opts.Now()}
 	m.st.styleBubbles(&m.help, &m.input)
+	m.timeline = newTimeline(m.st, opts.Mitigator)
 	m.footer.setText(opts.Notice)
 	m.input.Prompt = "/"
 	m.input.Placeholder = "pid, user, application, client, state or query"
@@ -109,6 +112,7 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 	}
 	if len(opts.Frames) > 0 || opts.Mode == ModeReplay {
 		m.replay = newReplay(opts.Frames)
+		m.timeline.load(m.replay.frames)
 		if opts.ReplaySpeed > 0 {
 			m.replay.speed = opts.ReplaySpeed
 		}
@@ -162,7 +166,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.replay == nil && !m.paused {
 			m.now = m.opts.Now()
 		}
-		return m, tick()
+		return m, tea.Batch(tick(), m.timeline.Update(msg))
+	case timelineAuditMsg:
+		return m, m.timeline.Update(msg)
 	case replayTickMsg:
 		return m.onReplayTick(msg)
 	case hookErrMsg:
@@ -186,6 +192,7 @@ func (m *Model) applyFrame(f analysis.Frame, at time.Time) {
 	if m.replay != nil {
 		m.now = at
 	}
+	m.timeline.follow(f, at)
 	if note := m.fleet.setFrame(f); note != "" {
 		m.footer.setText(note)
 	}
@@ -224,6 +231,7 @@ func (m *Model) relayout() {
 	l := m.layout()
 	m.sessions.setVisible(l.sessions - 2)
 	m.fleet.SetSize(m.width, l.fleet)
+	m.timeline.SetSize(m.width, m.height-2) // its screen's title and help lines
 }
 
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
@@ -243,6 +251,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.onFilterKey(msg)
 	case modeDetail:
 		return m.onDetailKey(msg)
+	case modeTimeline:
+		return m.onTimelineKey(msg)
 	}
 	return m.onNormalKey(msg)
 }
@@ -258,6 +268,8 @@ func (m Model) onNormalKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.findings.Open):
 		m.openFindings(m.findings.sel)
 		return m, nil
+	case key.Matches(msg, m.timeline.keys.Open):
+		return m.openTimeline()
 	case m.replay != nil:
 		if handled, cmd := m.onReplayKey(msg); handled {
 			return m, cmd

@@ -73,6 +73,9 @@ func (m Model) View() string {
 	if m.mode == modeFindings {
 		return m.findingsScreen(w, h).String()
 	}
+	if m.mode == modeTimeline {
+		return m.timelineScreen(w, h)
+	}
 	if !m.hasFrame {
 		lines := []string{m.titleBar(w), "", "  Waiting for the first sample…"}
 		return stack(fitBlock(lines, w, h-1), m.helpLine(w)).String()
