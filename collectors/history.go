@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"math"
+	"sort"
 	"time"
 )
 
@@ -48,6 +49,9 @@ func (r *Ring[T]) Len() int { return r.n }
 
 // At returns the i-th value, 0 being the oldest.
 func (r *Ring[T]) At(i int) T { return r.buf[(r.start+i)%len(r.buf)] }
+
+// ref is the i-th value in place.
+func (r *Ring[T]) ref(i int) *T { return &r.buf[(r.start+i)%len(r.buf)] }
 
 // Last returns the newest value.
 func (r *Ring[T]) Last() (T, bool) {
@@ -160,6 +164,9 @@ type History struct {
 	// their points share one RedisGroups map instead of a copy each.
 	lastRedis  *RedisStats
 	lastGroups map[string]int
+	// keys interns the group keys: an hour of samples of the same groups
+	// holds each key once, not once a sample.
+	keys map[string]string
 }
 
 // NewHistory keeps at most capacity points (CapacityFor says how many an
@@ -193,12 +200,32 @@ func (h *History) Add(s Snapshot) Point {
 	p := pointWithoutGroups(s)
 	if s.Redis != nil {
 		if s.Redis != h.lastRedis {
-			h.lastRedis, h.lastGroups = s.Redis, redisGroupCounts(s.Redis)
+			h.lastRedis, h.lastGroups = s.Redis, h.internedGroupCounts(s.Redis)
 		}
 		p.RedisGroups = h.lastGroups
 	}
 	h.points.Push(p)
 	return p
+}
+
+// internedGroupCounts is redisGroupCounts with the keys interned. The
+// table is dropped when it outgrows the groups seen, so hosts that come
+// and go do not make it grow without bound.
+func (h *History) internedGroupCounts(r *RedisStats) map[string]int {
+	if h.keys == nil || len(h.keys) > 4*len(r.Groups)+1024 {
+		h.keys = make(map[string]string, len(r.Groups))
+	}
+	out := make(map[string]int, len(r.Groups))
+	for i := range r.Groups {
+		k := r.Groups[i].Key()
+		if interned, ok := h.keys[k]; ok {
+			k = interned
+		} else {
+			h.keys[k] = k
+		}
+		out[k] = r.Groups[i].Count
+	}
+	return out
 }
 
 // Push records a point summarised elsewhere (the dashboard's timeline
@@ -217,6 +244,21 @@ func (h *History) At(i int) Point { return h.points.At(i) }
 
 // Tail copies the newest n points, oldest first.
 func (h *History) Tail(n int) []Point { return h.points.Tail(n) }
+
+// Range calls fn with every point taken in [from, to], oldest first, in
+// place: a chart over an hour copies none of it. fn must neither modify
+// nor keep the point.
+func (h *History) Range(from, to time.Time, fn func(p *Point)) {
+	n := h.points.Len()
+	lo := sort.Search(n, func(i int) bool { return !h.points.ref(i).At.Before(from) })
+	for i := lo; i < n; i++ {
+		p := h.points.ref(i)
+		if p.At.After(to) {
+			return
+		}
+		fn(p)
+	}
+}
 
 // Since copies the points taken at or after t, oldest first.
 func (h *History) Since(t time.Time) []Point {

@@ -263,20 +263,27 @@ func (v *timelineView) series() []tlSeries {
 
 // tlColumns is the window cut into equal stretches of time, one a column.
 type tlColumns struct {
-	from time.Time
-	step time.Duration
-	n    int
+	from   time.Time
+	step   time.Duration
+	n      int
+	fromNs int64
 }
 
+// of is the column of t, -1 outside the window; the window's right edge
+// belongs to the last column.
 func (c tlColumns) of(t time.Time) int {
-	i := int(t.Sub(c.from) / c.step)
-	if t.Before(c.from) || i >= c.n {
-		if !t.After(c.from.Add(c.step * time.Duration(c.n))) {
-			return c.n - 1 // the window's right edge belongs to the last column
+	d := t.UnixNano() - c.fromNs
+	if d < 0 {
+		return -1
+	}
+	i := d / int64(c.step)
+	if i >= int64(c.n) {
+		if d <= int64(c.step)*int64(c.n) {
+			return c.n - 1
 		}
 		return -1
 	}
-	return i
+	return int(i)
 }
 
 func (c tlColumns) start(i int) time.Time { return c.from.Add(c.step * time.Duration(i)) }
@@ -286,57 +293,58 @@ func newColumns(from, to time.Time, n int) tlColumns {
 	if step <= 0 {
 		step = time.Second
 	}
-	return tlColumns{from: from, step: step, n: n}
+	return tlColumns{from: from, step: step, n: n, fromNs: from.UnixNano()}
 }
 
-// points returns the held points in [from, to], oldest first.
-func (v *timelineView) points(from, to time.Time) []collectors.Point {
-	if v.hist == nil {
-		return nil
-	}
-	n := v.hist.Len()
-	lo := sort.Search(n, func(i int) bool { return !v.hist.At(i).At.Before(from) })
-	hi := sort.Search(n, func(i int) bool { return v.hist.At(i).At.After(to) })
-	out := make([]collectors.Point, 0, max(hi-lo, 0))
-	for i := lo; i < hi; i++ {
-		out = append(out, v.hist.At(i))
-	}
-	return out
+// tlPoints are the held points of a window, read in place: a frame of
+// the view copies none of the hour.
+type tlPoints struct {
+	h        *collectors.History
+	from, to time.Time
 }
 
-// columnValues is the series drawn: each column the highest value of its
-// stretch (a one-sample spike stays), NaN where no sample of the series
-// is (an outage, or before the history began): a gap, never zero.
-func columnValues(pts []collectors.Point, cols tlColumns, value func(*collectors.Point) (float64, bool)) []float64 {
-	out := make([]float64, cols.n)
-	for i := range out {
-		out[i] = math.NaN()
+func (p tlPoints) each(fn func(*collectors.Point)) {
+	if p.h != nil {
+		p.h.Range(p.from, p.to, fn)
 	}
-	for i := range pts {
-		val, ok := value(&pts[i])
-		c := cols.of(pts[i].At)
-		if !ok || c < 0 {
-			continue
-		}
-		if math.IsNaN(out[c]) || val > out[c] {
-			out[c] = val
+}
+
+// points are the held points in [from, to].
+func (v *timelineView) points(from, to time.Time) tlPoints { return tlPoints{h: v.hist, from: from, to: to} }
+
+// chartColumns is what the series draw, in one pass over the window:
+// each column the highest value of its stretch (a one-sample spike
+// stays), NaN where no sample of the series is (an outage, or before the
+// history began): a gap, never zero. down marks, by source, the columns
+// where the source failed at least once, so an outage shorter than a
+// column still shows beside the peak.
+func chartColumns(pts tlPoints, cols tlColumns, series []tlSeries) (values [][]float64, down [3][]bool) {
+	values = make([][]float64, len(series))
+	for i := range values {
+		values[i] = make([]float64, cols.n)
+		for c := range values[i] {
+			values[i][c] = math.NaN()
 		}
 	}
-	return out
-}
-
-// downColumns marks the columns where the source failed at least once,
-// so an outage shorter than a column still shows beside the peak.
-func downColumns(pts []collectors.Point, cols tlColumns, value func(*collectors.Point) (float64, bool)) []bool {
-	out := make([]bool, cols.n)
-	for i := range pts {
-		if _, ok := value(&pts[i]); !ok {
-			if c := cols.of(pts[i].At); c >= 0 {
-				out[c] = true
+	for i := range down {
+		down[i] = make([]bool, cols.n)
+	}
+	pts.each(func(p *collectors.Point) {
+		c := cols.of(p.At)
+		if c < 0 {
+			return
+		}
+		for i := range series {
+			val, ok := series[i].value(p)
+			switch {
+			case !ok:
+				down[sourceIndex(series[i].source)][c] = true
+			case math.IsNaN(values[i][c]) || val > values[i][c]:
+				values[i][c] = val
 			}
 		}
-	}
-	return out
+	})
+	return values, down
 }
 
 // barRows draws values rows high, scaled from zero as spark.Line does
@@ -419,12 +427,9 @@ func (v *timelineView) View() string {
 	rows := seriesRows(h, len(series))
 	lines := []string{v.titleLine(cols), v.legendLine()}
 	now, hasNow := v.at(v.pos)
-	var down [3][]bool // postgres, redis, pgbouncer
+	values, down := chartColumns(pts, cols, series)
 	for i, s := range series {
-		if i == 0 || series[i-1].source != s.source {
-			down[sourceIndex(s.source)] = downColumns(pts, cols, s.value)
-		}
-		lines = append(lines, v.seriesLines(s, pts, cols, rows, now, hasNow)...)
+		lines = append(lines, v.seriesLines(s, values[i], rows, now, hasNow)...)
 	}
 	lines = append(lines, v.alertBand(cols), v.downBand(cols, down), v.actionBand(cols))
 	axis, ticks := v.axis(cols)
@@ -474,12 +479,10 @@ func (v *timelineView) legendLine() string {
 }
 
 // seriesLines is a series' label, its reading at the position and its bars.
-func (v *timelineView) seriesLines(s tlSeries, pts []collectors.Point, cols tlColumns, rows int,
-	now collectors.Point, hasNow bool) []string {
+func (v *timelineView) seriesLines(s tlSeries, values []float64, rows int, now collectors.Point, hasNow bool) []string {
 	if !v.configured[s.source] {
 		return []string{fitLine(s.label, tlLabelW) + v.st.dim.Render("not configured")}
 	}
-	values := columnValues(pts, cols, s.value)
 	ceil := 0.0
 	if s.ceil != nil && hasNow {
 		ceil = s.ceil(&now)
