@@ -310,7 +310,9 @@ func (p tlPoints) each(fn func(*collectors.Point)) {
 }
 
 // points are the held points in [from, to].
-func (v *timelineView) points(from, to time.Time) tlPoints { return tlPoints{h: v.hist, from: from, to: to} }
+func (v *timelineView) points(from, to time.Time) tlPoints {
+	return tlPoints{h: v.hist, from: from, to: to}
+}
 
 // chartColumns is what the series draw, in one pass over the window:
 // each column the highest value of its stretch (a one-sample spike
