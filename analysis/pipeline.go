@@ -6,11 +6,11 @@ import (
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
-// HistorySpan is how much time the pipeline remembers. The history's
-// capacity comes from the first snapshot's source intervals
-// (collectors.CapacityFor): every source's sample is a snapshot, so a
-// fixed count would be an hour for one source at 1 s and twenty minutes
-// for three.
+// HistorySpan is how much time the pipeline remembers. The history is
+// sized from the first snapshot's source intervals and grows when
+// snapshots come faster (collectors.NewHistoryFor): every source's sample
+// is a snapshot, so a fixed count would be an hour for one source at 1 s
+// and twenty minutes for three.
 const HistorySpan = time.Hour
 
 // TrendWindow is how much history a Frame carries for sparklines.
@@ -74,7 +74,7 @@ func (p *Pipeline) Step(s collectors.Snapshot) Frame {
 // server of each alert, finding and mitigation after names.
 func (p *Pipeline) step(s collectors.Snapshot, names serverNames) Frame {
 	if p.history == nil {
-		p.history = collectors.NewHistory(collectors.CapacityFor(HistorySpan, s.IntervalSeconds))
+		p.history = collectors.NewHistoryFor(HistorySpan, s.IntervalSeconds)
 	}
 	p.history.Add(s)
 	p.probe.observe(s.Probe)

@@ -44,6 +44,14 @@ func (r *Ring[T]) Push(v T) {
 // Cap is the most values the ring holds.
 func (r *Ring[T]) Cap() int { return r.capacity }
 
+// grow raises the capacity to n, keeping the values in order.
+func (r *Ring[T]) grow(n int) {
+	if n <= r.capacity {
+		return
+	}
+	r.buf, r.start, r.capacity = append(make([]T, 0, min(2*r.n, n)), r.Tail(-1)...), 0, n
+}
+
 // Len is the number of values held.
 func (r *Ring[T]) Len() int { return r.n }
 
@@ -160,6 +168,11 @@ func pointWithoutGroups(s Snapshot) Point {
 // History keeps the recent Points of one watch session.
 type History struct {
 	points *Ring[Point]
+	// span, when set, is the time the history must cover: a full ring
+	// whose oldest point is younger grows (several servers of a kind
+	// sample more often than their intervals say), up to limit points.
+	span  time.Duration
+	limit int
 	// The snapshots between two Redis samples share the sample's struct:
 	// their points share one RedisGroups map instead of a copy each.
 	lastRedis  *RedisStats
@@ -192,7 +205,21 @@ func CapacityFor(span time.Duration, intervals map[string]float64) int {
 	return max(1, int(math.Ceil(span.Seconds()*perSecond))+len(intervals)+1)
 }
 
-// Cap is the most points the history keeps.
+// historyGrowth bounds how far a spanned history grows past the points
+// its intervals predict: a fleet of up to that many servers of each kind
+// still gets its whole span.
+const historyGrowth = 8
+
+// NewHistoryFor keeps span of history at the sources' intervals
+// (Snapshot.IntervalSeconds): CapacityFor points to start with, more when
+// snapshots come faster (several servers of a kind share one interval
+// entry), up to historyGrowth times that.
+func NewHistoryFor(span time.Duration, intervals map[string]float64) *History {
+	c := CapacityFor(span, intervals)
+	return &History{points: NewRing[Point](c), span: span, limit: historyGrowth * c}
+}
+
+// Cap is the most points the history keeps now.
 func (h *History) Cap() int { return h.points.Cap() }
 
 // Add records a snapshot's summary and returns it.
@@ -204,7 +231,7 @@ func (h *History) Add(s Snapshot) Point {
 		}
 		p.RedisGroups = h.lastGroups
 	}
-	h.points.Push(p)
+	h.Push(p)
 	return p
 }
 
@@ -231,7 +258,13 @@ func (h *History) internedGroupCounts(r *RedisStats) map[string]int {
 // Push records a point summarised elsewhere (the dashboard's timeline
 // keeps the points of the frames it receives). Its maps are shared, never
 // modified.
-func (h *History) Push(p Point) { h.points.Push(p) }
+func (h *History) Push(p Point) {
+	r := h.points
+	if h.span > 0 && r.Len() == r.Cap() && r.Cap() < h.limit && p.At.Sub(r.At(0).At) < h.span {
+		r.grow(min(2*r.Cap(), h.limit))
+	}
+	r.Push(p)
+}
 
 // Last returns the newest point.
 func (h *History) Last() (Point, bool) { return h.points.Last() }

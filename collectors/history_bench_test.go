@@ -60,7 +60,7 @@ func BenchmarkHistoryHour1000Backends(b *testing.B) {
 	var points int
 	for b.Loop() {
 		before := heapHeld()
-		h := NewHistory(CapacityFor(time.Hour, map[string]float64{"postgres": 1, "redis": 1, "pgbouncer": 1}))
+		h := NewHistoryFor(time.Hour, map[string]float64{"postgres": 1, "redis": 1, "pgbouncer": 1})
 		hourOfSnapshots(func(s Snapshot) { h.Add(s) })
 		held = heapHeld() - before
 		points = h.Len()

@@ -126,3 +126,29 @@ func TestHistoryShareRedisGroupsBetweenSamples(t *testing.T) {
 		t.Fatalf("points of one Redis sample hold copies of its groups")
 	}
 }
+
+// TestHistoryForGrowsToItsSpan: five PostgreSQL servers share one
+// "postgres" interval entry but each sample is a snapshot; the history
+// grows to hold the hour anyway, and stops growing at its limit.
+func TestHistoryForGrowsToItsSpan(t *testing.T) {
+	h := NewHistoryFor(time.Hour, map[string]float64{"postgres": 1})
+	t0 := time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
+	for i := 0; i < 5*3600+100; i++ { // five snapshots a second
+		h.Push(Point{At: t0.Add(time.Duration(i) * time.Second / 5)})
+	}
+	newest, _ := h.Last()
+	if span := newest.At.Sub(h.At(0).At); span < time.Hour {
+		t.Fatalf("five servers: history spans %s, want an hour", span)
+	}
+	for i := 1; i < h.Len(); i++ {
+		if !h.At(i).At.After(h.At(i - 1).At) {
+			t.Fatalf("points out of order after growing at %d", i)
+		}
+	}
+	for i := 0; i < 50*3600; i++ { // fifty a second: past the limit, the oldest go
+		h.Push(Point{At: newest.At.Add(time.Duration(i+1) * time.Second / 50)})
+	}
+	if h.Cap() != historyGrowth*CapacityFor(time.Hour, map[string]float64{"postgres": 1}) || h.Len() != h.Cap() {
+		t.Fatalf("history grew to %d points (holding %d), limit %d", h.Cap(), h.Len(), historyGrowth*3602)
+	}
+}

@@ -155,7 +155,7 @@ func (v *timelineView) follow(f analysis.Frame, at time.Time) {
 		return
 	}
 	if v.hist == nil {
-		v.hist = collectors.NewHistory(collectors.CapacityFor(timelineSpan, f.Snapshot.IntervalSeconds))
+		v.hist = collectors.NewHistoryFor(timelineSpan, f.Snapshot.IntervalSeconds)
 	}
 	v.add(f)
 	v.pos = f.Snapshot.TakenAt
