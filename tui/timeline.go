@@ -82,6 +82,10 @@ type timelineView struct {
 	// configured says which sources the newest frame watches: a source
 	// not watched gets a line saying so instead of an empty chart.
 	configured map[string]bool
+	// rev counts the changes of what View draws; drawn is the view of
+	// drawnRev, so a key or a tick does not redraw an hour.
+	rev, drawnRev int
+	drawn         string
 }
 
 // newTimeline builds the live view. audit may be nil (no Mitigator: no
@@ -93,6 +97,7 @@ func newTimeline(st styles, audit auditSource) *timelineView {
 // load makes the view a recording's: the whole of it, following replay's
 // position.
 func (v *timelineView) load(frames []analysis.Frame) {
+	v.rev++
 	v.replay, v.audit = true, nil
 	v.hist = collectors.NewHistory(max(len(frames), 1))
 	for i := range frames {
@@ -105,7 +110,12 @@ func (v *timelineView) load(frames []analysis.Frame) {
 }
 
 // SetSize gives the view its cells.
-func (v *timelineView) SetSize(width, height int) { v.width, v.height = width, height }
+func (v *timelineView) SetSize(width, height int) {
+	if width != v.width || height != v.height {
+		v.width, v.height = width, height
+		v.rev++
+	}
+}
 
 // ShortHelp is the keys of the open view.
 func (v *timelineView) ShortHelp() []key.Binding { return []key.Binding{v.keys.Close} }
@@ -121,6 +131,7 @@ func (v *timelineView) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case timelineAuditMsg:
 		v.actions, v.auditAt = msg.entries, msg.at
+		v.rev++
 	case tickMsg:
 		if v.open && time.Time(msg).Sub(v.auditAt) >= timelineAuditEvery {
 			return v.auditCmd(time.Time(msg))
@@ -150,6 +161,7 @@ func (v *timelineView) auditCmd(now time.Time) tea.Cmd {
 // follow is called with every frame the dashboard shows; at is replay's
 // virtual clock (live: when the frame arrived).
 func (v *timelineView) follow(f analysis.Frame, at time.Time) {
+	v.rev++
 	if v.replay {
 		v.pos = at
 		return
@@ -417,6 +429,13 @@ const tlLabelW = 22 // "Redis clients 192/256" and a space
 
 // View draws the timeline in exactly width×height cells.
 func (v *timelineView) View() string {
+	if v.drawnRev != v.rev || v.drawn == "" {
+		v.drawn, v.drawnRev = v.draw(), v.rev
+	}
+	return v.drawn
+}
+
+func (v *timelineView) draw() string {
 	w, h := v.width, v.height
 	if w <= 0 || h <= 0 {
 		return ""
