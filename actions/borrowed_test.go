@@ -150,14 +150,14 @@ func TestRefuseAndPreviewedAreAudited(t *testing.T) {
 	if err := viewer.Refuse(context.Background(), ActionTerminate, "Read-only viewer: kim may watch but not act"); !IsRefused(err) {
 		t.Fatalf("viewer refuse: %v", err)
 	}
-	if _, err := viewer.PreviewSessions(context.Background(), SessionRequest{Kind: Terminate, Filter: SessionFilter{App: "web"}}); !errors.Is(err, ErrViewer) {
+	if _, err := PreviewAs[SessionPlan](context.Background(), viewer, SessionRequest{Kind: Terminate, Filter: SessionFilter{App: "web"}}); !errors.Is(err, ErrViewer) {
 		t.Fatalf("viewer preview: %v", err)
 	}
 	plan, err := svc.PreviewSessions(context.Background(), SessionRequest{Kind: Terminate, Filter: SessionFilter{App: "web"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.PreviewedSessions(context.Background(), plan); err != nil {
+	if err := svc.Previewed(context.Background(), plan); err != nil {
 		t.Fatal(err)
 	}
 	es := audit.Recent(10)

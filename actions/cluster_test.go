@@ -138,7 +138,7 @@ func (f *clusterFixture) testKill(t *testing.T) {
 			conns[name] = rawClient(t, addr, name)
 		}
 	}
-	plan, err := f.fleet.PreviewRedis(ctx, RedisFilter{Server: "cache", Name: "leaky-*"})
+	plan, err := PreviewAs[RedisPlan](ctx, f.fleet, RedisFilter{Server: "cache", Name: "leaky-*"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func (f *clusterFixture) testKill(t *testing.T) {
 	}
 	// Renamed after the preview: the re-check on its node sees it.
 	send(t, conns["leaky-0b"], "CLIENT SETNAME keep-renamed")
-	report, err := f.fleet.ExecuteRedis(ctx, plan)
+	report, err := ExecuteAs[RedisReport](ctx, f.fleet, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,14 +215,14 @@ func (f *clusterFixture) testGuard(t *testing.T) {
 	if err := f.admins[n[1]].ConfigSet(ctx, "timeout", "7").Err(); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := f.fleet.PreviewGuardSet(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout, Value: "300"})
+	plan, err := PreviewAs[GuardPlan](ctx, f.fleet, GuardRequest{Server: "cache", Setting: GuardRedisTimeout, Value: "300"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(plan.Nodes) != 3 || plan.ServerName != "cache" || !strings.Contains(show(plan.Current), "differs per node") {
 		t.Fatalf("plan %+v", plan)
 	}
-	res, err := f.fleet.ExecuteGuard(ctx, plan)
+	res, err := ExecuteAs[GuardResult](ctx, f.fleet, plan)
 	if err != nil || res.Outcome != Done {
 		t.Fatalf("set: %+v %v", res, err)
 	}
@@ -241,23 +241,23 @@ func (f *clusterFixture) testGuard(t *testing.T) {
 	if len(values) != 3 || revertTo[n[0]] != "0" || revertTo[n[1]] != "7" || revertTo[n[2]] != "0" {
 		t.Fatalf("show %+v", values)
 	}
-	revert, err := f.fleet.PreviewGuardRevert(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout})
+	revert, err := PreviewAs[GuardPlan](ctx, f.fleet, GuardRevert{Server: "cache", Setting: GuardRedisTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := f.fleet.ExecuteGuard(ctx, revert); err != nil || res.Outcome != Done {
+	if res, err := ExecuteAs[GuardResult](ctx, f.fleet, revert); err != nil || res.Outcome != Done {
 		t.Fatalf("revert: %+v %v", res, err)
 	}
 	if got := f.timeouts(t); !slices.Equal(got, []string{"0", "7", "0", "0"}) {
 		t.Fatalf("timeouts after the revert %v, want each node's own previous value", got)
 	}
-	if _, err := f.fleet.PreviewGuardRevert(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout}); err == nil {
+	if _, err := PreviewAs[GuardPlan](ctx, f.fleet, GuardRevert{Server: "cache", Setting: GuardRedisTimeout}); err == nil {
 		t.Fatal("a second revert found something to undo")
 	}
 }
 
 func (f *clusterFixture) testUnknown(t *testing.T) {
-	_, err := f.fleet.PreviewRedis(context.Background(), RedisFilter{Server: "queue", Name: "leaky-*"})
+	_, err := PreviewAs[RedisPlan](context.Background(), f.fleet, RedisFilter{Server: "queue", Name: "leaky-*"})
 	want := `no Redis server named "queue" is configured; the servers are cache, sessions`
 	if !IsRefused(err) || err.Error() != want {
 		t.Fatalf("error %v, want %s", err, want)
@@ -312,18 +312,18 @@ func (f *clusterFixture) testGuardRollback(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = f.admins[last].Do(context.Background(), "ACL", "SETUSER", "default", "+config|set").Err() })
 	before := f.timeouts(t)
-	plan, err := f.fleet.PreviewGuardSet(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout, Value: "120"})
+	plan, err := PreviewAs[GuardPlan](ctx, f.fleet, GuardRequest{Server: "cache", Setting: GuardRedisTimeout, Value: "120"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.fleet.ExecuteGuard(ctx, plan)
+	res, err := ExecuteAs[GuardResult](ctx, f.fleet, plan)
 	if err == nil || res.Outcome != Failed || !strings.Contains(res.Reason, "node "+last) || !strings.Contains(res.Reason, "the 2 node(s) already changed were set back") {
 		t.Fatalf("set with a refusing node: %+v %v", res, err)
 	}
 	if got := f.timeouts(t); !slices.Equal(got, before) {
 		t.Fatalf("timeouts %v after the failed set, want them as before %v", got, before)
 	}
-	if _, err := f.fleet.PreviewGuardRevert(ctx, GuardRequest{Server: "cache", Setting: GuardRedisTimeout}); err == nil {
+	if _, err := PreviewAs[GuardPlan](ctx, f.fleet, GuardRevert{Server: "cache", Setting: GuardRedisTimeout}); err == nil {
 		t.Fatal("a failed set left something to revert")
 	}
 }
@@ -333,12 +333,12 @@ func (f *clusterFixture) testNodeDown(t *testing.T) {
 	n := f.cluster.Addrs()
 	rawClient(t, n[0], "down-a")
 	rawClient(t, n[1], "down-b")
-	plan, err := f.fleet.PreviewRedis(ctx, RedisFilter{Server: "cache", Name: "down-*"})
+	plan, err := PreviewAs[RedisPlan](ctx, f.fleet, RedisFilter{Server: "cache", Name: "down-*"})
 	if err != nil || len(plan.Targets) != 2 {
 		t.Fatalf("preview %+v, %v", plan.Targets, err)
 	}
 	f.cluster.Nodes[1].Stop(t)
-	report, err := f.fleet.ExecuteRedis(ctx, plan)
+	report, err := ExecuteAs[RedisReport](ctx, f.fleet, plan)
 	if err != nil {
 		t.Fatalf("one node down stopped the whole kill: %v", err)
 	}

@@ -41,12 +41,20 @@ func TestDialErrorsNeverShowThePassword(t *testing.T) {
 			_, err := DialRedis(ctx, "redis://:Sup3rSecret@"+addr+"/notadb")
 			return err
 		},
+		"redis bad url, encoded password": func() error {
+			_, err := DialRedis(ctx, "redis://:Sup3r%23Secret@"+addr+"/notadb")
+			return err
+		},
+		"redis cluster": func() error {
+			_, err := DialRedisCluster(ctx, "redis://:Sup3rSecret@"+addr)
+			return err
+		},
 	} {
 		err := dial()
 		if err == nil {
 			t.Fatalf("%s: dial to a closed port succeeded", name)
 		}
-		if strings.Contains(err.Error(), "Sup3rSecret") {
+		if strings.Contains(err.Error(), "Secret") {
 			t.Errorf("%s: error shows the password: %v", name, err)
 		}
 	}

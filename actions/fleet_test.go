@@ -97,7 +97,7 @@ func TestFleetPostgres(t *testing.T) {
 	webIdle := SessionFilter{App: "web", States: []string{"idle"}}
 
 	t.Run("unknown server is refused and audited", func(t *testing.T) {
-		_, err := fleet.PreviewSessions(ctx, SessionRequest{Server: "standby", Kind: Terminate, Filter: webIdle})
+		_, err := PreviewAs[SessionPlan](ctx, fleet, SessionRequest{Server: "standby", Kind: Terminate, Filter: webIdle})
 		want := `no PostgreSQL server named "standby" is configured; the servers are main, replica`
 		if !IsRefused(err) || err.Error() != want {
 			t.Fatalf("error %v, want refused: %s", err, want)
@@ -109,17 +109,17 @@ func TestFleetPostgres(t *testing.T) {
 	})
 
 	t.Run("a plan moved to another server is refused", func(t *testing.T) {
-		plan, err := fleet.PreviewSessions(ctx, SessionRequest{Server: "replica", Kind: Terminate, Filter: webIdle})
+		plan, err := PreviewAs[SessionPlan](ctx, fleet, SessionRequest{Server: "replica", Kind: Terminate, Filter: webIdle})
 		if err != nil {
 			t.Fatal(err)
 		}
 		moved := plan
 		moved.ServerName = "main"
-		if _, err := fleet.ExecuteSessions(ctx, moved); err == nil || !strings.Contains(err.Error(), "preview again") {
+		if _, err := ExecuteAs[SessionReport](ctx, fleet, moved); err == nil || !strings.Contains(err.Error(), "preview again") {
 			t.Fatalf("moved plan: %v", err)
 		}
 		moved.ServerName = "gone"
-		if _, err := fleet.ExecuteSessions(ctx, moved); !IsRefused(err) {
+		if _, err := ExecuteAs[SessionReport](ctx, fleet, moved); !IsRefused(err) {
 			t.Fatalf("plan for an unknown server: %v", err)
 		}
 		if got := primary.alive(t); !slices.Equal(got, primary.web) {
@@ -131,7 +131,7 @@ func TestFleetPostgres(t *testing.T) {
 	})
 
 	t.Run("terminate on the replica touches only the replica", func(t *testing.T) {
-		plan, err := fleet.PreviewSessions(ctx, SessionRequest{Server: "replica", Kind: Terminate, Filter: webIdle})
+		plan, err := PreviewAs[SessionPlan](ctx, fleet, SessionRequest{Server: "replica", Kind: Terminate, Filter: webIdle})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestFleetPostgres(t *testing.T) {
 		if got := sortedPIDs(plan.PIDs()); !slices.Equal(got, replica.web) {
 			t.Fatalf("targets %v, want the replica's web sessions %v", got, replica.web)
 		}
-		report, err := fleet.ExecuteSessions(ctx, plan)
+		report, err := ExecuteAs[SessionReport](ctx, fleet, plan)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,14 +173,14 @@ func TestFleetPostgres(t *testing.T) {
 	})
 
 	t.Run("no server named is the primary", func(t *testing.T) {
-		plan, err := fleet.PreviewSessions(ctx, SessionRequest{Kind: Terminate, Filter: webIdle})
+		plan, err := PreviewAs[SessionPlan](ctx, fleet, SessionRequest{Kind: Terminate, Filter: webIdle})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if plan.ServerName != "main" || plan.Server != pTarget {
 			t.Fatalf("plan names %q on %s, want main on %s", plan.ServerName, plan.Server, pTarget)
 		}
-		if err := fleet.DeclineSessions(ctx, plan); err != nil {
+		if err := fleet.Decline(ctx, plan); err != nil {
 			t.Fatal(err)
 		}
 		if last := lastEntry(t, path); last.Phase != PhaseDeclined || last.ServerName != "main" {
@@ -193,7 +193,7 @@ func TestFleetPostgres(t *testing.T) {
 
 	t.Run("a viewer is refused on every server", func(t *testing.T) {
 		viewer := fleet.WithOperator(Operator{User: "marcus"}).AsViewer()
-		_, err := viewer.PreviewSessions(ctx, SessionRequest{Server: "replica", Kind: Terminate, Filter: webIdle})
+		_, err := PreviewAs[SessionPlan](ctx, viewer, SessionRequest{Server: "replica", Kind: Terminate, Filter: webIdle})
 		if err != ErrViewer {
 			t.Fatalf("viewer: %v", err)
 		}

@@ -364,25 +364,20 @@ func (s *Service) ExecuteGuard(ctx context.Context, plan GuardPlan) (GuardResult
 	if fresh.Server != plan.Server {
 		return res, fmt.Errorf("the plan was previewed on %s, not on %s: preview again", plan.Server, fresh.Server)
 	}
-	id := s.audit.nextID(s.now())
-	if err := s.audit.Append(s.guardEntry(id, PhaseIntent, plan, "")); err != nil {
-		return res, fmt.Errorf("nothing was done because the audit log cannot record it: %w", err)
-	}
-	if changed := nodesChanged(fresh.Nodes, plan.Nodes); changed != "" {
-		res.Outcome, res.Reason = Skipped, changed
-	} else if !sameValue(fresh.Current, plan.Current) {
-		res.Outcome, res.Reason = Skipped, fmt.Sprintf("the value changed since the preview (now %s, was %s); preview again", show(fresh.Current), show(plan.Current))
-	} else if err = s.applyGuard(ctx, plan); err != nil {
-		res.Outcome, res.Reason = Failed, err.Error()
-	} else {
-		res.Outcome = Done
-	}
-	e := s.guardEntry(id, PhaseResult, plan, res.Outcome)
-	e.Error = res.Reason
-	if aerr := s.audit.Append(e); aerr != nil && err == nil {
-		err = fmt.Errorf("the guard changed but the change could not be recorded: %w", aerr)
-	}
-	return res, err
+	rep, err := s.recorded(plan, func(string) (Report, error) {
+		var err error
+		if changed := nodesChanged(fresh.Nodes, plan.Nodes); changed != "" {
+			res.Outcome, res.Reason = Skipped, changed
+		} else if !sameValue(fresh.Current, plan.Current) {
+			res.Outcome, res.Reason = Skipped, fmt.Sprintf("the value changed since the preview (now %s, was %s); preview again", show(fresh.Current), show(plan.Current))
+		} else if err = s.applyGuard(ctx, plan); err != nil {
+			res.Outcome, res.Reason = Failed, err.Error()
+		} else {
+			res.Outcome = Done
+		}
+		return res, err
+	})
+	return rep.(GuardResult), err
 }
 
 func (s *Service) applyGuard(ctx context.Context, plan GuardPlan) error {
@@ -399,21 +394,13 @@ func (s *Service) applyGuard(ctx context.Context, plan GuardPlan) error {
 	return s.pg.(PGGuardDriver).ApplyRoleSetting(ctx, plan.Role, plan.Setting, plan.New)
 }
 
-// DeclineGuard records that plan was previewed and not confirmed.
-func (s *Service) DeclineGuard(ctx context.Context, plan GuardPlan) error {
-	if s.policy.ReadOnly {
-		return s.readOnly
-	}
-	return s.audit.Append(s.guardEntry(s.audit.nextID(s.now()), PhaseDeclined, plan, ""))
-}
-
-func (s *Service) guardEntry(id, phase string, plan GuardPlan, outcome Outcome) AuditEntry {
+func (s *Service) guardEntry(id, phase string, plan GuardPlan) AuditEntry {
 	e := s.entry(id, phase, plan.Action, plan.Server)
 	e.Predicate = plan.Setting + forRole(plan.Role)
 	e.Statement = plan.Statement
 	e.Confirmed = phase == PhaseIntent || phase == PhaseResult
 	e.Setting, e.Role, e.Previous, e.New = plan.Setting, plan.Role, plan.Current, plan.New
-	e.Outcome, e.RevertOf = outcome, plan.RevertOf
+	e.RevertOf = plan.RevertOf
 	e.Nodes = plan.Nodes
 	if phase != PhaseResult {
 		e.Notes = plan.Notes

@@ -1,27 +1,10 @@
 package actions
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"time"
 )
-
-// PreviewedSessions records a CLI preview that ran without --yes: what would
-// have been signalled. It is not an action and not a declined dialog.
-func (s *Service) PreviewedSessions(ctx context.Context, plan SessionPlan) error {
-	return s.audit.Append(s.sessionEntry(s.audit.nextID(s.now()), PhasePreviewed, plan))
-}
-
-// PreviewedRedis records a CLI preview of a Redis kill without --yes.
-func (s *Service) PreviewedRedis(ctx context.Context, plan RedisPlan) error {
-	return s.audit.Append(s.redisEntry(s.audit.nextID(s.now()), PhasePreviewed, plan))
-}
-
-// PreviewedGuard records a CLI preview of a guard change without --yes.
-func (s *Service) PreviewedGuard(ctx context.Context, plan GuardPlan) error {
-	return s.audit.Append(s.guardEntry(s.audit.nextID(s.now()), PhasePreviewed, plan, ""))
-}
 
 // goneLookback is how far back the audit log is searched for the action
 // that terminated a target this action found gone.

@@ -118,29 +118,20 @@ func (s *Service) ExecuteRedis(ctx context.Context, plan RedisPlan) (RedisReport
 	if err != nil {
 		return report, err
 	}
-	id := s.audit.nextID(s.now())
-	if err := s.audit.Append(s.redisEntry(id, PhaseIntent, plan)); err != nil {
-		return report, fmt.Errorf("nothing was done because the audit log cannot record it: %w", err)
-	}
-	err = runBatches(ctx, s, plan.Targets, func(bctx context.Context, batch []collectors.RedisClient) error {
-		res, err := s.killBatch(bctx, m, batch)
-		report.Results = append(report.Results, res...)
-		return err
-	}, func(rest []collectors.RedisClient, why string) {
-		for _, c := range rest {
-			report.Results = append(report.Results, TargetResult{ID: c.ID, Node: c.Node, Outcome: Skipped, Reason: why})
-		}
+	rep, err := s.recorded(plan, func(id string) (Report, error) {
+		err := runBatches(ctx, s, plan.Targets, func(bctx context.Context, batch []collectors.RedisClient) error {
+			res, err := s.killBatch(bctx, m, batch)
+			report.Results = append(report.Results, res...)
+			return err
+		}, func(rest []collectors.RedisClient, why string) {
+			for _, c := range rest {
+				report.Results = append(report.Results, TargetResult{ID: c.ID, Node: c.Node, Outcome: Skipped, Reason: why})
+			}
+		})
+		s.explainGone(id, plan.Server, ActionRedisKill, report.Results)
+		return report, err
 	})
-	s.explainGone(id, plan.Server, ActionRedisKill, report.Results)
-	result := s.redisEntry(id, PhaseResult, plan)
-	tally(&result, report.Results)
-	if err != nil {
-		result.Error = err.Error()
-	}
-	if aerr := s.audit.Append(result); aerr != nil && err == nil {
-		err = fmt.Errorf("the action ran but its result could not be recorded: %w", aerr)
-	}
-	return report, err
+	return rep.(RedisReport), err
 }
 
 // killBatch re-reads the batch's clients (on their nodes), then kills
@@ -250,14 +241,6 @@ func describeClientChange(was, now collectors.RedisClient) string {
 		return "it changed since the preview"
 	}
 	return strings.Join(d, ", ")
-}
-
-// DeclineRedis records that plan was previewed and not confirmed.
-func (s *Service) DeclineRedis(ctx context.Context, plan RedisPlan) error {
-	if s.policy.ReadOnly {
-		return s.readOnly
-	}
-	return s.audit.Append(s.redisEntry(s.audit.nextID(s.now()), PhaseDeclined, plan))
 }
 
 func (s *Service) redisEntry(id, phase string, plan RedisPlan) AuditEntry {

@@ -36,7 +36,7 @@ func DialRedisCluster(ctx context.Context, rawURL string) (*RedisConn, error) {
 	}
 	if err != nil {
 		_ = s.cl.Close()
-		return nil, fmt.Errorf("cannot connect to the Redis Cluster at %s: %s", s.server, scrubPassword(err.Error(), rawURL))
+		return nil, fmt.Errorf("cannot connect to the Redis Cluster at %s: %s", s.server, collectors.ScrubSecrets(err.Error(), rawURL))
 	}
 	return c, nil
 }

@@ -3,7 +3,6 @@ package actions
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,7 +76,7 @@ func DialRedis(ctx context.Context, rawURL string) (*RedisConn, error) {
 	}
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("the Redis URL %s is not valid: %s", collectors.RedactURL(rawURL), scrubPassword(err.Error(), rawURL))
+		return nil, fmt.Errorf("the Redis URL %s is not valid: %s", collectors.RedactURL(rawURL), collectors.RedactError(rawURL, err))
 	}
 	opt.ClientName = "slotwatch"
 	// One connection, no silent re-dial behind our back: the own id stays true.
@@ -95,7 +94,7 @@ func DialRedis(ctx context.Context, rawURL string) (*RedisConn, error) {
 	c.close = s.rdb.Close
 	if err := c.with(ctx, func(ctx context.Context, cn *redis.Conn) error { return c.refreshOwnID(ctx, "", cn) }); err != nil {
 		_ = s.rdb.Close()
-		return nil, fmt.Errorf("cannot connect to Redis on %s: %s", s.server, scrubPassword(err.Error(), rawURL))
+		return nil, fmt.Errorf("cannot connect to Redis on %s: %s", s.server, collectors.ScrubSecrets(err.Error(), rawURL))
 	}
 	return c, nil
 }
@@ -115,17 +114,6 @@ func (s *ownRedis) WithConn(ctx context.Context, fn func(context.Context, *redis
 	cn := s.rdb.Conn()
 	defer cn.Close()
 	return fn(ctx, cn)
-}
-
-// scrubPassword removes the URL's password from a parser's or dialer's
-// message, which may quote its input.
-func scrubPassword(msg, rawURL string) string {
-	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
-	}
-	return msg
 }
 
 // cluster is the session's node access when it is a Redis Cluster.

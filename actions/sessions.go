@@ -141,11 +141,19 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 	if plan.Server != s.pg.Server() {
 		return report, fmt.Errorf("the plan was previewed on %s, not on %s: preview again", plan.Server, s.pg.Server())
 	}
-	id := s.audit.nextID(s.now())
-	intent := s.sessionEntry(id, PhaseIntent, plan)
-	if err := s.audit.Append(intent); err != nil {
-		return report, fmt.Errorf("nothing was done because the audit log cannot record it: %w", err)
-	}
+	rep, err := s.recorded(plan, func(id string) (Report, error) {
+		err := s.signalSessions(ctx, plan, &report)
+		if plan.Request.Kind == Terminate {
+			s.explainGone(id, plan.Server, ActionTerminate, report.Results)
+		}
+		return report, err
+	})
+	return rep.(SessionReport), err
+}
+
+// signalSessions signals the plan's targets the policy still allows, the
+// others reported as skipped.
+func (s *Service) signalSessions(ctx context.Context, plan SessionPlan, report *SessionReport) error {
 	allowed := make([]Backend, 0, len(plan.Targets))
 	for _, b := range plan.Targets {
 		if reason := s.policy.excludeSession(b, s.pg.OwnPID()); reason != "" {
@@ -157,24 +165,10 @@ func (s *Service) ExecuteSessions(ctx context.Context, plan SessionPlan) (Sessio
 	recheck := plan.Request.Filter
 	recheck.Limit = 0
 	protect := s.policy.protection()
-	var err error
 	if p, ok := s.pg.(PipelinedSignaller); ok {
-		err = s.signalPipelined(ctx, p, plan, allowed, recheck, protect, &report)
-	} else {
-		err = s.signalBatches(ctx, plan, allowed, recheck, protect, &report)
+		return s.signalPipelined(ctx, p, plan, allowed, recheck, protect, report)
 	}
-	if plan.Request.Kind == Terminate {
-		s.explainGone(id, plan.Server, ActionTerminate, report.Results)
-	}
-	result := s.sessionEntry(id, PhaseResult, plan)
-	tally(&result, report.Results)
-	if err != nil {
-		result.Error = err.Error()
-	}
-	if aerr := s.audit.Append(result); aerr != nil && err == nil {
-		err = fmt.Errorf("the action ran but its result could not be recorded: %w", aerr)
-	}
-	return report, err
+	return s.signalBatches(ctx, plan, allowed, recheck, protect, report)
 }
 
 // signalBatches runs the batches one after another through the driver's
@@ -236,14 +230,6 @@ func completeResults(batch []Backend, res []TargetResult, err error) []TargetRes
 		out = append(out, r)
 	}
 	return out
-}
-
-// DeclineSessions records that plan was previewed and not confirmed.
-func (s *Service) DeclineSessions(ctx context.Context, plan SessionPlan) error {
-	if s.policy.ReadOnly {
-		return s.readOnly
-	}
-	return s.audit.Append(s.sessionEntry(s.audit.nextID(s.now()), PhaseDeclined, plan))
 }
 
 func (s *Service) sessionEntry(id, phase string, plan SessionPlan) AuditEntry {

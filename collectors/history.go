@@ -4,83 +4,9 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/slotwatch/slotwatch/internal/ring"
 )
-
-// Ring is a fixed-capacity ring buffer: pushing into a full ring drops the
-// oldest value, so memory stays bounded however long the console runs. It
-// grows to its capacity as values arrive, so a one-shot pipeline (snapshot
-// --json) or a short session does not pay for a full hour up front.
-type Ring[T any] struct {
-	buf      []T
-	start    int
-	n        int
-	capacity int
-}
-
-// NewRing returns an empty ring holding at most capacity values (at least 1).
-func NewRing[T any](capacity int) *Ring[T] {
-	if capacity < 1 {
-		capacity = 1
-	}
-	return &Ring[T]{capacity: capacity}
-}
-
-// Push appends v, dropping the oldest value when full.
-func (r *Ring[T]) Push(v T) {
-	if r.n < r.capacity {
-		if r.n == cap(r.buf) { // not full and nothing dropped yet: start is 0
-			grown := make([]T, r.n, min(max(2*r.n, 16), r.capacity))
-			copy(grown, r.buf)
-			r.buf = grown
-		}
-		r.buf = append(r.buf, v)
-		r.n++
-		return
-	}
-	r.buf[r.start] = v
-	r.start = (r.start + 1) % len(r.buf)
-}
-
-// Cap is the most values the ring holds.
-func (r *Ring[T]) Cap() int { return r.capacity }
-
-// grow raises the capacity to n, keeping the values in order.
-func (r *Ring[T]) grow(n int) {
-	if n <= r.capacity {
-		return
-	}
-	r.buf, r.start, r.capacity = append(make([]T, 0, min(2*r.n, n)), r.Tail(-1)...), 0, n
-}
-
-// Len is the number of values held.
-func (r *Ring[T]) Len() int { return r.n }
-
-// At returns the i-th value, 0 being the oldest.
-func (r *Ring[T]) At(i int) T { return r.buf[(r.start+i)%len(r.buf)] }
-
-// ref is the i-th value in place.
-func (r *Ring[T]) ref(i int) *T { return &r.buf[(r.start+i)%len(r.buf)] }
-
-// Last returns the newest value.
-func (r *Ring[T]) Last() (T, bool) {
-	if r.n == 0 {
-		var zero T
-		return zero, false
-	}
-	return r.At(r.n - 1), true
-}
-
-// Tail copies the newest n values (or all, if fewer), oldest first.
-func (r *Ring[T]) Tail(n int) []T {
-	if n > r.n || n < 0 {
-		n = r.n
-	}
-	out := make([]T, n)
-	for i := range out {
-		out[i] = r.At(r.n - n + i)
-	}
-	return out
-}
 
 // Point is the small per-snapshot summary kept in history: enough for
 // sparklines, alert `for` windows and growth findings, without keeping every
@@ -167,7 +93,7 @@ func pointWithoutGroups(s Snapshot) Point {
 
 // History keeps the recent Points of one watch session.
 type History struct {
-	points *Ring[Point]
+	points *ring.Ring[Point]
 	// span, when set, is the time the history must cover: a full ring
 	// whose oldest point is younger grows (several servers of a kind
 	// sample more often than their intervals say), up to limit points.
@@ -184,7 +110,7 @@ type History struct {
 
 // NewHistory keeps at most capacity points (CapacityFor says how many an
 // hour takes).
-func NewHistory(capacity int) *History { return &History{points: NewRing[Point](capacity)} }
+func NewHistory(capacity int) *History { return &History{points: ring.New[Point](capacity)} }
 
 // CapacityFor is how many points cover span when the sources sample at
 // intervals (seconds by source, Snapshot.IntervalSeconds): every sample of
@@ -216,7 +142,7 @@ const historyGrowth = 8
 // entry), up to historyGrowth times that.
 func NewHistoryFor(span time.Duration, intervals map[string]float64) *History {
 	c := CapacityFor(span, intervals)
-	return &History{points: NewRing[Point](c), span: span, limit: historyGrowth * c}
+	return &History{points: ring.New[Point](c), span: span, limit: historyGrowth * c}
 }
 
 // Cap is the most points the history keeps now.
@@ -261,7 +187,7 @@ func (h *History) internedGroupCounts(r *RedisStats) map[string]int {
 func (h *History) Push(p Point) {
 	r := h.points
 	if h.span > 0 && r.Len() == r.Cap() && r.Cap() < h.limit && p.At.Sub(r.At(0).At) < h.span {
-		r.grow(min(2*r.Cap(), h.limit))
+		r.Grow(min(2*r.Cap(), h.limit))
 	}
 	r.Push(p)
 }
@@ -283,9 +209,9 @@ func (h *History) Tail(n int) []Point { return h.points.Tail(n) }
 // nor keep the point.
 func (h *History) Range(from, to time.Time, fn func(p *Point)) {
 	n := h.points.Len()
-	lo := sort.Search(n, func(i int) bool { return !h.points.ref(i).At.Before(from) })
+	lo := sort.Search(n, func(i int) bool { return !h.points.Ref(i).At.Before(from) })
 	for i := lo; i < n; i++ {
-		p := h.points.ref(i)
+		p := h.points.Ref(i)
 		if p.At.After(to) {
 			return
 		}

@@ -5,29 +5,6 @@ import (
 	"time"
 )
 
-func TestRingDropsOldestWhenFull(t *testing.T) {
-	r := NewRing[int](3)
-	for i := 1; i <= 5; i++ {
-		r.Push(i)
-	}
-	got := r.Tail(-1)
-	want := []int{3, 4, 5}
-	if len(got) != len(want) {
-		t.Fatalf("Tail = %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("Tail = %v, want %v", got, want)
-		}
-	}
-	if last, _ := r.Last(); last != 5 {
-		t.Fatalf("Last = %d, want 5", last)
-	}
-	if tail := r.Tail(2); tail[0] != 4 || tail[1] != 5 {
-		t.Fatalf("Tail(2) = %v, want [4 5]", tail)
-	}
-}
-
 func TestHistorySinceAndPointSummary(t *testing.T) {
 	h := NewHistory(10)
 	t0 := time.Date(2024, 1, 21, 15, 0, 0, 0, time.UTC)
@@ -86,26 +63,6 @@ func TestHistoryKeepsAnHourOfEverySource(t *testing.T) {
 	}
 	if got := CapacityFor(time.Hour, map[string]float64{"postgres": 5}); got != 722 {
 		t.Fatalf("PostgreSQL at 5 s: %d points, want 722", got)
-	}
-}
-
-// TestRingGrowsToItsCapacity: a ring allocates as values come, keeps the
-// newest capacity values in order, and never grows past its capacity.
-func TestRingGrowsToItsCapacity(t *testing.T) {
-	r := NewRing[int](100)
-	for i := range 250 {
-		r.Push(i)
-		if r.Len() != min(i+1, 100) {
-			t.Fatalf("after %d pushes Len = %d", i+1, r.Len())
-		}
-	}
-	if cap(r.buf) != 100 {
-		t.Fatalf("ring grew to %d, capacity 100", cap(r.buf))
-	}
-	for i := range 100 {
-		if r.At(i) != 150+i {
-			t.Fatalf("At(%d) = %d, want %d", i, r.At(i), 150+i)
-		}
 	}
 }
 

@@ -147,11 +147,10 @@ const backendWarmBytes = 16 << 20
 
 // keepBackendMemory makes the server keep the collector backend's memory
 // between ticks. Every tick reads a snapshot of all backends' status
-// (about 1.5 MB at 1,000 backends) and pg_stat_get_activity's result
-// into memory that glibc returns to the kernel when the statement ends,
-// so each tick faulted it in again: ~360 page faults, most of the
-// activity query's server time on a virtual machine (issue 13: 7.9 ms
-// at 1,000 backends before, 2.3–3.7 ms after, over several runs). Freeing one large block once raises glibc's
+// and pg_stat_get_activity's result into memory that glibc returns to
+// the kernel when the statement ends, so each tick faulted it in again:
+// page faults were most of the activity query's server time on a virtual
+// machine (docs/benchmarks.md has the figures). Freeing one large block once raises glibc's
 // dynamic mmap and trim thresholds for the process to 16 and 32 MiB, so
 // the backend keeps its few megabytes instead. The backend is ours
 // alone; on a server without glibc this is one harmless statement. Best

@@ -274,6 +274,11 @@ func scrub(msg string, secrets ...string) string {
 	return msg
 }
 
+// ScrubSecrets removes every password that raw (a DSN or URL) carries from
+// a message a driver or dialer built about it: the one scrubber for the
+// collectors and the actions alike.
+func ScrubSecrets(msg, raw string) string { return scrub(msg, secretsOf(raw)...) }
+
 // ConnectRefusal is the one sentence for a server that refused a login, led
 // by what decided it (a wrong password, pg_hba.conf, a missing database),
 // told apart by SQLSTATE; ok is false when err is no such refusal. pgx lists

@@ -31,6 +31,12 @@ type Source struct {
 	Interval time.Duration
 }
 
+// SourceNames are every source a snapshot may carry, in the order people
+// read them: the server, its probe, Redis, the jobs, the pooler, alerting.
+func SourceNames() []string {
+	return []string{SourcePostgres, SourceProbe, SourceRedis, SourceJobs, SourcePgBouncer, SourceAlerting}
+}
+
 // Source returns the named source's state in s (SourcePostgres,
 // SourceProbe, SourceRedis, SourceJobs, SourcePgBouncer, SourceAlerting).
 func (s *Snapshot) Source(name string) Source {

@@ -12,7 +12,7 @@ import (
 // lockPassQuery reads, in one pass over the lock table, every lock that
 // some process waits for, with all its holders and waiters: pg_locks takes
 // the lock manager's partition locks once, where pg_blocking_pids takes
-// them once per waiter (issue 13). The server keeps only rows that may
+// them once per waiter. The server keeps only rows that may
 // share an object with a waiter (same relation, transaction, virtual
 // transaction or object id; types without those are all kept); Go matches
 // the objects exactly. waitstart (PostgreSQL 14 on) orders each queue.

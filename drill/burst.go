@@ -106,8 +106,8 @@ func applyToJob(ctx context.Context, c *pgx.Conn, job, candidate int64, fixed bo
 }
 
 // claimIdle locks up to n idle sessions for exclusive use.
-func (d *Drill) claimIdle(n int) []*session {
-	var out []*session
+func (d *Drill) claimIdle(n int) []*heldConn {
+	var out []*heldConn
 	for _, s := range d.sessionsOf(kindIdle) {
 		if len(out) == n {
 			break

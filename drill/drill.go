@@ -172,7 +172,7 @@ type Drill struct {
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
-	sessions []*session
+	sessions []*heldConn
 	burst    BurstResult
 	exhaust  ExhaustResult
 	leak     *redisLeak
@@ -462,10 +462,10 @@ func (d *Drill) Plan() Plan { return d.plan }
 // Database is the drill's database name.
 func (d *Drill) Database() string { return d.cfg.Database }
 
-func (d *Drill) snapshotSessions() []*session {
+func (d *Drill) snapshotSessions() []*heldConn {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]*session(nil), d.sessions...)
+	return append([]*heldConn(nil), d.sessions...)
 }
 
 // printer serialises progress lines from the drill's goroutines.

@@ -481,13 +481,6 @@ func num(v, of float64, unit string) string {
 	return s
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "–"
-	}
-	return s
-}
-
 // fullestServerFact names, of several servers, the one that came closest
 // to its limit; empty for a single target.
 func (b *Builder) fullestServerFact() string {

@@ -89,7 +89,7 @@ func startServer(t *testing.T, stall time.Duration, names ...string) *testServer
 	}
 	svc := actions.NewService(sim.PGDriver(), sim.RedisDriver(), actions.DefaultPolicy(), audit, actions.Operator{})
 	ts.srv, err = Listen(Config{Listen: "127.0.0.1:0", HostKey: filepath.Join(dir, "state", "host_key"),
-		AuthorizedKeys: ts.akeys, Operators: []string{"kim"}, Frames: frames, Actions: actions.SingleFleet(svc),
+		AuthorizedKeys: ts.akeys, Operators: []string{"kim", "sam"}, Frames: frames, Actions: actions.SingleFleet(svc),
 		Dashboard: tui.Options{Mode: tui.ModeDemo, Title: "TalentFlow incident (simulated)"}, StallTimeout: stall, Log: ts.log})
 	if err != nil {
 		t.Fatal(err)

@@ -47,72 +47,51 @@ func (m *sessionMitigator) Refuse(ctx context.Context, action, reason string) er
 	return m.svc.Refuse(ctx, action, reason)
 }
 
-func (m *sessionMitigator) PreviewSessions(ctx context.Context, req actions.SessionRequest) (actions.SessionPlan, error) {
+func (m *sessionMitigator) Preview(ctx context.Context, req actions.Request) (actions.Plan, error) {
 	defer m.srv.auditChanged()
-	plan, err := m.svc.PreviewSessions(ctx, req)
-	return plan, err
+	return m.svc.Preview(ctx, req)
 }
 
-func (m *sessionMitigator) ExecuteSessions(ctx context.Context, plan actions.SessionPlan) (actions.SessionReport, error) {
+// Execute runs the plan once no other operator's action holds any of its
+// targets, then tells every session what was done: a target another
+// operator ended first is named as theirs.
+func (m *sessionMitigator) Execute(ctx context.Context, plan actions.Plan) (actions.Report, error) {
 	defer m.srv.auditChanged()
-	rep, err := m.svc.ExecuteSessions(ctx, plan)
+	release, err := m.srv.claims.hold(ctx, plan.TargetIDs())
+	if err != nil {
+		reason := "another operator's action on these targets did not end in time; nothing was done: read the audit pane and preview again"
+		return nil, m.svc.RefuseOn(context.WithoutCancel(ctx), plan.Where(), plan.ActionName(), reason)
+	}
+	defer release()
+	rep, err := m.svc.Execute(ctx, plan)
 	if err != nil {
 		return rep, err
 	}
-	taken := m.srv.claims.sessions(m.id.Name, rep)
-	m.srv.announce(sessionAnnouncement(m.id.Name, rep, taken))
+	taken := m.srv.claims.settle(m.id.Name, rep)
+	m.srv.announce(announcement(m.id.Name, rep, taken))
 	return rep, nil
 }
 
-func (m *sessionMitigator) DeclineSessions(ctx context.Context, plan actions.SessionPlan) error {
+func (m *sessionMitigator) Decline(ctx context.Context, plan actions.Plan) error {
 	defer m.srv.auditChanged()
-	return m.svc.DeclineSessions(ctx, plan)
-}
-
-func (m *sessionMitigator) PreviewRedis(ctx context.Context, f actions.RedisFilter) (actions.RedisPlan, error) {
-	defer m.srv.auditChanged()
-	plan, err := m.svc.PreviewRedis(ctx, f)
-	return plan, err
-}
-
-func (m *sessionMitigator) ExecuteRedis(ctx context.Context, plan actions.RedisPlan) (actions.RedisReport, error) {
-	defer m.srv.auditChanged()
-	rep, err := m.svc.ExecuteRedis(ctx, plan)
-	if err != nil {
-		return rep, err
-	}
-	taken := m.srv.claims.redis(m.id.Name, rep)
-	m.srv.announce(redisAnnouncement(m.id.Name, rep, taken))
-	return rep, nil
-}
-
-func (m *sessionMitigator) DeclineRedis(ctx context.Context, plan actions.RedisPlan) error {
-	defer m.srv.auditChanged()
-	return m.svc.DeclineRedis(ctx, plan)
-}
-
-func (m *sessionMitigator) PreviewGuardSet(ctx context.Context, req actions.GuardRequest) (actions.GuardPlan, error) {
-	defer m.srv.auditChanged()
-	plan, err := m.svc.PreviewGuardSet(ctx, req)
-	return plan, err
-}
-
-func (m *sessionMitigator) ExecuteGuard(ctx context.Context, plan actions.GuardPlan) (actions.GuardResult, error) {
-	defer m.srv.auditChanged()
-	res, err := m.svc.ExecuteGuard(ctx, plan)
-	if err != nil {
-		return res, err
-	}
-	m.srv.announce(guardAnnouncement(m.id.Name, res))
-	return res, nil
-}
-
-func (m *sessionMitigator) DeclineGuard(ctx context.Context, plan actions.GuardPlan) error {
-	defer m.srv.auditChanged()
-	return m.svc.DeclineGuard(ctx, plan)
+	return m.svc.Decline(ctx, plan)
 }
 
 func (m *sessionMitigator) RecentAudit(n int) []actions.AuditEntry { return m.svc.RecentAudit(n) }
+
+// announcement is what every session is told of an executed plan.
+func announcement(who string, rep actions.Report, taken []takenBy) string {
+	switch r := rep.(type) {
+	case actions.SessionReport:
+		return sessionAnnouncement(who, r, taken)
+	case actions.RedisReport:
+		return redisAnnouncement(who, r, taken)
+	case actions.GuardResult:
+		return guardAnnouncement(who, r)
+	}
+	p := rep.Executed()
+	return fmt.Sprintf("%s %s%s", who, p.PastTense(), onServer(p.Where()))
+}
 
 // sessionAnnouncement is e.g. "kim terminated 22 sessions of talentflow-web
 // (idle > 10m)".
@@ -256,31 +235,76 @@ func plural(n int, noun string) string {
 // claimWindow is how long "who did this first" is remembered.
 const claimWindow = 10 * time.Minute
 
-// claimKey names a target across operators: a pid with its backend_start
-// (a reused pid is another session), or a Redis client id (never reused by
-// a server).
-type claimKey struct {
-	server string // ServerName of the plan: pids and client ids are per server
-	redis  bool
-	id     int64
-	start  time.Time
-}
-
 type claim struct {
 	by, verb string
 	at       time.Time
 }
 
-// claims remembers which operator acted on which target, so that when two
-// operators act on the same sessions at once the second one's result says
-// what the first did (the re-checked execution already skipped them).
+// claims keeps two operators from acting on the same targets at once and
+// remembers which operator acted on which target: the second operator's
+// action waits for the first to end, its re-checked execution then finds
+// the targets gone, and its result says who ended them.
 type claims struct {
 	mu   sync.Mutex
-	done map[claimKey]claim
-	now  func() time.Time
+	done map[actions.TargetID]claim
+	// busy are the targets of the actions running now, each with the
+	// channel closed when its action ends; waits counts the holds that
+	// had to wait (tests watch it).
+	busy  map[actions.TargetID]chan struct{}
+	waits int
+	now   func() time.Time
 }
 
-func newClaims() *claims { return &claims{done: map[claimKey]claim{}, now: time.Now} }
+func newClaims() *claims {
+	return &claims{done: map[actions.TargetID]claim{}, busy: map[actions.TargetID]chan struct{}{}, now: time.Now}
+}
+
+// hold marks ids as being acted on until release is called. When another
+// action holds any of them it waits for that action to end (or for ctx):
+// all of ids are taken at once or none, so two holds never deadlock.
+func (c *claims) hold(ctx context.Context, ids []actions.TargetID) (release func(), err error) {
+	for {
+		c.mu.Lock()
+		wait := c.busyOf(ids)
+		if wait == nil {
+			done := make(chan struct{})
+			for _, id := range ids {
+				c.busy[id] = done
+			}
+			c.mu.Unlock()
+			return func() { c.release(ids, done) }, nil
+		}
+		c.waits++
+		c.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// busyOf is the channel of an action holding one of ids, nil when none
+// does. The caller holds c.mu.
+func (c *claims) busyOf(ids []actions.TargetID) chan struct{} {
+	for _, id := range ids {
+		if ch, ok := c.busy[id]; ok {
+			return ch
+		}
+	}
+	return nil
+}
+
+func (c *claims) release(ids []actions.TargetID, done chan struct{}) {
+	c.mu.Lock()
+	for _, id := range ids {
+		if c.busy[id] == done {
+			delete(c.busy, id)
+		}
+	}
+	c.mu.Unlock()
+	close(done)
+}
 
 // takenBy counts the targets of one action that another operator had
 // already ended, by operator, verb and the outcome they were reported as.
@@ -290,27 +314,21 @@ type takenBy struct {
 	n        int
 }
 
-// sessions records rep's done targets under who and annotates its gone and
+// settle records rep's done targets under who and annotates its gone and
 // skipped ones that another operator took first, returning their counts.
-func (c *claims) sessions(who string, rep actions.SessionReport) []takenBy {
-	starts := make(map[int64]time.Time, len(rep.Plan.Targets))
-	for _, b := range rep.Plan.Targets {
-		starts[int64(b.PID)] = b.BackendStart
+// A target is its plan's TargetID: a pid with its backend_start, a client
+// id on its node, on the plan's server.
+func (c *claims) settle(who string, rep actions.Report) []takenBy {
+	plan := rep.Executed()
+	type ref struct {
+		id   int64
+		node string
 	}
-	verb := "terminated"
-	if rep.Plan.Request.Kind == actions.Cancel {
-		verb = "cancelled"
+	ids := map[ref]actions.TargetID{}
+	for _, t := range plan.TargetIDs() {
+		ids[ref{t.ID, t.Node}] = t
 	}
-	server := rep.Plan.ServerName
-	return c.settle(who, verb, rep.Results, func(id int64) claimKey { return claimKey{server: server, id: id, start: starts[id]} })
-}
-
-func (c *claims) redis(who string, rep actions.RedisReport) []takenBy {
-	server := rep.Plan.ServerName
-	return c.settle(who, "killed", rep.Results, func(id int64) claimKey { return claimKey{server: server, redis: true, id: id} })
-}
-
-func (c *claims) settle(who, verb string, results []actions.TargetResult, key func(int64) claimKey) []takenBy {
+	verb := plan.PastTense()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -320,9 +338,13 @@ func (c *claims) settle(who, verb string, results []actions.TargetResult, key fu
 		}
 	}
 	var taken []takenBy
+	results := rep.Outcomes()
 	for i := range results {
 		r := &results[i]
-		k := key(r.ID)
+		k, ok := ids[ref{r.ID, r.Node}]
+		if !ok {
+			continue
+		}
 		switch r.Outcome {
 		case actions.Done:
 			c.done[k] = claim{by: who, verb: verb, at: now}

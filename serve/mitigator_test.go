@@ -18,12 +18,12 @@ func TestSecondOperatorIsToldWhoActedFirst(t *testing.T) {
 	start := at.Add(-30 * time.Minute)
 	plan := actions.SessionPlan{Request: actions.SessionRequest{Kind: actions.Terminate},
 		Targets: []actions.Backend{{PID: 101, BackendStart: start}, {PID: 102, BackendStart: start}}}
-	c.sessions("kim", actions.SessionReport{Plan: plan, Results: []actions.TargetResult{
+	c.settle("kim", actions.SessionReport{Plan: plan, Results: []actions.TargetResult{
 		{ID: 101, Outcome: actions.Done}, {ID: 102, Outcome: actions.Done}}})
 
 	second := actions.SessionReport{Plan: plan, Results: []actions.TargetResult{
 		{ID: 101, Outcome: actions.Gone}, {ID: 102, Outcome: actions.Skipped, Reason: "backend_start changed"}}}
-	c.sessions("sarah", second)
+	c.settle("sarah", second)
 	if got := second.Results[0].Reason; got != "terminated by kim at 15:12:03" {
 		t.Fatalf("gone target reason %q", got)
 	}
@@ -33,12 +33,12 @@ func TestSecondOperatorIsToldWhoActedFirst(t *testing.T) {
 
 	reused := actions.SessionPlan{Request: plan.Request, Targets: []actions.Backend{{PID: 101, BackendStart: at}}}
 	third := actions.SessionReport{Plan: reused, Results: []actions.TargetResult{{ID: 101, Outcome: actions.Gone}}}
-	c.sessions("sarah", third)
+	c.settle("sarah", third)
 	if third.Results[0].Reason != "" {
 		t.Fatalf("a reused pid was attributed to kim: %q", third.Results[0].Reason)
 	}
 	mine := actions.SessionReport{Plan: plan, Results: []actions.TargetResult{{ID: 101, Outcome: actions.Gone}}}
-	c.sessions("kim", mine)
+	c.settle("kim", mine)
 	if mine.Results[0].Reason != "" {
 		t.Fatalf("kim was told about his own action: %q", mine.Results[0].Reason)
 	}
@@ -67,7 +67,7 @@ func TestAnnouncements(t *testing.T) {
 func TestPresenceListsOperatorsFirstThenByName(t *testing.T) {
 	r := newRoster()
 	for _, id := range []Identity{{Name: "sarah"}, {Name: "kim", Operator: true}, {Name: "marcus"}} {
-		r.join(&session{id: id})
+		r.join(&sshSession{id: id})
 	}
 	if got := strings.Join(r.presence(), ", "); got != "kim (operator), marcus, sarah" {
 		t.Fatalf("presence %q", got)
@@ -104,9 +104,9 @@ func TestFleetAnnouncementsAndClaimsNameTheServer(t *testing.T) {
 		t.Fatalf("announcement %q, want %q", got, want)
 	}
 	c := newClaims()
-	c.sessions("kim", onPrimary)
+	c.settle("kim", onPrimary)
 	onReplica := actions.SessionReport{Plan: plan("replica-1"), Results: []actions.TargetResult{{ID: 101, Outcome: actions.Gone}}}
-	c.sessions("sarah", onReplica)
+	c.settle("sarah", onReplica)
 	if r := onReplica.Results[0].Reason; r != "" {
 		t.Fatalf("pid 101 on replica-1 was attributed to kim's terminate on primary: %q", r)
 	}
@@ -134,14 +134,14 @@ func TestAnnouncementSaysWhoEndedThemFirst(t *testing.T) {
 		done.Results = append(done.Results, actions.TargetResult{ID: int64(100 + i), Outcome: actions.Done})
 		gone.Results = append(gone.Results, actions.TargetResult{ID: int64(100 + i), Outcome: actions.Gone})
 	}
-	if got, want := sessionAnnouncement("kim", done, c.sessions("kim", done)), "kim terminated 17 sessions of talentflow-web"; got != want {
+	if got, want := sessionAnnouncement("kim", done, c.settle("kim", done)), "kim terminated 17 sessions of talentflow-web"; got != want {
 		t.Fatalf("kim's announcement %q, want %q", got, want)
 	}
-	if got, want := sessionAnnouncement("marcus", gone, c.sessions("marcus", gone)), "marcus: 17 already terminated by kim"; got != want {
+	if got, want := sessionAnnouncement("marcus", gone, c.settle("marcus", gone)), "marcus: 17 already terminated by kim"; got != want {
 		t.Fatalf("marcus's announcement %q, want %q", got, want)
 	}
 	gone.Results = append(gone.Results, actions.TargetResult{ID: 117, Outcome: actions.Gone})
-	if got, want := sessionAnnouncement("sarah", gone, c.sessions("sarah", gone)), "sarah: 17 already terminated by kim, 1 already gone"; got != want {
+	if got, want := sessionAnnouncement("sarah", gone, c.settle("sarah", gone)), "sarah: 17 already terminated by kim, 1 already gone"; got != want {
 		t.Fatalf("sarah's announcement %q, want %q", got, want)
 	}
 	alone := actions.SessionReport{Plan: plan, Results: []actions.TargetResult{{ID: 117, Outcome: actions.Gone}}}

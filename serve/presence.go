@@ -13,24 +13,24 @@ import (
 // the label list is rebuilt on join and leave and read lock-free.
 type roster struct {
 	mu       sync.Mutex
-	sessions map[*session]struct{}
+	sessions map[*sshSession]struct{}
 	labels   atomic.Pointer[[]string]
 }
 
 func newRoster() *roster {
-	r := &roster{sessions: map[*session]struct{}{}}
+	r := &roster{sessions: map[*sshSession]struct{}{}}
 	r.labels.Store(&[]string{})
 	return r
 }
 
-func (r *roster) join(s *session) {
+func (r *roster) join(s *sshSession) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sessions[s] = struct{}{}
 	r.rebuild()
 }
 
-func (r *roster) leave(s *session) {
+func (r *roster) leave(s *sshSession) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.sessions, s)
@@ -66,9 +66,9 @@ func (r *roster) presence() []string { return *r.labels.Load() }
 func (r *roster) count() int { return len(*r.labels.Load()) }
 
 // each calls fn for every session; fn must not block.
-func (r *roster) each(fn func(*session)) {
+func (r *roster) each(fn func(*sshSession)) {
 	r.mu.Lock()
-	list := make([]*session, 0, len(r.sessions))
+	list := make([]*sshSession, 0, len(r.sessions))
 	for s := range r.sessions {
 		list = append(list, s)
 	}

@@ -178,7 +178,7 @@ func (s *Server) stop(reason string) {
 	s.mu.Lock()
 	s.stopping = reason
 	s.mu.Unlock()
-	s.roster.each(func(ss *session) { ss.cancel() })
+	s.roster.each(func(ss *sshSession) { ss.cancel() })
 	done := make(chan struct{})
 	go func() { s.sessions.Wait(); close(done) }()
 	select {
@@ -203,16 +203,17 @@ func (s *Server) logf(format string, args ...any) {
 func (s *Server) announce(text string) {
 	s.logf("%s", text)
 	msg := tui.AnnounceMsg{Text: text}
-	s.roster.each(func(ss *session) { ss.box.postAnnouncement(msg) })
+	s.roster.each(func(ss *sshSession) { ss.box.postAnnouncement(msg) })
 }
 
 // auditChanged tells every session to refresh its audit pane.
 func (s *Server) auditChanged() {
-	s.roster.each(func(ss *session) { ss.box.postAuditChanged() })
+	s.roster.each(func(ss *sshSession) { ss.box.postAuditChanged() })
 }
 
-// session is one connected engineer.
-type session struct {
+// sshSession is one connected engineer's SSH session (a PostgreSQL
+// backend is a "session" elsewhere in slotwatch).
+type sshSession struct {
 	id      Identity
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -258,17 +259,17 @@ func (s *Server) middleware(next ssh.Handler) ssh.Handler {
 	}
 }
 
-func (s *Server) open(sess ssh.Session) *session {
+func (s *Server) open(sess ssh.Session) *sshSession {
 	id := s.identify(sess)
 	ctx, cancel := context.WithCancel(sess.Context())
-	ss := &session{id: id, ctx: ctx, cancel: cancel, out: newStallGuard(sess), box: newOutbox(),
+	ss := &sshSession{id: id, ctx: ctx, cancel: cancel, out: newStallGuard(sess), box: newOutbox(),
 		feed: s.cfg.Frames.Subscribe(id.Label()), mit: s.newMitigator(id)}
 	s.roster.join(ss)
 	s.logf("%s connected from %s with key %s (%d watching)", id.Label(), id.Addr, id.Fingerprint, s.roster.count())
 	return ss
 }
 
-func (s *Server) close(ss *session) {
+func (s *Server) close(ss *sshSession) {
 	ss.cancel()
 	s.cfg.Frames.Unsubscribe(ss.feed)
 	s.roster.leave(ss)
@@ -290,7 +291,7 @@ func (s *Server) farewell(sess ssh.Session) {
 // program builds the session's own dashboard. Everything reaching the
 // program goes through goroutines of this session only: the frame bridge,
 // the outbox and the resize loop.
-func (s *Server) program(sess ssh.Session, ss *session, pty ssh.Pty) *tea.Program {
+func (s *Server) program(sess ssh.Session, ss *sshSession, pty ssh.Pty) *tea.Program {
 	opts := s.cfg.Dashboard
 	opts.Viewer = &tui.Viewer{Name: ss.id.Name, Fingerprint: ss.id.Fingerprint, Addr: ss.id.Addr, Operator: ss.id.Operator}
 	opts.Presence = s.roster.presence
@@ -311,7 +312,7 @@ func (s *Server) program(sess ssh.Session, ss *session, pty ssh.Pty) *tea.Progra
 // program: the SSH library delivers a channel's requests in order, so a
 // window change left waiting behind a stalled terminal would hold up the
 // whole connection, including the close that unblocks it.
-func (ss *session) resize(p *tea.Program, winch <-chan ssh.Window) {
+func (ss *sshSession) resize(p *tea.Program, winch <-chan ssh.Window) {
 	sizes := fanout.NewMailbox[tea.WindowSizeMsg]()
 	go func() {
 		for {
@@ -359,7 +360,7 @@ func (e environ) Getenv(k string) string {
 
 // deliver sends what other sessions caused (announcements, audit changes)
 // to this session's program; only this goroutine waits if it is slow.
-func (ss *session) deliver(send func(tea.Msg)) {
+func (ss *sshSession) deliver(send func(tea.Msg)) {
 	for {
 		select {
 		case <-ss.ctx.Done():
@@ -374,7 +375,7 @@ func (ss *session) deliver(send func(tea.Msg)) {
 
 // drop ends a session whose terminal stopped reading: closing the
 // connection unblocks its pending write.
-func (s *Server) drop(sess ssh.Session, ss *session, blocked time.Duration) {
+func (s *Server) drop(sess ssh.Session, ss *sshSession, blocked time.Duration) {
 	ss.dropped.Store(true)
 	s.logf("dropped %s from %s: its terminal accepted no output for %s", ss.id.Label(), ss.id.Addr, blocked.Round(time.Second))
 	ss.cancel()

@@ -178,7 +178,7 @@ func TestStalledClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 // blocked is how long the named session's pending write has been blocked.
 func (ts *testServer) blocked(name string) time.Duration {
 	var d time.Duration
-	ts.srv.roster.each(func(ss *session) {
+	ts.srv.roster.each(func(ss *sshSession) {
 		if ss.id.Name == name {
 			d = ss.out.blockedFor()
 		}

@@ -43,12 +43,12 @@ func (f *footerPane) announcements(now time.Time) []announcement {
 
 // announceLines wraps one announcement to w cells under a hanging indent,
 // so no word of it is cut at any width.
-func (m *Model) announceLines(a announcement, w int) []string {
+func (f *footerPane) announceLines(a announcement, w int) []string {
 	tag := "ANNOUNCE "
 	lines := wrapText(tag+a.at.UTC().Format("15:04:05")+" "+a.text, max(w-2, 10))
 	for i, l := range lines {
 		if i == 0 {
-			lines[i] = "» " + m.st.warning.Render(tag) + l[len(tag):]
+			lines[i] = "» " + f.c.st.warning.Render(tag) + l[len(tag):]
 			continue
 		}
 		lines[i] = "  " + l
@@ -59,10 +59,10 @@ func (m *Model) announceLines(a announcement, w int) []string {
 // newsBlock is the announcements shown at now within room lines, newest
 // first: as many whole announcements as fit, and always the newest whole
 // (newsRoom grows the footer for it).
-func (m *Model) newsBlock(w, room int) []string {
+func (f *footerPane) newsBlock(w, room int) []string {
 	var out []string
-	for i, a := range m.footer.announcements(m.now) {
-		lines := m.announceLines(a, w)
+	for i, a := range f.announcements(f.c.now) {
+		lines := f.announceLines(a, w)
 		if i > 0 && len(out)+len(lines) > room {
 			break
 		}
@@ -75,10 +75,10 @@ func (m *Model) newsBlock(w, room int) []string {
 // screen's width (0 without one), so each is seen for its announceFor even
 // when another operator acts at the same time: all of them, up to a
 // quarter of the screen, and always the newest whole.
-func (m *Model) newsRoom() int {
-	n, most := 0, max(m.height/4, 1)
-	for i, a := range m.footer.announcements(m.now) {
-		k := len(m.announceLines(a, m.width))
+func (f *footerPane) newsRoom() int {
+	n, most := 0, max(f.c.height/4, 1)
+	for i, a := range f.announcements(f.c.now) {
+		k := len(f.announceLines(a, f.c.width))
 		if i > 0 && n+k > most {
 			break
 		}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
@@ -22,3 +23,27 @@ type component interface {
 	// state (bubbles/help.KeyMap): help follows focus.
 	help.KeyMap
 }
+
+type helpGroup struct {
+	title string
+	keys  []key.Binding
+}
+
+// Every pane and view is a component.
+var (
+	_ component = (*sessionsPane)(nil)
+	_ component = (*groupsPane)(nil)
+	_ component = (*redisPane)(nil)
+	_ component = (*poolerPane)(nil)
+	_ component = (*jobsPane)(nil)
+	_ component = (*statesPane)(nil)
+	_ component = (*fleetPane)(nil)
+	_ component = (*headerPane)(nil)
+	_ component = (*findingsView)(nil)
+	_ component = (*detailView)(nil)
+	_ component = (*confirmDialog)(nil)
+	_ component = (*helpScreen)(nil)
+	_ component = (*replayState)(nil)
+	_ component = (*filterBar)(nil)
+	_ component = (*footerPane)(nil)
+)

@@ -30,49 +30,71 @@ const actionTimeout = 60 * time.Second
 
 // Messages carrying action results back into Update.
 type (
-	// server in the plan messages is the server name the request named
-	// ("" for a single target): the dialog says it beside the address.
-	sessionPlanMsg struct {
+	// planMsg is a preview's answer. server is the server the request
+	// named ("" for a single target): the dialog says it beside the
+	// address. narrow, when set, keeps only the targets the engineer chose.
+	planMsg struct {
 		server string
-		plan   actions.SessionPlan
-		narrow func(actions.Backend) bool
+		what   string // the failure sentence's subject: "preview", "guard preview"
+		plan   actions.Plan
+		narrow narrowing
 		chosen []sessionTarget
 		err    error
 	}
-	redisPlanMsg struct {
-		server string
-		plan   actions.RedisPlan
-		narrow func(collectors.RedisClient) bool
-		err    error
-	}
-	sessionDoneMsg struct {
-		report actions.SessionReport
-		err    error
-	}
-	redisDoneMsg struct {
-		report actions.RedisReport
+	// doneMsg is an execution's answer; plan is what was confirmed, so
+	// the footer can say it whatever the Mitigator returned.
+	doneMsg struct {
+		plan   actions.Plan
+		report actions.Report
 		err    error
 	}
 	declinedMsg struct {
 		what string
 		err  error
 	}
-	guardPlanMsg struct {
-		server string
-		plan   actions.GuardPlan
-		err    error
-	}
-	guardDoneMsg struct {
-		result actions.GuardResult
-		err    error
-	}
 )
+
+// narrowing keeps, of a previewed plan, only the targets the engineer
+// chose (a pid reused since the snapshot is another session; a group is
+// exactly its row).
+type narrowing func(actions.Plan) actions.Plan
+
+// keepBackends narrows a session plan to the backends keep accepts.
+func keepBackends(keep func(actions.Backend) bool) narrowing {
+	if keep == nil {
+		return nil
+	}
+	return func(p actions.Plan) actions.Plan {
+		sp, ok := p.(actions.SessionPlan)
+		if !ok {
+			return p
+		}
+		sp.Targets = slices.DeleteFunc(slices.Clone(sp.Targets), func(b actions.Backend) bool { return !keep(b) })
+		return sp
+	}
+}
+
+// keepClients narrows a Redis plan to the clients keep accepts.
+func keepClients(keep func(collectors.RedisClient) bool) narrowing {
+	if keep == nil {
+		return nil
+	}
+	return func(p actions.Plan) actions.Plan {
+		rp, ok := p.(actions.RedisPlan)
+		if !ok {
+			return p
+		}
+		rp.Targets = slices.DeleteFunc(slices.Clone(rp.Targets), func(c collectors.RedisClient) bool { return !keep(c) })
+		return rp
+	}
+}
 
 // confirmDialog holds a previewed plan until the engineer answers.
 type confirmDialog struct {
-	session *actions.SessionPlan
-	redis   *actions.RedisPlan
-	guard   *actions.GuardPlan
+	c             *common
+	keys          confirmKeys
+	width, height int
+	plan          actions.Plan
 	// back is the mode the answer returns to: the findings view when the
 	// action came from a finding, the dashboard otherwise.
 	back   uiMode
@@ -89,31 +111,15 @@ type confirmDialog struct {
 	serverName string
 }
 
-func (d *confirmDialog) targets() int {
-	switch {
-	case d.session != nil:
-		return len(d.session.Targets)
-	case d.guard != nil:
-		return 1
-	}
-	return len(d.redis.Targets)
-}
+func (d *confirmDialog) targets() int { return d.plan.Size() }
 
-// lines bounds scrolling: targets and exclusions plus their headings.
-func (d *confirmDialog) lines() int {
-	switch {
-	case d.session != nil:
-		return len(d.session.Targets) + len(d.session.Excluded) + 2
-	case d.guard != nil:
-		return len(d.guard.Notes) + len(d.guard.Nodes) + 1
-	}
-	return len(d.redis.Targets) + len(d.redis.Excluded) + 2
-}
+// scrolls: the dialog has a target list to scroll (a guard has none).
+func (d *confirmDialog) scrolls() bool { return wordsOf(d.plan).list }
 
 // answerMode is where a dialog opened now returns: the findings view when
 // the preview was asked from it.
-func (m *Model) answerMode() uiMode {
-	if m.mode == modeFindings {
+func (c *common) answerMode() uiMode {
+	if c.mode == modeFindings {
 		return modeFindings
 	}
 	return modeNormal
@@ -121,16 +127,16 @@ func (m *Model) answerMode() uiMode {
 
 // askSessions previews a cancel or terminate of the given sessions of the
 // shown PostgreSQL server.
-func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
-	return m.askSessionsOn(m.pgTarget(), kind, targets)
+func (c *common) askSessions(kind actions.Kind, targets []sessionTarget) tea.Cmd {
+	return c.askSessionsOn(c.pgTarget(), kind, targets)
 }
 
 // askSessionsOn is askSessions on the named server ("" for a single
 // target): the sessions are that server's backends.
-func (m Model) askSessionsOn(server string, kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
+func (c *common) askSessionsOn(server string, kind actions.Kind, targets []sessionTarget) tea.Cmd {
 	if len(targets) == 0 {
-		m.footer.setText("No session under the cursor.")
-		return m, nil
+		c.notify("No session under the cursor.")
+		return nil
 	}
 	keys := make(map[int32]time.Time, len(targets))
 	req := actions.SessionRequest{Server: server, Kind: kind}
@@ -144,17 +150,17 @@ func (m Model) askSessionsOn(server string, kind actions.Kind, targets []session
 		start, ok := keys[b.PID]
 		return ok && (start.IsZero() || b.BackendStart.IsZero() || start.Equal(b.BackendStart))
 	}
-	m.footer.setText(fmt.Sprintf("Previewing %s of %d session(s)…", kind, len(targets)))
-	return m, m.previewSessionsCmd(req, narrow, targets)
+	c.notify(fmt.Sprintf("Previewing %s of %d session(s)…", kind, len(targets)))
+	return c.previewCmd(req, keepBackends(narrow), targets)
 }
 
 // askGroup previews "terminate every session of this group idle longer than N".
 // The client address is part of the scope only when the groups pane is
 // split by client (c): G acts on exactly what the row shows.
-func (m Model) askGroup(g collectors.SessionGroup, byClient bool) (tea.Model, tea.Cmd) {
+func (c *common) askGroup(g collectors.SessionGroup, byClient bool) tea.Cmd {
 	sc := scopeOf(g, byClient)
-	req := actions.SessionRequest{Server: m.pgTarget(), Kind: actions.Terminate, Filter: actions.SessionFilter{
-		States: []string{"idle"}, IdleOver: m.opts.GroupIdleOver,
+	req := actions.SessionRequest{Server: c.pgTarget(), Kind: actions.Terminate, Filter: actions.SessionFilter{
+		States: []string{"idle"}, IdleOver: c.opts.GroupIdleOver,
 		App: globExact(g.ApplicationName), User: globExact(g.Usename), DB: globExact(g.Datname),
 	}}
 	if byClient {
@@ -165,8 +171,8 @@ func (m Model) askGroup(g collectors.SessionGroup, byClient bool) (tea.Model, te
 	narrow := func(b actions.Backend) bool {
 		return sc.matches(b.ApplicationName, b.Usename, b.Datname, b.ClientAddr)
 	}
-	m.footer.setText(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", sc.label(), durOf(m.opts.GroupIdleOver)))
-	return m, m.previewSessionsCmd(req, narrow, nil)
+	c.notify(fmt.Sprintf("Previewing terminate of %s sessions idle over %s…", sc.label(), durOf(c.opts.GroupIdleOver)))
+	return c.previewCmd(req, keepBackends(narrow), nil)
 }
 
 func groupOfSession(s *collectors.Session) collectors.SessionGroup {
@@ -180,20 +186,20 @@ func globExact(s string) string {
 }
 
 // askRedis previews killing the client or group under the Redis cursor.
-func (m Model) askRedis() (tea.Model, tea.Cmd) {
-	server := m.redisTarget()
-	if c := m.redis.currentClient(); c != nil {
+func (p *redisPane) askRedis() tea.Cmd {
+	server := p.c.redisTarget()
+	if c := p.currentClient(); c != nil {
 		// Client ids are per node in a cluster: the one on screen is this
 		// id on this node.
 		id, node := c.ID, c.Node
 		f := actions.RedisFilter{Server: server, IDs: []int64{id}}
-		m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of client %d…", id))
-		return m, m.previewRedisCmd(f, func(rc collectors.RedisClient) bool { return rc.ID == id && rc.Node == node })
+		p.c.notify(fmt.Sprintf("Previewing CLIENT KILL of client %d…", id))
+		return p.c.previewCmd(f, keepClients(func(rc collectors.RedisClient) bool { return rc.ID == id && rc.Node == node }), nil)
 	}
-	g := m.redis.currentGroup()
+	g := p.currentGroup()
 	if g == nil {
-		m.footer.setText(m.redis.noTargetText())
-		return m, nil
+		p.c.notify(p.noTargetText())
+		return nil
 	}
 	grp := *g
 	f := actions.RedisFilter{Server: server, Host: globExact(grp.Host), Lib: globExact(grp.LibName),
@@ -201,194 +207,147 @@ func (m Model) askRedis() (tea.Model, tea.Cmd) {
 	narrow := func(c collectors.RedisClient) bool {
 		return c.Host() == grp.Host && c.LibName == grp.LibName && collectors.FoldName(c.Name) == grp.Name
 	}
-	m.footer.setText(fmt.Sprintf("Previewing CLIENT KILL of group %s…", grp.Key()))
-	return m, m.previewRedisCmd(f, narrow)
+	p.c.notify(fmt.Sprintf("Previewing CLIENT KILL of group %s…", grp.Key()))
+	return p.c.previewCmd(f, keepClients(narrow), nil)
 }
 
-func (m *Model) previewSessionsCmd(req actions.SessionRequest, narrow func(actions.Backend) bool, chosen []sessionTarget) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-		defer cancel()
-		plan, err := mit.PreviewSessions(ctx, req)
-		return sessionPlanMsg{server: req.Server, plan: plan, narrow: narrow, chosen: chosen, err: err}
+// previewCmd asks the Mitigator for the plan of req.
+func (c *common) previewCmd(req actions.Request, narrow narrowing, chosen []sessionTarget) tea.Cmd {
+	mit, ctx := c.opts.Mitigator, c.ctx
+	what := "preview"
+	if _, guard := req.(actions.GuardRequest); guard {
+		what = "guard preview"
 	}
-}
-
-func (m *Model) previewRedisCmd(f actions.RedisFilter, narrow func(collectors.RedisClient) bool) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
-		plan, err := mit.PreviewRedis(ctx, f)
-		return redisPlanMsg{server: f.Server, plan: plan, narrow: narrow, err: err}
+		plan, err := mit.Preview(ctx, req)
+		return planMsg{server: req.Where(), what: what, plan: plan, narrow: narrow, chosen: chosen, err: err}
 	}
 }
 
 // onActionMsg handles previews, results and audit refreshes.
-func (m Model) onActionMsg(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m *Model) onActionMsg(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case sessionPlanMsg:
-		if msg.err != nil {
-			m.footer.setError("preview", msg.err)
-			return m, nil
+	case planMsg:
+		if msg.err != nil || msg.plan == nil {
+			m.footer.setError(msg.what, cmp.Or(msg.err, errors.New("the preview returned no plan")))
+			return nil
 		}
 		plan := msg.plan
 		if msg.narrow != nil {
-			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(b actions.Backend) bool { return !msg.narrow(b) })
+			plan = msg.narrow(plan)
 		}
-		m.confirm = &confirmDialog{session: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), chosen: msg.chosen,
-			back: m.answerMode(), serverName: cmp.Or(plan.ServerName, msg.server)}
+		m.confirm = &confirmDialog{c: &m.common, keys: m.confirmKeys, plan: plan, dropped: msg.plan.Size() - plan.Size(), chosen: msg.chosen,
+			back: m.answerMode(), serverName: cmp.Or(plan.Where(), msg.server)}
 		m.mode = modeConfirm
 		m.footer.setText("")
-	case redisPlanMsg:
-		if msg.err != nil {
-			m.footer.setError("preview", msg.err)
-			return m, nil
-		}
-		plan := msg.plan
-		if msg.narrow != nil {
-			plan.Targets = slices.DeleteFunc(slices.Clone(plan.Targets), func(c collectors.RedisClient) bool { return !msg.narrow(c) })
-		}
-		m.confirm = &confirmDialog{redis: &plan, dropped: len(msg.plan.Targets) - len(plan.Targets), back: m.answerMode(),
-			serverName: cmp.Or(plan.ServerName, msg.server)}
-		m.mode = modeConfirm
-		m.footer.setText("")
-	case guardPlanMsg:
-		if msg.err != nil {
-			m.footer.setError("guard preview", msg.err)
-			return m, nil
-		}
-		plan := msg.plan
-		m.confirm, m.mode = &confirmDialog{guard: &plan, back: m.answerMode(), serverName: cmp.Or(plan.ServerName, msg.server)}, modeConfirm
-		m.footer.setText("")
-	case guardDoneMsg:
-		p := msg.result.Plan
+	case doneMsg:
+		w := wordsOf(msg.plan)
 		switch {
 		case msg.err != nil:
-			m.footer.setError("guard "+p.Setting, msg.err)
-		case msg.result.Outcome == actions.Done:
-			m.footer.setText(fmt.Sprintf("guard %s%s set to %s (was %s); guard revert undoes it.", p.Setting,
-				forRole(p.Role), actions.ShowGuardValue(p.Setting, p.New), actions.ShowGuardValue(p.Setting, p.Current)))
+			m.footer.setError(w.what, msg.err)
+		case msg.report == nil:
+			m.footer.setError(w.what, errors.New("the action returned no report; check the audit log"))
 		default:
-			m.footer.setText(fmt.Sprintf("guard %s: %s %s", p.Setting, msg.result.Outcome, oneLine(msg.result.Reason)))
+			m.footer.setText(w.done(msg.report))
+			if w.clearsMarks {
+				clear(m.sessions.marks)
+			}
 		}
-		return m, m.auditCmd()
-	case sessionDoneMsg:
-		if msg.err != nil {
-			m.footer.setError(string(msg.report.Plan.Request.Kind), msg.err)
-		} else {
-			p := msg.report.Plan
-			m.footer.setText(summarize(string(p.Request.Kind)+onName(cmp.Or(p.ServerName, p.Request.Server)), msg.report.Results))
-			clear(m.sessions.marks)
-		}
-		return m, m.auditCmd()
-	case redisDoneMsg:
-		if msg.err != nil {
-			m.footer.setError("CLIENT KILL", msg.err)
-		} else {
-			p := msg.report.Plan
-			m.footer.setText(summarize("CLIENT KILL"+onName(cmp.Or(p.ServerName, p.Filter.Server)), msg.report.Results))
-		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case declinedMsg:
 		if msg.err != nil {
 			m.footer.setError("recording the declined "+msg.what, msg.err)
 		} else {
 			m.footer.setText(fmt.Sprintf("Declined %s: nothing was changed.", msg.what))
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case refusedMsg:
 		// Refuse hands the refusal back; anything else is a failure.
 		if msg.err != nil && !actions.IsRefused(msg.err) {
 			m.footer.setError("recording the refusal", msg.err)
 		}
-		return m, m.auditCmd()
+		return m.auditCmd()
 	case auditMsg:
 		m.footer.audit = msg.entries
 	}
-	return m, nil
+	return nil
 }
 
-func (m Model) onConfirmKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	d := m.confirm
-	k := m.keys.confirm
-	switch {
-	case key.Matches(msg, k.Up):
-		d.scroll = max(0, d.scroll-1)
-	case key.Matches(msg, k.Down):
-		d.scroll = min(d.scroll+1, d.lines())
-	case key.Matches(msg, k.Yes):
-		m.mode, m.confirm = d.back, nil
-		if d.targets() == 0 {
-			m.footer.setText("Nothing to do: no target left after the safety policy.")
-			return m, m.declineCmd(d)
-		}
-		return m, m.executeCmd(d)
-	case key.Matches(msg, k.No):
-		m.mode, m.confirm = d.back, nil
-		return m, m.declineCmd(d)
-	case d.offersTerminate() && key.Matches(msg, m.keys.sessions.Terminate):
-		m.mode, m.confirm = d.back, nil
-		next, cmd := m.askSessionsOn(d.serverName, kindTerminate, d.chosen)
-		return next, tea.Sequence(m.declineCmd(d), cmd)
+// Update answers the dialog: y runs the plan, n declines it, K turns a
+// cancel into a terminate of the same sessions.
+func (d *confirmDialog) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
 	}
-	return m, nil
+	k := d.keys
+	switch {
+	case key.Matches(km, k.Up):
+		d.scroll = max(0, d.scroll-1)
+	case key.Matches(km, k.Down):
+		d.scroll = min(d.scroll+1, len(d.planBody(d.plan)))
+	case key.Matches(km, k.Yes):
+		d.c.send(closeDialogMsg{back: d.back})
+		if d.targets() == 0 {
+			d.c.notify("Nothing to do: no target left after the safety policy.")
+			return d.declineCmd()
+		}
+		return d.executeCmd()
+	case key.Matches(km, k.No):
+		d.c.send(closeDialogMsg{back: d.back})
+		return d.declineCmd()
+	case d.offersTerminate() && key.Matches(km, k.Instead):
+		d.c.send(closeDialogMsg{back: d.back})
+		cmd := d.c.askSessionsOn(d.serverName, kindTerminate, d.chosen)
+		return tea.Sequence(d.declineCmd(), cmd)
+	}
+	return nil
 }
+
+func (d *confirmDialog) SetSize(w, h int) { d.width, d.height = w, h }
+
+func (d *confirmDialog) View() string { return d.dialogView(d.width, d.height).String() }
+
+// ShortHelp: a guard has no target list to scroll.
+func (d *confirmDialog) ShortHelp() []key.Binding {
+	out := []key.Binding{d.keys.Yes, d.keys.No}
+	if d.scrolls() {
+		out = append(out, d.keys.Down)
+	}
+	if d.offersTerminate() {
+		out = append(out, d.keys.Instead)
+	}
+	return out
+}
+
+func (d *confirmDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
 
 // offersTerminate: a cancel was asked for chosen sessions, which
 // terminate can act on where cancel cannot (idle ones).
 func (d *confirmDialog) offersTerminate() bool {
-	return d.session != nil && d.session.Request.Kind == actions.Cancel && len(d.chosen) > 0
+	p, ok := d.plan.(actions.SessionPlan)
+	return ok && p.Request.Kind == actions.Cancel && len(d.chosen) > 0
 }
 
-func (m *Model) executeCmd(d *confirmDialog) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
-	if d.guard != nil {
-		plan := *d.guard
-		m.footer.setText(fmt.Sprintf("Setting %s%s…", plan.Setting, forRole(plan.Role)))
-		return func() tea.Msg {
-			ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-			defer cancel()
-			res, err := mit.ExecuteGuard(ctx, plan)
-			res.Plan = plan
-			return guardDoneMsg{result: res, err: err}
-		}
-	}
-	if d.session != nil {
-		plan := *d.session
-		m.footer.setText(fmt.Sprintf("Running %s on %d session(s)…", plan.Request.Kind, len(plan.Targets)))
-		return func() tea.Msg {
-			ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-			defer cancel()
-			rep, err := mit.ExecuteSessions(ctx, plan)
-			rep.Plan = plan
-			return sessionDoneMsg{report: rep, err: err}
-		}
-	}
-	plan := *d.redis
-	m.footer.setText(fmt.Sprintf("Killing %d Redis client(s)…", len(plan.Targets)))
+func (d *confirmDialog) executeCmd() tea.Cmd {
+	mit, ctx, plan := d.c.opts.Mitigator, d.c.ctx, d.plan
+	d.c.notify(wordsOf(plan).running)
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
-		rep, err := mit.ExecuteRedis(ctx, plan)
-		rep.Plan = plan
-		return redisDoneMsg{report: rep, err: err}
+		rep, err := mit.Execute(ctx, plan)
+		return doneMsg{plan: plan, report: rep, err: err}
 	}
 }
 
-func (m *Model) declineCmd(d *confirmDialog) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
+func (d *confirmDialog) declineCmd() tea.Cmd {
+	mit, ctx, plan := d.c.opts.Mitigator, d.c.ctx, d.plan
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
-		switch {
-		case d.session != nil:
-			return declinedMsg{what: string(d.session.Request.Kind), err: mit.DeclineSessions(ctx, *d.session)}
-		case d.guard != nil:
-			return declinedMsg{what: "guard " + d.guard.Setting, err: mit.DeclineGuard(ctx, *d.guard)}
-		}
-		return declinedMsg{what: "CLIENT KILL", err: mit.DeclineRedis(ctx, *d.redis)}
+		return declinedMsg{what: wordsOf(plan).what, err: mit.Decline(ctx, plan)}
 	}
 }
 
@@ -421,8 +380,7 @@ func summarize(what string, results []actions.TargetResult) string {
 // dialogView renders the confirmation: what will run, on which targets, and
 // what the safety policy excluded. The heading, the predicate with its count
 // and the notes wrap: they are never cut, only the target list scrolls.
-func (m *Model) dialogView(w, h int) block {
-	d := m.confirm
+func (d *confirmDialog) dialogView(w, h int) block {
 	var head, body []string
 	wrap := func(style func(...string) string, label, text string) {
 		for _, l := range wrapHanging(label, oneLine(text), w) {
@@ -441,50 +399,24 @@ func (m *Model) dialogView(w, h int) block {
 		}
 		head = append(head, lines...)
 	}
-	var verb string
-	switch {
-	case d.session != nil:
-		p := d.session
-		verb = string(p.Request.Kind)
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM %s of %d session(s) on %s", strings.ToUpper(verb), len(p.Targets), onServer(d.serverName, p.Server)))
-		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d session(s) match, %d excluded by the safety policy",
-			p.Request.Filter.String(), len(p.Targets), len(p.Excluded)))
-		statement(p.Statement)
-		for _, n := range p.Notes {
-			wrap(m.st.warning.Render, "Note: ", n)
-		}
-		body = m.sessionTargetLines(p)
-	case d.guard != nil:
-		p := d.guard
-		verb = "set"
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM GUARD %s%s on %s", p.Setting, forRole(p.Role), onServer(d.serverName, p.Server)))
-		wrap(plain, "Current:   ", actions.ShowGuardValue(p.Setting, p.Current))
-		wrap(plain, "New:       ", actions.ShowGuardValue(p.Setting, p.New))
-		statement(p.Statement)
-		for _, n := range p.Notes {
-			wrap(m.st.warning.Render, "Note: ", n)
-		}
-		body = m.guardNodeLines(p)
-	default:
-		p := d.redis
-		verb = "kill"
-		wrap(m.st.dialog.Render, "", fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s) on %s", len(p.Targets), onServer(d.serverName, p.Server)))
-		wrap(plain, "Predicate: ", fmt.Sprintf("%s → %d client(s) match, %d excluded by the safety policy",
-			p.Filter.String(), len(p.Targets), len(p.Excluded)))
-		statement(p.Statement)
-		for _, n := range p.Notes {
-			wrap(m.st.warning.Render, "Note: ", n)
-		}
-		body = m.redisTargetLines(p)
+	words := wordsOf(d.plan)
+	wrap(d.c.st.dialog.Render, "", words.title+" on "+onServer(d.serverName, d.plan.Target()))
+	for _, f := range words.fields {
+		wrap(plain, f[0], f[1])
 	}
+	statement(words.statement)
+	for _, n := range words.notes {
+		wrap(d.c.st.warning.Render, "Note: ", n)
+	}
+	body = d.planBody(d.plan)
 	if d.dropped > 0 {
-		wrap(m.st.warning.Render, "Note: ", fmt.Sprintf(
+		wrap(d.c.st.warning.Render, "Note: ", fmt.Sprintf(
 			"%d matching target(s) left out: not the sessions/clients on screen (pid reused by a new backend, or outside the group).", d.dropped))
 	}
-	ask := fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", verb, d.targets())
+	ask := fmt.Sprintf("Press y to %s these %d target(s); n or Esc declines (↑/↓ scroll).", words.verb, d.targets())
 	switch {
-	case d.guard != nil:
-		ask = "Press y to apply this change; n or Esc declines."
+	case words.ask != "":
+		ask = words.ask
 	case d.targets() == 0:
 		ask = "Nothing would be changed. Press n or Esc to close."
 	}
@@ -493,26 +425,104 @@ func (m *Model) dialogView(w, h int) block {
 	}
 	var askLines []string
 	for _, l := range wrapText(ask, w) {
-		askLines = append(askLines, m.st.dialog.Render(l))
+		askLines = append(askLines, d.c.st.dialog.Render(l))
 	}
 	room := max(h-len(head)-len(askLines), 0)
 	scroll := min(d.scroll, max(len(body)-room, 0))
 	end := min(len(body), scroll+room)
 	lines := append(head, body[scroll:end]...)
 	if end < len(body) && room > 0 {
-		lines[len(lines)-1] = m.st.dim.Render(fmt.Sprintf("  … %d more lines (↓ to scroll)", len(body)-end+1))
+		lines[len(lines)-1] = d.c.st.dim.Render(fmt.Sprintf("  … %d more lines (↓ to scroll)", len(body)-end+1))
 	}
 	lines = append(fitBlock(lines, w, max(h-len(askLines), 0)), askLines...)
 	return fitBlock(lines, w, h)
 }
 
-func (m *Model) sessionTargetLines(p *actions.SessionPlan) []string {
-	body := []string{m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
+// planWords is how the dialog and the footer say one plan: the one place
+// that knows each kind's words.
+type planWords struct {
+	what    string // subject of the declined and failure sentences
+	verb    string // what y does to the targets
+	title   string // the dialog's heading, before the server
+	fields  [][2]string
+	running string // the footer while it runs
+	ask     string // the dialog's question, when not the targets'
+	// statement and notes are the plan's, shown under the heading.
+	statement string
+	notes     []string
+	// list: the dialog has a target list to scroll; clearsMarks: the
+	// marked sessions were acted on.
+	list, clearsMarks bool
+	done              func(actions.Report) string // the footer when it ran
+}
+
+func wordsOf(plan actions.Plan) planWords {
+	switch p := plan.(type) {
+	case actions.SessionPlan:
+		kind := string(p.Request.Kind)
+		return planWords{what: kind, verb: kind, list: true, clearsMarks: true,
+			title: fmt.Sprintf("CONFIRM %s of %d session(s)", strings.ToUpper(kind), len(p.Targets)),
+			fields: [][2]string{{"Predicate: ", fmt.Sprintf("%s → %d session(s) match, %d excluded by the safety policy",
+				p.Request.Filter.String(), len(p.Targets), len(p.Excluded))}},
+			statement: p.Statement, notes: p.Notes,
+			running: fmt.Sprintf("Running %s on %d session(s)…", kind, len(p.Targets)),
+			done: func(r actions.Report) string {
+				return summarize(kind+onName(cmp.Or(p.ServerName, p.Request.Server)), r.Outcomes())
+			}}
+	case actions.RedisPlan:
+		return planWords{what: "CLIENT KILL", verb: "kill", list: true,
+			title: fmt.Sprintf("CONFIRM CLIENT KILL of %d Redis client(s)", len(p.Targets)),
+			fields: [][2]string{{"Predicate: ", fmt.Sprintf("%s → %d client(s) match, %d excluded by the safety policy",
+				p.Filter.String(), len(p.Targets), len(p.Excluded))}},
+			statement: p.Statement, notes: p.Notes,
+			running: fmt.Sprintf("Killing %d Redis client(s)…", len(p.Targets)),
+			done: func(r actions.Report) string {
+				return summarize("CLIENT KILL"+onName(cmp.Or(p.ServerName, p.Filter.Server)), r.Outcomes())
+			}}
+	case actions.GuardPlan:
+		return planWords{what: "guard " + p.Setting, verb: "set", ask: "Press y to apply this change; n or Esc declines.",
+			title: fmt.Sprintf("CONFIRM GUARD %s%s", p.Setting, forRole(p.Role)),
+			fields: [][2]string{{"Current:   ", actions.ShowGuardValue(p.Setting, p.Current)},
+				{"New:       ", actions.ShowGuardValue(p.Setting, p.New)}},
+			statement: p.Statement, notes: p.Notes,
+			running: fmt.Sprintf("Setting %s%s…", p.Setting, forRole(p.Role)),
+			done:    func(r actions.Report) string { return guardDone(p, r) }}
+	}
+	return planWords{what: plan.ActionName(), verb: plan.ActionName(), title: "CONFIRM " + strings.ToUpper(plan.ActionName()),
+		running: "Running " + plan.ActionName() + "…", done: func(r actions.Report) string { return summarize(plan.ActionName(), r.Outcomes()) }}
+}
+
+// guardDone is the footer of a guard change that ran.
+func guardDone(p actions.GuardPlan, r actions.Report) string {
+	res, _ := r.(actions.GuardResult)
+	if res.Outcome == actions.Done {
+		return fmt.Sprintf("guard %s%s set to %s (was %s); guard revert undoes it.", p.Setting,
+			forRole(p.Role), actions.ShowGuardValue(p.Setting, p.New), actions.ShowGuardValue(p.Setting, p.Current))
+	}
+	return fmt.Sprintf("guard %s: %s %s", p.Setting, res.Outcome, oneLine(res.Reason))
+}
+
+// planBody is the dialog's scrolling part: the targets and what the
+// policy excluded, or a cluster guard's nodes.
+func (d *confirmDialog) planBody(plan actions.Plan) []string {
+	switch p := plan.(type) {
+	case actions.SessionPlan:
+		return d.sessionTargetLines(&p)
+	case actions.RedisPlan:
+		return d.redisTargetLines(&p)
+	case actions.GuardPlan:
+		return d.guardNodeLines(&p)
+	}
+	return nil
+}
+
+func (d *confirmDialog) sessionTargetLines(p *actions.SessionPlan) []string {
+	body := []string{d.c.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
 	for _, b := range p.Targets {
 		body = append(body, fmt.Sprintf("  %7d %-14s %-16s %-15s %-8s %8s  %s", b.PID, orDash(b.Usename), orDash(b.ApplicationName),
 			orDash(b.ClientAddr), orDash(b.State), dur(b.StateSeconds), oneLine(clip(b.Query, 1024))))
 	}
-	body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+	body = append(body, d.c.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
 	for _, e := range p.Excluded {
 		body = append(body, fmt.Sprintf("  %7d %-14s %-16s %s", e.Backend.PID, orDash(e.Backend.Usename),
 			orDash(e.Backend.ApplicationName), oneLine(e.Reason)))
@@ -522,24 +532,24 @@ func (m *Model) sessionTargetLines(p *actions.SessionPlan) []string {
 
 // guardNodeLines are a Redis Cluster guard's nodes, each with its value
 // now and after: the timeout is set on every node.
-func (m *Model) guardNodeLines(p *actions.GuardPlan) []string {
+func (d *confirmDialog) guardNodeLines(p *actions.GuardPlan) []string {
 	if len(p.Nodes) == 0 {
 		return nil
 	}
-	body := []string{m.st.heading.Render(fmt.Sprintf("Nodes (%d)", len(p.Nodes)))}
+	body := []string{d.c.st.heading.Render(fmt.Sprintf("Nodes (%d)", len(p.Nodes)))}
 	for _, n := range p.Nodes {
 		body = append(body, fmt.Sprintf("  %-21s %s → %s", orDash(oneLine(n.Node)), actions.ShowGuardValue(p.Setting, n.Current), actions.ShowGuardValue(p.Setting, n.New)))
 	}
 	return body
 }
 
-func (m *Model) redisTargetLines(p *actions.RedisPlan) []string {
-	body := []string{m.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
+func (d *confirmDialog) redisTargetLines(p *actions.RedisPlan) []string {
+	body := []string{d.c.st.heading.Render(fmt.Sprintf("Targets (%d)", len(p.Targets)))}
 	for _, c := range p.Targets {
 		body = append(body, fmt.Sprintf("  %7d %-21s %-14s %-10s age %s idle %s", c.ID, orDash(c.Addr), orDash(c.Name),
 			orDash(c.LibName), dur(float64(c.AgeSeconds)), dur(float64(c.IdleSeconds))))
 	}
-	body = append(body, m.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
+	body = append(body, d.c.st.heading.Render(fmt.Sprintf("Excluded by the safety policy (%d)", len(p.Excluded))))
 	for _, e := range p.Excluded {
 		body = append(body, fmt.Sprintf("  %7d %-21s %s", e.Client.ID, orDash(e.Client.Addr), oneLine(e.Reason)))
 	}
@@ -603,3 +613,6 @@ func errorText(what string, err error) string {
 	}
 	return fmt.Sprintf("%s failed: %v", what, err)
 }
+
+// closeDialogMsg closes the confirmation and returns to back.
+type closeDialogMsg struct{ back uiMode }

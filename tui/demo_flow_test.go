@@ -54,7 +54,7 @@ func TestFlowAgainstDemoSim(t *testing.T) {
 
 	next, cmd := m.Update(keyMsg("G"))
 	m = update(next.(Model), cmd())
-	if m.mode != modeConfirm || len(m.confirm.session.Targets) != before {
+	if m.mode != modeConfirm || len(m.confirm.session().Targets) != before {
 		t.Fatalf("confirmation should list the %d long-idle sessions of the group, mode %d", before, m.mode)
 	}
 	next, cmd = m.Update(keyMsg("y"))
@@ -136,7 +136,7 @@ func TestFindingsFromDemoPipeline(t *testing.T) {
 	// The guard first, as the finding advises.
 	next, cmd := m.Update(keyMsg(strconv.Itoa(guard + 1)))
 	m = update(next.(Model), cmd())
-	if m.mode != modeConfirm || m.confirm.guard == nil || m.confirm.guard.Role != scope.User {
+	if m.mode != modeConfirm || m.confirm.guard() == nil || m.confirm.guard().Role != scope.User {
 		t.Fatalf("the guard suggestion should open its dialog, mode %d", m.mode)
 	}
 	next, cmd = m.Update(keyMsg("y"))
@@ -147,7 +147,7 @@ func TestFindingsFromDemoPipeline(t *testing.T) {
 
 	next, cmd = m.Update(keyMsg(strconv.Itoa(term + 1)))
 	m = update(next.(Model), cmd())
-	if m.mode != modeConfirm || m.confirm.session == nil || len(m.confirm.session.Targets) != before || before == 0 {
+	if m.mode != modeConfirm || m.confirm.session() == nil || len(m.confirm.session().Targets) != before || before == 0 {
 		t.Fatalf("the dialog should list the %d sessions the suggestion names, mode %d", before, m.mode)
 	}
 	next, cmd = m.Update(keyMsg("y"))

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,8 +20,15 @@ import (
 // refreshes, so a new finding ranked above it does not move the cursor to
 // another cause while the engineer reads.
 type findingsView struct {
-	sel int
-	key string
+	c             *common
+	keys          findingKeys
+	enter         key.Binding // opens the view from the header's finding lines
+	width, height int
+	// headerLines is how many finding lines the header shows now: the
+	// cursor on them stays within what is seen.
+	headerLines int
+	sel         int
+	key         string
 	// within is how far the engineer scrolled from the selected finding's
 	// first line (PgUp/PgDn), so a refresh that adds a finding above it
 	// does not scroll the one being read away.
@@ -42,9 +48,9 @@ func sortFindings(fs []analysis.Finding) []analysis.Finding {
 
 // findingsList is the frame's findings in display order, with the selection
 // re-resolved against it.
-func (m *Model) findingsList() []analysis.Finding {
-	fs := sortFindings(m.frame.Findings)
-	v := &m.findings
+func (p *findingsView) findingsList() []analysis.Finding {
+	fs := sortFindings(p.c.frame.Findings)
+	v := p
 	if i := slices.IndexFunc(fs, func(f analysis.Finding) bool { return findingKey(&f) == v.key }); i >= 0 {
 		v.sel = i
 	}
@@ -63,26 +69,19 @@ func (v *findingsView) selectFinding(fs []analysis.Finding, i int) {
 	v.within = 0
 }
 
-// openFindings shows the findings view with finding i selected.
-func (m *Model) openFindings(i int) {
-	fs := m.findingsList()
-	m.findings.selectFinding(fs, i)
-	m.mode = modeFindings
-}
-
-func (m Model) onFindingsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	fs := m.findingsList()
-	v := &m.findings
-	k, n := m.keys.findings, m.keys.nav
+func (p *findingsView) onFindingsKey(msg tea.KeyMsg) tea.Cmd {
+	fs := p.findingsList()
+	v := p
+	k, n := p.keys, p.c.nav
 	switch {
-	case key.Matches(msg, m.keys.global.Quit):
-		return m, tea.Quit
-	case key.Matches(msg, m.keys.global.Help):
-		m.mode, m.helpBack, m.helpPage = modeHelp, modeFindings, 0
-	case m.actionsDisabled() && mitigationKey(msg.String()):
-		return m.actOnFinding(fs, mitigationIndex(msg.String()))
+	case key.Matches(msg, p.c.global.Quit):
+		return tea.Quit
+	case key.Matches(msg, p.c.global.Help):
+		p.c.send(openHelpMsg{back: modeFindings})
+	case p.c.actionsDisabled() && mitigationKey(msg.String()):
+		return p.actOnFinding(fs, mitigationIndex(msg.String()))
 	case key.Matches(msg, k.Back):
-		m.mode = modeNormal
+		p.c.send(setModeMsg{mode: modeNormal})
 	case key.Matches(msg, n.Up):
 		v.selectFinding(fs, v.sel-1)
 	case key.Matches(msg, n.Down):
@@ -92,13 +91,13 @@ func (m Model) onFindingsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, n.Bottom):
 		v.selectFinding(fs, len(fs)-1)
 	case key.Matches(msg, n.PageDown):
-		m.scrollFindings(fs, m.findingsPage())
+		p.scrollFindings(fs, p.findingsPage())
 	case key.Matches(msg, n.PageUp):
-		m.scrollFindings(fs, -m.findingsPage())
+		p.scrollFindings(fs, -p.findingsPage())
 	case key.Matches(msg, k.Act):
-		return m.actOnFinding(fs, mitigationIndex(msg.String()))
+		return p.actOnFinding(fs, mitigationIndex(msg.String()))
 	}
-	return m, nil
+	return nil
 }
 
 // mitigationKey: m or 1..9, matched by name so that a disabled binding
@@ -114,66 +113,66 @@ func mitigationIndex(k string) int {
 }
 
 // actOnFinding opens the preview of the selected finding's mitigation i.
-func (m Model) actOnFinding(fs []analysis.Finding, i int) (tea.Model, tea.Cmd) {
+func (p *findingsView) actOnFinding(fs []analysis.Finding, i int) tea.Cmd {
 	if len(fs) == 0 {
-		m.footer.setText("No finding to act on.")
-		return m, nil
+		p.c.notify("No finding to act on.")
+		return nil
 	}
-	f := fs[m.findings.sel]
+	f := fs[p.sel]
 	switch {
 	case len(f.Mitigations) == 0:
-		m.footer.setText(fmt.Sprintf("%q suggests no action slotwatch can take; its fix is for the application.", oneLine(f.Title)))
-		return m, nil
+		p.c.notify(fmt.Sprintf("%q suggests no action slotwatch can take; its fix is for the application.", oneLine(f.Title)))
+		return nil
 	case i >= len(f.Mitigations):
-		m.footer.setText(fmt.Sprintf("This finding suggests %d action(s): press m or 1..%d.", len(f.Mitigations), len(f.Mitigations)))
-		return m, nil
-	case m.actionsDisabled():
-		return m.refuseAction(f.Mitigations[i].Label)
+		p.c.notify(fmt.Sprintf("This finding suggests %d action(s): press m or 1..%d.", len(f.Mitigations), len(f.Mitigations)))
+		return nil
+	case p.c.actionsDisabled():
+		return p.c.refuseAction(f.Mitigations[i].Label)
 	}
 	mit := f.Mitigations[i]
 	if mit.Server == "" { // the finding's server is its mitigations'
 		mit.Server = f.Server
 	}
-	return m.askMitigation(mit)
+	return p.c.askMitigation(mit)
 }
 
 // askMitigation turns a suggested action into the usual preview; the
 // confirm dialog opens when the preview arrives and nothing runs without y.
-func (m Model) askMitigation(mit analysis.Mitigation) (tea.Model, tea.Cmd) {
+func (c *common) askMitigation(mit analysis.Mitigation) tea.Cmd {
 	label := oneLine(mit.Label)
 	switch mit.Kind {
 	case analysis.TerminateSessions:
-		req, narrow, ok := m.mitigationSessions(mit)
+		req, narrow, ok := c.mitigationSessions(mit)
 		if !ok {
-			m.footer.setText("This suggestion names no sessions (no pid, application, user, database or client): act from the sessions table.")
-			return m, nil
+			c.notify("This suggestion names no sessions (no pid, application, user, database or client): act from the sessions table.")
+			return nil
 		}
-		m.footer.setText("Previewing " + label + "…")
-		return m, m.previewSessionsCmd(req, narrow, nil)
+		c.notify("Previewing " + label + "…")
+		return c.previewCmd(req, keepBackends(narrow), nil)
 	case analysis.SetPGGuard, analysis.SetRedisTimeout:
 		req := actions.GuardRequest{Server: mit.Server, Setting: mit.Setting, Role: mit.Role, Value: mit.Value}
 		if mit.Kind == analysis.SetRedisTimeout {
 			req.Setting, req.Role = actions.GuardRedisTimeout, ""
 		}
-		m.footer.setText("Previewing " + label + "…")
-		return m, m.previewGuardCmd(req)
+		c.notify("Previewing " + label + "…")
+		return c.previewCmd(req, nil, nil)
 	case analysis.KillRedisClients:
 		f, narrow, ok := mitigationRedis(mit)
 		if !ok {
-			m.footer.setText("This suggestion names no Redis clients (no host, name or library): act from the Redis pane.")
-			return m, nil
+			c.notify("This suggestion names no Redis clients (no host, name or library): act from the Redis pane.")
+			return nil
 		}
-		m.footer.setText("Previewing " + label + "…")
-		return m, m.previewRedisCmd(f, narrow)
+		c.notify("Previewing " + label + "…")
+		return c.previewCmd(f, keepClients(narrow), nil)
 	}
-	m.footer.setText(fmt.Sprintf("Unknown kind of suggested action %q: this version of slotwatch cannot run it.", oneLine(string(mit.Kind))))
-	return m, nil
+	c.notify(fmt.Sprintf("Unknown kind of suggested action %q: this version of slotwatch cannot run it.", oneLine(string(mit.Kind))))
+	return nil
 }
 
 // mitigationSessions is the terminate request of a sessions mitigation.
 // Text scope values are exact (quoted as globs); pids are narrowed to the
 // backends on screen, so a pid reused since the snapshot is left out.
-func (m *Model) mitigationSessions(mit analysis.Mitigation) (actions.SessionRequest, func(actions.Backend) bool, bool) {
+func (c *common) mitigationSessions(mit analysis.Mitigation) (actions.SessionRequest, func(actions.Backend) bool, bool) {
 	f := actions.SessionFilter{PIDs: slices.Clone(mit.PIDs), States: slices.Clone(mit.States), IdleOver: mit.IdleOver,
 		App: globExact(mit.App), User: globExact(mit.User), DB: globExact(mit.DB), Client: globExact(mit.Client)}
 	if len(f.PIDs) == 0 && f.App == "" && f.User == "" && f.DB == "" && f.Client == "" {
@@ -187,7 +186,7 @@ func (m *Model) mitigationSessions(mit analysis.Mitigation) (actions.SessionRequ
 	for _, pid := range f.PIDs {
 		starts[pid] = time.Time{}
 	}
-	sessions := m.sessionsOf(mit.Server)
+	sessions := c.sessionsOf(mit.Server)
 	for i := range sessions {
 		s := &sessions[i]
 		if _, ok := starts[s.PID]; ok {
@@ -225,131 +224,107 @@ func mitigationRedis(mit analysis.Mitigation) (actions.RedisFilter, func(collect
 
 // sessionsOf are the sessions of the named PostgreSQL server as last
 // sampled: the pids a mitigation names are that server's backends.
-func (m *Model) sessionsOf(server string) []collectors.Session {
-	if server == "" || server == m.pgTarget() {
-		return m.sessions.all
+func (c *common) sessionsOf(server string) []collectors.Session {
+	if server == "" || server == c.pgTarget() {
+		return c.shownSessions()
 	}
-	if pg := m.fleet.pgStats(server); pg != nil {
+	if pg := c.fleet.pgStats(server); pg != nil {
 		return pg.Sessions
 	}
 	return nil
 }
 
-func (m *Model) previewGuardCmd(req actions.GuardRequest) tea.Cmd {
-	mit, ctx := m.opts.Mitigator, m.ctx
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
-		defer cancel()
-		plan, err := mit.PreviewGuardSet(ctx, req)
-		return guardPlanMsg{server: req.Server, plan: plan, err: err}
-	}
-}
-
-// findingsScreen is the full-screen findings view: title bar, the findings,
-// the status line and the keys.
-func (m *Model) findingsScreen(w, h int) block {
-	body := m.findingsBody(w, m.findingsBodyRoom()+1)
-	return stack(fitBlock([]string{m.titleBar(w)}, w, 1), body, m.footerView(w, m.findingsFooter()), m.helpLine(w))
-}
-
-// findingsFooter is the status line, or the lines the newest announcement
-// wraps to.
-func (m *Model) findingsFooter() int { return min(max(1, m.newsRoom()), max(m.height-4, 1)) }
-
-// findingsBodyRoom is how many lines of findings the screen shows.
-func (m *Model) findingsBodyRoom() int { return max(m.height-3-m.findingsFooter(), 1) }
-
 // findingsPage is how far PgDn moves: one line less than the room, since
 // the last line shown is the "… more lines" note, so the line it covers
 // is the first of the next page instead of never shown.
-func (m *Model) findingsPage() int { return max(m.findingsBodyRoom()-1, 1) }
+func (p *findingsView) findingsPage() int { return max(p.height-2, 1) }
 
 // findingsDoc is every finding as lines, with where each one starts.
-func (m *Model) findingsDoc(fs []analysis.Finding, w int) (lines []string, starts []int) {
+func (p *findingsView) findingsDoc(fs []analysis.Finding, w int) (lines []string, starts []int) {
 	starts = make([]int, len(fs))
 	for i := range fs {
 		starts[i] = len(lines)
-		lines = append(lines, m.findingLinesFor(&fs[i], i == m.findings.sel, w)...)
+		lines = append(lines, p.findingLinesFor(&fs[i], i == p.sel, w)...)
 		lines = append(lines, "")
 	}
 	if len(fs) == 0 {
-		lines = append(lines, m.noFindingsText(), "")
+		lines = append(lines, p.noFindingsText(), "")
 	}
-	return append(lines, m.externalAlertLines(w)...), starts
+	return append(lines, p.externalAlertLines(w)...), starts
 }
 
 // findingsScroll is the first line shown: the selected finding's title,
 // moved by what the engineer scrolled, within the document.
-func (m *Model) findingsScroll(lines []string, starts []int, room int) int {
-	top := m.findings.within
-	if m.findings.sel < len(starts) {
-		top += starts[m.findings.sel]
+func (p *findingsView) findingsScroll(lines []string, starts []int, room int) int {
+	top := p.within
+	if p.sel < len(starts) {
+		top += starts[p.sel]
 	}
 	return max(0, min(top, len(lines)-room))
 }
 
 // scrollFindings moves the view by delta lines, kept within the document.
-func (m *Model) scrollFindings(fs []analysis.Finding, delta int) {
-	lines, starts := m.findingsDoc(fs, m.width)
-	room := m.findingsBodyRoom()
-	m.findings.within += delta
-	top := m.findingsScroll(lines, starts, room)
-	if m.findings.sel < len(starts) {
-		m.findings.within = top - starts[m.findings.sel]
+func (p *findingsView) scrollFindings(fs []analysis.Finding, delta int) {
+	lines, starts := p.findingsDoc(fs, p.width)
+	room := p.height - 1
+	p.within += delta
+	top := p.findingsScroll(lines, starts, room)
+	if p.sel < len(starts) {
+		p.within = top - starts[p.sel]
 	}
 }
 
 // findingsBody renders the findings from the scroll position; a last line
 // says how much more there is.
-func (m *Model) findingsBody(w, h int) block {
+func (p *findingsView) findingsBody(w, h int) block {
 	if h <= 0 {
 		return nil
 	}
-	fs := m.findingsList()
+	fs := p.findingsList()
 	title := fmt.Sprintf("Findings %d", len(fs))
 	if len(fs) > 0 {
-		title += fmt.Sprintf(" · %d of %d", m.findings.sel+1, len(fs))
+		title += fmt.Sprintf(" · %d of %d", p.sel+1, len(fs))
 	}
-	if n := m.fleet.othersFindings; n > 0 {
+	if n := p.c.fleet.othersFindings; n > 0 {
 		title += fmt.Sprintf(" · %d more on servers not shown (1-9 or S on the dashboard)", n)
 	}
 	title += " · ↑/↓ finding · m or 1-9 act · Esc back"
-	lines, starts := m.findingsDoc(fs, w)
+	lines, starts := p.findingsDoc(fs, w)
 	room := h - 1
-	top := m.findingsScroll(lines, starts, room)
+	top := p.findingsScroll(lines, starts, room)
 	shown := lines[top:min(len(lines), top+room)]
 	if more := len(lines) - top - len(shown); more > 0 && len(shown) > 0 {
-		shown = append(slices.Clone(shown[:len(shown)-1]), m.st.dim.Render(fmt.Sprintf("  … %d more lines (PgDn)", more+1)))
+		shown = append(slices.Clone(shown[:len(shown)-1]), p.c.st.dim.Render(fmt.Sprintf("  … %d more lines (PgDn)", more+1)))
 	}
-	return fitBlock(append([]string{m.st.focused.Render("▌" + title)}, shown...), w, h)
+	return fitBlock(append([]string{p.c.st.focused.Render("▌" + title)}, shown...), w, h)
 }
 
-func (m *Model) noFindingsText() string {
-	return m.st.dim.Render("  No finding: no likely root cause has evidence in the current data.")
+func (p *findingsView) noFindingsText() string {
+	return p.c.st.dim.Render("  No finding: no likely root cause has evidence in the current data.")
 }
 
 // findingLinesFor renders one finding: severity and title, then labelled
 // fields whose values wrap under a hanging indent.
-func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []string {
+func (p *findingsView) findingLinesFor(f *analysis.Finding, selected bool, w int) []string {
 	sev := fmt.Sprintf("%-8s", strings.ToUpper(oneLine(f.Severity)))
 	switch f.Severity {
 	case "critical":
-		sev = m.st.critical.Render(sev)
+		sev = p.c.st.critical.Render(sev)
 	case "warning":
-		sev = m.st.warning.Render(sev)
+		sev = p.c.st.warning.Render(sev)
 	}
 	cursor := " "
 	if selected {
 		cursor = ">"
 	}
 	plainSev := fmt.Sprintf("%-8s", strings.ToUpper(oneLine(f.Severity)))
-	head := fmt.Sprintf("%s %s %s", cursor, sev, m.st.bold.Render(oneLine(f.Title)))
+	head := fmt.Sprintf("%s %s %s", cursor, sev, p.c.st.bold.Render(oneLine(f.Title)))
 	if !f.Cleared.IsZero() {
 		plainSev = clearedMark(f.Cleared)
-		head = m.st.dim.Render(fmt.Sprintf("%s %s %s", cursor, plainSev, oneLine(f.Title)))
+		head = p.c.st.dim.Render(fmt.Sprintf("%s %s %s", cursor, plainSev, oneLine(f.Title)))
 	}
 	if selected {
-		head = m.st.selected.Render(fitLine(fmt.Sprintf("%s %s %s", cursor, plainSev, oneLine(f.Title)), w))
+		head = p.c.st.selected.Render(fitLine(fmt.Sprintf("%s %s %s", cursor, plainSev, oneLine(f.Title)), w))
 	}
 	lines := []string{head}
 	const indent = 13
@@ -377,10 +352,10 @@ func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []str
 	if f.About != "" {
 		field("about", []string{f.About}, false)
 	}
-	field("since", []string{m.sinceText(f.Since)}, false)
+	field("since", []string{p.sinceText(f.Since)}, false)
 	// What can be run comes before the long evidence, so its keys are on
 	// screen at 80×24 without scrolling.
-	field("act", m.mitigationTexts(f, selected), false)
+	field("act", p.mitigationTexts(f, selected), false)
 	if len(f.Evidence) > 0 {
 		field("evidence", f.Evidence, true)
 	}
@@ -394,16 +369,16 @@ func (m *Model) findingLinesFor(f *analysis.Finding, selected bool, w int) []str
 // holding, so it does not read like a live one while it is kept.
 func clearedMark(at time.Time) string { return "✓ cleared " + at.UTC().Format("15:04") }
 
-func (m *Model) sinceText(since time.Time) string {
+func (p *findingsView) sinceText(since time.Time) string {
 	if since.IsZero() {
 		return "this sample (first evaluation)"
 	}
-	return fmt.Sprintf("%s (%s)", since.UTC().Format("15:04:05"), durOf(m.frame.Snapshot.TakenAt.Sub(since)))
+	return fmt.Sprintf("%s (%s)", since.UTC().Format("15:04:05"), durOf(p.c.frame.Snapshot.TakenAt.Sub(since)))
 }
 
 // mitigationTexts lists a finding's suggested actions with the key that
 // opens each (on the selected finding only: the keys act on it).
-func (m *Model) mitigationTexts(f *analysis.Finding, selected bool) []string {
+func (p *findingsView) mitigationTexts(f *analysis.Finding, selected bool) []string {
 	if len(f.Mitigations) == 0 {
 		return []string{"nothing slotwatch can run: apply the fix in the application"}
 	}
@@ -424,8 +399,8 @@ func (m *Model) mitigationTexts(f *analysis.Finding, selected bool) []string {
 			out = append(out, "- "+label)
 		}
 	}
-	if selected && m.actionsDisabled() {
-		out = append(out, m.disabledReason())
+	if selected && p.c.actionsDisabled() {
+		out = append(out, p.c.disabledReason())
 	}
 	return out
 }
@@ -434,17 +409,17 @@ func (m *Model) mitigationTexts(f *analysis.Finding, selected bool) []string {
 // contract C8) after the findings, each marked EXTERNAL so it is not
 // mistaken for slotwatch's rules; nothing when external alerting is not
 // configured.
-func (m *Model) externalAlertLines(w int) []string {
-	st := m.status(collectors.SourceAlerting)
+func (p *findingsView) externalAlertLines(w int) []string {
+	st := p.c.status(collectors.SourceAlerting)
 	if st.state == srcOff {
 		return nil
 	}
-	al := m.frame.Snapshot.Alerting
+	al := p.c.frame.Snapshot.Alerting
 	n := 0
 	if al != nil {
 		n = len(al.Alerts)
 	}
-	lines := []string{m.st.heading.Render(fmt.Sprintf("External alerts (%d) · the team's Alertmanager/Prometheus", n))}
+	lines := []string{p.c.st.heading.Render(fmt.Sprintf("External alerts (%d) · the team's Alertmanager/Prometheus", n))}
 	if st.blind() {
 		what := "STALE " + ageText(st.age)
 		if st.state == srcDown {
@@ -455,23 +430,23 @@ func (m *Model) externalAlertLines(w int) []string {
 			text += " (the list below is its last answer)"
 		}
 		for _, l := range wrapText(text, max(w-4, 10)) {
-			lines = append(lines, "  "+m.st.critical.Render(l))
+			lines = append(lines, "  "+p.c.st.critical.Render(l))
 		}
 	}
 	if al == nil {
 		return append(lines, "")
 	}
 	if len(al.Alerts) == 0 {
-		lines = append(lines, m.st.dim.Render("  none firing or pending"))
+		lines = append(lines, p.c.st.dim.Render("  none firing or pending"))
 	}
 	for _, a := range al.Alerts {
 		state := strings.ToUpper(oneLine(a.State))
 		if a.State == collectors.ExternalFiring {
-			state = m.st.critical.Render(state)
+			state = p.c.st.critical.Render(state)
 		} else {
-			state = m.st.warning.Render(state)
+			state = p.c.st.warning.Render(state)
 		}
-		head := fmt.Sprintf("  EXTERNAL %s %s%s", state, oneLine(a.Name), m.since(a.Since))
+		head := fmt.Sprintf("  EXTERNAL %s %s%s", state, oneLine(a.Name), p.c.since(a.Since))
 		var meta []string
 		if a.Severity != "" {
 			meta = append(meta, "severity "+oneLine(a.Severity))
@@ -494,37 +469,111 @@ func (m *Model) externalAlertLines(w int) []string {
 
 // markFindingCursor shows the cursor on the header's finding lines when
 // they have focus (Tab), so Enter visibly opens that finding.
-func (m *Model) markFindingCursor(lines []string) []string {
-	if m.focus != focusFindings || m.mode != modeNormal || len(m.frame.Findings) == 0 {
+func (p *findingsView) markFindingCursor(lines []string) []string {
+	if p.c.focus != focusFindings || p.c.mode != modeNormal || len(p.c.frame.Findings) == 0 {
 		return lines
 	}
-	sel := m.findingLineSel(len(lines))
+	sel := p.findingLineSel(len(lines))
 	out := slices.Clone(lines)
-	out[sel] = m.st.selected.Render("> " + ansi.Strip(lines[sel]))
+	out[sel] = p.c.st.selected.Render("> " + ansi.Strip(lines[sel]))
 	return out
 }
 
 // findingLineSel is the finding under the header's cursor: the one chosen
 // (here or in the findings view), kept within the shown lines, so the line
 // marked is the one Enter opens and ↑/↓ always move a visible cursor.
-func (m *Model) findingLineSel(shown int) int {
-	m.findingsList() // re-resolves the chosen finding after a refresh
-	return max(0, min(m.findings.sel, shown-1))
+func (p *findingsView) findingLineSel(shown int) int {
+	p.findingsList() // re-resolves the chosen finding after a refresh
+	return max(0, min(p.sel, shown-1))
 }
 
 // onFindingLineKey moves over the header's finding lines; Enter opens the
 // findings view on the one under the cursor.
-func (m Model) onFindingLineKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	fs := m.findingsList()
-	shown := min(len(fs), m.layout().findings)
-	sel := m.findingLineSel(shown)
+func (p *findingsView) onFindingLineKey(msg tea.KeyMsg) tea.Cmd {
+	fs := p.findingsList()
+	shown := min(len(fs), p.headerLines)
+	sel := p.findingLineSel(shown)
 	switch {
-	case key.Matches(msg, m.keys.nav.Up):
-		m.findings.selectFinding(fs, sel-1)
-	case key.Matches(msg, m.keys.nav.Down):
-		m.findings.selectFinding(fs, min(sel+1, max(shown-1, 0)))
-	case key.Matches(msg, m.keys.sessions.Detail):
-		m.openFindings(sel)
+	case key.Matches(msg, p.c.nav.Up):
+		p.selectFinding(fs, sel-1)
+	case key.Matches(msg, p.c.nav.Down):
+		p.selectFinding(fs, min(sel+1, max(shown-1, 0)))
+	case key.Matches(msg, p.enter):
+		p.c.send(openFindingsAt{sel: sel})
 	}
-	return m, nil
+	return nil
+}
+
+func (p *findingsView) SetSize(w, h int) { p.width, p.height = w, h }
+
+// Update handles the findings view's keys, or, on the dashboard, the keys
+// of the header's finding lines when they have focus.
+func (p *findingsView) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	if p.c.mode == modeFindings {
+		return p.onFindingsKey(km)
+	}
+	return p.onFindingLineKey(km)
+}
+
+func (p *findingsView) ShortHelp() []key.Binding {
+	if p.c.mode != modeFindings {
+		return []key.Binding{p.enter, p.c.nav.Down}
+	}
+	return []key.Binding{p.keys.Act, p.c.nav.Down, p.c.nav.PageDown, p.keys.Back, p.c.global.Help, p.c.global.Quit}
+}
+
+// FullHelp is the short help; the header's finding lines have no keys
+// after the global ones.
+func (p *findingsView) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp(), nil} }
+
+func (p *findingsView) helpGroups() []helpGroup {
+	return []helpGroup{{"Findings (f, or enter on a finding line)", []key.Binding{
+		bind([]string{"up", "down"}, "↑/↓", "previous/next finding"), bind([]string{"pgup", "pgdown"}, "pgup/pgdn", "scroll"),
+		p.keys.Act, p.keys.Back}}}
+}
+
+// View is the full-screen findings list in the rectangle SetSize gave.
+func (p *findingsView) View() string { return p.findingsBody(p.width, p.height).String() }
+
+// openFindingsAt opens the findings view on the finding at sel.
+type openFindingsAt struct{ sel int }
+
+func (p *findingsView) findingLines(n int) []string {
+	fs := sortFindings(p.c.frame.Findings)
+	others := p.c.fleet.othersFindings
+	if len(fs) == 0 {
+		if others > 0 {
+			return []string{p.c.st.dim.Render(fmt.Sprintf("Findings: none on the servers shown; %d on other servers (1-9 or S switches)", others))}
+		}
+		return []string{p.c.st.dim.Render("Findings: none yet")}
+	}
+	var lines []string
+	for i, f := range fs {
+		if i == n {
+			break
+		}
+		sev := strings.ToUpper(oneLine(f.Severity))
+		if f.Severity == "critical" {
+			sev = p.c.st.critical.Render(sev)
+		}
+		line := fmt.Sprintf("FINDING %s %s", sev, oneLine(f.Title))
+		if !f.Cleared.IsZero() {
+			line = p.c.st.dim.Render(clearedMark(f.Cleared) + " " + oneLine(f.Title))
+		}
+		if f.About != "" {
+			line += " — " + oneLine(f.About)
+		}
+		if i == n-1 && len(fs) > n {
+			line += fmt.Sprintf("  (+%d more, f lists all)", len(fs)-n)
+		}
+		if i == min(n, len(fs))-1 && others > 0 {
+			line += fmt.Sprintf("  (%d on other servers)", others)
+		}
+		lines = append(lines, line)
+	}
+	return p.markFindingCursor(lines)
 }

@@ -103,7 +103,7 @@ func TestGoldenFullPredicate(t *testing.T) {
 			checkScreen(t, v, size[0], size[1])
 			flat := strings.Join(strings.Fields(v), " ")
 			want := fmt.Sprintf("Predicate: state in (idle), in state over 10m0s, application = talentflow-web, user = talentflow_app, database = talentflow → %d session(s) match, 1 excluded by the safety policy",
-				len(m.confirm.session.Targets))
+				len(m.confirm.session().Targets))
 			if !strings.Contains(flat, want) {
 				t.Fatalf("the dialog must show the whole predicate with its count %q:\n%s", want, v)
 			}
@@ -212,14 +212,14 @@ func TestFindingMitigationRequests(t *testing.T) {
 	// The blocker: exactly its pid, narrowed to the backend on screen.
 	m = update(m, keyMsg("down"))
 	next, cmd := m.Update(keyMsg("m"))
-	plan := cmd().(sessionPlanMsg)
-	if !slices.Equal(plan.plan.Request.Filter.PIDs, []int32{20639}) || plan.narrow == nil {
-		t.Fatalf("blocker mitigation: %+v", plan.plan.Request)
+	plan := cmd().(planMsg)
+	if !slices.Equal(plan.plan.(actions.SessionPlan).Request.Filter.PIDs, []int32{20639}) || plan.narrow == nil {
+		t.Fatalf("blocker mitigation: %+v", plan.plan.(actions.SessionPlan).Request)
 	}
-	if plan.narrow(actions.Backend{PID: 20639, BackendStart: time.Unix(1, 0)}) {
+	if keepsBackend(plan.narrow, actions.Backend{PID: 20639, BackendStart: time.Unix(1, 0)}) {
 		t.Fatal("a reused pid (other backend_start) must be left out")
 	}
-	if !plan.narrow(actions.Backend{PID: 20639, BackendStart: sessionStart(frame, 20639)}) {
+	if !keepsBackend(plan.narrow, actions.Backend{PID: 20639, BackendStart: sessionStart(frame, 20639)}) {
 		t.Fatal("the blocker on screen must be kept")
 	}
 	m = next.(Model)
@@ -227,11 +227,11 @@ func TestFindingMitigationRequests(t *testing.T) {
 	// The Redis group: host and library exact.
 	m = update(m, keyMsg("down"))
 	_, cmd = m.Update(keyMsg("m"))
-	rp := cmd().(redisPlanMsg)
-	if rp.plan.Filter.Host != "10.0.2.21" || rp.plan.Filter.Lib != "redis-py" || rp.plan.Filter.Name != "" {
-		t.Fatalf("redis mitigation filter %+v", rp.plan.Filter)
+	rp := cmd().(planMsg)
+	if rp.plan.(actions.RedisPlan).Filter.Host != "10.0.2.21" || rp.plan.(actions.RedisPlan).Filter.Lib != "redis-py" || rp.plan.(actions.RedisPlan).Filter.Name != "" {
+		t.Fatalf("redis mitigation filter %+v", rp.plan.(actions.RedisPlan).Filter)
 	}
-	if rp.narrow(collectors.RedisClient{Name: "worker-1"}) || !rp.narrow(collectors.RedisClient{}) {
+	if keepsClient(rp.narrow, collectors.RedisClient{Name: "worker-1"}) || !keepsClient(rp.narrow, collectors.RedisClient{}) {
 		t.Fatal("a group of unnamed clients must not take the host's named clients with it")
 	}
 
@@ -349,7 +349,7 @@ func TestGoldenGuardDialog(t *testing.T) {
 	m = update(m, keyMsg("f"))
 	next, cmd := m.Update(keyMsg("2"))
 	m = update(next.(Model), cmd())
-	if m.mode != modeConfirm || m.confirm.guard == nil {
+	if m.mode != modeConfirm || m.confirm.guard() == nil {
 		t.Fatalf("2 should open the guard dialog, mode %d", m.mode)
 	}
 	checkScreen(t, m.View(), 80, 24)
@@ -365,7 +365,7 @@ func TestLongStatementLeavesRoomForTargets(t *testing.T) {
 	plan := actions.SessionPlan{Request: actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{
 		App: "talentflow-web", User: "talentflow_app", DB: "talentflow", Client: "10.0.1.11", States: []string{"idle"}, IdleOver: 10 * time.Minute}},
 		Server: "db:5432/talentflow", Statement: long, Targets: []actions.Backend{{PID: 20268, State: "idle"}}}
-	m = update(m, sessionPlanMsg{plan: plan})
+	m = update(m, planMsg{plan: plan})
 	v := m.View()
 	checkScreen(t, v, 80, 24)
 	flat := strings.Join(strings.Fields(v), " ")

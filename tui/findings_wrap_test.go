@@ -90,6 +90,7 @@ func findingScreens(t *testing.T, m Model, i int, h int) []string {
 // the demo at three sizes and finds every word of its evidence and fix
 // among the lines scrolling shows, each line within the width.
 func TestFindingsViewNeverCutsAWord(t *testing.T) {
+	skipSweepUnderRace(t)
 	frames := shippedFindingFrames(t)
 	for _, size := range [][2]int{{80, 24}, {110, 34}, {200, 50}} {
 		w, h := size[0], size[1]

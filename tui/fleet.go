@@ -47,6 +47,7 @@ type fleetEntry struct {
 // PostgreSQL and which Redis server the detailed panes show. Selections
 // are names, never positions: the fleet re-sorts on every frame.
 type fleetPane struct {
+	c    *common
 	keys fleetKeys
 	// servers are in configuration order: number key n is servers[n-1].
 	servers []collectors.ServerSnapshot
@@ -506,49 +507,58 @@ func (p *fleetPane) pickerView(st styles, w, h int) block {
 
 // pgTarget and redisTarget are the server names the dashboard's requests
 // carry: the shown server, "" for a single target.
-func (m *Model) pgTarget() string    { return m.fleet.shownName(collectors.SourcePostgres) }
-func (m *Model) redisTarget() string { return m.fleet.shownName(collectors.SourceRedis) }
+func (c *common) pgTarget() string    { return c.fleet.shownName(collectors.SourcePostgres) }
+func (c *common) redisTarget() string { return c.fleet.shownName(collectors.SourceRedis) }
 
-// onFleetKey handles 1..9 and S on the dashboard; false when msg is
-// neither or only one server is watched.
-func (m *Model) onFleetKey(msg tea.KeyMsg) (bool, tea.Cmd) {
-	if !m.fleet.active() {
-		return false, nil
-	}
-	k := m.fleet.keys
-	switch {
-	case key.Matches(msg, k.Select):
-		s := m.fleet.byKey(msg.String())
-		if s == nil {
-			m.footer.setText(fmt.Sprintf("No server %s: %d are watched (S lists them).", msg.String(), len(m.fleet.servers)))
-			return true, nil
-		}
-		m.showServer(s.Name)
-		return true, nil
-	case key.Matches(msg, k.Picker):
-		m.fleet.openPicker()
-		m.mode = modePicker
-		return true, nil
-	}
-	return false, nil
+// claims: 1..9 and S belong to the fleet pane on the dashboard when
+// several servers are watched.
+func (p *fleetPane) claims(msg tea.KeyMsg) bool {
+	return p.active() && key.Matches(msg, p.keys.Select, p.keys.Picker)
 }
 
-// showServer switches the detailed panes of the server's kind to it.
-func (m *Model) showServer(name string) {
-	s, ok := m.fleet.selectName(name)
+// Update handles 1..9 and S on the dashboard, and the picker's keys.
+func (p *fleetPane) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
 	if !ok {
-		return
+		return nil
 	}
-	if s.Kind == collectors.SourceRedis {
-		m.redis.cursor, m.redis.key = 0, ""
-	} else {
-		m.sessions.cursor, m.sessions.offset = 0, 0
-		m.groups.cursor, m.groups.key = 0, ""
+	if p.c.mode == modePicker {
+		p.onPickerKey(km)
+		return nil
 	}
-	m.showServers()
-	m.relayout()
-	m.footer.setText(fmt.Sprintf("Showing %s %s.", kindWord(s), oneLine(s.Name)))
+	k := p.keys
+	switch {
+	case key.Matches(km, k.Select):
+		s := p.byKey(km.String())
+		if s == nil {
+			p.c.notify(fmt.Sprintf("No server %s: %d are watched (S lists them).", km.String(), len(p.servers)))
+			return nil
+		}
+		p.c.send(showServerMsg{name: s.Name})
+	case key.Matches(km, k.Picker):
+		p.openPicker()
+		p.c.send(setModeMsg{mode: modePicker})
+	}
+	return nil
 }
+
+func (p *fleetPane) ShortHelp() []key.Binding {
+	if p.c.mode == modePicker {
+		k := p.keys
+		return []key.Binding{k.Choose, k.Down, k.Select, k.Close, p.c.global.Quit}
+	}
+	return []key.Binding{p.keys.Select, p.keys.Picker}
+}
+
+func (p *fleetPane) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }
+
+func (p *fleetPane) helpGroups() []helpGroup {
+	k := p.keys
+	return []helpGroup{{"Servers (several watched)", []key.Binding{k.Select, k.Picker, k.Choose, k.Close}}}
+}
+
+// View is the fleet block: one line per server.
+func (p *fleetPane) View() string { return strings.Join(p.view(p.c.st), "\n") }
 
 func kindWord(s *collectors.ServerSnapshot) string {
 	switch {
@@ -561,54 +571,41 @@ func kindWord(s *collectors.ServerSnapshot) string {
 }
 
 // onPickerKey moves over the server list; Enter (or a number) shows one.
-func (m Model) onPickerKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	k := m.fleet.keys
+func (p *fleetPane) onPickerKey(msg tea.KeyMsg) {
+	k := p.keys
 	switch {
-	case key.Matches(msg, k.Close), key.Matches(msg, m.keys.global.Quit):
-		m.mode = modeNormal
+	case key.Matches(msg, k.Close), key.Matches(msg, p.c.global.Quit):
+		p.c.send(setModeMsg{mode: modeNormal})
 	case key.Matches(msg, k.Up):
-		m.fleet.movePicker(-1)
+		p.movePicker(-1)
 	case key.Matches(msg, k.Down):
-		m.fleet.movePicker(1)
-	case key.Matches(msg, m.keys.nav.Top):
-		m.fleet.movePicker(-1 << 30)
-	case key.Matches(msg, m.keys.nav.Bottom):
-		m.fleet.movePicker(1 << 30)
+		p.movePicker(1)
+	case key.Matches(msg, p.c.nav.Top):
+		p.movePicker(-1 << 30)
+	case key.Matches(msg, p.c.nav.Bottom):
+		p.movePicker(1 << 30)
 	case key.Matches(msg, k.Choose):
-		m.mode = modeNormal
-		m.showServer(m.fleet.cursor)
+		p.c.send(setModeMsg{mode: modeNormal})
+		p.c.send(showServerMsg{name: p.cursor})
 	case key.Matches(msg, k.Select):
-		m.mode = modeNormal
-		if s := m.fleet.byKey(msg.String()); s != nil {
-			m.showServer(s.Name)
+		p.c.send(setModeMsg{mode: modeNormal})
+		if s := p.byKey(msg.String()); s != nil {
+			p.c.send(showServerMsg{name: s.Name})
 		}
 	}
-	return m, nil
 }
 
 // serverLabel is " name" after "PG"/"Redis" in the header when several
 // servers are watched, so the header says which one the panes show.
-func (m *Model) serverLabel(kind string) string {
-	if !m.fleet.active() {
+func (c *common) serverLabel(kind string) string {
+	if !c.fleet.active() {
 		return ""
 	}
-	if n := m.fleet.shownName(kind); n != "" {
+	if n := c.fleet.shownName(kind); n != "" {
 		return " " + oneLine(n)
 	}
 	return ""
 }
 
-// elsewhereLine counts what fires on servers not shown, so switching to
-// one never hides that another is in trouble: "3 firing on other servers:
-// primary 2, cache 1".
-func (m *Model) elsewhereLine() string {
-	n := m.fleet.firingElsewhere()
-	if n == 0 {
-		return ""
-	}
-	parts := make([]string, len(m.fleet.othersFiring))
-	for i, c := range m.fleet.othersFiring {
-		parts[i] = fmt.Sprintf("%s %d", oneLine(c.name), c.n)
-	}
-	return fmt.Sprintf("%d firing on other servers: %s (1-9 or S switches)", n, strings.Join(parts, ", "))
-}
+// showServerMsg switches the detailed panes to the named server.
+type showServerMsg struct{ name string }

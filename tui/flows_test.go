@@ -204,10 +204,10 @@ func TestRedisKillGroup(t *testing.T) {
 	m = update(update(m, keyMsg("tab")), keyMsg("tab"))
 	next, cmd := m.Update(keyMsg("X"))
 	m = update(next.(Model), cmd())
-	if m.mode != modeConfirm || m.confirm.redis == nil {
+	if m.mode != modeConfirm || m.confirm.redis() == nil {
 		t.Fatalf("X should open the confirmation, mode %d", m.mode)
 	}
-	plan := m.confirm.redis
+	plan := m.confirm.redis()
 	if plan.Filter.Host != "10.0.2.21" || plan.Filter.Lib != "redis-py" || len(plan.Targets) != 170 {
 		t.Fatalf("kill of the analytics group: filter %+v with %d targets, want 170", plan.Filter, len(plan.Targets))
 	}
@@ -313,8 +313,8 @@ func TestReusedPIDIsLeftOut(t *testing.T) {
 	}
 	next, cmd := m.askSessions(actions.Terminate, []sessionTarget{target})
 	m = update(next.(Model), cmd())
-	if m.mode != modeConfirm || len(m.confirm.session.Targets) != 0 || m.confirm.dropped != 1 {
-		t.Fatalf("a reused pid must not be a target: targets %d dropped %d", len(m.confirm.session.Targets), m.confirm.dropped)
+	if m.mode != modeConfirm || len(m.confirm.session().Targets) != 0 || m.confirm.dropped != 1 {
+		t.Fatalf("a reused pid must not be a target: targets %d dropped %d", len(m.confirm.session().Targets), m.confirm.dropped)
 	}
 	if v := m.View(); !strings.Contains(v, "pid reused") || !strings.Contains(v, "Nothing would be changed") {
 		t.Fatalf("the dialog should explain the left-out target:\n%s", v)
@@ -367,7 +367,7 @@ func TestCancelOffersTerminate(t *testing.T) {
 	for _, msg := range runSequence(cmd) {
 		m = update(m, msg)
 	}
-	if m.mode != modeConfirm || m.confirm.session.Request.Kind != actions.Terminate || len(m.confirm.session.Targets) != 1 {
+	if m.mode != modeConfirm || m.confirm.session().Request.Kind != actions.Terminate || len(m.confirm.session().Targets) != 1 {
 		t.Fatalf("K should preview a terminate of the same session, mode %d", m.mode)
 	}
 	if len(mit.declined) != 1 || mit.declined[0].Request.Kind != actions.Cancel {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/slotwatch/slotwatch/actions"
@@ -12,17 +13,19 @@ import (
 // footerPane holds the last action's result, the announcements from other
 // served sessions and the recent audit entries.
 type footerPane struct {
-	text    string
-	isError bool
-	news    []announcement // oldest first; see announce.go
-	audit   []auditLine
+	c             *common
+	width, height int
+	text          string
+	isError       bool
+	news          []announcement // oldest first; see announce.go
+	audit         []auditLine
 }
 
 // auditLines is the audit pane in rows lines: its title and the newest
 // entries that fit.
-func (m *Model) auditLines(w, rows int) []string {
-	lines := []string{m.st.bold.Render(" Audit (newest last)")}
-	entries := m.footer.audit
+func (f *footerPane) auditLines(w, rows int) []string {
+	lines := []string{f.c.st.bold.Render(" Audit (newest last)")}
+	entries := f.audit
 	if room := rows - 1; len(entries) > room {
 		entries = entries[len(entries)-max(room, 0):]
 	}
@@ -30,7 +33,7 @@ func (m *Model) auditLines(w, rows int) []string {
 		lines = append(lines, "  "+e.at+" "+e.text)
 	}
 	if len(entries) == 0 {
-		lines = append(lines, m.st.dim.Render("  no action yet"))
+		lines = append(lines, f.c.st.dim.Render("  no action yet"))
 	}
 	return []string(fitBlock(lines, w, rows))
 }
@@ -50,35 +53,35 @@ func (f *footerPane) setError(what string, err error) {
 }
 
 // auditCmd reads the recent audit entries outside Update.
-func (m *Model) auditCmd() tea.Cmd {
-	src := m.opts.Mitigator
+func (c *common) auditCmd() tea.Cmd {
+	src := c.opts.Mitigator
 	if src == nil {
 		return nil
 	}
 	return func() tea.Msg { return auditMsg{entries: formatAudit(src.RecentAudit(20))} }
 }
 
-func (m *Model) footerView(w, h int) block {
+func (f *footerPane) footerView(w, h int) block {
 	// Announcements take the status line: the war room hears every action,
 	// and the audit pane above keeps its rows (the layout adds theirs).
-	news := m.newsBlock(w, h)
+	news := f.newsBlock(w, h)
 	auditRows := h - 1
 	if len(news) > 0 {
 		auditRows = h - len(news)
 	}
 	var lines []string
 	if h > 1 && auditRows > 0 {
-		lines = m.auditLines(w, auditRows)
+		lines = f.auditLines(w, auditRows)
 	}
 	if len(news) > 0 {
 		return fitBlock(append(lines, news...), w, h)
 	}
-	status := m.footer.text
+	status := f.text
 	switch {
 	case status == "":
-		status = m.st.dim.Render("ready")
-	case m.footer.isError:
-		status = m.st.critical.Render("ERROR ") + status
+		status = f.c.st.dim.Render("ready")
+	case f.isError:
+		status = f.c.st.critical.Render("ERROR ") + status
 	}
 	return fitBlock(append(lines, "» "+status), w, h)
 }
@@ -116,3 +119,14 @@ func formatAudit(entries []actions.AuditEntry) []auditLine {
 	}
 	return out
 }
+
+func (f *footerPane) SetSize(w, h int) { f.width, f.height = w, h }
+
+// Update: the status line is written by the root (setText, setError,
+// announce); the footer has no keys.
+func (f *footerPane) Update(tea.Msg) tea.Cmd { return nil }
+
+func (f *footerPane) View() string { return f.footerView(f.width, f.height).String() }
+
+func (f *footerPane) ShortHelp() []key.Binding  { return nil }
+func (f *footerPane) FullHelp() [][]key.Binding { return nil }

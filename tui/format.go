@@ -83,12 +83,7 @@ func pct(a, b float64) float64 {
 }
 
 // orDash shows an empty value as a dash so columns stay readable.
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return oneLine(s)
-}
+func orDash(s string) string { return termtext.OrDash(s) }
 
 // oneLine flattens text from a server (a query, an application name, an
 // error) onto one line and neutralises control characters, so data can

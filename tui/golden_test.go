@@ -68,7 +68,7 @@ func runCmd(cmd tea.Cmd) tea.Msg {
 		return nil
 	}
 	switch msg := cmd().(type) {
-	case sessionPlanMsg, redisPlanMsg, sessionDoneMsg, redisDoneMsg, declinedMsg:
+	case planMsg, doneMsg, declinedMsg:
 		return msg
 	}
 	return nil

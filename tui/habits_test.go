@@ -36,12 +36,12 @@ func TestGroupsByApplicationAndClientToggle(t *testing.T) {
 		t.Fatalf("the cursor should stay on talentflow-web, on its first client row: %+v", g)
 	}
 	next, cmd := m.Update(keyMsg("G"))
-	msg := cmd().(sessionPlanMsg)
-	if f := msg.plan.Request.Filter; f.Client != g.ClientAddr || f.App != "talentflow-web" {
+	msg := cmd().(planMsg)
+	if f := msg.plan.(actions.SessionPlan).Request.Filter; f.Client != g.ClientAddr || f.App != "talentflow-web" {
 		t.Fatalf("G on a client row must name its client: %+v", f)
 	}
 	m = update(next.(Model), msg)
-	for _, b := range m.confirm.session.Targets {
+	for _, b := range m.confirm.session().Targets {
 		if b.ClientAddr != g.ClientAddr {
 			t.Fatalf("target %d from %s outside the row's client %s", b.PID, b.ClientAddr, g.ClientAddr)
 		}
@@ -262,7 +262,7 @@ func TestViewerIsReadOnly(t *testing.T) {
 
 	op := newTestModel(t, Options{Mitigator: mit, Viewer: &Viewer{Name: "kim", Operator: true}}, frame, 120, 40)
 	_, cmd := op.Update(keyMsg("K"))
-	if _, ok := cmd().(sessionPlanMsg); !ok || op.actionsDisabled() {
+	if _, ok := cmd().(planMsg); !ok || op.actionsDisabled() {
 		t.Fatal("an operator viewer may act")
 	}
 }

@@ -6,19 +6,53 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
+// headerPane is the top of the dashboard: the title bar, the PostgreSQL
+// and Redis lines (with the probe, the refusals, pgbouncer and the jobs),
+// the probe's refusal reason and the alert area. It has no keys of its
+// own: the finding lines under it are the findings pane's.
+type headerPane struct {
+	c             *common
+	width, height int
+	alerts        int // lines the alert area gets
+}
+
+// SetSize is the header's width, its height and how many of its lines
+// are the alert area's.
+func (h *headerPane) SetSize(w, height int) { h.width, h.height = w, height }
+
+func (h *headerPane) Update(tea.Msg) tea.Cmd { return nil }
+
+// View is the header without the title bar, the fleet block and the
+// finding lines, which the root stacks around it.
+func (h *headerPane) View() string { return h.render().String() }
+
+func (h *headerPane) render() block { return fitBlock(h.lines(), h.width, h.height) }
+
+// lines are the PG and Redis lines, the probe's refusal reason and the
+// alert area, as many as they take.
+func (h *headerPane) lines() []string {
+	lines := append([]string{h.pgLine(), h.redisLine()}, h.probeReasonLines(h.width)...)
+	return append(lines, h.alertLines(h.alerts)...)
+}
+
+func (h *headerPane) ShortHelp() []key.Binding  { return nil }
+func (h *headerPane) FullHelp() [][]key.Binding { return nil }
+
 // freshness renders "age 2s" or "STALE 45s: <error>" for a source that has
 // data (fresh or stale).
-func (m *Model) freshness(st srcStatus) string {
+func (c *common) freshness(st srcStatus) string {
 	if st.state != srcStale {
 		return "age " + ageText(st.age)
 	}
-	msg := m.st.critical.Render("STALE " + ageText(st.age))
+	msg := c.st.critical.Render("STALE " + ageText(st.age))
 	if st.err != "" {
 		msg += " " + oneLine(st.err)
 	}
@@ -27,48 +61,48 @@ func (m *Model) freshness(st srcStatus) string {
 
 // downText is a source that never answered: the word, how long, the error;
 // no numbers, because there are none.
-func (m *Model) downText(name string, st srcStatus) string {
-	t := name + " " + m.st.critical.Render("DOWN") + " no answer for " + ageText(st.age)
+func (c *common) downText(name string, st srcStatus) string {
+	t := name + " " + c.st.critical.Render("DOWN") + " no answer for " + ageText(st.age)
 	if st.err != "" {
 		t += ": " + oneLine(st.err)
 	}
 	return t
 }
 
-func (m *Model) titleBar(w int) string {
-	left := " slotwatch " + m.opts.Mode.String()
-	if m.opts.Title != "" {
-		left += " · " + oneLine(m.opts.Title)
+func (h *headerPane) titleBar(w int) string {
+	left := " slotwatch " + h.c.opts.Mode.String()
+	if h.c.opts.Title != "" {
+		left += " · " + oneLine(h.c.opts.Title)
 	}
 	var flags []string
-	if m.replay != nil {
-		flags = append(flags, m.replay.status())
+	if h.c.replay != nil {
+		flags = append(flags, h.c.replay.status())
 	}
-	if m.paused {
+	if h.c.paused {
 		flags = append(flags, "PAUSED (collection continues)")
 	}
 	switch {
-	case m.opts.Mode == ModeReplay:
-	case m.viewerReadOnly():
+	case h.c.opts.Mode == ModeReplay:
+	case h.c.viewerReadOnly():
 		flags = append(flags, "VIEWER · read-only")
-	case m.opts.Mitigator == nil:
+	case h.c.opts.Mitigator == nil:
 		flags = append(flags, "ACTIONS UNAVAILABLE")
-	case m.opts.Mitigator.ReadOnly():
+	case h.c.opts.Mitigator.ReadOnly():
 		flags = append(flags, "READ-ONLY: actions disabled")
 	}
 	clock := ""
-	if m.hasFrame {
-		clock = m.frame.Snapshot.TakenAt.UTC().Format("2006-01-02 15:04:05Z")
+	if h.c.hasFrame {
+		clock = h.c.frame.Snapshot.TakenAt.UTC().Format("2006-01-02 15:04:05Z")
 	}
 	right := strings.Join(append(flags, clock), "  ") + " "
 	room := w - ansi.StringWidth(left) - ansi.StringWidth(right)
-	if m.opts.Presence != nil {
-		if p := presenceText(m.opts.Presence(), room-4); p != "" {
+	if h.c.opts.Presence != nil {
+		if p := presenceText(h.c.opts.Presence(), room-4); p != "" {
 			left += "  " + p
 			room -= 2 + ansi.StringWidth(p)
 		}
 	}
-	return m.st.title.Render(fitLine(left+strings.Repeat(" ", max(room, 1))+right, w))
+	return h.c.st.title.Render(fitLine(left+strings.Repeat(" ", max(room, 1))+right, w))
 }
 
 // presenceText is "3 watching: kim (operator), marcus, sarah" in at most w
@@ -98,32 +132,32 @@ func presenceText(names []string, w int) string {
 	return ""
 }
 
-func (m *Model) pgLine() string {
-	st := m.status(collectors.SourcePostgres)
+func (h *headerPane) pgLine() string {
+	st := h.c.status(collectors.SourcePostgres)
 	switch st.state {
 	case srcOff, srcDown:
 		t := "PG not configured"
 		if st.state == srcDown {
-			t = m.downText("PG"+m.serverLabel(collectors.SourcePostgres), st)
+			t = h.c.downText("PG"+h.c.serverLabel(collectors.SourcePostgres), st)
 		}
-		if m.status(collectors.SourceProbe).state != srcOff {
-			t += " │ " + m.probeText()
+		if h.c.status(collectors.SourceProbe).state != srcOff {
+			t += " │ " + h.probeText()
 		}
 		return t
 	}
-	pg := m.frame.Snapshot.Postgres
+	pg := h.c.frame.Snapshot.Postgres
 	usable := pg.Usable()
 	p := pct(float64(pg.Used()), float64(usable))
 	used := fmt.Sprintf("%d/%d used", pg.Used(), usable)
-	if m.ruleActive(analysis.RulePGConnectionLimit) {
-		used = m.st.critical.Render(used)
+	if h.c.ruleActive(analysis.RulePGConnectionLimit) {
+		used = h.c.st.critical.Render(used)
 	}
-	parts := []string{fmt.Sprintf("PG%s %s %s %.0f%% max %d", m.serverLabel(collectors.SourcePostgres), used,
-		gauge(pg.Used(), usable, 10), p, pg.MaxConnections), m.freshness(st)}
-	parts = append(parts, m.refusedParts()...)
+	parts := []string{fmt.Sprintf("PG%s %s %s %.0f%% max %d", h.c.serverLabel(collectors.SourcePostgres), used,
+		gauge(pg.Used(), usable, 10), p, pg.MaxConnections), h.c.freshness(st)}
+	parts = append(parts, h.refusedParts()...)
 	// Another PostgreSQL server than the primary has no probe of its own.
-	if m.status(collectors.SourceProbe).state != srcOff || m.frame.Snapshot.Probe != nil || !m.fleet.active() {
-		parts = append(parts, m.probeText())
+	if h.c.status(collectors.SourceProbe).state != srcOff || h.c.frame.Snapshot.Probe != nil || !h.c.fleet.active() {
+		parts = append(parts, h.probeText())
 	}
 	parts = append(parts, oneLine(pg.ServerVersion+" "+pg.Target))
 	return strings.Join(parts, " │ ")
@@ -133,19 +167,19 @@ func (m *Model) pgLine() string {
 // for a refusal ("sorry, too many clients already" and "remaining
 // connection slots are reserved …" are both 53300 and mean different
 // things).
-func (m *Model) probeText() string {
-	pr := m.frame.Snapshot.Probe
-	st := m.status(collectors.SourceProbe)
+func (h *headerPane) probeText() string {
+	pr := h.c.frame.Snapshot.Probe
+	st := h.c.status(collectors.SourceProbe)
 	if pr == nil {
 		if st.state == srcDown {
-			return m.st.critical.Render("probe FAIL") + " " + oneLine(st.err)
+			return h.c.st.critical.Render("probe FAIL") + " " + oneLine(st.err)
 		}
 		return "probe off"
 	}
 	if pr.OK && st.state != srcDown {
 		t := fmt.Sprintf("probe OK %.0fms", pr.ConnectMS)
 		if st.state == srcStale {
-			t += " " + m.st.critical.Render("STALE "+ageText(st.age))
+			t += " " + h.c.st.critical.Render("STALE "+ageText(st.age))
 		}
 		return t
 	}
@@ -153,9 +187,9 @@ func (m *Model) probeText() string {
 	if pr.SQLState != "" {
 		t += " " + oneLine(pr.SQLState)
 	}
-	t = m.st.critical.Render(t) + fmt.Sprintf(" %.0fms", pr.ConnectMS)
+	t = h.c.st.critical.Render(t) + fmt.Sprintf(" %.0fms", pr.ConnectMS)
 	if st.state == srcStale {
-		t += " " + m.st.critical.Render("STALE "+ageText(st.age))
+		t += " " + h.c.st.critical.Render("STALE "+ageText(st.age))
 	}
 	return t // the server's reason is in full in the alert area (probeReasonLines)
 }
@@ -172,40 +206,40 @@ func probeReason(pr *collectors.ProbeResult) string {
 	return strings.TrimSuffix(r, " (SQLSTATE "+pr.SQLState+")")
 }
 
-func (m *Model) redisLine() string {
+func (h *headerPane) redisLine() string {
 	var parts []string
-	st := m.status(collectors.SourceRedis)
+	st := h.c.status(collectors.SourceRedis)
 	switch st.state {
 	case srcOff:
 		parts = append(parts, "Redis not configured")
 	case srcDown:
-		parts = append(parts, m.downText("Redis"+m.serverLabel(collectors.SourceRedis), st))
+		parts = append(parts, h.c.downText("Redis"+h.c.serverLabel(collectors.SourceRedis), st))
 	default:
-		r := m.frame.Snapshot.Redis
+		r := h.c.frame.Snapshot.Redis
 		p := pct(float64(r.ConnectedClients), float64(r.MaxClients))
-		clients := fmt.Sprintf("Redis%s %d/%d clients %.0f%%", m.serverLabel(collectors.SourceRedis), r.ConnectedClients, r.MaxClients, p)
-		if m.ruleActive(analysis.RuleRedisNearLimit) {
-			clients = m.st.critical.Render(clients)
+		clients := fmt.Sprintf("Redis%s %d/%d clients %.0f%%", h.c.serverLabel(collectors.SourceRedis), r.ConnectedClients, r.MaxClients, p)
+		if h.c.ruleActive(analysis.RuleRedisNearLimit) {
+			clients = h.c.st.critical.Render(clients)
 		}
 		parts = append(parts, clients)
 		if r.Cluster {
-			parts = append(parts, m.clusterText(r))
+			parts = append(parts, h.clusterText(r))
 		}
 		if st.state == srcStale {
-			parts = append(parts, m.freshness(st))
+			parts = append(parts, h.c.freshness(st))
 		}
 		parts = append(parts, fmt.Sprintf("rejected %d", r.RejectedConnections))
 	}
-	if t := m.poolerText(); t != "" {
+	if t := h.poolerText(); t != "" {
 		parts = append(parts, t)
 	}
-	if t := m.jobsText(); t != "" {
+	if t := h.c.jobsText(); t != "" {
 		parts = append(parts, t)
 	}
 	if st.state == srcFresh || st.state == srcStale {
-		r := m.frame.Snapshot.Redis
+		r := h.c.frame.Snapshot.Redis
 		if st.state == srcFresh {
-			parts = append(parts, m.freshness(st))
+			parts = append(parts, h.c.freshness(st))
 		}
 		parts = append(parts, oneLine(r.ServerVersion+" "+r.Target))
 	}
@@ -214,7 +248,7 @@ func (m *Model) redisLine() string {
 
 // clusterText is a Redis Cluster's node count and its fullest node: the
 // summed clients hide one node at its maxclients.
-func (m *Model) clusterText(r *collectors.RedisStats) string {
+func (h *headerPane) clusterText(r *collectors.RedisStats) string {
 	t := fmt.Sprintf("cluster %d nodes", len(r.Nodes))
 	var full *collectors.RedisNodeStats
 	down := 0
@@ -232,12 +266,12 @@ func (m *Model) clusterText(r *collectors.RedisStats) string {
 		p := pct(float64(full.ConnectedClients), float64(full.MaxClients))
 		f := fmt.Sprintf("fullest %s %d/%d %.0f%%", oneLine(full.Addr), full.ConnectedClients, full.MaxClients, p)
 		if full.MaxClients > 0 && p >= 80 {
-			f = m.st.critical.Render(f)
+			f = h.c.st.critical.Render(f)
 		}
 		t += ", " + f
 	}
 	if down > 0 {
-		t += ", " + m.st.critical.Render(fmt.Sprintf("%d node(s) DOWN", down))
+		t += ", " + h.c.st.critical.Render(fmt.Sprintf("%d node(s) DOWN", down))
 	}
 	return t
 }
@@ -245,23 +279,23 @@ func (m *Model) clusterText(r *collectors.RedisStats) string {
 // jobsText is the header's jobs part: nothing when the jobs query does not
 // apply, DOWN without a count when it never answered, the count with its
 // age when stale.
-func (m *Model) jobsText() string {
-	st := m.status(collectors.SourceJobs)
+func (c *common) jobsText() string {
+	st := c.status(collectors.SourceJobs)
 	switch st.state {
 	case srcOff:
 		return ""
 	case srcDown:
-		return m.downText("jobs", st)
+		return c.downText("jobs", st)
 	}
-	j := m.frame.Snapshot.Jobs
+	j := c.frame.Snapshot.Jobs
 	t := fmt.Sprintf("jobs over capacity %d", len(j.OverCapacity))
 	if len(j.OverCapacity) > 0 {
-		t = m.st.critical.Render(t)
+		t = c.st.critical.Render(t)
 		c := j.OverCapacity[0]
 		t += fmt.Sprintf(": %s %d/%d +%d", oneLine(c.ID), c.Count, c.Limit, c.Excess)
 	}
 	if st.state == srcStale {
-		t += " " + m.freshness(st)
+		t += " " + c.freshness(st)
 	}
 	return t
 }
@@ -311,32 +345,32 @@ const (
 // console cannot see (it qualifies every alert below it), then firing,
 // pending and resolved alerts, slotwatch's before the team's external ones
 // of the same state.
-func (m *Model) alertItems() []alertItem {
+func (h *headerPane) alertItems() []alertItem {
 	var items []alertItem
 	held := map[string]bool{}
-	for _, b := range m.blindSources() {
-		items = append(items, alertItem{state: stateBlind, name: sourceNames[b.source], line: m.blindLine(b)})
+	for _, b := range h.c.blindSources() {
+		items = append(items, alertItem{state: stateBlind, name: sourceNames[b.source], line: h.blindLine(b)})
 		for _, r := range b.rules {
 			held[r] = true
 		}
 	}
-	items = append(items, m.partialItems()...)
-	if line := m.elsewhereLine(); line != "" {
-		items = append(items, alertItem{state: stateElsewhere, name: fmt.Sprintf("%d on other servers", m.fleet.firingElsewhere()),
-			line: m.alertLabel(stateElsewhere) + " " + line})
+	items = append(items, h.partialItems()...)
+	if line := h.elsewhereLine(); line != "" {
+		items = append(items, alertItem{state: stateElsewhere, name: fmt.Sprintf("%d on other servers", h.c.fleet.firingElsewhere()),
+			line: h.alertLabel(stateElsewhere) + " " + line})
 	}
 	var rest []alertItem
-	for _, a := range visibleAlerts(m.frame.Alerts) {
-		rest = append(rest, alertItem{state: a.State, name: oneLine(a.Name), line: m.alertLine(a, held[a.Name])})
+	for _, a := range visibleAlerts(h.c.frame.Alerts) {
+		rest = append(rest, alertItem{state: a.State, name: oneLine(a.Name), line: h.alertLine(a, held[a.Name])})
 	}
-	rest = append(rest, m.externalItems()...)
+	rest = append(rest, h.externalItems()...)
 	slices.SortStableFunc(rest, func(a, b alertItem) int { return alertRank(a.state) - alertRank(b.state) })
 	return append(items, rest...)
 }
 
 // blindLine says which source is missing, for how long, and which rules it
 // leaves unable to fire or resolve: "blind: no PostgreSQL data for 40s".
-func (m *Model) blindLine(b blindSource) string {
+func (h *headerPane) blindLine(b blindSource) string {
 	what := "no " + sourceNames[b.source] + " data"
 	if b.source == collectors.SourceProbe {
 		what = "the connect probe cannot tell"
@@ -346,7 +380,7 @@ func (m *Model) blindLine(b blindSource) string {
 	if b.status.state == srcDown && b.source != collectors.SourceProbe { // a probe result has no last-good time
 		what += " (DOWN)"
 	}
-	line := m.alertLabel(stateBlind) + " " + what
+	line := h.alertLabel(stateBlind) + " " + what
 	if len(b.rules) > 0 {
 		line += "; held: " + strings.Join(b.rules, ", ")
 	}
@@ -356,15 +390,15 @@ func (m *Model) blindLine(b blindSource) string {
 	return line
 }
 
-func (m *Model) alertLines(n int) []string {
-	items := m.alertItems()
+func (h *headerPane) alertLines(n int) []string {
+	items := h.alertItems()
 	if len(items) == 0 {
-		return []string{m.st.ok.Render("OK no alert pending or firing")}
+		return []string{h.c.st.ok.Render("OK no alert pending or firing")}
 	}
 	lines := make([]string, 0, n)
 	for i, it := range items {
 		if len(lines) == n-1 && len(items)-i > 1 {
-			return append(lines, m.alertNames(items[i:]))
+			return append(lines, h.alertNames(items[i:]))
 		}
 		lines = append(lines, it.line)
 	}
@@ -372,10 +406,10 @@ func (m *Model) alertLines(n int) []string {
 }
 
 // alertCount is how many lines the alert area would like.
-func (m *Model) alertCount() int { return len(m.alertItems()) }
+func (h *headerPane) alertCount() int { return len(h.alertItems()) }
 
 // alertNames lists the items that got no line of their own, by state.
-func (m *Model) alertNames(items []alertItem) string {
+func (h *headerPane) alertNames(items []alertItem) string {
 	var parts []string
 	for _, st := range []analysis.AlertState{stateBlind, stateElsewhere, analysis.Firing, analysis.Pending, analysis.Resolved} {
 		var names []string
@@ -385,38 +419,38 @@ func (m *Model) alertNames(items []alertItem) string {
 			}
 		}
 		if len(names) > 0 {
-			parts = append(parts, m.alertLabel(st)+" "+strings.Join(names, ", "))
+			parts = append(parts, h.alertLabel(st)+" "+strings.Join(names, ", "))
 		}
 	}
 	return strings.Join(parts, " · ")
 }
 
-func (m *Model) alertLabel(s analysis.AlertState) string {
+func (h *headerPane) alertLabel(s analysis.AlertState) string {
 	switch s {
 	case stateBlind:
-		return m.st.critical.Render("?? BLIND   ")
+		return h.c.st.critical.Render("?? BLIND   ")
 	case stateElsewhere:
-		return m.st.critical.Render("!! OTHERS  ")
+		return h.c.st.critical.Render("!! OTHERS  ")
 	case analysis.Firing:
-		return m.st.critical.Render("!! FIRING  ")
+		return h.c.st.critical.Render("!! FIRING  ")
 	case analysis.Pending:
-		return m.st.warning.Render(" ~ PENDING ")
+		return h.c.st.warning.Render(" ~ PENDING ")
 	}
-	return m.st.ok.Render("ok RESOLVED")
+	return h.c.st.ok.Render("ok RESOLVED")
 }
 
 // since is " since 15:04:05 (12m)" on the frames' clock.
-func (m *Model) since(t time.Time) string {
+func (c *common) since(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return fmt.Sprintf(" since %s (%s)", t.UTC().Format("15:04:05"), durOf(m.frame.Snapshot.TakenAt.Sub(t)))
+	return fmt.Sprintf(" since %s (%s)", t.UTC().Format("15:04:05"), durOf(c.frame.Snapshot.TakenAt.Sub(t)))
 }
 
 // alertLine shows what made the alert fire and, when it differs, what the
 // rule sees now (Alert.Text), so a firing alert never contradicts itself;
 // held marks an alert whose source is blind, kept where it was.
-func (m *Model) alertLine(a analysis.Alert, held bool) string {
+func (h *headerPane) alertLine(a analysis.Alert, held bool) string {
 	name := oneLine(a.Name)
 	if held {
 		name += " (held)"
@@ -425,18 +459,18 @@ func (m *Model) alertLine(a analysis.Alert, held bool) string {
 	if summary == "" {
 		summary = fmt.Sprintf("value %g", a.Value)
 	}
-	return fmt.Sprintf("%s %s%s: %s", m.alertLabel(a.State), name, m.since(a.Since), summary)
+	return fmt.Sprintf("%s %s%s: %s", h.alertLabel(a.State), name, h.c.since(a.Since), summary)
 }
 
 // externalItems are the team's own firing and pending alerts
 // (Alertmanager/Prometheus), marked "ext" so nobody mistakes them for
 // slotwatch's rules.
-func (m *Model) externalItems() []alertItem {
-	al := m.frame.Snapshot.Alerting
+func (h *headerPane) externalItems() []alertItem {
+	al := h.c.frame.Snapshot.Alerting
 	if al == nil {
 		return nil
 	}
-	stale := m.status(collectors.SourceAlerting).blind()
+	stale := h.c.status(collectors.SourceAlerting).blind()
 	var out []alertItem
 	for _, a := range al.Alerts {
 		var st analysis.AlertState
@@ -452,7 +486,7 @@ func (m *Model) externalItems() []alertItem {
 		if stale {
 			name += " (stale)"
 		}
-		line := fmt.Sprintf("%s %s%s", m.alertLabel(st), name, m.since(a.Since))
+		line := fmt.Sprintf("%s %s%s", h.alertLabel(st), name, h.c.since(a.Since))
 		if a.Source != "" {
 			line += " [" + oneLine(a.Source) + "]"
 		}
@@ -474,38 +508,17 @@ func severityRank(s string) int {
 	return 2
 }
 
-func (m *Model) findingLines(n int) []string {
-	fs := sortFindings(m.frame.Findings)
-	others := m.fleet.othersFindings
-	if len(fs) == 0 {
-		if others > 0 {
-			return []string{m.st.dim.Render(fmt.Sprintf("Findings: none on the servers shown; %d on other servers (1-9 or S switches)", others))}
-		}
-		return []string{m.st.dim.Render("Findings: none yet")}
+// elsewhereLine counts what fires on servers not shown, so switching to
+// one never hides that another is in trouble: "3 firing on other servers:
+// primary 2, cache 1".
+func (h *headerPane) elsewhereLine() string {
+	n := h.c.fleet.firingElsewhere()
+	if n == 0 {
+		return ""
 	}
-	var lines []string
-	for i, f := range fs {
-		if i == n {
-			break
-		}
-		sev := strings.ToUpper(oneLine(f.Severity))
-		if f.Severity == "critical" {
-			sev = m.st.critical.Render(sev)
-		}
-		line := fmt.Sprintf("FINDING %s %s", sev, oneLine(f.Title))
-		if !f.Cleared.IsZero() {
-			line = m.st.dim.Render(clearedMark(f.Cleared) + " " + oneLine(f.Title))
-		}
-		if f.About != "" {
-			line += " — " + oneLine(f.About)
-		}
-		if i == n-1 && len(fs) > n {
-			line += fmt.Sprintf("  (+%d more, f lists all)", len(fs)-n)
-		}
-		if i == min(n, len(fs))-1 && others > 0 {
-			line += fmt.Sprintf("  (%d on other servers)", others)
-		}
-		lines = append(lines, line)
+	parts := make([]string, len(h.c.fleet.othersFiring))
+	for i, c := range h.c.fleet.othersFiring {
+		parts[i] = fmt.Sprintf("%s %d", oneLine(c.name), c.n)
 	}
-	return m.markFindingCursor(lines)
+	return fmt.Sprintf("%d firing on other servers: %s (1-9 or S switches)", n, strings.Join(parts, ", "))
 }

@@ -2,127 +2,142 @@ package tui
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 )
 
-// helpBindings are the keys that apply now: they follow mode and focus, as
-// the one-line help under the screen shows them.
+// helpBindings are the keys that apply now, as the one-line help under
+// the screen shows them: the focused component's, which the mode names.
 func (m *Model) helpBindings() []key.Binding {
-	k := m.keys
-	g := k.global
 	switch m.mode {
 	case modeConfirm:
-		out := []key.Binding{k.confirm.Yes, k.confirm.No}
-		if m.confirm != nil && m.confirm.guard == nil {
-			out = append(out, k.confirm.Down) // a guard has no target list
+		if m.confirm != nil {
+			return m.confirm.ShortHelp()
 		}
-		if m.confirm != nil && m.confirm.offersTerminate() {
-			out = append(out, k.confirm.Instead)
-		}
-		return out
+		return []key.Binding{m.confirmKeys.Yes, m.confirmKeys.No}
 	case modeFilter:
-		return []key.Binding{k.filter.Apply, k.filter.Clear}
+		return m.input.ShortHelp()
 	case modeDetail:
-		return []key.Binding{k.detail.Back, k.sessions.Cancel, k.sessions.Terminate, k.nav.Down, g.Quit}
+		return m.detail.ShortHelp()
 	case modeHelp:
-		return []key.Binding{k.help.Next, k.help.Prev, k.help.Close, g.Quit}
+		return m.helpScreen.ShortHelp()
 	case modeFindings:
-		return []key.Binding{k.findings.Act, k.nav.Down, k.nav.PageDown, k.findings.Back, g.Help, g.Quit}
+		return m.findings.ShortHelp()
+	case modePicker:
+		return m.fleet.ShortHelp()
 	case modeTimeline:
 		return m.timelineHelp()
-	case modePicker:
-		f := m.fleet.keys
-		return []key.Binding{f.Choose, f.Down, f.Select, f.Close, g.Quit}
 	}
 	// The line is cut at the screen's width: the pane's first keys, then
 	// the findings and the full help, so "? help" shows even at 80 columns.
-	var out []key.Binding
+	g := m.keys
+	var out, rest []key.Binding
 	if m.replay != nil {
-		out = append(out, k.replay.Play, k.replay.Back, k.replay.Forward)
+		out = append(out, m.replay.ShortHelp()...)
 	}
-	var rest []key.Binding
-	switch m.focus {
-	case focusGroups:
-		out = append(out, k.groups.Filter, k.groups.TerminateGroup, k.groups.ByClient)
-		rest = append(rest, k.nav.Down)
-	case focusRedis:
-		out = append(out, k.redis.Clients, k.redis.Kill)
-		rest = append(rest, k.nav.Down)
-	case focusFindings:
-		out = append(out, k.sessions.Detail, k.nav.Down)
-	default:
-		s := k.sessions
-		out = append(out, s.Detail, s.Terminate, s.Filter)
-		if m.sessions.filtered() {
-			out = append(out, s.ClearFilter)
-		}
-		rest = append(rest, s.Mark, s.Cancel, s.TerminateGroup, s.Sort, s.Idle, s.Active)
-	}
-	out = append(out, k.findings.Open, g.Help)
+	pane := m.focused().FullHelp()
+	out = append(out, pane[0]...)
+	rest = append(rest, pane[1]...)
+	out = append(out, m.findings.keys.Open, g.Help)
 	if m.fleet.active() {
-		out = append(out, m.fleet.keys.Select, m.fleet.keys.Picker)
+		out = append(out, m.fleet.ShortHelp()...)
 	}
 	out = append(out, rest...)
 	if m.replay != nil {
-		out = append(out, k.replay.Faster, k.replay.Slower)
+		out = append(out, m.replay.FullHelp()[1]...)
 	} else {
 		out = append(out, g.Pause)
 	}
 	return append(out, g.Focus, g.Quit)
 }
 
-type helpGroup struct {
-	title string
-	keys  []key.Binding
-}
-
-// helpGroups is every key of the dashboard, grouped by where it applies.
+// helpGroups is every key of the dashboard, grouped by where it applies:
+// each pane lists its own.
 func (m *Model) helpGroups() []helpGroup {
-	k := m.keys
-	s := k.sessions
+	m.wire()
 	replay := "Replay"
 	if m.replay == nil {
 		replay = "Replay (slotwatch replay only)"
 	}
-	groups := []helpGroup{
-		{"Global", append(k.global.list(), k.findings.Open, m.timeline.keys.Open)},
-		{"Navigation", k.nav.list()},
-		{"Sessions table", []key.Binding{s.Detail, s.Filter, s.ClearFilter, s.Sort, s.Reverse,
-			s.Active, s.Idle, s.IdleTx, s.Waiting, s.AllStates}},
-		{"Session actions", []key.Binding{s.Mark, s.ClearMarks, s.Cancel, s.Terminate, s.TerminateGroup}},
-		{"Groups pane", []key.Binding{k.groups.Filter, k.groups.ByClient, k.groups.TerminateGroup}},
-		{"Redis pane", []key.Binding{k.redis.Clients, k.redis.Kill}},
-		{"Findings (f, or enter on a finding line)", []key.Binding{
-			bind([]string{"up", "down"}, "↑/↓", "previous/next finding"), bind([]string{"pgup", "pgdown"}, "pgup/pgdn", "scroll"),
-			k.findings.Act, k.findings.Back}},
-		{"Confirmation dialog", []key.Binding{k.confirm.Yes, k.confirm.No,
-			bind([]string{"up", "down"}, "↑/↓", "scroll the targets"), k.confirm.Instead}},
-		{"Text filter (/)", []key.Binding{k.filter.Apply, k.filter.Clear}},
-		{replay, k.replay.list()},
-	}
+	groups := []helpGroup{{"Global", append(m.keys.list(), m.findings.keys.Open, m.timeline.keys.Open)}}
 	if m.fleet.active() {
-		f := m.fleet.keys
-		servers := helpGroup{"Servers (several watched)", []key.Binding{f.Select, f.Picker, f.Choose, f.Close}}
-		groups = slices.Insert(groups, 1, servers)
+		groups = append(groups, m.fleet.helpGroups()...)
 	}
-	return groups
+	groups = append(groups, helpGroup{"Navigation", m.nav.list()})
+	groups = append(groups, m.sessions.helpGroups()...)
+	groups = append(groups, m.groups.helpGroups()...)
+	groups = append(groups, m.redis.helpGroups()...)
+	groups = append(groups, m.findings.helpGroups()...)
+	k := m.confirmKeys
+	groups = append(groups, helpGroup{"Confirmation dialog", []key.Binding{k.Yes, k.No,
+		bind([]string{"up", "down"}, "↑/↓", "scroll the targets"), k.Instead}})
+	groups = append(groups, m.input.helpGroups()...)
+	return append(groups, helpGroup{replay, newReplayKeys().list()})
+}
+
+// helpScreen is the full help: every key, grouped, with what is disabled
+// and why, in pages that fit the screen.
+type helpScreen struct {
+	c             *common
+	keys          helpKeys
+	width, height int
+	groups        []helpGroup
+	back          uiMode // the mode closing returns to
+	page          int
+}
+
+// open shows the first page; closing returns to back.
+func (p *helpScreen) open(back uiMode) { p.back, p.page = back, 0 }
+
+func (p *helpScreen) SetSize(w, h int) { p.width, p.height = w, h }
+
+// Update pages through the help and closes it.
+func (p *helpScreen) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	h := p.keys
+	switch {
+	case key.Matches(km, p.c.global.Help, h.Close, p.c.global.Quit):
+		p.c.send(setModeMsg{mode: p.back})
+	case key.Matches(km, h.Next):
+		p.page = min(p.page+1, len(p.helpPagesFor(p.width, p.height))-1)
+	case key.Matches(km, h.Prev):
+		p.page = max(p.page-1, 0)
+	}
+	return nil
+}
+
+func (p *helpScreen) ShortHelp() []key.Binding {
+	return []key.Binding{p.keys.Next, p.keys.Prev, p.keys.Close, p.c.global.Quit}
+}
+
+func (p *helpScreen) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }
+
+func (p *helpScreen) View() string { return p.fullHelp(p.width, p.height).String() }
+
+// prepareHelp gives the help screen the groups that apply now and the
+// screen under the title bar.
+func (m *Model) prepareHelp() {
+	m.helpScreen.groups = m.helpGroups()
+	m.helpScreen.SetSize(m.width, m.height-1)
 }
 
 // fullHelp lists every key, grouped, with what is disabled and why. Groups
 // flow into as many columns as fit; what does not fit goes to further
 // pages (→ / ←), so nothing is cut at 80×24.
-func (m *Model) fullHelp(w, h int) block {
-	head, foot := m.helpHeadFoot()
-	pages := m.helpPagesFor(w, h)
-	page := min(m.helpPage, len(pages)-1)
+func (p *helpScreen) fullHelp(w, h int) block {
+	head, foot := p.helpHeadFoot()
+	pages := p.helpPagesFor(w, h)
+	page := min(p.page, len(pages)-1)
 	title := "Keys (? or Esc closes)"
 	if len(pages) > 1 {
 		title = fmt.Sprintf("Keys · page %d of %d (→/pgdn next, ←/pgup previous; ? or Esc closes)", page+1, len(pages))
 	}
-	lines := append([]string{m.st.heading.Render(title)}, head...)
+	lines := append([]string{p.c.st.heading.Render(title)}, head...)
 	lines = append(lines, pages[page]...)
 	for len(lines) < h-len(foot) {
 		lines = append(lines, "")
@@ -130,30 +145,30 @@ func (m *Model) fullHelp(w, h int) block {
 	return fitBlock(append(lines, foot...), w, h)
 }
 
-func (m *Model) helpHeadFoot() (head, foot []string) {
+func (p *helpScreen) helpHeadFoot() (head, foot []string) {
 	head = []string{""}
-	if m.actionsDisabled() {
-		head = append(head, m.st.critical.Render("x = disabled: "+m.disabledReason()))
+	if p.c.actionsDisabled() {
+		head = append(head, p.c.st.critical.Render("x = disabled: "+p.c.disabledReason()))
 	}
-	foot = []string{fmt.Sprintf("G terminates idle sessions older than %s in the group under the cursor.", durOf(m.opts.GroupIdleOver)),
+	foot = []string{fmt.Sprintf("G terminates idle sessions older than %s in the group under the cursor.", durOf(p.c.opts.GroupIdleOver)),
 		"Alerts read FIRING / PENDING / RESOLVED; '>' is the cursor, '*' a marked row."}
 	return head, foot
 }
 
 // helpPagesFor lays the help out for a w×h screen area.
-func (m *Model) helpPagesFor(w, h int) [][]string {
-	head, foot := m.helpHeadFoot()
+func (p *helpScreen) helpPagesFor(w, h int) [][]string {
+	head, foot := p.helpHeadFoot()
 	colW := min(max(w/2, 40), 48)
 	per := max(w/colW, 1)
 	room := max(h-1-len(head)-len(foot)-1, 4)
-	return helpPages(m.helpColumns(), colW, per, room)
+	return helpPages(p.helpColumns(), colW, per, room)
 }
 
 // helpColumns renders each group as a column cell list.
-func (m *Model) helpColumns() [][]string {
+func (p *helpScreen) helpColumns() [][]string {
 	var cols [][]string
-	for _, g := range m.helpGroups() {
-		c := []string{m.st.bold.Render(g.title)}
+	for _, g := range p.groups {
+		c := []string{p.c.st.bold.Render(g.title)}
 		for _, b := range g.keys {
 			hk := b.Help()
 			mark := " "

@@ -254,3 +254,13 @@ func (f *fakeMitigator) RecentAudit(n int) []actions.AuditEntry {
 	}
 	return append([]actions.AuditEntry(nil), f.audit...)
 }
+
+// skipSweepUnderRace skips a rendering sweep over many sizes in the
+// race-detector pass (scripts/test): pure rendering has no concurrency for
+// it to find and is ten times slower there; the normal pass runs it.
+func skipSweepUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("a rendering sweep over many sizes: the pass without -race runs it")
+	}
+}

@@ -182,7 +182,8 @@ func (k replayKeys) list() []key.Binding {
 	return []key.Binding{k.Play, k.Faster, k.Slower, k.Back, k.Forward, k.Start, k.End}
 }
 
-// keys bundles every keymap the root model routes by mode and focus.
+// keys are every binding, built in one place so no two panes claim a key
+// by accident; New hands each pane its own.
 type keys struct {
 	global   globalKeys
 	nav      navKeys
@@ -202,21 +203,26 @@ func newKeys() keys {
 		newConfirmKeys(), newFilterKeys(), newDetailKeys(), newReplayKeys(), newFindingKeys(), newHelpKeys()}
 }
 
-// disableActions greys out every mutating key: read-only and replay show
-// them as unavailable instead of failing on press.
-func (k *keys) disableActions() {
-	for _, b := range []*key.Binding{&k.sessions.Mark, &k.sessions.Cancel, &k.sessions.Terminate,
-		&k.sessions.TerminateGroup, &k.sessions.ClearMarks, &k.groups.TerminateGroup, &k.redis.Kill,
-		&k.findings.Act, &k.confirm.Instead} {
-		b.SetEnabled(false)
+func isActionKey(k string) bool {
+	return actionKeyName(k) != ""
+}
+
+// actionKeyName names what an action key would have done, for the
+// refusal's audit line; "" for keys that change nothing.
+func actionKeyName(k string) string {
+	switch k {
+	case "C":
+		return "cancel"
+	case "K":
+		return "terminate"
+	case "G":
+		return "terminate group"
+	case "X":
+		return "redis-kill"
+	case " ":
+		return "mark"
+	case "u":
+		return "unmark"
 	}
+	return ""
 }
-
-// helpMap adapts a list of bindings to bubbles/help.
-type helpMap struct {
-	short []key.Binding
-	full  [][]key.Binding
-}
-
-func (h helpMap) ShortHelp() []key.Binding  { return h.short }
-func (h helpMap) FullHelp() [][]key.Binding { return h.full }

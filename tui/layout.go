@@ -89,3 +89,11 @@ func wrapText(s string, w int) []string {
 	}
 	return strings.Split(ansi.Hardwrap(ansi.Wordwrap(s, w, ""), w, true), "\n")
 }
+
+// layout is how many rows each band of the screen gets.
+type layout struct {
+	alerts, findings, middle, sessions, footer int
+	fleet                                      int // the fleet block's lines; 0 for a single target
+	probe                                      int // the probe's refusal reason, wrapped
+	strip                                      int // the jobs and audit strip when their panes do not fit
+}

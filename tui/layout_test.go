@@ -29,6 +29,7 @@ func checkScreen(t *testing.T, view string, w, h int) {
 // TestLayoutGrid renders every mode over a grid of terminal sizes, from far
 // below the minimum to a war-room screen.
 func TestLayoutGrid(t *testing.T) {
+	skipSweepUnderRace(t)
 	frame := findingsFrame(t)
 	mit := &fakeMitigator{sessions: frame.Snapshot.Postgres.Sessions}
 	empty := analysis.Frame{Snapshot: collectors.Snapshot{TakenAt: fixedNow}}
@@ -72,6 +73,7 @@ func TestLayoutGrid(t *testing.T) {
 // keep the same invariants over the grid, with server text that is long,
 // wide (CJK) or hostile.
 func TestLayoutGridBlindAndServed(t *testing.T) {
+	skipSweepUnderRace(t)
 	long := strings.Repeat("a very long error from a server ", 12) + "漢字\x1b[2J"
 	down := downSnapshots()
 	for i := range down {

@@ -104,7 +104,7 @@ func TestLiveServers(t *testing.T) {
 	m = update(m, keyMsg(" "))
 	next, cmd := m.Update(keyMsg("K"))
 	m = update(next.(Model), cmd())
-	if m.mode != modeConfirm || len(m.confirm.session.Targets) != 1 || m.confirm.session.Targets[0].PID != target.PID {
+	if m.mode != modeConfirm || len(m.confirm.session().Targets) != 1 || m.confirm.session().Targets[0].PID != target.PID {
 		t.Fatalf("the dialog should list pid %d only; view:\n%s", target.PID, m.View())
 	}
 	next, cmd = m.Update(keyMsg("y"))

@@ -7,37 +7,12 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
-)
-
-// uiMode is what the keyboard currently talks to.
-type uiMode int
-
-const (
-	modeNormal uiMode = iota
-	modeFilter
-	modeConfirm
-	modeDetail
-	modeHelp
-	modeFindings
-	modePicker // the server list (S)
-	modeTimeline
-)
-
-// focus is the pane the navigation and action keys apply to.
-type focus int
-
-const (
-	focusSessions focus = iota
-	focusGroups
-	focusRedis
-	focusFindings // the finding lines of the header: Enter opens the findings view
-	numFocus
 )
 
 // Messages the model receives.
@@ -47,49 +22,37 @@ type (
 	hookErrMsg struct{ err error }
 )
 
-// Model is the root model: it routes keys by mode and focus and delegates
-// state and rendering to the panes.
+// Model is the root model: it routes messages to the panes (keys to the
+// one the mode and focus name, frames and ticks to all), composes their
+// views and asks the focused one for help. What the panes share is the
+// embedded common; each pane owns its state, keys, help and view.
 type Model struct {
-	opts  Options
-	ctx   context.Context
-	st    styles
-	keys  keys
-	help  help.Model
-	input textinput.Model
+	common
+	keys        globalKeys
+	confirmKeys confirmKeys // the dialog's, also listed in the full help
+	help        help.Model
+	input       filterBar
 
-	width, height int
-	mode          uiMode
-	focus         focus
-
-	// frame is what the panes read: raw projected onto the servers the
-	// fleet pane shows (the same frame for a single target).
-	frame    analysis.Frame
-	raw      analysis.Frame
-	hasFrame bool
-	frameAt  time.Time // when the frame arrived, on the model's clock
+	raw analysis.Frame
 	// shownPG is the PostgreSQL server the sessions pane holds, to notice
 	// a switch.
 	shownPG string
-	// firstTakenAt is the first frame's sample time: how long a source
-	// that never answered has been DOWN (header).
-	firstTakenAt time.Time
-	now          time.Time
-	paused       bool
-	held         *analysis.Frame // newest frame received while paused
+	held    *analysis.Frame // newest frame received while paused
 
-	sessions sessionsPane
-	groups   groupsPane
-	redis    redisPane
-	fleet    fleetPane
-	footer   footerPane
-	confirm  *confirmDialog
-	detail   detailView
-	findings findingsView
-	replay   *replayState
-	timeline *timelineView
-	// helpBack is the mode the full help returns to.
-	helpBack uiMode
-	helpPage int
+	sessions   sessionsPane
+	groups     groupsPane
+	redis      redisPane
+	fleet      fleetPane
+	footer     footerPane
+	confirm    *confirmDialog
+	detail     detailView
+	findings   findingsView
+	helpScreen helpScreen
+	header     headerPane
+	states     statesPane
+	jobs       jobsPane
+	pooler     poolerPane
+	timeline   *timelineView
 }
 
 // New builds the root model. ctx bounds the actions it runs; r renders the
@@ -99,19 +62,20 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 	if r == nil {
 		r = newRenderer(opts)
 	}
-	m := Model{opts: opts, ctx: ctx, st: newStyles(r), keys: newKeys(), help: help.New(),
-		input: textinput.New(), sessions: newSessionsPane(), fleet: newFleetPane(), now: opts.Now()}
-	m.st.styleBubbles(&m.help, &m.input)
+	k := newKeys()
+	m := Model{common: common{opts: opts, ctx: ctx, st: newStyles(r), nav: k.nav, global: k.global, now: opts.Now()},
+		keys: k.global, confirmKeys: k.confirm, help: help.New(), input: newFilterBar(k.filter),
+		sessions: newSessionsPane(k.sessions), groups: groupsPane{keys: k.groups}, redis: redisPane{keys: k.redis},
+		fleet: newFleetPane(), detail: detailView{keys: k.detail, act: k.sessions},
+		findings: findingsView{keys: k.findings, enter: k.sessions.Detail}, helpScreen: helpScreen{keys: k.help}}
+	m.st.styleBubbles(&m.help, &m.input.Model)
 	m.timeline = newTimeline(m.st, opts.Mitigator)
 	m.footer.setText(opts.Notice)
-	m.input.Prompt = "/"
-	m.input.Placeholder = "pid, user, application, client, state or query"
-	m.input.CharLimit = 200
 	if m.actionsDisabled() {
-		m.keys.disableActions()
+		m.disableActions()
 	}
 	if len(opts.Frames) > 0 || opts.Mode == ModeReplay {
-		m.replay = newReplay(opts.Frames)
+		m.replay = newReplay(opts.Frames, k.replay)
 		m.timeline.load(m.replay.frames)
 		if opts.ReplaySpeed > 0 {
 			m.replay.speed = opts.ReplaySpeed
@@ -123,10 +87,30 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 	return m
 }
 
-// actionsDisabled is true when nothing may be changed: no Mitigator,
-// read-only, or replaying a recording.
-func (m *Model) actionsDisabled() bool {
-	return m.opts.Mitigator == nil || m.opts.Mitigator.ReadOnly() || m.opts.Mode == ModeReplay || m.viewerReadOnly()
+// disableActions greys out every mutating key: read-only and replay show
+// them as unavailable instead of failing on press.
+func (m *Model) disableActions() {
+	for _, b := range []*key.Binding{&m.sessions.keys.Mark, &m.sessions.keys.Cancel, &m.sessions.keys.Terminate,
+		&m.sessions.keys.TerminateGroup, &m.sessions.keys.ClearMarks, &m.groups.keys.TerminateGroup, &m.redis.keys.Kill,
+		&m.findings.keys.Act, &m.confirmKeys.Instead, &m.detail.act.Cancel, &m.detail.act.Terminate} {
+		b.SetEnabled(false)
+	}
+}
+
+// wire points every pane at this copy's shared context. bubbletea copies
+// the model on every Update, so each entry point wires before a pane runs.
+func (m *Model) wire() {
+	c := &m.common
+	c.fleet = &m.fleet
+	m.sessions.c, m.groups.c, m.redis.c, m.fleet.c, m.footer.c, m.header.c = c, c, c, c, c, c
+	m.states.c, m.jobs.c, m.pooler.c = c, c, c
+	m.detail.c, m.findings.c, m.helpScreen.c, m.input.c = c, c, c, c
+	if m.confirm != nil {
+		m.confirm.c = c
+	}
+	if m.replay != nil {
+		m.replay.c = c
+	}
 }
 
 // Init starts the clock (data age keeps counting when no frame arrives) and
@@ -148,43 +132,104 @@ func tick() tea.Cmd {
 
 // Update stores state; anything slow runs in a returned command.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m.wire()
+	cmd := m.update(msg)
+	return m, m.drain(cmd)
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.relayout()
-		return m, nil
+		return nil
 	case frameMsg:
 		if m.paused {
 			m.held = &msg.frame
-			return m, nil
+			return nil
 		}
 		m.applyFrame(msg.frame, m.opts.Now())
-		return m, nil
+		return nil
 	case tickMsg:
 		// A paused display keeps its clock: the frame on screen is as old
 		// as when it was frozen, and collection is still running.
 		if m.replay == nil && !m.paused {
 			m.now = m.opts.Now()
 		}
-		return m, tea.Batch(tick(), m.timeline.Update(msg))
+		return tea.Batch(tick(), m.timeline.Update(msg))
 	case timelineAuditMsg:
-		return m, m.timeline.Update(msg)
+		return m.timeline.Update(msg)
 	case replayTickMsg:
-		return m.onReplayTick(msg)
+		if m.replay == nil {
+			return nil
+		}
+		return m.replay.Update(msg)
 	case hookErrMsg:
 		m.footer.setError("recording", msg.err)
-		return m, nil
+		return nil
 	case AnnounceMsg:
 		m.footer.announce(msg.Text, m.opts.Now())
-		return m, nil
+		return nil
 	case tea.KeyMsg:
 		return m.onKey(msg)
 	}
 	return m.onActionMsg(msg)
 }
 
+// drain handles what the panes sent during this Update (common.send), in
+// order, and batches their commands with cmd.
+func (m *Model) drain(cmd tea.Cmd) tea.Cmd {
+	cmds := []tea.Cmd{cmd}
+	for len(m.out) > 0 {
+		msg := m.out[0]
+		m.out = m.out[1:]
+		cmds = append(cmds, m.handle(msg))
+	}
+	m.out = nil
+	return tea.Batch(cmds...)
+}
+
+// handle does what a pane asked the root for.
+func (m *Model) handle(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case noticeMsg:
+		m.footer.setText(msg.text)
+	case setModeMsg:
+		m.mode = msg.mode
+	case closeDialogMsg:
+		m.mode, m.confirm = msg.back, nil
+	case setFocusMsg:
+		m.focus = msg.focus
+	case openHelpMsg:
+		m.mode = modeHelp
+		m.helpScreen.open(msg.back)
+	case openFindingsAt:
+		m.openFindings(msg.sel)
+	case showServerMsg:
+		m.showServer(msg.name)
+	case openDetailMsg:
+		m.detail.open(msg.session, msg.server)
+		m.mode = modeDetail
+	case openFilterMsg:
+		m.mode = modeFilter
+		return m.input.open(msg.text)
+	case filterTextMsg:
+		m.sessions.setText(msg.text)
+	case scopeSessionsMsg:
+		m.sessions.setScope(msg.scope)
+		m.focus = focusSessions
+	case terminateGroupMsg:
+		// The session's group as the groups pane shows it now.
+		return m.common.askGroup(msg.group, m.groups.byClient)
+	case replayFrameMsg:
+		m.applyFrame(msg.frame, msg.at)
+	}
+	return nil
+}
+
 // applyFrame makes f the displayed frame; at is when it arrived.
 func (m *Model) applyFrame(f analysis.Frame, at time.Time) {
+	m.wire()
 	if m.firstTakenAt.IsZero() || f.Snapshot.TakenAt.Before(m.firstTakenAt) {
 		m.firstTakenAt = f.Snapshot.TakenAt
 	}
@@ -218,11 +263,6 @@ func (m *Model) showServers() {
 		m.groups.setFrame(nil, nil)
 	}
 	m.redis.set(f.Snapshot.Redis)
-	if r := f.Snapshot.Redis; r != nil && r.Cluster { // l also lists the nodes
-		m.keys.redis.Clients.SetHelp("l", "groups/clients/nodes")
-	} else {
-		m.keys.redis.Clients.SetHelp("l", "groups/clients")
-	}
 	m.relayout()
 }
 
@@ -234,132 +274,94 @@ func (m *Model) relayout() {
 	m.timeline.SetSize(m.width, m.height-2) // its screen's title and help lines
 }
 
-func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" {
-		return m, tea.Quit
+		return tea.Quit
 	}
 	switch m.mode {
 	case modeHelp:
-		return m.onHelpKey(msg)
+		m.prepareHelp()
+		return m.helpScreen.Update(msg)
 	case modeFindings:
-		return m.onFindingsKey(msg)
+		m.sizeFindings()
+		return m.findings.Update(msg)
 	case modePicker:
-		return m.onPickerKey(msg)
+		return m.fleet.Update(msg)
 	case modeConfirm:
-		return m.onConfirmKey(msg)
+		return m.confirm.Update(msg)
 	case modeFilter:
-		return m.onFilterKey(msg)
+		return m.input.Update(msg)
 	case modeDetail:
-		return m.onDetailKey(msg)
+		return m.detail.Update(msg)
 	case modeTimeline:
 		return m.onTimelineKey(msg)
 	}
 	return m.onNormalKey(msg)
 }
 
-func (m Model) onNormalKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	g := m.keys.global
+// onNormalKey is the dashboard: the global keys, then the keys the replay
+// bar and the fleet claim, then the focused pane.
+func (m *Model) onNormalKey(msg tea.KeyMsg) tea.Cmd {
+	g := m.keys
 	switch {
 	case key.Matches(msg, g.Quit):
-		return m, tea.Quit
+		return tea.Quit
 	case key.Matches(msg, g.Help):
-		m.mode, m.helpBack, m.helpPage = modeHelp, modeNormal, 0
-		return m, nil
-	case key.Matches(msg, m.keys.findings.Open):
+		m.mode = modeHelp
+		m.helpScreen.open(modeNormal)
+		return nil
+	case key.Matches(msg, m.findings.keys.Open):
 		m.openFindings(m.findings.sel)
-		return m, nil
+		return nil
 	case key.Matches(msg, m.timeline.keys.Open):
-		return m.openTimeline()
+		m.mode = modeTimeline
+		return m.timeline.setOpen(true, m.now)
 	case m.replay != nil:
-		if handled, cmd := m.onReplayKey(msg); handled {
-			return m, cmd
+		if m.replay.claims(msg) {
+			return m.replay.Update(msg)
 		}
 	case key.Matches(msg, g.Pause):
 		m.togglePause()
-		return m, nil
+		return nil
 	}
-	if handled, cmd := m.onFleetKey(msg); handled {
-		return m, cmd
+	if m.fleet.claims(msg) {
+		return m.fleet.Update(msg)
 	}
 	switch {
 	case key.Matches(msg, g.Focus):
 		m.focus = (m.focus + 1) % numFocus
-		return m, nil
+		return nil
 	case key.Matches(msg, g.FocusBack):
 		m.focus = (m.focus + numFocus - 1) % numFocus
-		return m, nil
+		return nil
 	}
 	if m.actionsDisabled() && isActionKey(msg.String()) {
 		return m.refuseAction(actionKeyName(msg.String()))
 	}
-	if key.Matches(msg, m.keys.sessions.ClearFilter) && m.sessions.filtered() {
+	if key.Matches(msg, m.sessions.keys.ClearFilter) && m.sessions.filtered() {
 		// Esc clears the sessions filters from any pane (k9s habit).
 		m.sessions.clearFilters()
 		m.input.SetValue("")
 		m.footer.setText("Filters cleared.")
-		return m, nil
+		return nil
 	}
+	if m.focus == focusFindings {
+		m.findings.headerLines = m.layout().findings
+	}
+	return m.focused().Update(msg)
+}
+
+// focused is the pane the navigation and action keys go to.
+func (m *Model) focused() component {
 	switch m.focus {
 	case focusGroups:
-		return m.onGroupsKey(msg)
+		return &m.groups
 	case focusRedis:
-		return m.onRedisKey(msg)
+		return &m.redis
 	case focusFindings:
-		return m.onFindingLineKey(msg)
+		return &m.findings
 	}
-	return m.onSessionsKey(msg)
-}
-
-func (m Model) onHelpKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	h := m.keys.help
-	switch {
-	case key.Matches(msg, m.keys.global.Help, h.Close, m.keys.global.Quit):
-		m.mode = m.helpBack
-	case key.Matches(msg, h.Next):
-		m.helpPage = min(m.helpPage+1, len(m.helpPagesFor(m.width, m.height-1))-1)
-	case key.Matches(msg, h.Prev):
-		m.helpPage = max(m.helpPage-1, 0)
-	}
-	return m, nil
-}
-
-func isActionKey(k string) bool {
-	return actionKeyName(k) != ""
-}
-
-// actionKeyName names what an action key would have done, for the
-// refusal's audit line; "" for keys that change nothing.
-func actionKeyName(k string) string {
-	switch k {
-	case "C":
-		return "cancel"
-	case "K":
-		return "terminate"
-	case "G":
-		return "terminate group"
-	case "X":
-		return "redis-kill"
-	case " ":
-		return "mark"
-	case "u":
-		return "unmark"
-	}
-	return ""
-}
-
-// viewerReadOnly: a served viewer who is not an operator may watch, never act.
-func (m *Model) viewerReadOnly() bool { return m.opts.Viewer != nil && !m.opts.Viewer.Operator }
-
-func (m *Model) disabledReason() string {
-	switch {
-	case m.opts.Mode == ModeReplay:
-		return "Actions are disabled while replaying a recording."
-	case m.viewerReadOnly():
-		return fmt.Sprintf("Read-only viewer: %s may watch but not act; ask an operator to run it.", orDash(oneLine(m.opts.Viewer.Name)))
-	case m.opts.Mitigator == nil:
-		return "Actions are unavailable: no server connection to act on."
-	}
-	return "Read-only mode: actions are disabled (restart without --read-only to act)."
+	return &m.sessions
 }
 
 func (m *Model) togglePause() {
@@ -374,147 +376,40 @@ func (m *Model) togglePause() {
 	}
 }
 
-// navigate applies a navigation key to a cursor; false when msg is not one.
-func (m *Model) navigate(msg tea.KeyMsg, move func(delta int), page int) bool {
-	n := m.keys.nav
-	switch {
-	case key.Matches(msg, n.Up):
-		move(-1)
-	case key.Matches(msg, n.Down):
-		move(1)
-	case key.Matches(msg, n.PageUp):
-		move(-max(page, 1))
-	case key.Matches(msg, n.PageDown):
-		move(max(page, 1))
-	case key.Matches(msg, n.Top):
-		move(-1 << 30)
-	case key.Matches(msg, n.Bottom):
-		move(1 << 30)
-	default:
-		return false
-	}
-	return true
+// askSessions previews a cancel or terminate of the given sessions of the
+// shown server as the sessions table's keys do.
+func (m Model) askSessions(kind actions.Kind, targets []sessionTarget) (tea.Model, tea.Cmd) {
+	m.wire()
+	cmd := m.common.askSessions(kind, targets)
+	return m, m.drain(cmd)
 }
 
-func (m Model) onSessionsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	p := &m.sessions
-	if m.navigate(msg, func(d int) { p.setCursor(p.cursor + d) }, p.visible) {
-		return m, nil
-	}
-	k := m.keys.sessions
-	switch {
-	case key.Matches(msg, k.Detail):
-		if s := p.current(); s != nil {
-			m.detail = detailView{key: s.Key(), session: *s, server: m.pgTarget()}
-			m.mode = modeDetail
-		}
-	case key.Matches(msg, k.Filter):
-		m.mode = modeFilter
-		m.input.SetValue(p.text)
-		m.input.CursorEnd()
-		return m, m.input.Focus()
-	case key.Matches(msg, k.Sort):
-		p.nextSort()
-	case key.Matches(msg, k.Reverse):
-		p.desc = !p.desc
-		p.refresh()
-	case key.Matches(msg, k.Active):
-		p.setStateFilter(onlyActive)
-	case key.Matches(msg, k.Idle):
-		p.setStateFilter(onlyIdle)
-	case key.Matches(msg, k.IdleTx):
-		p.setStateFilter(onlyIdleTx)
-	case key.Matches(msg, k.Waiting):
-		p.setStateFilter(onlyWaiting)
-	case key.Matches(msg, k.AllStates):
-		p.setStateFilter("")
-	case key.Matches(msg, k.Mark):
-		p.toggleMark()
-	case key.Matches(msg, k.ClearMarks):
-		clear(p.marks)
-	case key.Matches(msg, k.Cancel):
-		return m.askSessions(kindCancel, p.targets())
-	case key.Matches(msg, k.Terminate):
-		return m.askSessions(kindTerminate, p.targets())
-	case key.Matches(msg, k.TerminateGroup):
-		// The session's group as the groups pane shows it now.
-		if s := p.current(); s != nil {
-			return m.askGroup(groupOfSession(s), m.groups.byClient)
-		}
-	}
-	return m, nil
+// openFindings shows the findings view with finding i selected.
+func (m *Model) openFindings(i int) {
+	m.wire()
+	m.findings.selectFinding(m.findings.findingsList(), i)
+	m.mode = modeFindings
 }
 
-func (m Model) onGroupsKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	if m.navigate(msg, m.groups.move, 5) {
-		return m, nil
-	}
-	k := m.keys.groups
-	switch {
-	case key.Matches(msg, k.TerminateGroup):
-		if g := m.groups.current(); g != nil {
-			sc, _ := m.groups.scope()
-			return m.askGroup(*g, sc.byClient)
-		}
-	case key.Matches(msg, k.ByClient):
-		m.groups.toggleClient()
-	case key.Matches(msg, k.Filter):
-		if sc, ok := m.groups.scope(); ok {
-			m.sessions.setScope(sc)
-			m.focus = focusSessions
-			m.footer.setText("Sessions of " + sc.label() + " (Esc shows all).")
-		}
-	}
-	return m, nil
+// findingsList is the findings in the order the view lists them.
+func (m *Model) findingsList() []analysis.Finding {
+	m.wire()
+	return m.findings.findingsList()
 }
 
-func (m Model) onRedisKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	if m.navigate(msg, m.redis.move, 5) {
-		return m, nil
+// showServer switches the detailed panes of the server's kind to it.
+func (m *Model) showServer(name string) {
+	s, ok := m.fleet.selectName(name)
+	if !ok {
+		return
 	}
-	switch {
-	case key.Matches(msg, m.keys.redis.Clients):
-		m.redis.toggleClients()
-	case key.Matches(msg, m.keys.redis.Kill):
-		return m.askRedis()
+	if s.Kind == collectors.SourceRedis {
+		m.redis.top()
+	} else {
+		m.sessions.top()
+		m.groups.top()
 	}
-	return m, nil
-}
-
-func (m Model) onFilterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	switch {
-	case key.Matches(msg, m.keys.filter.Apply):
-		m.mode = modeNormal
-		m.input.Blur()
-		return m, nil
-	case key.Matches(msg, m.keys.filter.Clear):
-		m.mode = modeNormal
-		m.input.Blur()
-		m.input.SetValue("")
-		m.sessions.text = ""
-		m.sessions.refresh()
-		return m, nil
-	}
-	var cmd tea.Cmd
-	m.input, cmd = m.input.Update(msg)
-	m.sessions.text = m.input.Value()
-	m.sessions.refresh()
-	return m, cmd
-}
-
-func (m Model) onDetailKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	switch {
-	case key.Matches(msg, m.keys.global.Quit):
-		return m, tea.Quit
-	case key.Matches(msg, m.keys.detail.Back):
-		m.mode = modeNormal
-	case m.actionsDisabled() && isActionKey(msg.String()):
-		return m.refuseAction(actionKeyName(msg.String()))
-	case key.Matches(msg, m.keys.sessions.Cancel):
-		return m.askSessionsOn(m.detail.server, kindCancel, []sessionTarget{m.detail.session})
-	case key.Matches(msg, m.keys.sessions.Terminate):
-		return m.askSessionsOn(m.detail.server, kindTerminate, []sessionTarget{m.detail.session})
-	case m.navigate(msg, func(d int) { m.detail.scroll = max(0, m.detail.scroll+d) }, 10):
-	}
-	return m, nil
+	m.showServers()
+	m.relayout()
+	m.footer.setText(fmt.Sprintf("Showing %s %s.", kindWord(s), oneLine(s.Name)))
 }

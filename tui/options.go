@@ -37,17 +37,11 @@ func (m Mode) String() string {
 // Mitigator means actions are unavailable (replay, or no server to act on).
 type Mitigator interface {
 	ReadOnly() bool
-	PreviewSessions(ctx context.Context, req actions.SessionRequest) (actions.SessionPlan, error)
-	ExecuteSessions(ctx context.Context, plan actions.SessionPlan) (actions.SessionReport, error)
-	DeclineSessions(ctx context.Context, plan actions.SessionPlan) error
-	PreviewRedis(ctx context.Context, f actions.RedisFilter) (actions.RedisPlan, error)
-	ExecuteRedis(ctx context.Context, plan actions.RedisPlan) (actions.RedisReport, error)
-	DeclineRedis(ctx context.Context, plan actions.RedisPlan) error
-	// Guards, offered by the findings view (idle_session_timeout,
-	// idle_in_transaction_session_timeout per role, Redis timeout).
-	PreviewGuardSet(ctx context.Context, req actions.GuardRequest) (actions.GuardPlan, error)
-	ExecuteGuard(ctx context.Context, plan actions.GuardPlan) (actions.GuardResult, error)
-	DeclineGuard(ctx context.Context, plan actions.GuardPlan) error
+	// Preview, Execute and Decline are the action lifecycle, the same for
+	// every kind (sessions, Redis clients, guards): see actions.Plan.
+	Preview(ctx context.Context, req actions.Request) (actions.Plan, error)
+	Execute(ctx context.Context, plan actions.Plan) (actions.Report, error)
+	Decline(ctx context.Context, plan actions.Plan) error
 	RecentAudit(n int) []actions.AuditEntry
 }
 

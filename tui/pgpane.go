@@ -6,50 +6,23 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/slotwatch/slotwatch/collectors"
 )
-
-// pgStates renders the session counts by state with their sparklines.
-func (m *Model) pgStates(w, h int) block {
-	pg := m.frame.Snapshot.Postgres
-	lines := []string{m.st.bold.Render(" PostgreSQL by state")}
-	if pg == nil {
-		lines = append(lines, "  not configured")
-		return fitBlock(lines, w, h)
-	}
-	trend := m.frame.Trend
-	type row struct {
-		label string
-		now   int
-		hist  func(collectors.Point) int
-	}
-	rows := []row{
-		{"total", pg.Total, func(p collectors.Point) int { return p.PGTotal }},
-		{"active", pg.ByState["active"], func(p collectors.Point) int { return p.PGByState["active"] }},
-		{"idle", pg.ByState["idle"], func(p collectors.Point) int { return p.PGByState["idle"] }},
-		{"idle/tx", pg.ByState["idle in transaction"] + pg.ByState["idle in transaction (aborted)"],
-			func(p collectors.Point) int {
-				return p.PGByState["idle in transaction"] + p.PGByState["idle in transaction (aborted)"]
-			}},
-		{"lock wait", pg.Waiting, func(p collectors.Point) int { return p.PGWaiting }},
-	}
-	sw := max(w-16, 0)
-	for _, r := range rows {
-		vals := sparkSeries(trend, sw, func(p *collectors.Point) (float64, bool) { return float64(r.hist(*p)), p.PGOK })
-		lines = append(lines, fmt.Sprintf("  %-9s %3d %s", r.label, r.now, sparklineTo(vals, sw, float64(pg.Usable()))))
-	}
-	lines = m.withHiddenState(lines, pg)
-	return fitBlock(lines, w, h)
-}
 
 // groupsPane ranks who holds the connections: the leaker is the first line.
 // By default a row is an (application, user, database) group as the
 // snapshot has it; c splits the rows by client address too.
 type groupsPane struct {
-	groups   []collectors.SessionGroup
-	cursor   int
-	key      string
-	byClient bool
+	c             *common
+	keys          groupKeys
+	width, height int
+	groups        []collectors.SessionGroup
+	cursor        int
+	key           string
+	byClient      bool
 	// snapshot and sessions are the frame's, kept to regroup on toggle.
 	snapshot []collectors.SessionGroup
 	sessions []collectors.Session
@@ -245,3 +218,63 @@ func (p *groupsPane) view(st styles, w, h int, focused bool) block {
 	}
 	return fitBlock(lines, w, h)
 }
+
+func (p *groupsPane) SetSize(w, h int) { p.width, p.height = w, h }
+
+// Update handles the groups pane's keys.
+func (p *groupsPane) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	if p.c.navigate(km, p.move, 5) {
+		return nil
+	}
+	k := p.keys
+	switch {
+	case key.Matches(km, k.TerminateGroup):
+		if g := p.current(); g != nil {
+			sc, _ := p.scope()
+			return p.c.askGroup(*g, sc.byClient)
+		}
+	case key.Matches(km, k.ByClient):
+		p.toggleClient()
+	case key.Matches(km, k.Filter):
+		if sc, ok := p.scope(); ok {
+			p.c.send(scopeSessionsMsg{scope: sc})
+			p.c.notify("Sessions of " + sc.label() + " (Esc shows all).")
+		}
+	}
+	return nil
+}
+
+func (p *groupsPane) ShortHelp() []key.Binding {
+	return []key.Binding{p.keys.Filter, p.keys.TerminateGroup, p.keys.ByClient}
+}
+
+// FullHelp is the short help, then the keys the help line shows after the
+// global ones.
+func (p *groupsPane) FullHelp() [][]key.Binding {
+	return [][]key.Binding{p.ShortHelp(), {p.c.nav.Down}}
+}
+
+func (p *groupsPane) helpGroups() []helpGroup {
+	k := p.keys
+	return []helpGroup{{"Groups pane", []key.Binding{k.Filter, k.ByClient, k.TerminateGroup}}}
+}
+
+func (p *groupsPane) View() string { return p.render().String() }
+
+// render is the groups, or "no data" while PostgreSQL never answered.
+func (p *groupsPane) render() block {
+	if st := p.c.status(collectors.SourcePostgres); st.state == srcDown {
+		return p.c.noData(" Connections by group", "PostgreSQL", st, p.width, p.height)
+	}
+	return p.view(p.c.st, p.width, p.height, p.c.focus == focusGroups)
+}
+
+// top puts the cursor on the first row, for another server's data.
+func (p *groupsPane) top() { p.cursor, p.key = 0, "" }
+
+// scopeSessionsMsg shows only the sessions of a group (Enter).
+type scopeSessionsMsg struct{ scope sessionScope }

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
@@ -19,20 +22,20 @@ var poolColumns = []column{
 // poolerView is pgbouncer's pane: per pool, clients served and waiting,
 // the longest wait and the server connections. Waiting clients are what
 // the application sees as "connection wait time".
-func (m *Model) poolerView(w, h int) block {
-	st := m.status(collectors.SourcePgBouncer)
-	b := m.frame.Snapshot.PgBouncer
+func (pp *poolerPane) poolerView(w, h int) block {
+	st := pp.c.status(collectors.SourcePgBouncer)
+	b := pp.c.frame.Snapshot.PgBouncer
 	if st.state == srcDown || b == nil {
-		return m.noData(" pgbouncer pools", "pgbouncer", st, w, h)
+		return pp.c.noData(" pgbouncer pools", "pgbouncer", st, w, h)
 	}
 	title := fmt.Sprintf(" pgbouncer pools (%d) · %d waiting · %s", len(b.Pools), b.Waiting(), oneLine(b.Settings.PoolMode))
 	if st.state == srcStale {
-		title += " " + m.st.critical.Render("STALE "+ageText(st.age))
+		title += " " + pp.c.st.critical.Render("STALE "+ageText(st.age))
 	}
-	lines := []string{m.st.bold.Render(title)}
+	lines := []string{pp.c.st.bold.Render(title)}
 	idx, widths := fitColumns(poolColumns, w-1, 8)
 	titles := []string{"POOL", "CL ACT", "WAIT", "MAXWAIT", "SV ACT", "IDLE"}
-	lines = append(lines, m.st.heading.Render(fitLine(" "+renderTitles(poolColumns, idx, widths, titles), w)))
+	lines = append(lines, pp.c.st.heading.Render(fitLine(" "+renderTitles(poolColumns, idx, widths, titles), w)))
 	for _, p := range b.Pools {
 		if p.Database == "pgbouncer" {
 			continue // the admin console's own pseudo-pool
@@ -41,7 +44,7 @@ func (m *Model) poolerView(w, h int) block {
 			strconv.Itoa(p.ClActive), strconv.Itoa(p.ClWaiting), fmt.Sprintf("%.1fs", p.MaxWaitSeconds),
 			strconv.Itoa(p.SvActive), strconv.Itoa(p.SvIdle)})
 		if p.ClWaiting > 0 {
-			row = m.st.critical.Render(row)
+			row = pp.c.st.critical.Render(row)
 		}
 		lines = append(lines, row)
 	}
@@ -50,33 +53,33 @@ func (m *Model) poolerView(w, h int) block {
 
 // poolerText is the header's pooler part: the incident's "waiting queries"
 // and "connection wait time", only when a pooler is configured.
-func (m *Model) poolerText() string {
-	st := m.status(collectors.SourcePgBouncer)
+func (h *headerPane) poolerText() string {
+	st := h.c.status(collectors.SourcePgBouncer)
 	switch st.state {
 	case srcOff:
 		return ""
 	case srcDown:
-		return m.downText("pgbouncer", st)
+		return h.c.downText("pgbouncer", st)
 	}
-	b := m.frame.Snapshot.PgBouncer
+	b := h.c.frame.Snapshot.PgBouncer
 	avg := 0.0
 	for _, s := range b.Stats {
 		avg = max(avg, s.AvgWaitSeconds)
 	}
 	text := fmt.Sprintf("pgbouncer %d waiting, max wait %.1fs, avg wait %.1fs", b.Waiting(), b.MaxWaitSeconds(), avg)
 	if b.Waiting() > 0 {
-		text = m.st.critical.Render(text)
+		text = h.c.st.critical.Render(text)
 	}
 	if st.state == srcStale {
-		text += " " + m.freshness(st)
+		text += " " + h.c.freshness(st)
 	}
 	return text
 }
 
 // viaPool says which pgbouncer pool a backend serves, for the session
 // detail: "via pgbouncer pool talentflow/talentflow".
-func (m *Model) viaPool(pid int32) string {
-	b := m.frame.Snapshot.PgBouncer
+func (c *common) viaPool(pid int32) string {
+	b := c.frame.Snapshot.PgBouncer
 	if b == nil {
 		return ""
 	}
@@ -86,22 +89,14 @@ func (m *Model) viaPool(pid int32) string {
 	return ""
 }
 
-// rightColumn is the Redis pane, with pgbouncer's pools under it when a
-// pooler is configured (or alone when Redis is not).
-func (m *Model) rightColumn(w, h int) block {
-	if m.status(collectors.SourcePgBouncer).state == srcOff {
-		return m.redisView(w, h)
-	}
-	if m.status(collectors.SourceRedis).state == srcOff {
-		return m.poolerView(w, h)
-	}
-	if h < 8 {
-		return m.redisView(w, h)
-	}
-	pools := 1
-	if b := m.frame.Snapshot.PgBouncer; b != nil {
-		pools = max(len(b.Pools), 1)
-	}
-	ph := min(2+pools, h/2)
-	return stack(m.redisView(w, h-ph), m.poolerView(w, ph))
+// poolerPane is pgbouncer's pools; a view, no keys.
+type poolerPane struct {
+	c             *common
+	width, height int
 }
+
+func (pp *poolerPane) SetSize(w, h int)          { pp.width, pp.height = w, h }
+func (pp *poolerPane) Update(tea.Msg) tea.Cmd    { return nil }
+func (pp *poolerPane) View() string              { return pp.poolerView(pp.width, pp.height).String() }
+func (pp *poolerPane) ShortHelp() []key.Binding  { return nil }
+func (pp *poolerPane) FullHelp() [][]key.Binding { return nil }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/slotwatch/slotwatch/collectors"
@@ -15,13 +17,16 @@ import (
 // demand; for a Redis Cluster also one row per node. Groups and clients
 // are always the whole cluster's.
 type redisPane struct {
-	stats   *collectors.RedisStats
-	groups  []collectors.RedisGroup
-	clients []collectors.RedisClient
-	nodes   []collectors.RedisNodeStats
-	list    redisList
-	cursor  int
-	key     string // group key, client id (and node) or node address under the cursor
+	c             *common
+	keys          redisKeys
+	width, height int
+	stats         *collectors.RedisStats
+	groups        []collectors.RedisGroup
+	clients       []collectors.RedisClient
+	nodes         []collectors.RedisNodeStats
+	list          redisList
+	cursor        int
+	key           string // group key, client id (and node) or node address under the cursor
 }
 
 // redisList is what the Redis pane lists; l cycles through them.
@@ -35,6 +40,11 @@ const (
 
 func (p *redisPane) set(r *collectors.RedisStats) {
 	p.stats = r
+	if r != nil && r.Cluster { // l also lists the nodes
+		p.keys.Clients.SetHelp("l", "groups/clients/nodes")
+	} else {
+		p.keys.Clients.SetHelp("l", "groups/clients")
+	}
 	p.groups, p.clients, p.nodes = nil, nil, nil
 	if r != nil {
 		p.groups = slices.Clone(r.Groups)
@@ -143,54 +153,55 @@ var redisClientColumns = []column{
 	{title: "CMD", width: 10, drop: 4},
 }
 
-func (m *Model) redisTitle(w int) string {
-	r := m.redis.stats
+func (p *redisPane) redisTitle(w int) string {
+	r := p.stats
 	if r == nil {
 		return "Redis not configured"
 	}
 	view := "groups"
-	switch m.redis.list {
+	switch p.list {
 	case listClients:
 		view = "client list"
 	case listNodes:
-		view = fmt.Sprintf("cluster %d nodes", len(m.redis.nodes))
+		view = fmt.Sprintf("cluster %d nodes", len(p.nodes))
 	}
-	if st := m.status(collectors.SourceRedis); st.state == srcStale { // the pane may be 26 cells wide
-		view = m.st.critical.Render("STALE " + ageText(st.age))
+	if st := p.c.status(collectors.SourceRedis); st.state == srcStale { // the pane may be 26 cells wide
+		view = p.c.st.critical.Render("STALE " + ageText(st.age))
 	}
 	t := fmt.Sprintf("Redis %s %d/%d ", view, r.ConnectedClients, r.MaxClients)
 	// On the maxclients scale the bars say how close the limit is.
 	sw := max(w-ansi.StringWidth(t)-4, 0)
-	vals := sparkSeries(m.frame.Trend, sw, func(p *collectors.Point) (float64, bool) { return float64(p.RedisClients), p.RedisOK })
+	vals := sparkSeries(p.c.frame.Trend, sw, func(p *collectors.Point) (float64, bool) { return float64(p.RedisClients), p.RedisOK })
 	return t + sparklineTo(vals, sw, float64(r.MaxClients))
 }
 
 // clientListNote says when CLIENT LIST is read less often than INFO, so an
 // engineer knows the groups lag the client count.
-func (m *Model) clientListNote() string {
-	r := m.redis.stats
-	if r == nil || r.ClientListEverySeconds <= m.frame.Snapshot.Source(collectors.SourceRedis).Interval.Seconds() {
+func (p *redisPane) clientListNote() string {
+	r := p.stats
+	if r == nil || r.ClientListEverySeconds <= p.c.frame.Snapshot.Source(collectors.SourceRedis).Interval.Seconds() {
 		return ""
 	}
 	note := fmt.Sprintf(" CLIENT LIST every %s", dur(r.ClientListEverySeconds))
 	if !r.ClientsSampledAt.IsZero() {
-		note += ", " + ageText(m.frame.Snapshot.TakenAt.Sub(r.ClientsSampledAt)) + " old"
+		note += ", " + ageText(p.c.frame.Snapshot.TakenAt.Sub(r.ClientsSampledAt)) + " old"
 	}
 	return note
 }
 
-func (m *Model) redisView(w, h int) block {
-	p := &m.redis
-	focused := m.focus == focusRedis
-	switch st := m.status(collectors.SourceRedis); st.state {
+// render is the groups, clients or nodes list, or why there is none.
+func (p *redisPane) render() block {
+	w, h := p.width, p.height
+	focused := p.c.focus == focusRedis
+	switch st := p.c.status(collectors.SourceRedis); st.state {
 	case srcDown:
-		return m.noData(" Redis groups", "Redis", st, w, h)
+		return p.c.noData(" Redis groups", "Redis", st, w, h)
 	case srcOff:
-		return fitBlock([]string{m.st.bold.Render(" Redis not configured")}, w, h)
+		return fitBlock([]string{p.c.st.bold.Render(" Redis not configured")}, w, h)
 	}
-	lines := []string{paneTitle(m.st, focused, m.redisTitle(w))}
-	if note := m.clientListNote(); note != "" {
-		lines = append(lines, m.st.dim.Render(note))
+	lines := []string{paneTitle(p.c.st, focused, p.redisTitle(w))}
+	if note := p.clientListNote(); note != "" {
+		lines = append(lines, p.c.st.dim.Render(note))
 	}
 	cols := redisGroupColumns
 	switch {
@@ -212,7 +223,7 @@ func (m *Model) redisView(w, h int) block {
 	for i, c := range cols {
 		titles[i] = c.title
 	}
-	lines = append(lines, m.st.heading.Render(fitLine(" "+renderTitles(cols, idx, widths, titles), w)))
+	lines = append(lines, p.c.st.heading.Render(fitLine(" "+renderTitles(cols, idx, widths, titles), w)))
 	rows := max(h-len(lines), 0)
 	off := max(0, p.cursor-rows+1)
 	for i := off; i < p.len() && i < off+rows; i++ {
@@ -230,7 +241,7 @@ func (m *Model) redisView(w, h int) block {
 		default:
 			g := &p.groups[i]
 			growth := "-"
-			if v, ok := collectors.RedisGroupGrowth(m.frame.Trend, g.Key()); ok {
+			if v, ok := collectors.RedisGroupGrowth(p.c.frame.Trend, g.Key()); ok {
 				growth = growthText(v)
 			}
 			vals = []string{orDash(g.Host), orDash(g.Name), orDash(g.LibName), strconv.Itoa(g.Count), growth,
@@ -242,7 +253,7 @@ func (m *Model) redisView(w, h int) block {
 		}
 		line := fitLine(prefix+renderRow(cols, idx, widths, vals), w)
 		if focused && i == p.cursor {
-			line = m.st.selected.Render(line)
+			line = p.c.st.selected.Render(line)
 		}
 		lines = append(lines, line)
 	}
@@ -254,7 +265,7 @@ func (m *Model) redisView(w, h int) block {
 		case listNodes:
 			what = "no node answered"
 		}
-		lines = append(lines, m.st.dim.Render("  "+what))
+		lines = append(lines, p.c.st.dim.Render("  "+what))
 	}
 	return fitBlock(lines, w, h)
 }
@@ -284,45 +295,6 @@ func nodeValues(n *collectors.RedisNodeStats) []string {
 		strconv.FormatInt(n.RejectedConnections, 10), strconv.Itoa(len(n.Groups))}
 }
 
-var jobColumns = []column{
-	{title: "JOB", width: 8, mid: true},
-	{title: "LABEL", width: 12, grow: true, drop: 1},
-	{title: "COUNT", width: 5, right: true},
-	{title: "LIMIT", width: 5, right: true},
-	{title: "EXCESS", width: 6, right: true},
-}
-
-// jobsView lists the rows over capacity. It says OK only on fresh data:
-// a stale list is shown with its age, and a jobs query that never answered
-// shows no rows and no OK.
-func (m *Model) jobsView(w, h int) block {
-	st := m.status(collectors.SourceJobs)
-	j := m.frame.Snapshot.Jobs
-	if st.state == srcDown || j == nil {
-		return m.noData(" Jobs over capacity", "jobs query", st, w, h)
-	}
-	title := fmt.Sprintf(" Jobs over capacity (%d)", len(j.OverCapacity))
-	if st.state == srcStale { // short: the pane may be 24 cells wide
-		title = fmt.Sprintf(" Jobs %s (%d)", m.st.critical.Render("STALE "+ageText(st.age)), len(j.OverCapacity))
-	}
-	lines := []string{m.st.bold.Render(title)}
-	idx, widths := fitColumns(jobColumns, w-1, 6)
-	titles := []string{"JOB", "LABEL", "COUNT", "LIMIT", "EXCESS"}
-	lines = append(lines, m.st.heading.Render(fitLine(" "+renderTitles(jobColumns, idx, widths, titles), w)))
-	for _, c := range j.OverCapacity {
-		lines = append(lines, " "+renderRow(jobColumns, idx, widths, []string{orDash(c.ID), orDash(c.Label),
-			strconv.FormatInt(c.Count, 10), strconv.FormatInt(c.Limit, 10), "+" + strconv.FormatInt(c.Excess, 10)}))
-	}
-	switch {
-	case len(j.OverCapacity) > 0:
-	case st.state == srcFresh:
-		lines = append(lines, m.st.ok.Render(" OK every job within its limit"))
-	default:
-		lines = append(lines, m.st.dim.Render(" none over capacity "+ageText(st.age)+" ago"))
-	}
-	return fitBlock(lines, w, h)
-}
-
 // growthText is a group's clients per minute in at most five cells.
 func growthText(v float64) string {
 	if v >= 99.95 || v <= -9.95 {
@@ -330,3 +302,40 @@ func growthText(v float64) string {
 	}
 	return fmt.Sprintf("%+.1f", v)
 }
+
+func (p *redisPane) SetSize(w, h int) { p.width, p.height = w, h }
+
+// Update handles the Redis pane's keys.
+func (p *redisPane) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	if p.c.navigate(km, p.move, 5) {
+		return nil
+	}
+	switch {
+	case key.Matches(km, p.keys.Clients):
+		p.toggleClients()
+	case key.Matches(km, p.keys.Kill):
+		return p.askRedis()
+	}
+	return nil
+}
+
+func (p *redisPane) ShortHelp() []key.Binding { return []key.Binding{p.keys.Clients, p.keys.Kill} }
+
+// FullHelp is the short help, then the keys the help line shows after the
+// global ones.
+func (p *redisPane) FullHelp() [][]key.Binding {
+	return [][]key.Binding{p.ShortHelp(), {p.c.nav.Down}}
+}
+
+func (p *redisPane) helpGroups() []helpGroup {
+	return []helpGroup{{"Redis pane", []key.Binding{p.keys.Clients, p.keys.Kill}}}
+}
+
+func (p *redisPane) View() string { return p.render().String() }
+
+// top puts the cursor on the first row, for another server's data.
+func (p *redisPane) top() { p.cursor, p.key = 0, "" }

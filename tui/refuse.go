@@ -18,14 +18,14 @@ type refusedMsg struct{ err error }
 
 // refuseAction says why an action key does nothing and, where a Mitigator
 // could have acted (read-only or a viewer, not replay), audits the refusal.
-func (m Model) refuseAction(what string) (tea.Model, tea.Cmd) {
-	m.footer.setText(m.disabledReason())
-	ra, ok := m.opts.Mitigator.(refusalAuditor)
-	if !ok || m.opts.Mode == ModeReplay {
-		return m, nil
+func (c *common) refuseAction(what string) tea.Cmd {
+	c.notify(c.disabledReason())
+	ra, ok := c.opts.Mitigator.(refusalAuditor)
+	if !ok || c.opts.Mode == ModeReplay {
+		return nil
 	}
-	ctx, reason := m.ctx, m.disabledReason()
-	return m, func() tea.Msg {
+	ctx, reason := c.ctx, c.disabledReason()
+	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 		return refusedMsg{err: ra.Refuse(ctx, what, reason)}

@@ -12,15 +12,15 @@ import (
 // probe's failures instead: the only refusals slotwatch then sees. Empty
 // when the log is not watched (another server than the primary, an old
 // recording).
-func (m *Model) refusedText() string {
-	r := m.frame.Snapshot.Refused
+func (h *headerPane) refusedText() string {
+	r := h.c.frame.Snapshot.Refused
 	if r == nil {
 		return ""
 	}
 	if r.Readable {
 		t := fmt.Sprintf("refused %d/5m", r.Last5m)
 		if r.Last5m > 0 {
-			t = m.st.critical.Render(t)
+			t = h.c.st.critical.Render(t)
 		}
 		return t
 	}
@@ -28,19 +28,19 @@ func (m *Model) refusedText() string {
 	if r.Fix != "" {
 		t += " (" + oneLine(r.Fix) + ")"
 	}
-	if m.frame.Snapshot.Probe == nil && m.status(collectors.SourceProbe).state == srcOff {
+	if h.c.frame.Snapshot.Probe == nil && h.c.status(collectors.SourceProbe).state == srcOff {
 		return t + "; probe off"
 	}
 	probe := fmt.Sprintf("probe failures %d/5m", r.ProbeFailures5m)
 	if r.ProbeFailures5m > 0 {
-		probe = m.st.critical.Render(probe)
+		probe = h.c.st.critical.Render(probe)
 	}
 	return t + "; " + probe
 }
 
 // refusedParts is refusedText as header parts: none when it is empty.
-func (m *Model) refusedParts() []string {
-	if t := m.refusedText(); t != "" {
+func (h *headerPane) refusedParts() []string {
+	if t := h.refusedText(); t != "" {
 		return []string{t}
 	}
 	return nil

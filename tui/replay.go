@@ -16,6 +16,8 @@ const replayStep = 250 * time.Millisecond
 
 // replayState plays precomputed frames on a virtual clock.
 type replayState struct {
+	c       *common
+	keys    replayKeys
 	frames  []analysis.Frame
 	idx     int
 	at      time.Time // virtual time
@@ -29,7 +31,7 @@ type replayTickMsg struct{ gen int }
 // newReplay plays frames. A frame without Trend gets the trend window as a
 // sub-slice of one shared series of points, so an hour-long recording does
 // not hold a ten-minute copy per frame.
-func newReplay(frames []analysis.Frame) *replayState {
+func newReplay(frames []analysis.Frame, keys replayKeys) *replayState {
 	points := make([]collectors.Point, len(frames))
 	for i := range frames {
 		points[i] = collectors.PointOf(frames[i].Snapshot)
@@ -43,7 +45,7 @@ func newReplay(frames []analysis.Frame) *replayState {
 			frames[i].Trend = points[from : i+1 : i+1]
 		}
 	}
-	r := &replayState{frames: frames, playing: true, speed: 1}
+	r := &replayState{keys: keys, frames: frames, playing: true, speed: 1}
 	if len(frames) > 0 {
 		r.at = frames[0].Snapshot.TakenAt
 	}
@@ -97,32 +99,50 @@ func (r *replayState) status() string {
 	return fmt.Sprintf("%s ×%g frame %d/%d", state, r.speed, r.idx+1, len(r.frames))
 }
 
-func (m Model) onReplayTick(msg replayTickMsg) (tea.Model, tea.Cmd) {
-	r := m.replay
-	if r == nil || msg.gen != r.gen || !r.playing {
-		return m, nil
+// claims: the playback keys belong to the replay bar on the dashboard.
+func (r *replayState) claims(msg tea.KeyMsg) bool {
+	k := r.keys
+	return key.Matches(msg, k.Play, k.Faster, k.Slower, k.Back, k.Forward) ||
+		(len(r.frames) > 0 && key.Matches(msg, k.Start, k.End))
+}
+
+// Update advances the player on its tick and handles the playback keys;
+// the frame it lands on goes to the root (replayFrameMsg).
+func (r *replayState) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case replayTickMsg:
+		return r.onTick(msg)
+	case tea.KeyMsg:
+		return r.onKey(msg)
+	}
+	return nil
+}
+
+func (r *replayState) onTick(msg replayTickMsg) tea.Cmd {
+	if msg.gen != r.gen || !r.playing {
+		return nil
 	}
 	before := r.idx
 	r.seek(r.at.Add(time.Duration(float64(replayStep) * r.speed)))
 	if r.idx != before {
-		m.showReplayFrame()
+		r.show()
 	}
 	if r.atEnd() {
 		r.playing = false
-		return m, nil
+		return nil
 	}
-	return m, r.tickCmd()
+	return r.tickCmd()
 }
 
-func (m *Model) showReplayFrame() {
-	if f, ok := m.replay.frame(); ok {
-		m.applyFrame(f, m.replay.at)
+// show hands the frame at the virtual clock to the root.
+func (r *replayState) show() {
+	if f, ok := r.frame(); ok {
+		r.c.send(replayFrameMsg{frame: f, at: r.at})
 	}
 }
 
-// onReplayKey handles playback keys; handled is false for other keys.
-func (m *Model) onReplayKey(msg tea.KeyMsg) (bool, tea.Cmd) {
-	r, k := m.replay, m.keys.replay
+func (r *replayState) onKey(msg tea.KeyMsg) tea.Cmd {
+	k := r.keys
 	switch {
 	case key.Matches(msg, k.Play):
 		r.playing = !r.playing
@@ -130,11 +150,11 @@ func (m *Model) onReplayKey(msg tea.KeyMsg) (bool, tea.Cmd) {
 		if r.playing {
 			if r.atEnd() {
 				r.seek(r.frames[0].Snapshot.TakenAt)
-				m.showReplayFrame()
+				r.show()
 			}
-			return true, r.tickCmd()
+			return r.tickCmd()
 		}
-		return true, nil
+		return nil
 	case key.Matches(msg, k.Faster):
 		r.speed = min(r.speed*2, 256)
 	case key.Matches(msg, k.Slower):
@@ -148,8 +168,30 @@ func (m *Model) onReplayKey(msg tea.KeyMsg) (bool, tea.Cmd) {
 	case key.Matches(msg, k.End) && len(r.frames) > 0:
 		r.seek(r.frames[len(r.frames)-1].Snapshot.TakenAt)
 	default:
-		return false, nil
+		return nil
 	}
-	m.showReplayFrame()
-	return true, nil
+	r.show()
+	return nil
+}
+
+// SetSize: the replay bar is a flag in the title bar, sized with it.
+func (r *replayState) SetSize(int, int) {}
+
+// View is the player's state for the title bar.
+func (r *replayState) View() string { return r.status() }
+
+// ShortHelp are the playback keys the help line shows first.
+func (r *replayState) ShortHelp() []key.Binding {
+	return []key.Binding{r.keys.Play, r.keys.Back, r.keys.Forward}
+}
+
+// FullHelp is the short help, then the keys shown after the global ones.
+func (r *replayState) FullHelp() [][]key.Binding {
+	return [][]key.Binding{r.ShortHelp(), {r.keys.Faster, r.keys.Slower}}
+}
+
+// replayFrameMsg is the frame the player landed on, shown as arrived at.
+type replayFrameMsg struct {
+	frame analysis.Frame
+	at    time.Time
 }

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
@@ -49,6 +52,11 @@ const (
 // sessionsPane is the sessions table. rows (indices into all, filtered and
 // sorted) are computed in Update, so View only formats visible rows.
 type sessionsPane struct {
+	c         *common
+	keys      sessionKeys
+	width     int
+	height    int
+	prompt    string // the filter being typed, shown in the title
 	all       []collectors.Session
 	rows      []int
 	cursor    int
@@ -63,8 +71,107 @@ type sessionsPane struct {
 	desc      bool
 }
 
-func newSessionsPane() sessionsPane {
-	return sessionsPane{marks: map[collectors.SessionKey]bool{}, sortCol: colInState, desc: true, visible: 10}
+func newSessionsPane(keys sessionKeys) sessionsPane {
+	return sessionsPane{keys: keys, marks: map[collectors.SessionKey]bool{}, sortCol: colInState, desc: true, visible: 10}
+}
+
+// SetSize is the table's rectangle; the rows it scrolls by are set from
+// the layout (setVisible).
+func (p *sessionsPane) SetSize(w, h int) { p.width, p.height = w, h }
+
+// Update handles the sessions table's keys.
+func (p *sessionsPane) Update(msg tea.Msg) tea.Cmd {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	if p.c.navigate(km, func(d int) { p.setCursor(p.cursor + d) }, p.visible) {
+		return nil
+	}
+	k := p.keys
+	switch {
+	case key.Matches(km, k.Detail):
+		if s := p.current(); s != nil {
+			p.c.send(openDetailMsg{session: *s, server: p.c.pgTarget()})
+		}
+	case key.Matches(km, k.Filter):
+		p.c.send(openFilterMsg{text: p.text})
+	case key.Matches(km, k.Sort):
+		p.nextSort()
+	case key.Matches(km, k.Reverse):
+		p.desc = !p.desc
+		p.refresh()
+	case key.Matches(km, k.Active):
+		p.setStateFilter(onlyActive)
+	case key.Matches(km, k.Idle):
+		p.setStateFilter(onlyIdle)
+	case key.Matches(km, k.IdleTx):
+		p.setStateFilter(onlyIdleTx)
+	case key.Matches(km, k.Waiting):
+		p.setStateFilter(onlyWaiting)
+	case key.Matches(km, k.AllStates):
+		p.setStateFilter("")
+	case key.Matches(km, k.Mark):
+		p.toggleMark()
+	case key.Matches(km, k.ClearMarks):
+		clear(p.marks)
+	case key.Matches(km, k.Cancel):
+		return p.c.askSessions(kindCancel, p.targets())
+	case key.Matches(km, k.Terminate):
+		return p.c.askSessions(kindTerminate, p.targets())
+	case key.Matches(km, k.TerminateGroup):
+		if s := p.current(); s != nil {
+			p.c.send(terminateGroupMsg{group: groupOfSession(s)})
+		}
+	}
+	return nil
+}
+
+// ShortHelp is the table's first keys on the help line.
+func (p *sessionsPane) ShortHelp() []key.Binding {
+	k := p.keys
+	out := []key.Binding{k.Detail, k.Terminate, k.Filter}
+	if p.filtered() {
+		out = append(out, k.ClearFilter)
+	}
+	return out
+}
+
+// FullHelp is the short help, then the keys the help line shows after the
+// global ones.
+func (p *sessionsPane) FullHelp() [][]key.Binding {
+	k := p.keys
+	return [][]key.Binding{p.ShortHelp(), {k.Mark, k.Cancel, k.TerminateGroup, k.Sort, k.Idle, k.Active}}
+}
+
+func (p *sessionsPane) helpGroups() []helpGroup {
+	s := p.keys
+	return []helpGroup{
+		{"Sessions table", []key.Binding{s.Detail, s.Filter, s.ClearFilter, s.Sort, s.Reverse,
+			s.Active, s.Idle, s.IdleTx, s.Waiting, s.AllStates}},
+		{"Session actions", []key.Binding{s.Mark, s.ClearMarks, s.Cancel, s.Terminate, s.TerminateGroup}},
+	}
+}
+
+// setText is the text filter as typed.
+func (p *sessionsPane) setText(text string) {
+	p.text = text
+	p.refresh()
+}
+
+// View is the sessions table, or why there is none: PostgreSQL DOWN or
+// not configured is "no data", never "no session matches".
+func (p *sessionsPane) View() string { return p.render().String() }
+
+func (p *sessionsPane) render() block {
+	w, h := p.width, p.height
+	switch st := p.c.status(collectors.SourcePostgres); st.state {
+	case srcDown:
+		return p.c.noData(" Sessions", "PostgreSQL", st, w, h)
+	case srcOff:
+		return fitBlock([]string{p.c.st.bold.Render(" Sessions"), p.c.st.dim.Render("  no data: PostgreSQL not configured")}, w, h)
+	}
+	return p.view(p.c.st, w, h, p.c.focus == focusSessions, p.prompt)
 }
 
 // setSessions replaces the data, keeping the cursor on the same backend
@@ -393,3 +500,16 @@ func paneTitle(st styles, focused bool, t string) string {
 	}
 	return st.bold.Render(" " + t)
 }
+
+// top puts the cursor on the first row, for another server's data.
+func (p *sessionsPane) top() { p.cursor, p.offset = 0, 0 }
+
+// Messages the sessions table sends the root.
+type (
+	openDetailMsg struct {
+		session collectors.Session
+		server  string
+	}
+	openFilterMsg     struct{ text string }
+	terminateGroupMsg struct{ group collectors.SessionGroup }
+)

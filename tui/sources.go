@@ -55,13 +55,13 @@ var ruleSources = func() map[string]string {
 // status classifies a source at the model's clock by the snapshot's one
 // rule (collectors.Snapshot.Source); a source that never answered has been
 // DOWN since the first frame.
-func (m *Model) status(source string) srcStatus {
-	src := m.frame.Snapshot.Source(source)
-	at := m.frame.Snapshot.TakenAt.Add(m.frameAge())
+func (c *common) status(source string) srcStatus {
+	src := c.frame.Snapshot.Source(source)
+	at := c.frame.Snapshot.TakenAt.Add(c.frameAge())
 	state, age := src.StateAt(at)
 	switch state {
 	case collectors.SourceDown:
-		return srcStatus{state: srcDown, age: m.sinceFirstFrame(), err: src.Err}
+		return srcStatus{state: srcDown, age: c.sinceFirstFrame(), err: src.Err}
 	case collectors.SourceStale:
 		return srcStatus{state: srcStale, age: age, err: src.Err}
 	case collectors.SourceFresh:
@@ -73,21 +73,21 @@ func (m *Model) status(source string) srcStatus {
 // frameAge is how long the displayed frame has been on screen: data keeps
 // ageing between frames, and a source that stops sending frames altogether
 // still counts up.
-func (m *Model) frameAge() time.Duration { return max(m.now.Sub(m.frameAt), 0) }
+func (c *common) frameAge() time.Duration { return max(c.now.Sub(c.frameAt), 0) }
 
 // sinceFirstFrame is how long slotwatch has been watching, on the frames'
 // clock: how long a source that never answered has been DOWN. The shared
 // pipeline's history reaches further back than a served viewer who joined
 // late (up to its trend window).
-func (m *Model) sinceFirstFrame() time.Duration {
-	start := m.firstTakenAt
-	if tr := m.frame.Trend; len(tr) > 0 && (start.IsZero() || tr[0].At.Before(start)) {
+func (c *common) sinceFirstFrame() time.Duration {
+	start := c.firstTakenAt
+	if tr := c.frame.Trend; len(tr) > 0 && (start.IsZero() || tr[0].At.Before(start)) {
 		start = tr[0].At
 	}
 	if start.IsZero() {
-		return m.frameAge()
+		return c.frameAge()
 	}
-	return max(m.frame.Snapshot.TakenAt.Sub(start)+m.frameAge(), 0)
+	return max(c.frame.Snapshot.TakenAt.Sub(start)+c.frameAge(), 0)
 }
 
 // blindSources are the sources some alert rule reads that are DOWN or
@@ -99,22 +99,22 @@ type blindSource struct {
 	rules  []string
 }
 
-func (m *Model) blindSources() []blindSource {
+func (c *common) blindSources() []blindSource {
 	var out []blindSource
 	for _, src := range sourceOrder {
-		st := m.status(src)
+		st := c.status(src)
 		if !st.blind() {
 			continue
 		}
 		var rules []string
-		for _, a := range m.frame.Alerts {
+		for _, a := range c.frame.Alerts {
 			if ruleSources[a.Name] == src {
 				rules = append(rules, a.Name)
 			}
 		}
 		// The team's alerting feeds no rule of ours, but a screen showing
 		// none of their alerts must say when it cannot see them.
-		if len(rules) > 0 || len(m.frame.Alerts) == 0 || src == collectors.SourceAlerting {
+		if len(rules) > 0 || len(c.frame.Alerts) == 0 || src == collectors.SourceAlerting {
 			out = append(out, blindSource{source: src, status: st, rules: rules})
 		}
 	}

@@ -14,19 +14,19 @@ import (
 // is refused: the server's reason in full, wrapped, never cut ("remaining
 // connection slots are reserved for non-replication superuser connections"
 // and "sorry, too many clients already" call for different fixes).
-func (m *Model) probeReasonLines(w int) []string {
-	if !m.hasFrame {
+func (h *headerPane) probeReasonLines(w int) []string {
+	if !h.c.hasFrame {
 		return nil
 	}
-	pr := m.frame.Snapshot.Probe
-	if pr == nil || (pr.OK && m.status(collectors.SourceProbe).state != srcDown) {
+	pr := h.c.frame.Snapshot.Probe
+	if pr == nil || (pr.OK && h.c.status(collectors.SourceProbe).state != srcDown) {
 		return nil
 	}
 	reason := probeReason(pr)
 	if reason == "" {
 		return nil
 	}
-	label := m.st.critical.Render("!! REFUSED ") + " "
+	label := h.c.st.critical.Render("!! REFUSED ") + " "
 	indent := ansi.StringWidth(label)
 	what := "probe"
 	if pr.SQLState != "" {
@@ -51,19 +51,19 @@ func stripWanted(l layout) bool { return l.footer < 3 }
 // stripLines are "jobs over capacity 2: 12345 58/50 +8 (+1 more) │ last
 // action …" on one line when it fits the width, else one line each, so
 // neither the job over capacity nor the last action is ever cut.
-func (m *Model) stripLines(l layout, w int) []string {
+func (f *footerPane) stripLines(l layout, w int) []string {
 	var parts []string
-	if t := m.jobsText(); t != "" && l.middle < 9 {
-		if j := m.frame.Snapshot.Jobs; j != nil && len(j.OverCapacity) > 1 {
+	if t := f.c.jobsText(); t != "" && l.middle < 9 {
+		if j := f.c.frame.Snapshot.Jobs; j != nil && len(j.OverCapacity) > 1 {
 			t += fmt.Sprintf(" (+%d more)", len(j.OverCapacity)-1)
 		}
 		parts = append(parts, t)
 	}
-	if a := m.footer.audit; len(a) > 0 {
+	if a := f.audit; len(a) > 0 {
 		last := a[len(a)-1]
 		parts = append(parts, "last action "+last.at+" "+last.text)
 	} else {
-		parts = append(parts, m.st.dim.Render("no action yet"))
+		parts = append(parts, f.c.st.dim.Render("no action yet"))
 	}
 	if one := " " + strings.Join(parts, " │ "); ansi.StringWidth(one) <= w || len(parts) == 1 {
 		return []string{one}
@@ -78,8 +78,8 @@ func (m *Model) stripLines(l layout, w int) []string {
 // ruleActive says whether the alert rule's condition holds now (pending or
 // firing): the header colours a figure critical by the rule's own
 // threshold, as configured, so the colour and the alert never disagree.
-func (m *Model) ruleActive(name string) bool {
-	for _, a := range m.frame.Alerts {
+func (c *common) ruleActive(name string) bool {
+	for _, a := range c.frame.Alerts {
 		if a.Name == name && (a.State == analysis.Pending || a.State == analysis.Firing) {
 			return true
 		}

@@ -738,41 +738,35 @@ func (v *timelineView) notes(cols tlColumns, room int) []string {
 	return out
 }
 
-// Root wiring: the T key, the view's keys and its screen.
+// Root wiring: the view's keys and its screen.
 
-func (m Model) onTimelineKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+func (m *Model) onTimelineKey(msg tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, m.timeline.keys.Close):
 		m.mode = modeNormal
-		return m, m.timeline.setOpen(false, m.now)
-	case key.Matches(msg, m.keys.global.Quit):
-		return m, tea.Quit
-	case key.Matches(msg, m.keys.global.Help):
-		m.mode, m.helpBack, m.helpPage = modeHelp, modeTimeline, 0
-		return m, nil
-	case m.replay != nil:
-		_, cmd := m.onReplayKey(msg)
-		return m, cmd
+		return m.timeline.setOpen(false, m.now)
+	case key.Matches(msg, m.keys.Quit):
+		return tea.Quit
+	case key.Matches(msg, m.keys.Help):
+		m.mode = modeHelp
+		m.helpScreen.open(modeTimeline)
+		return nil
+	case m.replay != nil && m.replay.claims(msg):
+		return m.replay.Update(msg)
 	}
-	return m, nil
-}
-
-// openTimeline shows the timeline.
-func (m Model) openTimeline() (tea.Model, tea.Cmd) {
-	m.mode = modeTimeline
-	return m, m.timeline.setOpen(true, m.now)
+	return nil
 }
 
 func (m *Model) timelineScreen(w, h int) string {
-	return stack(fitBlock([]string{m.titleBar(w)}, w, 1), fitBlock(strings.Split(m.timeline.View(), "\n"), w, h-2),
+	return stack(fitBlock([]string{m.header.titleBar(w)}, w, 1), fitBlock(strings.Split(m.timeline.View(), "\n"), w, h-2),
 		m.helpLine(w)).String()
 }
 
 func (m *Model) timelineHelp() []key.Binding {
 	out := m.timeline.ShortHelp()
 	if m.replay != nil {
-		r := m.keys.replay
-		out = append(out, r.Play, r.Back, r.Forward, r.Faster, r.Slower)
+		out = append(out, m.replay.ShortHelp()...)
+		out = append(out, m.replay.FullHelp()[1]...)
 	}
-	return append(out, m.keys.global.Help, m.keys.global.Quit)
+	return append(out, m.keys.Help, m.keys.Quit)
 }

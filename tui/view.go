@@ -12,14 +12,6 @@ const (
 	minHeight = 24
 )
 
-// layout is how many rows each band of the screen gets.
-type layout struct {
-	alerts, findings, middle, sessions, footer int
-	fleet                                      int // the fleet block's lines; 0 for a single target
-	probe                                      int // the probe's refusal reason, wrapped
-	strip                                      int // the jobs and audit strip when their panes do not fit
-}
-
 // layout splits the height: fixed header lines, alerts and findings grow
 // with the screen, the sessions table takes what is left.
 func (m *Model) layout() layout {
@@ -31,7 +23,7 @@ func (m *Model) layout() layout {
 	case h >= 34:
 		l = layout{alerts: 4, findings: 2, middle: 9, footer: 3}
 	}
-	if n := m.alertCount(); n < l.alerts {
+	if n := m.header.alertCount(); n < l.alerts {
 		l.alerts = max(n, 1)
 	}
 	if n := len(m.frame.Findings); n < l.findings {
@@ -42,16 +34,16 @@ func (m *Model) layout() layout {
 	}
 	// Announcements take the status line; the audit pane above it keeps
 	// its rows, so every viewer sees both the news and the shared log.
-	if n := m.newsRoom(); n > 0 {
+	if n := m.footer.newsRoom(); n > 0 {
 		if l.footer > 1 {
 			l.footer += n - 1
 		} else {
 			l.footer = n
 		}
 	}
-	l.probe = len(m.probeReasonLines(m.width))
+	l.probe = len(m.header.probeReasonLines(m.width))
 	if stripWanted(l) {
-		l.strip = len(m.stripLines(l, m.width))
+		l.strip = len(m.footer.stripLines(l, m.width))
 	}
 	// title, PG, Redis lines and the help line.
 	l.sessions = h - 4 - l.fleet - l.probe - l.alerts - l.findings - l.middle - l.footer - l.strip
@@ -60,15 +52,17 @@ func (m *Model) layout() layout {
 
 // View renders exactly width×height cells.
 func (m Model) View() string {
+	m.wire()
 	w, h := m.width, m.height
 	if w <= 0 || h <= 0 {
 		return ""
 	}
 	if w < minWidth || h < minHeight {
-		return m.tooSmall(w, h).String()
+		return tooSmall(w, h).String()
 	}
 	if m.mode == modeHelp {
-		return stack(fitBlock([]string{m.titleBar(w)}, w, 1), m.fullHelp(w, h-1)).String()
+		m.prepareHelp()
+		return stack(fitBlock([]string{m.header.titleBar(w)}, w, 1), m.helpScreen.fullHelp(w, h-1)).String()
 	}
 	if m.mode == modeFindings {
 		return m.findingsScreen(w, h).String()
@@ -77,33 +71,36 @@ func (m Model) View() string {
 		return m.timelineScreen(w, h)
 	}
 	if !m.hasFrame {
-		lines := []string{m.titleBar(w), "", "  Waiting for the first sample…"}
+		lines := []string{m.header.titleBar(w), "", "  Waiting for the first sample…"}
 		return stack(fitBlock(lines, w, h-1), m.helpLine(w)).String()
 	}
 	l := m.layout()
-	header := append([]string{m.titleBar(w)}, m.fleet.view(m.st)...)
-	header = append(header, m.pgLine(), m.redisLine())
-	header = append(header, m.probeReasonLines(w)...)
-	header = append(header, m.alertLines(l.alerts)...)
-	header = append(header, m.findingLines(l.findings)...)
+	header := append([]string{m.header.titleBar(w)}, m.fleet.view(m.st)...)
+	m.header.SetSize(w, 2+l.probe+l.alerts)
+	m.header.alerts = l.alerts
+	header = append(header, m.header.lines()...)
+	header = append(header, m.findings.findingLines(l.findings)...)
 	top := fitBlock(header, w, 3+l.fleet+l.probe+l.alerts+l.findings)
 	bodyH := l.middle + l.sessions
 	var body block
 	switch m.mode {
 	case modeConfirm:
-		body = m.dialogView(w, bodyH)
+		body = m.confirm.dialogView(w, bodyH)
 	case modeDetail:
-		body = m.detailBlock(w, bodyH)
+		m.detail.SetSize(w, bodyH)
+		body = m.detail.render()
 	case modePicker:
 		body = m.fleet.pickerView(m.st, w, bodyH)
 	default:
-		body = stack(m.middleView(w, l.middle), m.sessionsView(w, l.sessions))
+		m.sessions.SetSize(w, l.sessions)
+		m.sessions.prompt = m.input.View()
+		body = stack(m.middleView(w, l.middle), m.sessions.render())
 	}
 	var strip block
 	if l.strip > 0 {
-		strip = fitBlock(m.stripLines(l, w), w, l.strip)
+		strip = fitBlock(m.footer.stripLines(l, w), w, l.strip)
 	}
-	return stack(top, body, strip, m.footerView(w, l.footer), m.helpLine(w)).String()
+	return stack(top, body, strip, m.footer.footerView(w, l.footer), m.helpLine(w)).String()
 }
 
 // fleetBudget is how many lines the fleet block may take at height h;
@@ -120,19 +117,7 @@ func fleetBudget(h int) int {
 	return 3
 }
 
-// sessionsView is the sessions table, or why there is none: PostgreSQL
-// DOWN or not configured is "no data", never "no session matches".
-func (m *Model) sessionsView(w, h int) block {
-	switch st := m.status(collectors.SourcePostgres); st.state {
-	case srcDown:
-		return m.noData(" Sessions", "PostgreSQL", st, w, h)
-	case srcOff:
-		return fitBlock([]string{m.st.bold.Render(" Sessions"), m.st.dim.Render("  no data: PostgreSQL not configured")}, w, h)
-	}
-	return m.sessions.view(m.st, w, h, m.focus == focusSessions, m.filterLine())
-}
-
-func (m *Model) tooSmall(w, h int) block {
+func tooSmall(w, h int) block {
 	msg := fmt.Sprintf("Terminal too small: %d×%d. slotwatch needs at least %d×%d; enlarge the window (q quits).",
 		w, h, minWidth, minHeight)
 	return fitBlock(wrapText(msg, w), w, h)
@@ -155,53 +140,58 @@ func (m *Model) middleView(w, h int) block {
 		groupsW = rest * 3 / 7
 	}
 	redisW := rest - groupsW
-	pgSt := m.status(collectors.SourcePostgres)
-	states := func(h int) block {
-		if pgSt.state == srcDown {
-			return m.noData(" PostgreSQL by state", "PostgreSQL", pgSt, statesW, h)
-		}
-		b := m.pgStates(statesW, h)
-		if pgSt.state == srcStale && len(b) > 0 { // last good counts: say how old on the pane itself
-			b[0] = fitLine(m.st.bold.Render(" PostgreSQL ")+m.st.critical.Render("STALE "+ageText(pgSt.age)), statesW)
-		}
-		return b
-	}
-	left := states(h)
-	if jobsH := 2 + m.jobRows(); h >= 9 && m.status(collectors.SourceJobs).state != srcOff {
+	m.states.SetSize(statesW, h)
+	left := m.states.render()
+	if jobsH := 2 + m.jobs.jobRows(); h >= 9 && m.status(collectors.SourceJobs).state != srcOff {
 		jh := min(jobsH, h/3+1)
-		left = stack(states(h-jh), m.jobsView(statesW, jh))
+		m.states.SetSize(statesW, h-jh)
+		m.jobs.SetSize(statesW, jh)
+		left = stack(m.states.render(), m.jobs.jobsView(statesW, jh))
 	}
-	groups := m.groups.view(m.st, groupsW, h, m.focus == focusGroups)
-	if pgSt.state == srcDown {
-		groups = m.noData(" Connections by group", "PostgreSQL", pgSt, groupsW, h)
-	}
-	return joinH("│", left, groups, m.rightColumn(redisW, h))
-}
-
-// noData is a pane for a source that has never answered: its title and
-// "no data", never an empty table that reads as "nothing is wrong".
-func (m *Model) noData(title, source string, st srcStatus, w, h int) block {
-	lines := []string{m.st.bold.Render(title), m.st.critical.Render("  no data") + " (DOWN " + ageText(st.age) + ")",
-		m.st.dim.Render("  " + source + ": no answer")}
-	return fitBlock(lines, w, h)
-}
-
-func (m *Model) jobRows() int {
-	if j := m.frame.Snapshot.Jobs; j != nil {
-		return max(len(j.OverCapacity), 1)
-	}
-	return 1
-}
-
-func (m *Model) filterLine() string {
-	if m.mode != modeFilter {
-		return ""
-	}
-	return "/" + clean(m.input.Value()) + "_  (enter keeps, esc clears)"
+	m.groups.SetSize(groupsW, h)
+	return joinH("│", left, m.groups.render(), m.rightColumn(redisW, h))
 }
 
 func (m *Model) helpLine(w int) block {
 	hm := m.help
 	hm.Width = w
 	return fitBlock([]string{hm.ShortHelpView(m.helpBindings())}, w, 1)
+}
+
+// findingsScreen is the full-screen findings view: title bar, the findings,
+// the status line and the keys.
+func (m *Model) findingsScreen(w, h int) block {
+	m.sizeFindings()
+	body := m.findings.findingsBody(m.findings.width, m.findings.height)
+	return stack(fitBlock([]string{m.header.titleBar(w)}, w, 1), body, m.footer.footerView(w, m.findingsFooter()), m.helpLine(w))
+}
+
+// findingsFooter is the status line, or the lines the newest announcement
+// wraps to.
+func (m *Model) findingsFooter() int { return min(max(1, m.footer.newsRoom()), max(m.height-4, 1)) }
+
+// sizeFindings gives the findings view the screen between the title bar
+// and the status line: its title and the lines of findings it shows.
+func (m *Model) sizeFindings() { m.findings.SetSize(m.width, max(m.height-3-m.findingsFooter(), 1)+1) }
+
+// rightColumn is the Redis pane, with pgbouncer's pools under it when a
+// pooler is configured (or alone when Redis is not).
+func (m *Model) rightColumn(w, h int) block {
+	m.redis.SetSize(w, h)
+	if m.status(collectors.SourcePgBouncer).state == srcOff {
+		return m.redis.render()
+	}
+	if m.status(collectors.SourceRedis).state == srcOff {
+		return m.pooler.poolerView(w, h)
+	}
+	if h < 8 {
+		return m.redis.render()
+	}
+	pools := 1
+	if b := m.frame.Snapshot.PgBouncer; b != nil {
+		pools = max(len(b.Pools), 1)
+	}
+	ph := min(2+pools, h/2)
+	m.redis.SetSize(w, h-ph)
+	return stack(m.redis.render(), m.pooler.poolerView(w, ph))
 }

@@ -79,11 +79,11 @@ func TestConnectionBudget(t *testing.T) {
 	}
 
 	// K in the dashboard: on the collector's connection, no new slot.
-	plan, err := svc.PreviewSessions(ctx, actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{App: "talentflow-web", Limit: 3}})
+	plan, err := actions.PreviewAs[actions.SessionPlan](ctx, svc, actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{App: "talentflow-web", Limit: 3}})
 	if err != nil || len(plan.Targets) != 3 {
 		t.Fatalf("preview on a full server: %v, %v", plan.PIDs(), err)
 	}
-	rep, err := svc.ExecuteSessions(ctx, plan)
+	rep, err := actions.ExecuteAs[actions.SessionReport](ctx, svc, plan)
 	if err != nil || actions.Counts(rep.Results)[actions.Done] != 3 {
 		t.Fatalf("terminate on a full server: %+v, %v", rep.Results, err)
 	}
@@ -106,11 +106,11 @@ func TestConnectionBudget(t *testing.T) {
 		return slotwatchBackends(t, admin) == 1
 	})
 	holdApp(2)
-	plan, err = svc.PreviewSessions(ctx, actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{App: "talentflow-web"}})
+	plan, err = actions.PreviewAs[actions.SessionPlan](ctx, svc, actions.SessionRequest{Kind: actions.Terminate, Filter: actions.SessionFilter{App: "talentflow-web"}})
 	if err != nil || len(plan.Targets) != 2 {
 		t.Fatalf("preview after a restart: %v, %v", plan.PIDs(), err)
 	}
-	if rep, err := svc.ExecuteSessions(ctx, plan); err != nil || actions.Counts(rep.Results)[actions.Done] != 2 {
+	if rep, err := actions.ExecuteAs[actions.SessionReport](ctx, svc, plan); err != nil || actions.Counts(rep.Results)[actions.Done] != 2 {
 		t.Fatalf("terminate after a restart: %+v, %v", rep.Results, err)
 	}
 	if n := slotwatchBackends(t, admin); n != 1 {
@@ -127,11 +127,11 @@ func TestConnectionBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rplan, err := svc.PreviewRedis(ctx, actions.RedisFilter{Name: "leaky-cache"})
+	rplan, err := actions.PreviewAs[actions.RedisPlan](ctx, svc, actions.RedisFilter{Name: "leaky-cache"})
 	if err != nil || len(rplan.Targets) != 3 {
 		t.Fatalf("redis preview: %d targets, %v", len(rplan.Targets), err)
 	}
-	if rrep, err := svc.ExecuteRedis(ctx, rplan); err != nil || actions.Counts(rrep.Results)[actions.Done] != 3 {
+	if rrep, err := actions.ExecuteAs[actions.RedisReport](ctx, svc, rplan); err != nil || actions.Counts(rrep.Results)[actions.Done] != 3 {
 		t.Fatalf("redis kill: %+v, %v", rrep.Results, err)
 	}
 	if n := slotwatchClients(t, ctx, rdb); n != 1 {

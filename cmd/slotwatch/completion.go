@@ -21,14 +21,6 @@ var completionShells = map[string]func(io.Writer, []completionCommand){
 
 func runCompletion(_ context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "completion")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch completion bash|zsh|fish")
-		fmt.Fprintln(env.stderr, "Prints the shell's completion script for the commands, their flags and the configured --server names.")
-		fmt.Fprintln(env.stderr, "bash: source <(slotwatch completion bash), or save it as ~/.local/share/bash-completion/completions/slotwatch.")
-		fmt.Fprintln(env.stderr, "zsh: save it as _slotwatch in a directory of $fpath. fish: save it as ~/.config/fish/completions/slotwatch.fish.")
-		fmt.Fprintln(env.stderr, "The Debian package installs all three.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

@@ -23,12 +23,6 @@ func runDemo(ctx context.Context, env *environment, args []string) int {
 	readOnly := fs.Bool("read-only", false, "disable every mitigation, as in production with --read-only")
 	var dash dashboardFlags
 	dash.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch demo [--seed N] [--speed X] [--warm D] [--read-only]")
-		fmt.Fprintln(env.stderr, "The dashboard on a built-in simulation of the TalentFlow incident; no server needed.")
-		fmt.Fprintln(env.stderr, "Mitigations act on the simulation, so the demo doubles as a training mode. Press ? for the keys.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

@@ -38,15 +38,6 @@ func runDrill(ctx context.Context, env *environment, args []string) int {
 	durationVar(fs, &cfg.RedisEvery, "redis-every", drill.DefaultRedisEvery, time.Millisecond, time.Hour, "one new leaked Redis client every")
 	intVar(fs, &cfg.Burst, "burst", drill.DefaultBurst, 0, 10000, "concurrent applications to the job one below its limit")
 	durationVar(fs, &cfg.StatusEvery, "status-every", drill.DefaultStatusEvery, time.Second, day, "print what the drill holds every")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch drill --pg DSN (--redis URL | --no-redis) [--through POOLER-DSN] [--exhaust] [--fixed] [--duration D] [--yes] [flags]")
-		fmt.Fprintln(env.stderr, "Reproduces the TalentFlow incident on real servers in its own database,")
-		fmt.Fprintln(env.stderr, "until Ctrl-C or --duration, then releases every session and client it holds.")
-		fmt.Fprintln(env.stderr, "Its targets come from --pg, --through and --redis only, never from the environment or the config file,")
-		fmt.Fprintln(env.stderr, "and it has none by default. Before it starts it says what it will take and asks (y/N) on a terminal;")
-		fmt.Fprintln(env.stderr, "elsewhere it needs --yes.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

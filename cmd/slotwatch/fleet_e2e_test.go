@@ -277,11 +277,11 @@ func TestFleetConnectionBudget(t *testing.T) {
 	}
 	checkOne("watching")
 
-	plan, err := fleet.PreviewSessions(ctx, actions.SessionRequest{Server: "replica-1", Kind: actions.Terminate, Filter: actions.SessionFilter{App: "web-replica"}})
+	plan, err := actions.PreviewAs[actions.SessionPlan](ctx, fleet, actions.SessionRequest{Server: "replica-1", Kind: actions.Terminate, Filter: actions.SessionFilter{App: "web-replica"}})
 	if err != nil || len(plan.Targets) != replicaSessions || plan.ServerName != "replica-1" {
 		t.Fatalf("preview on replica-1: %v targets on %q, %v", plan.PIDs(), plan.ServerName, err)
 	}
-	if rep, err := fleet.ExecuteSessions(ctx, plan); err != nil || actions.Counts(rep.Results)[actions.Done] != replicaSessions {
+	if rep, err := actions.ExecuteAs[actions.SessionReport](ctx, fleet, plan); err != nil || actions.Counts(rep.Results)[actions.Done] != replicaSessions {
 		t.Fatalf("terminate on replica-1: %+v, %v", rep.Results, err)
 	}
 	if n := countApp(t, f.primary, "web-primary"); n != primarySessions {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/slotwatch/slotwatch/internal/termtext"
 	"io"
 	"math"
 	"strconv"
@@ -78,7 +79,11 @@ func runGuard(ctx context.Context, env *environment, args []string) int {
 	if verb == "show" {
 		return guardShow(ctx, env, deps.svc, f.role, f.asJSON)
 	}
-	return guardChange(ctx, env, deps.svc, verb, req, f)
+	var change actions.Request = req
+	if verb == "revert" {
+		change = actions.GuardRevert(req)
+	}
+	return runPlan(ctx, env, deps.svc, change, outputFlags{yes: f.yes, asJSON: f.asJSON, showSQL: f.showSQL})
 }
 
 func guardFlagSet(env *environment, f *guardFlags) *flag.FlagSet {
@@ -91,10 +96,6 @@ func guardFlagSet(env *environment, f *guardFlags) *flag.FlagSet {
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&f.showSQL, "show-sql", false, "also print the statement the change runs (always in --json)")
 	fs.BoolVar(&f.subsecond, "allow-subsecond", false, "allow an idle timeout under one second")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, guardUsage)
-		fs.PrintDefaults()
-	}
 	return fs
 }
 
@@ -233,7 +234,7 @@ func guardShow(ctx context.Context, env *environment, svc *actions.Fleet, role s
 		if v.RevertOf != "" {
 			revert = actions.ShowGuardValue(v.Setting, v.RevertTo)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(orDash(v.Role)), cell(guardServer(v)), cell(actions.ShowGuardValue(v.Setting, v.Value)), cell(revert))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Setting, cell(termtext.OrDash(v.Role)), cell(guardServer(v)), cell(actions.ShowGuardValue(v.Setting, v.Value)), cell(revert))
 	}
 	_ = tw.Flush()
 	if len(values) == 0 {
@@ -252,13 +253,6 @@ func guardServer(v actions.GuardValue) string {
 	return name
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // guardOutput is the JSON of guard set and revert.
 type guardOutput struct {
 	Executed bool                 `json:"executed"`
@@ -266,43 +260,30 @@ type guardOutput struct {
 	Result   *actions.GuardResult `json:"result,omitempty"`
 }
 
-func guardChange(ctx context.Context, env *environment, svc *actions.Fleet, verb string, req actions.GuardRequest, f guardFlags) int {
-	yes, asJSON := f.yes, f.asJSON
-	var plan actions.GuardPlan
-	var err error
-	if verb == "set" {
-		plan, err = svc.PreviewGuardSet(ctx, req)
-	} else {
-		plan, err = svc.PreviewGuardRevert(ctx, req)
-	}
-	if err != nil {
-		return exitFor(env, err)
-	}
-	if !yes {
-		if err := svc.PreviewedGuard(ctx, plan); err != nil {
-			errorSentence(env, err)
-		}
-		if asJSON {
-			_ = writeJSON(env.stdout, guardOutput{Plan: plan})
-			return exitOK
-		}
-		printGuardPlan(env.text(), plan, f.showSQL)
-		fmt.Fprintln(env.text(), "Preview only: nothing was changed. Run again with --yes to apply it.")
+// previewGuard prints a guard change that is not applied.
+func previewGuard(env *environment, plan actions.GuardPlan, o outputFlags) int {
+	if o.asJSON {
+		_ = writeJSON(env.stdout, guardOutput{Plan: plan})
 		return exitOK
 	}
-	res, err := svc.ExecuteGuard(ctx, plan)
-	if asJSON {
+	printGuardPlan(env.text(), plan, o.showSQL)
+	fmt.Fprintln(env.text(), "Preview only: nothing was changed. Run again with --yes to apply it.")
+	return exitOK
+}
+
+// guardExecuted prints an applied guard change; anything but done is exit 1.
+func guardExecuted(env *environment, rep actions.Report, o outputFlags) int {
+	res, _ := rep.(actions.GuardResult)
+	plan := res.Plan
+	if o.asJSON {
 		_ = writeJSON(env.stdout, guardOutput{Executed: true, Plan: plan, Result: &res})
 	} else {
-		printGuardPlan(env.text(), plan, f.showSQL)
+		printGuardPlan(env.text(), plan, o.showSQL)
 		if res.Reason != "" {
 			fmt.Fprintf(env.text(), "%s: %s\n", res.Outcome, res.Reason)
 		} else {
 			fmt.Fprintf(env.text(), "%s: %s is now %s (was %s).\n", res.Outcome, plan.Setting, actions.ShowGuardValue(plan.Setting, plan.New), actions.ShowGuardValue(plan.Setting, plan.Current))
 		}
-	}
-	if err != nil {
-		return exitFor(env, err)
 	}
 	if res.Outcome != actions.Done {
 		return exitError

@@ -27,13 +27,6 @@ const (
 	exitRefused = 3 // refused by read-only mode or the safety policy
 )
 
-// command is one subcommand. run gets the arguments after the command name.
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, env *environment, args []string) int
-}
-
 // environment is what a subcommand may touch besides its arguments, so tests
 // can run commands in-process with their own streams and variables.
 type environment struct {
@@ -50,33 +43,6 @@ type environment struct {
 // queries cannot send escape sequences to the terminal through it. JSON
 // goes to stdout itself, exact.
 func (e *environment) text() io.Writer { return termtext.NewWriter(e.stdout) }
-
-func commands() []command {
-	return []command{
-		{"watch", "live dashboard against --pg / --redis (the default command)", runWatch},
-		{"demo", "the dashboard on a built-in simulation of the TalentFlow incident", runDemo},
-		{"snapshot", "one collection pass, as text or --json", runSnapshot},
-		{"terminate", "cancel or terminate PostgreSQL sessions (preview unless --yes)", runTerminate},
-		{"redis-kill", "kill Redis clients (preview unless --yes)", runRedisKill},
-		{"guard", "show, set or revert server-side timeouts", runGuard},
-		{"drill", "reproduce the TalentFlow incident on real servers", runDrill},
-		{"serve", "serve the dashboard over SSH to many engineers, one set of collectors", runServe},
-		{"record", "write snapshots to a JSON-lines recording, headless", runRecord},
-		{"replay", "play a recording in the dashboard", runReplay},
-		{"report", "write a Markdown postmortem draft from a recording", runReport},
-		{"version", "print the version, VCS revision and Go version", runVersion},
-		{"completion", "print the bash, zsh or fish completion script", runCompletion},
-	}
-}
-
-// hiddenCommands are for the release and the completion scripts, not for
-// people: they are in neither the usage nor the man pages.
-func hiddenCommands() []command {
-	return []command{
-		{"man", "write the man pages", runMan},
-		{"__complete", "print completion candidates", runComplete},
-	}
-}
 
 func main() {
 	// go-redis logs through a process-wide logger (a failed dial logs a line
@@ -131,16 +97,6 @@ func run(ctx context.Context, env *environment, args []string) int {
 	return exitUsage
 }
 
-// lookupCommand finds a command, hidden ones included.
-func lookupCommand(name string) (command, bool) {
-	for _, c := range append(commands(), hiddenCommands()...) {
-		if c.name == name {
-			return c, true
-		}
-	}
-	return command{}, false
-}
-
 // commandOf splits the command name off the arguments; with none (or only
 // flags) the command is watch.
 func commandOf(args []string) (string, []string) {
@@ -156,8 +112,7 @@ func commandOf(args []string) (string, []string) {
 // second in a chain of goroutines (collector, hub,
 // bridge, event loop, renderer); with more processors each hand-off wakes
 // another thread, and those futex wake-ups were a sixth of the console's
-// CPU (issue 13, scripts/bench-live at 1,000 backends: 11.7–12.0 ms per
-// refresh on two processors, 7.7–10.3 ms on one). serve keeps every
+// CPU (scripts/bench-live; docs/benchmarks.md). serve keeps every
 // processor for its viewers. main applies it; tests, which call run, never.
 func consoleProcessors(args []string, getenv func(string) string) int {
 	if getenv("GOMAXPROCS") != "" {
@@ -195,6 +150,9 @@ func errorSentence(env *environment, err error) {
 func newFlagSet(env *environment, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
+	if c, ok := lookupCommand(name); ok {
+		fs.Usage = func() { printCommandUsage(env.stderr, fs, c) }
+	}
 	if env.flagSet != nil {
 		env.flagSet(fs)
 	}

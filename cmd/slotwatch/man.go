@@ -31,11 +31,6 @@ var exitStatuses = []struct {
 func runMan(_ context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "man")
 	dir := fs.String("dir", "", "directory to write slotwatch.1 and slotwatch-COMMAND.1 into (created if missing)")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch man --dir DIR")
-		fmt.Fprintln(env.stderr, "Writes the man pages, generated from the commands' --help.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

@@ -20,11 +20,6 @@ func runRecord(ctx context.Context, env *environment, args []string) int {
 	mf := registerMetrics(fs)
 	var duration time.Duration
 	durationVar(fs, &duration, "for", 0, 1, maxDuration, "stop after this long, e.g. 30m or 30min (default: until Ctrl-C)")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch record --out FILE [--for D] [--pg DSN] [--redis URL] [--config FILE] [--metrics ADDR]")
-		fmt.Fprintln(env.stderr, "Writes every snapshot to FILE, one JSON line each, without the dashboard, until Ctrl-C or --for.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

@@ -48,12 +48,6 @@ func runRedisKill(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "redis-kill")
 	var f redisKillFlags
 	f.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch redis-kill [--server NAME] [--id N ...] [--host H] [--name N] [--lib L] [--idle-over D] [--age-over D] [--yes] [--json]")
-		fmt.Fprintln(env.stderr, "Previews which Redis clients CLIENT KILL would close; --yes executes.")
-		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -78,38 +72,12 @@ func runRedisKill(ctx context.Context, env *environment, args []string) int {
 		return exitFor(env, err)
 	}
 	defer deps.close()
-	return redisKill(ctx, env, deps.svc, f.filter(), f.yes, f.asJSON, f.showSQL)
-}
-
-func redisKill(ctx context.Context, env *environment, svc *actions.Fleet, filter actions.RedisFilter, yes, asJSON, showSQL bool) int {
-	plan, err := svc.PreviewRedis(ctx, filter)
-	if err != nil {
-		return exitFor(env, err)
-	}
-	if !yes || len(plan.Targets) == 0 {
-		if !yes {
-			if err := svc.PreviewedRedis(ctx, plan); err != nil {
-				errorSentence(env, err)
-			}
-		}
-		return previewRedis(env, plan, yes, asJSON, showSQL)
-	}
-	report, err := svc.ExecuteRedis(ctx, plan)
-	if asJSON {
-		_ = writeJSON(env.stdout, actionOutput[actions.RedisPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
-	} else {
-		printRedisPlan(env.text(), plan, showSQL)
-		printResults(env.text(), "client", report.Results)
-	}
-	if err != nil {
-		return exitFor(env, err)
-	}
-	return resultExit(report.Results)
+	return runPlan(ctx, env, deps.svc, f.filter(), outputFlags{yes: f.yes, asJSON: f.asJSON, showSQL: f.showSQL})
 }
 
 func previewRedis(env *environment, plan actions.RedisPlan, yes, asJSON, showSQL bool) int {
 	if asJSON {
-		_ = writeJSON(env.stdout, actionOutput[actions.RedisPlan]{Plan: plan, Results: []actions.TargetResult{}})
+		_ = writeJSON(env.stdout, actionOutput[actions.Plan]{Plan: plan, Results: []actions.TargetResult{}})
 	} else {
 		printRedisPlan(env.text(), plan, showSQL)
 	}

@@ -14,11 +14,6 @@ func runReplay(ctx context.Context, env *environment, args []string) int {
 	var speed float64
 	floatVar(fs, &speed, "speed", 1, 0, 1000, "playback speed (+ and - change it while playing)")
 	configPath := fs.String("config", "", "YAML config file whose alert overrides apply (as during the recording)")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch replay [--speed X] [--config FILE] FILE")
-		fmt.Fprintln(env.stderr, "Plays a recording in the dashboard: space/p pause, +/- speed, ←/→ one minute, Home/End. Actions are disabled.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

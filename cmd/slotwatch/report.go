@@ -19,11 +19,6 @@ func runReport(_ context.Context, env *environment, args []string) int {
 	flags.StringVar(&targets.configPath, "config", "", "YAML config file: its alerts overrides and audit_log (default $XDG_CONFIG_HOME/slotwatch/config.yaml when present)")
 	auditPath := flags.String("audit", "", "audit log whose actions the report lists (default: the configured audit log, when it exists)")
 	out := flags.String("out", "", "write the Markdown to this new file instead of stdout")
-	flags.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch report RECORDING [--audit FILE] [--out report.md] [--config FILE]")
-		fmt.Fprintln(env.stderr, "Writes a Markdown postmortem draft from a recording (slotwatch record / watch --record).")
-		flags.PrintDefaults()
-	}
 	// The recording may come before or after the flags: `report FILE
 	// --audit A` reads as naturally as `report --audit A FILE`.
 	files, code, done := parseFlagsInterspersed(flags, args)

@@ -41,12 +41,6 @@ func runServe(ctx context.Context, env *environment, args []string) int {
 	durationVar(fs, &f.stallTimeout, "stall-timeout", serve.DefaultStallTimeout, time.Second, time.Hour, "drop a session whose terminal accepts no output for this long")
 	fs.BoolVar(&f.demo, "demo", false, "serve the built-in TalentFlow simulation instead of servers (war-room training)")
 	f.metrics = registerMetrics(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch serve --authorized-keys FILE [--listen 127.0.0.1:2222] [--pg DSN] [--redis URL] [--config FILE] [--record FILE] [--metrics ADDR] [--demo]")
-		fmt.Fprintln(env.stderr, "Runs the collectors once and serves the dashboard to every engineer who connects with `ssh -p PORT host`.")
-		fmt.Fprintln(env.stderr, "Keys listed in serve.operators (config file, by fingerprint or comment) may act; every other key is a read-only viewer.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

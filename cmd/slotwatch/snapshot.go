@@ -28,11 +28,6 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 	var targets targetFlags
 	targets.register(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object (the documented snapshot contract)")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch snapshot [--json] [--pg DSN] [--redis URL] [--db NAME] [--config FILE]")
-		fmt.Fprintln(env.stderr, "One collection pass of every configured source. Exit 0 when every source answered, 1 otherwise.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -62,14 +57,14 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 		// The probe and jobs dial the PostgreSQL target too: one refused
 		// password is one sentence, not one per source ("the connect
 		// probe: <the same sentence>").
-		msg := snap.Errors[name]
+		msg := snap.Source(name).Err
 		if slices.ContainsFunc(said, func(s string) bool { return strings.HasSuffix(msg, s) }) {
 			continue
 		}
 		said = append(said, msg)
 		fmt.Fprintf(env.stderr, "slotwatch: %s\n", msg)
 	}
-	// The primaries' errors are in Errors; the other servers' only here.
+	// The primaries' errors are their sources'; the other servers' only here.
 	down := 0
 	for _, srv := range snap.Servers {
 		if srv.Error != "" && !srv.Primary {
@@ -87,18 +82,12 @@ func runSnapshot(ctx context.Context, env *environment, args []string) int {
 // The default jobs query on a database without the TalentFlow tables is not
 // a failure: the user never asked for it (its error stays in the output).
 func failedSources(s collectors.Snapshot) []string {
-	order := []string{collectors.SourcePostgres, collectors.SourceProbe, collectors.SourceRedis, collectors.SourceJobs}
 	var failed []string
-	for name := range s.Errors {
-		failed = append(failed, name)
-	}
-	slices.SortFunc(failed, func(a, b string) int {
-		ia, ib := slices.Index(order, a), slices.Index(order, b)
-		if ia != ib {
-			return ia - ib
+	for _, name := range collectors.SourceNames() {
+		if s.Source(name).Err != "" {
+			failed = append(failed, name)
 		}
-		return strings.Compare(a, b)
-	})
+	}
 	return failed
 }
 
@@ -121,22 +110,21 @@ func writeSnapshotText(w io.Writer, s collectors.Snapshot, alerts []analysis.Ale
 	var b strings.Builder
 	fmt.Fprintf(&b, "slotwatch snapshot at %s\n", s.TakenAt.UTC().Format(time.RFC3339))
 	if pg := s.Postgres; pg != nil {
-		writePGText(&b, pg, s.Errors[collectors.SourcePostgres], "PostgreSQL")
+		writePGText(&b, pg, s.Source(collectors.SourcePostgres).Err, "PostgreSQL")
 	}
 	if pr := s.Probe; pr != nil {
 		writeProbeText(&b, pr)
 	}
 	if r := s.Redis; r != nil {
-		writeRedisText(&b, r, s.Errors[collectors.SourceRedis], "Redis")
+		writeRedisText(&b, r, s.Source(collectors.SourceRedis).Err, "Redis")
 	}
 	if j := s.Jobs; j != nil {
-		writeJobsText(&b, j, s.Errors[collectors.SourceJobs])
+		writeJobsText(&b, j, s.Source(collectors.SourceJobs).Err)
 	}
 	// A source that never answered has no data, only its error.
 	for _, name := range failedSources(s) {
-		if (name == collectors.SourcePostgres && s.Postgres == nil) || (name == collectors.SourceRedis && s.Redis == nil) ||
-			(name == collectors.SourceJobs && s.Jobs == nil) {
-			fmt.Fprintf(&b, "\n%s: no data: %s\n", name, s.Errors[name])
+		if src := s.Source(name); !src.Present && name != collectors.SourceProbe {
+			fmt.Fprintf(&b, "\n%s: no data: %s\n", name, src.Err)
 		}
 	}
 	writeServersText(&b, s.Servers)

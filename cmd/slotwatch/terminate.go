@@ -73,12 +73,6 @@ func runTerminate(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "terminate")
 	var f terminateFlags
 	f.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch terminate [--server NAME] [--cancel] [--state S] [--idle-over D] [--app A] [--user U] [--db D] [--client C] [--pid N ...] [--limit N] [--yes] [--json]")
-		fmt.Fprintln(env.stderr, "Previews which PostgreSQL sessions would be terminated (or cancelled); --yes executes.")
-		fmt.Fprintln(env.stderr, "Exit 0 done (or preview), 1 error or a target failed, 2 usage, 3 refused by read-only or the safety policy.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -104,37 +98,7 @@ func runTerminate(ctx context.Context, env *environment, args []string) int {
 	}
 	defer deps.close()
 	deps.setTerminateTimeout(f.timeout)
-	return terminate(ctx, env, deps.svc, f.request(s.DB), f.yes, f.asJSON, f.showSQL)
-}
-
-func terminate(ctx context.Context, env *environment, svc *actions.Fleet, req actions.SessionRequest, yes, asJSON, showSQL bool) int {
-	plan, err := svc.PreviewSessions(ctx, req)
-	if err != nil {
-		return exitFor(env, err)
-	}
-	if !yes || len(plan.Targets) == 0 {
-		if !yes {
-			if err := svc.PreviewedSessions(ctx, plan); err != nil {
-				errorSentence(env, err)
-			}
-		}
-		return previewSessions(env, plan, yes, asJSON, showSQL)
-	}
-	missing := sayMissingPIDs(env, plan)
-	report, err := svc.ExecuteSessions(ctx, plan)
-	if asJSON {
-		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Executed: true, Plan: plan, Results: report.Results, Counts: countsJSON(report.Results)})
-	} else {
-		printSessionPlan(env.text(), plan, showSQL)
-		printResults(env.text(), "pid", report.Results)
-	}
-	if err != nil {
-		return exitFor(env, err)
-	}
-	if missing {
-		return max(resultExit(report.Results), exitError)
-	}
-	return resultExit(report.Results)
+	return runPlan(ctx, env, deps.svc, f.request(s.DB), outputFlags{yes: f.yes, asJSON: f.asJSON, showSQL: f.showSQL})
 }
 
 // sayMissingPIDs names each requested pid that is not a client session the
@@ -170,7 +134,7 @@ func sayMissingPIDs(env *environment, plan actions.SessionPlan) bool {
 // with nothing to do (exit 3 when the policy protected every match).
 func previewSessions(env *environment, plan actions.SessionPlan, yes, asJSON, showSQL bool) int {
 	if asJSON {
-		_ = writeJSON(env.stdout, actionOutput[actions.SessionPlan]{Plan: plan, Results: []actions.TargetResult{}})
+		_ = writeJSON(env.stdout, actionOutput[actions.Plan]{Plan: plan, Results: []actions.TargetResult{}})
 	} else {
 		printSessionPlan(env.text(), plan, showSQL)
 	}

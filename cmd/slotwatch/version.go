@@ -91,12 +91,6 @@ func isVersion(arg string) bool { return arg == "--version" || arg == "-version"
 // runVersion is `slotwatch version` and `slotwatch --version`.
 func runVersion(_ context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "version")
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch version")
-		fmt.Fprintln(env.stderr, "Prints the version, the VCS revision it was built from (and its time), and the Go version and platform.")
-		fmt.Fprintln(env.stderr, "`slotwatch --version` is the same.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

@@ -19,11 +19,6 @@ func runWatch(ctx context.Context, env *environment, args []string) int {
 	dash.register(fs)
 	recordPath := fs.String("record", "", "also write every snapshot to this recording (JSON lines; .gz compresses)")
 	mf := registerMetrics(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: slotwatch [watch] [--pg DSN] [--redis URL] [--config FILE] [--record FILE] [--metrics ADDR] [--read-only]")
-		fmt.Fprintln(env.stderr, "The live incident dashboard. Press ? in it for the keys. Without servers, try `slotwatch demo`.")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

@@ -40,6 +40,15 @@ func OneLine(s string) string {
 }
 
 // Lines is Clean applied to each line of multi-line text (a statement, a
+// OrDash is a value for a table cell: the text on one line, or "-" when
+// there is none, so an empty cell is never mistaken for a cut one.
+func OrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return OneLine(s)
+}
+
 // full query), keeping its line breaks.
 func Lines(s string) string {
 	if safe(s) {

@@ -75,3 +75,11 @@ func FuzzClean(f *testing.F) {
 		}
 	})
 }
+
+func TestOrDash(t *testing.T) {
+	for in, want := range map[string]string{"": "-", "talentflow-web": "talentflow-web", "a\nb": "a b"} {
+		if got := OrDash(in); got != want {
+			t.Errorf("OrDash(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

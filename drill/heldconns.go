@@ -30,9 +30,9 @@ var (
 	reportSQL  = `SELECT COUNT(*) AS "__count", pg_sleep(1.5) FROM "applications"`
 )
 
-// session is one connection the drill holds, like one Django worker
+// heldConn is one connection the drill holds, like one Django worker
 // thread's persistent connection.
-type session struct {
+type heldConn struct {
 	use  sync.Mutex // held while the connection runs a statement
 	conn *pgx.Conn
 	// pid is the backend pid, or through a pooler (whose clients have no
@@ -46,22 +46,22 @@ type session struct {
 	alive bool
 }
 
-// String names the session in progress lines: "session pid 4711", or
+// String names the connection in progress lines: "session pid 4711", or
 // "client 7" through a pooler.
-func (s *session) String() string {
+func (s *heldConn) String() string {
 	if s.pooled {
 		return fmt.Sprintf("client %d", s.pid)
 	}
 	return fmt.Sprintf("session pid %d", s.pid)
 }
 
-func (s *session) state() (kind string, alive bool) {
+func (s *heldConn) state() (kind string, alive bool) {
 	s.meta.Lock()
 	defer s.meta.Unlock()
 	return s.kind, s.alive
 }
 
-func (s *session) setKind(kind, note string) {
+func (s *heldConn) setKind(kind, note string) {
 	s.meta.Lock()
 	defer s.meta.Unlock()
 	s.kind, s.note = kind, note
@@ -69,7 +69,7 @@ func (s *session) setKind(kind, note string) {
 
 // markGone records that the server closed the session; it reports whether
 // the session was alive until now.
-func (s *session) markGone() bool {
+func (s *heldConn) markGone() bool {
 	s.meta.Lock()
 	defer s.meta.Unlock()
 	was := s.alive
@@ -78,7 +78,7 @@ func (s *session) markGone() bool {
 }
 
 // close ends the session from our side and reports whether it was alive.
-func (s *session) close() bool {
+func (s *heldConn) close() bool {
 	was := s.markGone()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -86,12 +86,12 @@ func (s *session) close() bool {
 	return was
 }
 
-func (d *Drill) openSession(ctx context.Context, kind string) (*session, error) {
+func (d *Drill) openSession(ctx context.Context, kind string) (*heldConn, error) {
 	c, err := pgx.ConnectConfig(ctx, d.setup.app.Copy())
 	if err != nil {
 		return nil, err
 	}
-	s := &session{conn: c, pid: c.PgConn().PID(), kind: kind, alive: true, pooled: d.setup.pooled}
+	s := &heldConn{conn: c, pid: c.PgConn().PID(), kind: kind, alive: true, pooled: d.setup.pooled}
 	// Every Django worker served at least one request on its connection.
 	// Through a pooler that request may wait for a server connection, as
 	// the application's do: it is sent once the stage is set
@@ -126,7 +126,7 @@ func (d *Drill) firstRequests() {
 
 // request serves one request on s, which the caller has locked; a
 // failure other than the drill's own end means the session is gone.
-func (d *Drill) request(s *session) {
+func (d *Drill) request(s *heldConn) {
 	defer d.wg.Done()
 	defer s.use.Unlock()
 	if _, err := s.conn.Exec(d.ctx, requestSQL); err != nil && d.ctx.Err() == nil {
@@ -164,8 +164,8 @@ func (d *Drill) openSessions(ctx context.Context) error {
 	return nil
 }
 
-func (d *Drill) sessionsOf(kind string) []*session {
-	var out []*session
+func (d *Drill) sessionsOf(kind string) []*heldConn {
+	var out []*heldConn
 	for _, s := range d.snapshotSessions() {
 		if k, alive := s.state(); alive && k == kind {
 			out = append(out, s)
@@ -230,7 +230,7 @@ func (d *Drill) openTransactions(ctx context.Context) error {
 // waitOnLock runs an update that blocks behind the idle-in-transaction
 // blocker. When the blocker is terminated, the request goes through and the
 // worker becomes idle again, as a Django worker would.
-func (d *Drill) waitOnLock(s *session) {
+func (d *Drill) waitOnLock(s *heldConn) {
 	defer d.wg.Done()
 	s.use.Lock()
 	_, err := s.conn.Exec(d.ctx, lockSQL)
@@ -246,7 +246,7 @@ func (d *Drill) waitOnLock(s *session) {
 }
 
 // runReports keeps a session active with slow analytics queries.
-func (d *Drill) runReports(s *session) {
+func (d *Drill) runReports(s *heldConn) {
 	defer d.wg.Done()
 	for d.ctx.Err() == nil {
 		s.use.Lock()
@@ -262,7 +262,7 @@ func (d *Drill) runReports(s *session) {
 }
 
 // gone reports a session that failed because the server closed it.
-func (d *Drill) gone(s *session, err error) {
+func (d *Drill) gone(s *heldConn, err error) {
 	if s.markGone() {
 		kind, _ := s.state()
 		d.out.printf("%s (%s) was closed by the server (%s); it stays closed", s, kind, shortCause(err))
