@@ -6,6 +6,7 @@ import (
 	"github.com/slotwatch/slotwatch/internal/spark"
 	"io"
 	"math"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ func (b *Builder) Write(w io.Writer, opts Options) error {
 	md := &mdWriter{w: bw}
 	view := b.audit(opts)
 	b.writeHeader(md, opts)
+	writeCharts(md, opts.Charts)
 	b.writeTimeline(md, view)
 	b.writePeaks(md)
 	b.writeServers(md)
@@ -53,6 +55,22 @@ func (b *Builder) Write(w io.Writer, opts Options) error {
 		return md.err
 	}
 	return bw.Flush()
+}
+
+// writeCharts links the chart files, one picture each; the tables below
+// hold the same numbers for who reads text.
+func writeCharts(md *mdWriter, links []ChartLink) {
+	if len(links) == 0 {
+		return
+	}
+	md.line("## Charts")
+	md.line("")
+	md.line("Whole recording, UTC. Bands: alert pending (light) and firing (dark, outlined), labelled; dotted verticals: actions from the audit log; a break in a line: the source did not answer.")
+	md.line("")
+	for _, l := range links {
+		md.line("![%s](%s)", esc(l.Title), url.PathEscape(l.File))
+		md.line("")
+	}
 }
 
 type mdWriter struct {

@@ -26,6 +26,8 @@ import (
 // concurrent use.
 type Builder struct {
 	pipeline *analysis.Pipeline
+	rules    []analysis.Rule
+	series   seriesLog // what the charts draw (series.go)
 
 	count       int
 	first, last time.Time
@@ -253,6 +255,7 @@ func NewBuilder(rules []analysis.Rule) *Builder {
 	}
 	return &Builder{
 		pipeline: analysis.NewPipeline(rules).WithoutTrend(),
+		rules:    rules,
 		peaks:    map[string]*peak{},
 		jobs:     map[string]collectors.JobCapacity{},
 		findings: map[string]*seenFinding{},
@@ -281,6 +284,8 @@ func (b *Builder) Add(s collectors.Snapshot) {
 	b.observeWatches(s)
 	b.observeRefused(s)
 	b.addServers(s, frame)
+	b.series.add(s)
+	b.series.addRefusal(s.Probe)
 	for _, f := range frame.Findings {
 		if !f.Cleared.IsZero() {
 			continue // the report keeps each finding as it stood while open
@@ -485,6 +490,9 @@ type Options struct {
 	// Rules are the alert rules to replay with (nil: the defaults), so the
 	// timeline matches what the dashboard showed with the same config.
 	Rules []analysis.Rule
+	// Charts are the chart files the report links, beside it; none: the
+	// report has no charts section.
+	Charts []ChartLink
 }
 
 func (b *Builder) sortedFindings() []*seenFinding {
@@ -507,6 +515,17 @@ var ErrEmptyRecording = errors.New("empty recording")
 // that cannot be read at all, or holds no readable snapshot
 // (ErrEmptyRecording), is an error and nothing is written.
 func FromFile(w io.Writer, path string, audit []actions.AuditEntry, opts Options) ([]recording.LineError, error) {
+	b, bad, err := replay(path, audit, opts)
+	if err != nil {
+		return bad, err
+	}
+	opts.Skipped += len(bad)
+	opts.Audit = audit
+	return bad, b.Write(w, opts)
+}
+
+// replay reads the recording at path into a builder watching audit.
+func replay(path string, audit []actions.AuditEntry, opts Options) (*Builder, []recording.LineError, error) {
 	b := NewBuilder(opts.Rules)
 	b.Watch(audit)
 	bad, err := recording.ScanFile(path, func(_ int, s collectors.Snapshot) error {
@@ -514,12 +533,10 @@ func FromFile(w io.Writer, path string, audit []actions.AuditEntry, opts Options
 		return nil
 	})
 	if err != nil {
-		return bad, err
+		return nil, bad, err
 	}
 	if b.count == 0 {
-		return bad, fmt.Errorf("%w: %s holds no readable snapshot; check that it is a slotwatch recording (JSON lines of snapshots)", ErrEmptyRecording, path)
+		return nil, bad, fmt.Errorf("%w: %s holds no readable snapshot; check that it is a slotwatch recording (JSON lines of snapshots)", ErrEmptyRecording, path)
 	}
-	opts.Skipped += len(bad)
-	opts.Audit = audit
-	return bad, b.Write(w, opts)
+	return b, bad, nil
 }

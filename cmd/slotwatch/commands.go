@@ -81,7 +81,7 @@ func commands() []command {
 				"Plays a recording in the dashboard: space/p pause, +/- speed, ←/→ one minute, Home/End. Actions are disabled.",
 			}},
 		{name: "report", summary: "write a Markdown postmortem draft from a recording", run: runReport,
-			synopsis: "slotwatch report RECORDING [--audit FILE] [--out report.md] [--config FILE]",
+			synopsis: "slotwatch report RECORDING [--audit FILE] [--out report.md] [--html report.html] [--config FILE]",
 			about: []string{
 				"Writes a Markdown postmortem draft from a recording (slotwatch record / watch --record).",
 			}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/recording"
@@ -18,7 +19,8 @@ func runReport(_ context.Context, env *environment, args []string) int {
 	var targets targetFlags
 	flags.StringVar(&targets.configPath, "config", "", "YAML config file: its alerts overrides and audit_log (default $XDG_CONFIG_HOME/slotwatch/config.yaml when present)")
 	auditPath := flags.String("audit", "", "audit log whose actions the report lists (default: the configured audit log, when it exists)")
-	out := flags.String("out", "", "write the Markdown to this new file instead of stdout")
+	out := flags.String("out", "", "write the Markdown to this new file instead of stdout, and its charts beside it as SVG files it links")
+	htmlOut := flags.String("html", "", "also write the report as one self-contained HTML page (charts inline) to this new file")
 	// The recording may come before or after the flags: `report FILE
 	// --audit A` reads as naturally as `report --audit A FILE`.
 	files, code, done := parseFlagsInterspersed(flags, args)
@@ -44,24 +46,48 @@ func runReport(_ context.Context, env *environment, args []string) int {
 		}
 		opts.AuditSource = path
 	}
-	var md bytes.Buffer
-	bad, err := report.FromFile(&md, file, audit, opts)
+	if *out == "" && *htmlOut == "" {
+		return reportToStdout(env, file, audit, opts)
+	}
+	stem := report.Stem(*out)
+	if *out == "" {
+		stem = report.Stem(*htmlOut)
+	}
+	doc, bad, err := report.BuildDocument(file, audit, opts, stem, *out != "", report.ChartSize())
 	warnBadLines(env, file, bad)
 	if err != nil {
 		errorSentence(env, err)
 		return exitError
 	}
-	if *out == "" {
-		_, err = env.text().Write(md.Bytes())
-	} else {
-		err = writeNewFile(*out, md.Bytes())
+	written, err := reportFiles(doc, *out, *htmlOut)
+	if err == nil {
+		err = writeNewFiles(written)
+	}
+	if err == nil && *out == "" {
+		_, err = env.text().Write(doc.Markdown)
 	}
 	if err != nil {
 		errorSentence(env, err)
 		return exitError
 	}
-	if *out != "" {
-		fmt.Fprintf(env.stderr, "slotwatch: wrote the postmortem draft to %s\n", *out)
+	for _, f := range written {
+		fmt.Fprintf(env.stderr, "slotwatch: wrote %s to %s\n", f.what, f.path)
+	}
+	return exitOK
+}
+
+// reportToStdout writes the Markdown alone: charts beside no file would be
+// links to nothing, so none are drawn.
+func reportToStdout(env *environment, file string, audit []actions.AuditEntry, opts report.Options) int {
+	var md bytes.Buffer
+	bad, err := report.FromFile(&md, file, audit, opts)
+	warnBadLines(env, file, bad)
+	if err == nil {
+		_, err = env.text().Write(md.Bytes())
+	}
+	if err != nil {
+		errorSentence(env, err)
+		return exitError
 	}
 	return exitOK
 }
@@ -98,6 +124,46 @@ func warnBadLines(env *environment, file string, bad []recording.LineError) {
 		}
 		fmt.Fprintf(env.stderr, "  %v\n", b)
 	}
+}
+
+type outFile struct {
+	path, what string
+	data       []byte
+}
+
+// reportFiles are the files --out and --html ask for: the Markdown and its
+// charts in the Markdown's directory, and the HTML page.
+func reportFiles(doc *report.Document, out, htmlOut string) ([]outFile, error) {
+	var files []outFile
+	if out != "" {
+		files = append(files, outFile{out, "the postmortem draft", doc.Markdown})
+		for _, c := range doc.Charts {
+			files = append(files, outFile{filepath.Join(filepath.Dir(out), c.File), "a chart", c.SVG})
+		}
+	}
+	if htmlOut != "" {
+		page, err := doc.HTML()
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, outFile{htmlOut, "the HTML page", page})
+	}
+	return files, nil
+}
+
+// writeNewFiles writes none of the files if any exists already.
+func writeNewFiles(files []outFile) error {
+	for _, f := range files {
+		if _, err := os.Lstat(f.path); err == nil {
+			return fmt.Errorf("%s already exists; choose another --out or --html name or remove it first", f.path)
+		}
+	}
+	for _, f := range files {
+		if err := writeNewFile(f.path, f.data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeNewFile never overwrites: a draft someone has started editing must

@@ -161,3 +161,62 @@ func TestDrillIgnoresEnvironmentTargets(t *testing.T) {
 		t.Fatalf("drill exited %d; stderr %q must name --pg's server, not the environment's", code, stderr.String())
 	}
 }
+
+// --out writes the charts beside the Markdown, which links them by
+// relative name; --html writes one page with them inline. Nothing is
+// overwritten, and a clash writes no file at all.
+func TestReportCommandCharts(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "run.jsonl")
+	writeTinyRecording(t, rec)
+	out, page := filepath.Join(dir, "pm", "draft.md"), filepath.Join(dir, "draft.html")
+	if err := os.Mkdir(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	code, stdout, stderr := e2eRun(ctx, t, "report", rec, "--out", out, "--html", page)
+	if code != exitOK || stdout != "" {
+		t.Fatalf("report --out --html exited %d: %s%s", code, stdout, stderr)
+	}
+	md, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chart := range []string{"draft-slots.svg", "draft-groups.svg"} {
+		svg, err := os.ReadFile(filepath.Join(filepath.Dir(out), chart))
+		if err != nil || !strings.HasPrefix(string(svg), "<?xml") || !strings.Contains(string(svg), "PostgreSQL connection slots used") && chart == "draft-slots.svg" {
+			t.Fatalf("chart %s beside the draft: %v\n%.200s", chart, err, svg)
+		}
+		if !strings.Contains(string(md), "]("+chart+")") {
+			t.Errorf("the draft does not link %s by its relative name:\n%s", chart, md)
+		}
+		if !strings.Contains(stderr, "wrote a chart to "+filepath.Join(filepath.Dir(out), chart)) {
+			t.Errorf("stderr does not name %s: %s", chart, stderr)
+		}
+	}
+	html, err := os.ReadFile(page)
+	if err != nil || strings.Count(string(html), "<svg") < 2 || strings.Contains(string(html), "<img") {
+		t.Fatalf("the HTML page: %v, %d inline charts", err, strings.Count(string(html), "<svg"))
+	}
+
+	other := filepath.Join(dir, "pm", "other.md")
+	if err := os.WriteFile(filepath.Join(dir, "pm", "other-slots.svg"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = e2eRun(ctx, t, "report", rec, "--out", other)
+	if code != exitError || !strings.Contains(stderr, "other-slots.svg already exists") {
+		t.Fatalf("a clashing chart file: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(other); err == nil {
+		t.Error("the draft was written although one of its charts could not be")
+	}
+
+	code, stdout, _ = e2eRun(ctx, t, "report", rec, "--html", filepath.Join(dir, "only.html"))
+	if code != exitOK || !strings.Contains(stdout, "# Postmortem draft") || strings.Contains(stdout, "## Charts") {
+		t.Fatalf("--html alone: exit %d; the Markdown on stdout must not link chart files written nowhere:\n%s", code, stdout)
+	}
+	code, stdout, stderr = e2eRun(ctx, t, "report", rec, "--html", page)
+	if code != exitError || stdout != "" || !strings.Contains(stderr, "draft.html already exists") {
+		t.Fatalf("--html over an existing page: exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+}

@@ -65,3 +65,34 @@ func BucketMax(values []float64, width int) []float64 {
 	}
 	return out
 }
+
+// Downsample folds a time series (xs ascending, ys NaN where there was no
+// sample) into buckets of equal x range over [from, to], at most width of
+// them, by the same rule as BucketMax: the maximum. Within a bucket each
+// run of samples becomes one point, its maximum at that sample's x, and
+// each run of missing samples one NaN point, so a one-sample spike in hours
+// of data is still drawn at its height and an outage is still a gap, never
+// bridged and never zero. A series that already fits is returned as is.
+func Downsample(xs, ys []float64, from, to float64, width int) (outX, outY []float64) {
+	if width <= 0 || len(xs) <= width || to <= from {
+		return xs, ys
+	}
+	span := (to - from) / float64(width)
+	bucket := func(x float64) int {
+		return min(width-1, max(0, int((x-from)/span)))
+	}
+	outX, outY = make([]float64, 0, 2*width), make([]float64, 0, 2*width)
+	for i := 0; i < len(xs); {
+		b, gap := bucket(xs[i]), math.IsNaN(ys[i])
+		peak := i
+		j := i + 1
+		for ; j < len(xs) && bucket(xs[j]) == b && math.IsNaN(ys[j]) == gap; j++ {
+			if !gap && ys[j] > ys[peak] {
+				peak = j
+			}
+		}
+		outX, outY = append(outX, xs[peak]), append(outY, ys[peak])
+		i = j
+	}
+	return outX, outY
+}
