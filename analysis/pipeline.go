@@ -6,9 +6,12 @@ import (
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
-// HistoryCapacity is how many snapshots the pipeline remembers: one hour at
-// the default 1 s interval.
-const HistoryCapacity = 3600
+// HistorySpan is how much time the pipeline remembers. The history is
+// sized from the first snapshot's source intervals and grows when
+// snapshots come faster (collectors.NewHistoryFor): every source's sample
+// is a snapshot, so a fixed count would be an hour for one source at 1 s
+// and twenty minutes for three.
+const HistorySpan = time.Hour
 
 // TrendWindow is how much history a Frame carries for sparklines.
 const TrendWindow = 10 * time.Minute
@@ -41,7 +44,7 @@ func (p *Pipeline) WithoutTrend() *Pipeline {
 
 // NewPipeline returns a pipeline over the enabled rules.
 func NewPipeline(rules []Rule) *Pipeline {
-	p := &Pipeline{history: collectors.NewHistory(HistoryCapacity)}
+	p := &Pipeline{}
 	for _, r := range rules {
 		if r.Disabled || r.eval == nil {
 			continue
@@ -70,6 +73,9 @@ func (p *Pipeline) Step(s collectors.Snapshot) Frame {
 // step evaluates this pipeline's rules and findings on s, naming the
 // server of each alert, finding and mitigation after names.
 func (p *Pipeline) step(s collectors.Snapshot, names serverNames) Frame {
+	if p.history == nil {
+		p.history = collectors.NewHistoryFor(HistorySpan, s.IntervalSeconds)
+	}
 	p.history.Add(s)
 	p.probe.observe(s.Probe)
 	in := &input{snap: s, history: p.history, refusedStreak: p.probe.streak}
@@ -117,7 +123,7 @@ func OnceWith(rules []Rule, s collectors.Snapshot) ([]Alert, []Finding) {
 // Reset forgets the history and every alert state, e.g. when a replay seeks
 // backwards: alert time must only move forward.
 func (p *Pipeline) Reset() {
-	p.history = collectors.NewHistory(HistoryCapacity)
+	p.history = nil // sized again from the next snapshot
 	p.alerts = make([]alertMachine, len(p.rules))
 	p.probe = probeTracker{}
 	p.findings = findingTracker{}

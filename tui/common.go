@@ -24,6 +24,7 @@ const (
 	modeFindings
 	modePicker    // the server list (S)
 	modePromFleet // the fleet from Prometheus (F)
+	modeTimeline  // the timeline (T)
 )
 
 // focus is the pane the navigation and action keys apply to.

@@ -27,6 +27,8 @@ func (m *Model) helpBindings() []key.Binding {
 		return m.findings.ShortHelp()
 	case modePicker:
 		return m.fleet.ShortHelp()
+	case modeTimeline:
+		return m.timelineHelp()
 	}
 	// The line is cut at the screen's width: the pane's first keys, then
 	// the findings and the full help, so "? help" shows even at 80 columns.
@@ -62,7 +64,7 @@ func (m *Model) helpGroups() []helpGroup {
 	if m.replay == nil {
 		replay = "Replay (slotwatch replay only)"
 	}
-	groups := []helpGroup{{"Global", append(m.keys.list(), m.findings.keys.Open)}}
+	groups := []helpGroup{{"Global", append(m.keys.list(), m.findings.keys.Open, m.timeline.keys.Open)}}
 	if m.fleet.active() {
 		groups = append(groups, m.fleet.helpGroups()...)
 	}

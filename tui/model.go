@@ -55,6 +55,7 @@ type Model struct {
 
 	// promFleet is the fleet from Prometheus (promfleet.go).
 	promFleet promFleetView
+	timeline  *timelineView
 }
 
 // New builds the root model. ctx bounds the actions it runs; r renders the
@@ -72,12 +73,14 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 		findings: findingsView{keys: k.findings, enter: k.sessions.Detail}, helpScreen: helpScreen{keys: k.help}}
 	m.st.styleBubbles(&m.help, &m.input.Model)
 	m.promFleet = *newPromFleetView(m.st)
+	m.timeline = newTimeline(m.st, opts.Mitigator)
 	m.footer.setText(opts.Notice)
 	if m.actionsDisabled() {
 		m.disableActions()
 	}
 	if len(opts.Frames) > 0 || opts.Mode == ModeReplay {
 		m.replay = newReplay(opts.Frames, k.replay)
+		m.timeline.load(m.replay.frames)
 		if opts.ReplaySpeed > 0 {
 			m.replay.speed = opts.ReplaySpeed
 		}
@@ -160,7 +163,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if m.replay == nil && !m.paused {
 			m.now = m.opts.Now()
 		}
-		return tick()
+		return tea.Batch(tick(), m.timeline.Update(msg))
+	case timelineAuditMsg:
+		return m.timeline.Update(msg)
 	case replayTickMsg:
 		if m.replay == nil {
 			return nil
@@ -239,6 +244,7 @@ func (m *Model) applyFrame(f analysis.Frame, at time.Time) {
 	if m.replay != nil {
 		m.now = at
 	}
+	m.timeline.follow(f, at)
 	if note := m.fleet.setFrame(f); note != "" {
 		m.footer.setText(note)
 	}
@@ -272,6 +278,7 @@ func (m *Model) relayout() {
 	l := m.layout()
 	m.sessions.setVisible(l.sessions - 2)
 	m.fleet.SetSize(m.width, l.fleet)
+	m.timeline.SetSize(m.width, m.height-2) // its screen's title and help lines
 }
 
 func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
@@ -295,6 +302,8 @@ func (m *Model) onKey(msg tea.KeyMsg) tea.Cmd {
 		return m.detail.Update(msg)
 	case modePromFleet:
 		return m.onPromFleetKey(msg)
+	case modeTimeline:
+		return m.onTimelineKey(msg)
 	}
 	return m.onNormalKey(msg)
 }
@@ -313,6 +322,9 @@ func (m *Model) onNormalKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, m.findings.keys.Open):
 		m.openFindings(m.findings.sel)
 		return nil
+	case key.Matches(msg, m.timeline.keys.Open):
+		m.mode = modeTimeline
+		return m.timeline.setOpen(true, m.now)
 	case m.replay != nil:
 		if m.replay.claims(msg) {
 			return m.replay.Update(msg)

@@ -70,6 +70,9 @@ func (m Model) View() string {
 	if m.mode == modePromFleet {
 		return m.promFleetScreen(w, h).String()
 	}
+	if m.mode == modeTimeline {
+		return m.timelineScreen(w, h)
+	}
 	if !m.hasFrame {
 		lines := []string{m.header.titleBar(w), "", "  Waiting for the first sample…"}
 		return stack(fitBlock(lines, w, h-1), m.helpLine(w)).String()

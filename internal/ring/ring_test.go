@@ -24,3 +24,39 @@ func TestRingDropsOldestWhenFull(t *testing.T) {
 		t.Fatalf("Tail(2) = %v, want [4 5]", tail)
 	}
 }
+
+// TestRingGrowsToItsCapacity: a ring allocates as values come, keeps the
+// newest capacity values in order, and never grows past its capacity.
+func TestRingGrowsToItsCapacity(t *testing.T) {
+	r := New[int](100)
+	for i := range 250 {
+		r.Push(i)
+		if r.Len() != min(i+1, 100) {
+			t.Fatalf("after %d pushes Len = %d", i+1, r.Len())
+		}
+	}
+	if cap(r.buf) != 100 {
+		t.Fatalf("ring grew to %d, capacity 100", cap(r.buf))
+	}
+	for i := range 100 {
+		if r.At(i) != 150+i {
+			t.Fatalf("At(%d) = %d, want %d", i, r.At(i), 150+i)
+		}
+	}
+}
+
+// TestRingGrowKeepsOrder: a full ring that grows keeps its values oldest
+// first and takes new ones without dropping until the new capacity.
+func TestRingGrowKeepsOrder(t *testing.T) {
+	r := New[int](4)
+	for i := range 6 {
+		r.Push(i)
+	}
+	r.Grow(8)
+	for i := 6; i < 10; i++ {
+		r.Push(i)
+	}
+	if r.Len() != 8 || r.Cap() != 8 || r.At(0) != 2 || r.At(7) != 9 || *r.Ref(3) != 5 {
+		t.Fatalf("after Grow: %v (cap %d)", r.Tail(-1), r.Cap())
+	}
+}
