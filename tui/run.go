@@ -29,6 +29,12 @@ func newRenderer(opts Options) *lipgloss.Renderer {
 // for every session too.
 const RendererFPS = 20
 
+// ProgramOptions are the renderer options of every dashboard program (the
+// terminal's and each served session's), followed by extra.
+func ProgramOptions(extra ...tea.ProgramOption) []tea.ProgramOption {
+	return append([]tea.ProgramOption{tea.WithFPS(RendererFPS)}, extra...)
+}
+
 // Run shows the dashboard until the engineer quits or ctx ends. Live and
 // demo mode need a Feed; replay mode needs Frames.
 func Run(ctx context.Context, opts Options) error {
@@ -44,7 +50,7 @@ func Run(ctx context.Context, opts Options) error {
 	// changed (60 fps by default): on an idle console those wake-ups were
 	// most of our CPU. The screen changes once per refresh, and 20 fps
 	// still shows a key press within 50 ms.
-	progOpts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithFPS(RendererFPS)}
+	progOpts := ProgramOptions(tea.WithAltScreen(), tea.WithContext(ctx))
 	if opts.Output != nil {
 		progOpts = append(progOpts, tea.WithOutput(opts.Output))
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,38 +65,50 @@ func ints(t testing.TB, name, def string) []int {
 
 // BenchmarkLiveCostPerRefresh is one measurement whatever b.N (run it with
 // -benchtime 1x): it prints the tables and reports the last PostgreSQL
-// run's figures as benchmark metrics.
+// run's figures as benchmark metrics. pg_activity, when installed, is
+// measured on the same server and load right after slotwatch.
 func BenchmarkLiveCostPerRefresh(b *testing.B) {
 	var t testing.TB = b
 	s := fromEnv(t)
 	bin := buildSlotwatch(t)
-	fmt.Printf("| backends | own CPU per refresh | peak RSS | server ms per refresh | queries per refresh |\n|---|---|---|---|---|\n")
+	fmt.Printf("| backends | console | own CPU per refresh | peak RSS | server ms per refresh | PostgreSQL's floor, ms | server time / floor | queries per refresh | terminal bytes per second |\n|---|---|---|---|---|---|---|---|---|\n")
 	var breakdown []string
 	for _, n := range s.backends {
-		r := measurePostgres(t, bin, n, s.window)
+		runs := measurePostgres(t, bin, n, s.window)
+		r := runs[0]
 		b.ReportMetric(r.cpuMS, "cpu-ms/refresh")
 		b.ReportMetric(r.serverMS, "server-ms/refresh")
+		b.ReportMetric(r.serverMS/r.floorMS, "server/floor")
 		b.ReportMetric(r.rssMB, "peak-rss-MB")
-		fmt.Printf("| %d | %.1f ms | %.1f MB | %.2f | %.2f |\n", n, r.cpuMS, r.rssMB, r.serverMS, r.queries)
+		b.ReportMetric(r.bytesPerSec, "terminal-B/s")
+		for _, r := range runs {
+			fmt.Printf("| %d | %s | %.1f ms | %.1f MB | %.2f | %.2f | %.2f× | %.2f | %.2f KB/s |\n", n, r.console, r.cpuMS, r.rssMB, r.serverMS,
+				r.floorMS, r.serverMS/r.floorMS, r.queries, r.bytesPerSec/1000)
+		}
 		breakdown = append(breakdown, r.breakdown...)
 	}
 	fmt.Printf("\n| backends | statement | calls per refresh | server ms per call | server ms per refresh |\n|---|---|---|---|---|\n")
 	for _, line := range breakdown {
 		fmt.Println(line)
 	}
-	fmt.Printf("\n| Redis clients | Redis µs per CLIENT LIST | CLIENT LIST calls per refresh | own CPU per refresh |\n|---|---|---|---|\n")
+	fmt.Printf("\n| Redis clients | Redis µs per CLIENT LIST | CLIENT LIST calls per refresh | own CPU per refresh | terminal bytes per second |\n|---|---|---|---|---|\n")
 	for _, n := range s.redisClients {
 		r := measureRedis(t, bin, n, s.window)
-		fmt.Printf("| %d | %.0f | %.2f | %.1f ms |\n", n, r.usecPerCall, r.callsPerRefresh, r.cpuMS)
+		fmt.Printf("| %d | %.0f | %.2f | %.1f ms | %.2f KB/s |\n", n, r.usecPerCall, r.callsPerRefresh, r.cpuMS, r.bytesPerSec/1000)
 	}
 }
 
 type pgResult struct {
+	console                         string
 	cpuMS, rssMB, serverMS, queries float64
+	floorMS                         float64 // PostgreSQL's own cost of listing every backend, per call
+	bytesPerSec                     float64
 	breakdown                       []string // table rows: the server time per statement
 }
 
-func measurePostgres(t testing.TB, bin string, n int, window time.Duration) pgResult {
+// measurePostgres holds n backends and measures slotwatch and then, when
+// it is installed, pg_activity on them, each at a 1 s refresh.
+func measurePostgres(t testing.TB, bin string, n int, window time.Duration) []pgResult {
 	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: n + 60,
 		Settings: map[string]string{"shared_preload_libraries": "'pg_stat_statements'", "pg_stat_statements.track": "all"}})
 	pg.Psql(t, "postgres", `CREATE EXTENSION pg_stat_statements; CREATE ROLE bench SUPERUSER LOGIN;
@@ -103,13 +116,36 @@ func measurePostgres(t testing.TB, bin string, n int, window time.Duration) pgRe
 	holdMix(t, pg, n)
 	dsn := pg.DSNFor("bench", "postgres")
 	proc := runInTmux(t, bin, fmt.Sprintf("pg-%d", n), "watch", "--pg", dsn, "--read-only", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"))
+	r := measureConsole(t, pg, proc, "slotwatch", window)
+	r.breakdown = statementBreakdown(t, pg, n, window.Seconds())
+	r.floorMS = floorMS(t, pg)
+	runs := []pgResult{r}
+	if pga, err := exec.LookPath("pg_activity"); err == nil {
+		// pg_activity's defaults, but the refresh of the others and no
+		// database size (a sum over every database's files each refresh).
+		proc := runCommandInTmux(t, fmt.Sprintf("pg_activity-%d", n), "", pga, "-h", pg.Host, "-p", strconv.Itoa(pg.Port), "-U", "bench", "-d", "postgres",
+			"--refresh", "1", "--no-db-size")
+		r := measureConsole(t, pg, proc, "pg_activity", window)
+		r.floorMS = runs[0].floorMS
+		runs = append(runs, r)
+	}
+	return runs
+}
+
+// measureConsole lets a console warm up, then counts over the window its
+// CPU, the server time and queries of role bench (pg_stat_statements) and
+// the bytes it writes to its terminal; it stops the console.
+func measureConsole(t testing.TB, pg *testserver.Postgres, proc process, console string, window time.Duration) pgResult {
+	t.Helper()
 	defer proc.stop(t)
-	time.Sleep(5 * time.Second) // warm up: first reads of names and settings
+	time.Sleep(5 * time.Second) // warm up: first reads of names and settings, the first full paint
 	pg.Psql(t, "postgres", "SELECT pg_stat_statements_reset()")
+	proc.countBytes(t)
 	cpu0 := proc.cpu(t)
 	time.Sleep(window)
 	cpu1 := proc.cpu(t)
-	refreshes := window.Seconds() // the default 1 s interval
+	written := proc.bytesWritten(t)
+	refreshes := window.Seconds() // a 1 s interval
 	var ms, calls float64
 	out := pg.Psql(t, "postgres", `SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0) FROM pg_stat_statements
 		WHERE userid = 'bench'::regrole AND query NOT ILIKE '%pg_stat_statements%'`)
@@ -117,10 +153,40 @@ func measurePostgres(t testing.TB, bin string, n int, window time.Duration) pgRe
 		t.Fatalf("read pg_stat_statements %q: %v", out, err)
 	}
 	if calls == 0 {
-		t.Fatalf("pg_stat_statements saw no query from slotwatch in %s at %d backends", window, n)
+		t.Fatalf("pg_stat_statements saw no query from %s in %s", console, window)
 	}
-	return pgResult{cpuMS: (cpu1 - cpu0).Seconds() * 1000 / refreshes, rssMB: proc.peakRSSMB(t), serverMS: ms / refreshes,
-		queries: calls / refreshes, breakdown: statementBreakdown(t, pg, n, refreshes)}
+	return pgResult{console: console, cpuMS: (cpu1 - cpu0).Seconds() * 1000 / refreshes, rssMB: proc.peakRSSMB(t), serverMS: ms / refreshes,
+		queries: calls / refreshes, bytesPerSec: float64(written) / window.Seconds()}
+}
+
+// floorQuery is what PostgreSQL itself spends listing every backend:
+// pg_stat_get_activity builds every column of every row whatever the query
+// selects, so no console's listing can cost less.
+const floorQuery = `SELECT count(*) FROM pg_stat_get_activity(NULL)`
+
+// floorMS is floorQuery's mean server time over 30 calls as role bench,
+// read once slotwatch's own statements have been counted.
+func floorMS(t testing.TB, pg *testserver.Postgres) float64 {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.DSNFor("bench", "postgres"))
+	if err != nil {
+		t.Fatalf("connect to measure the floor: %v", err)
+	}
+	defer conn.Close(ctx)
+	pg.Psql(t, "postgres", "SELECT pg_stat_statements_reset()")
+	for range 30 {
+		if _, err := conn.Exec(ctx, floorQuery); err != nil {
+			t.Fatalf("%s: %v", floorQuery, err)
+		}
+	}
+	var ms float64
+	out := pg.Psql(t, "postgres", `SELECT coalesce(sum(total_exec_time) / nullif(sum(calls), 0), 0) FROM pg_stat_statements
+		WHERE userid = 'bench'::regrole AND query LIKE '%count(*) FROM pg_stat_get_activity%'`)
+	if _, err := fmt.Sscanf(out, "%g", &ms); err != nil || ms <= 0 {
+		t.Fatalf("read the floor's server time %q: %v", out, err)
+	}
+	return ms
 }
 
 // statementBreakdown is the server time of each of slotwatch's statements,
@@ -191,7 +257,7 @@ func holdMix(t testing.TB, pg *testserver.Postgres, n int) {
 	}
 }
 
-type redisResult struct{ usecPerCall, callsPerRefresh, cpuMS float64 }
+type redisResult struct{ usecPerCall, callsPerRefresh, cpuMS, bytesPerSec float64 }
 
 func measureRedis(t testing.TB, bin string, n int, window time.Duration) redisResult {
 	rds := testserver.StartRedis(t, testserver.RedisOptions{MaxClients: n + 100})
@@ -207,9 +273,11 @@ func measureRedis(t testing.TB, bin string, n int, window time.Duration) redisRe
 	defer proc.stop(t)
 	time.Sleep(3 * time.Second)
 	redisCLI(t, rds, "CONFIG", "RESETSTAT")
+	proc.countBytes(t)
 	cpu0 := proc.cpu(t)
 	time.Sleep(window)
 	cpu1 := proc.cpu(t)
+	written := proc.bytesWritten(t)
 	stats := redisCLI(t, rds, "INFO", "commandstats")
 	calls, usec := 0.0, 0.0
 	for _, line := range strings.Split(stats, "\n") {
@@ -230,7 +298,8 @@ func measureRedis(t testing.TB, bin string, n int, window time.Duration) redisRe
 	if calls == 0 {
 		t.Fatalf("Redis saw no CLIENT LIST from slotwatch in %s at %d clients:\n%s", window, n, stats)
 	}
-	return redisResult{usecPerCall: usec / calls, callsPerRefresh: calls / window.Seconds(), cpuMS: (cpu1 - cpu0).Seconds() * 1000 / window.Seconds()}
+	return redisResult{usecPerCall: usec / calls, callsPerRefresh: calls / window.Seconds(), cpuMS: (cpu1 - cpu0).Seconds() * 1000 / window.Seconds(),
+		bytesPerSec: float64(written) / window.Seconds()}
 }
 
 func redisCLI(t testing.TB, r *testserver.Redis, args ...string) string {
@@ -252,51 +321,103 @@ func buildSlotwatch(t testing.TB) string {
 	return bin
 }
 
-// process is the slotwatch binary running inside tmux.
-type process struct{ pid int }
+// process is a console running inside tmux, and the file its pane's output
+// is copied to while the bytes are counted.
+type process struct {
+	pid    int
+	socket string
+	tee    string
+}
 
-// With SLOTWATCH_BENCH_CPUPROFILE=DIR the process writes a CPU profile of
+// With SLOTWATCH_BENCH_CPUPROFILE=DIR slotwatch writes a CPU profile of
 // the whole run to DIR/name.pprof (SLOTWATCH_CPUPROFILE), flushed when stop
 // ends it.
 func runInTmux(t testing.TB, bin, name string, args ...string) process {
+	t.Helper()
+	env := ""
+	if dir := os.Getenv("SLOTWATCH_BENCH_CPUPROFILE"); dir != "" {
+		env = "SLOTWATCH_CPUPROFILE=" + quote(filepath.Join(dir, name+".pprof")) + " "
+	}
+	return runCommandInTmux(t, name, env, bin, args...)
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// runCommandInTmux starts bin in a detached tmux pane of 200×50 and finds
+// its process (the pane's shell execs it). With SLOTWATCH_BENCH_PANE_DIR=DIR
+// what it writes to its terminal while the bytes are counted is kept in
+// DIR/name.out, to see what it rewrites.
+func runCommandInTmux(t testing.TB, name, env, bin string, args ...string) process {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed")
 	}
 	socket := fmt.Sprintf("slotwatch-bench-%d-%d", os.Getpid(), time.Now().UnixNano())
-	cmdline := bin
-	if dir := os.Getenv("SLOTWATCH_BENCH_CPUPROFILE"); dir != "" {
-		cmdline = "SLOTWATCH_CPUPROFILE='" + strings.ReplaceAll(filepath.Join(dir, name+".pprof"), "'", `'\''`) + "' " + bin
-	}
+	cmdline := "exec env TERM=xterm-256color " + env + quote(bin)
 	for _, a := range args {
-		cmdline += " '" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		cmdline += " " + quote(a)
 	}
 	if out, err := exec.Command("tmux", "-L", socket, "new-session", "-d", "-x", "200", "-y", "50", "-s", "bench",
-		"env TERM=xterm-256color "+cmdline).CombinedOutput(); err != nil {
+		cmdline).CombinedOutput(); err != nil {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", socket, "kill-server").Run() })
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if pid := findPID(bin); pid > 0 {
-			return process{pid: pid}
-		}
+	exe, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", bin, err)
 	}
-	t.Fatalf("slotwatch did not start in tmux")
-	return process{}
-}
-
-func findPID(bin string) int {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, err := exec.Command("tmux", "-L", socket, "display-message", "-p", "-t", "bench", "#{pane_pid}").Output()
 		if err != nil {
 			continue
 		}
-		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == bin {
-			return pid
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+		if pid > 0 && (exePath(pid) == exe || cmdlineHas(pid, bin)) {
+			dir := os.Getenv("SLOTWATCH_BENCH_PANE_DIR")
+			if dir == "" {
+				dir = t.TempDir()
+			}
+			return process{pid: pid, socket: socket, tee: filepath.Join(dir, name+".out")}
 		}
 	}
-	return 0
+	t.Fatalf("%s did not start in tmux", bin)
+	return process{}
+}
+
+func exePath(pid int) string {
+	exe, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
+	return exe
+}
+
+// cmdlineHas tells an interpreted console (pg_activity runs in python3)
+// by its script among the arguments.
+func cmdlineHas(pid int, bin string) bool {
+	raw, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	return slices.Contains(strings.Split(string(raw), "\x00"), bin)
+}
+
+// countBytes starts copying what the console writes to its terminal to a
+// file (tmux pipe-pane: the bytes tmux reads from the pane's pty, before it
+// renders them for its own client).
+func (p process) countBytes(t testing.TB) {
+	t.Helper()
+	if out, err := exec.Command("tmux", "-L", p.socket, "pipe-pane", "-o", "-t", "bench", "cat > "+quote(p.tee)).CombinedOutput(); err != nil {
+		t.Fatalf("tmux pipe-pane: %v\n%s", err, out)
+	}
+}
+
+// bytesWritten stops the copy and returns how many bytes it took.
+func (p process) bytesWritten(t testing.TB) int64 {
+	t.Helper()
+	if out, err := exec.Command("tmux", "-L", p.socket, "pipe-pane", "-t", "bench").CombinedOutput(); err != nil {
+		t.Fatalf("tmux pipe-pane off: %v\n%s", err, out)
+	}
+	time.Sleep(200 * time.Millisecond) // cat drains its pipe and exits
+	st, err := os.Stat(p.tee)
+	if err != nil {
+		t.Fatalf("nothing was copied from the pane: %v", err)
+	}
+	return st.Size()
 }
 
 // stop ends the process as a closed terminal would (SIGHUP: it flushes its
