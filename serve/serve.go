@@ -299,7 +299,7 @@ func (s *Server) program(sess ssh.Session, ss *sshSession, pty ssh.Pty) *tea.Pro
 	opts.Feed = ss.feed
 	opts.Input, opts.Output, opts.RecordingErrors = nil, nil, nil
 	p := tea.NewProgram(tui.New(ss.ctx, opts, sessionRenderer(sess, pty)),
-		tui.ProgramOptions(tea.WithInput(sess), tea.WithOutput(ss.out), tea.WithAltScreen(), tea.WithoutSignalHandler())...)
+		tui.ProgramOptions(ss.out, tea.WithInput(sess), tea.WithAltScreen(), tea.WithoutSignalHandler())...)
 	go tui.Bridge(ss.ctx, ss.feed, nil, p.Send)
 	go ss.deliver(p.Send)
 	go ss.out.watch(ss.ctx, s.cfg.StallTimeout, func(blocked time.Duration) { s.drop(sess, ss, blocked) })

@@ -41,7 +41,7 @@ var loadQueries = []string{
 func newLoad(t testing.TB, n int) *load {
 	base := loadSnapshot(t, "talentflow-incident.json")
 	l := &load{base: base, at: base.TakenAt, rng: rand.New(rand.NewPCG(1, 2))}
-	apps := []string{"talentflow-web", "talentflow-worker", "talentflow-api", "reports"}
+	apps := []string{"talentflow-web", "talentflow-worker", "talentflow-api", "报表-reports"} // a wide name: two cells a character
 	hosts := []string{"10.0.2.11", "10.0.2.12", "10.0.2.21", "10.0.3.5"}
 	for i := range n {
 		s := collectors.Session{PID: int32(20000 + i), BackendStart: base.TakenAt.Add(-time.Duration(3600+i) * time.Second),
@@ -136,10 +136,18 @@ type screen struct {
 	done  chan struct{}
 }
 
-type countingWriter struct{ n atomic.Int64 }
+// countingWriter counts what reaches the terminal, and copies it to to
+// when set.
+type countingWriter struct {
+	n  atomic.Int64
+	to io.Writer
+}
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n.Add(int64(len(p)))
+	if c.to != nil {
+		return c.to.Write(p)
+	}
 	return len(p), nil
 }
 
@@ -148,13 +156,17 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 const flush = 1100 * time.Millisecond / RendererFPS
 
 func newScreen(t testing.TB, w, h int, first analysis.Frame, opts Options) *screen {
-	sc := &screen{out: &countingWriter{}, done: make(chan struct{})}
+	return newScreenOn(t, w, h, first, opts, &countingWriter{})
+}
+
+func newScreenOn(t testing.TB, w, h int, first analysis.Frame, opts Options, out *countingWriter) *screen {
+	sc := &screen{out: out, done: make(chan struct{})}
 	sc.clock.Store(first.Snapshot.TakenAt.UnixNano())
 	opts.Now = func() time.Time { return time.Unix(0, sc.clock.Load()) }
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.ANSI256) // colours cost bytes, as in a real terminal
-	sc.p = tea.NewProgram(New(context.Background(), opts, r), ProgramOptions(
-		tea.WithOutput(sc.out), tea.WithInput(nil), tea.WithoutSignalHandler())...)
+	sc.p = tea.NewProgram(New(context.Background(), opts, r), ProgramOptions(sc.out,
+		tea.WithInput(nil), tea.WithoutSignalHandler(), tea.WithAltScreen())...)
 	go func() { _, _ = sc.p.Run(); close(sc.done) }()
 	sc.p.Send(tea.WindowSizeMsg{Width: w, Height: h})
 	sc.p.Send(frameMsg{frame: first})
@@ -172,6 +184,23 @@ func (sc *screen) refresh(f analysis.Frame) {
 	sc.clock.Store(now.UnixNano())
 	sc.p.Send(tickMsg(now))
 	time.Sleep(flush)
+}
+
+// newPlainScreen is newScreenOn with bubbletea's own renderer writing
+// straight to out, as before the cell writer.
+func newPlainScreen(t testing.TB, w, h int, first analysis.Frame, out *countingWriter) *screen {
+	sc := &screen{out: out, done: make(chan struct{})}
+	sc.clock.Store(first.Snapshot.TakenAt.UnixNano())
+	opts := Options{Now: func() time.Time { return time.Unix(0, sc.clock.Load()) }}
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.ANSI256)
+	sc.p = tea.NewProgram(New(context.Background(), opts, r), tea.WithFPS(RendererFPS), tea.WithOutput(out),
+		tea.WithInput(nil), tea.WithoutSignalHandler(), tea.WithAltScreen())
+	go func() { _, _ = sc.p.Run(); close(sc.done) }()
+	sc.p.Send(tea.WindowSizeMsg{Width: w, Height: h})
+	sc.p.Send(frameMsg{frame: first})
+	time.Sleep(3 * flush)
+	return sc
 }
 
 func (sc *screen) stop() {

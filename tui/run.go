@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -30,9 +31,11 @@ func newRenderer(opts Options) *lipgloss.Renderer {
 const RendererFPS = 20
 
 // ProgramOptions are the renderer options of every dashboard program (the
-// terminal's and each served session's), followed by extra.
-func ProgramOptions(extra ...tea.ProgramOption) []tea.ProgramOption {
-	return append([]tea.ProgramOption{tea.WithFPS(RendererFPS)}, extra...)
+// terminal's and each served session's) writing to out, followed by extra:
+// the frame rate, and a writer that sends the terminal only the cells that
+// changed (cells.go).
+func ProgramOptions(out io.Writer, extra ...tea.ProgramOption) []tea.ProgramOption {
+	return append(append([]tea.ProgramOption{tea.WithFPS(RendererFPS)}, cellOutput(out)...), extra...)
 }
 
 // Run shows the dashboard until the engineer quits or ctx ends. Live and
@@ -50,10 +53,11 @@ func Run(ctx context.Context, opts Options) error {
 	// changed (60 fps by default): on an idle console those wake-ups were
 	// most of our CPU. The screen changes once per refresh, and 20 fps
 	// still shows a key press within 50 ms.
-	progOpts := ProgramOptions(tea.WithAltScreen(), tea.WithContext(ctx))
-	if opts.Output != nil {
-		progOpts = append(progOpts, tea.WithOutput(opts.Output))
+	out := opts.Output
+	if out == nil {
+		out = os.Stdout
 	}
+	progOpts := ProgramOptions(out, tea.WithAltScreen(), tea.WithContext(ctx))
 	if opts.Input != nil {
 		progOpts = append(progOpts, tea.WithInput(opts.Input))
 	}
