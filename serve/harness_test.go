@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/slotwatch/slotwatch/analysis"
 	"github.com/slotwatch/slotwatch/collectors"
 	"github.com/slotwatch/slotwatch/demo"
+	"github.com/slotwatch/slotwatch/internal/termscreen"
 	"github.com/slotwatch/slotwatch/tui"
 )
 
@@ -139,7 +139,7 @@ func (ts *testServer) connect(name string, w, h int, read bool) *client {
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	c := &client{t: ts.t, conn: conn, sess: sess, out: &screenBuffer{}}
+	c := &client{t: ts.t, conn: conn, sess: sess, out: &screenBuffer{screen: termscreen.New(w, h)}}
 	if read {
 		sess.Stdout = c.out
 	} else {
@@ -198,15 +198,26 @@ func (c *client) waitFor(texts ...string) {
 	}
 }
 
-// screenBuffer collects a session's output.
+// screenBuffer collects a session's output, and every screen it showed:
+// the dashboard rewrites only the cells that change, so a word on screen
+// may arrive in pieces.
 type screenBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	screen *termscreen.Screen
+	shown  strings.Builder // each distinct screen in turn
+	last   string
 }
 
 func (b *screenBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.screen.Write(p)
+	if t := b.screen.Text(); t != b.last {
+		b.shown.WriteString(t)
+		b.shown.WriteString("\n")
+		b.last = t
+	}
 	return b.buf.Write(p)
 }
 
@@ -216,14 +227,12 @@ func (b *screenBuffer) len() int {
 	return b.buf.Len()
 }
 
-var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\a\x1b]*(\a|\x1b\\)|\x1b[=>()][0-9A-B]?`)
 
-// text is the output without escape sequences; a cursor movement becomes
-// a space so that words on one row stay apart.
+// text is every screen the session showed, in turn.
 func (b *screenBuffer) text() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return ansiRE.ReplaceAllString(b.buf.String(), " ")
+	return b.shown.String()
 }
 
 // testLog sends the server's log lines to the test log and keeps them.
