@@ -227,7 +227,6 @@ func (b *screenBuffer) len() int {
 	return b.buf.Len()
 }
 
-
 // text is every screen the session showed, in turn.
 func (b *screenBuffer) text() string {
 	b.mu.Lock()
