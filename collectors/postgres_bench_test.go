@@ -39,6 +39,14 @@ import (
 // machine pg_stat_statements' wall times grow, CPU time does not); and
 // slotwatch's own CPU per tick (cpu-ms/op).
 func BenchmarkPGCollect(b *testing.B) {
+	for _, n := range benchBackends(b) {
+		b.Run(fmt.Sprintf("backends=%d", n), func(b *testing.B) { benchmarkPGCollect(b, n) })
+	}
+}
+
+// benchBackends is SLOTWATCH_BENCH_PG_BACKENDS (default 1000); the
+// benchmarks that need it are skipped without SLOTWATCH_BENCH_PG=1.
+func benchBackends(b *testing.B) []int {
 	if os.Getenv("SLOTWATCH_BENCH_PG") != "1" {
 		b.Skip("set SLOTWATCH_BENCH_PG=1 to start a server with 1,000 client backends")
 	}
@@ -53,9 +61,7 @@ func BenchmarkPGCollect(b *testing.B) {
 			counts = append(counts, n)
 		}
 	}
-	for _, n := range counts {
-		b.Run(fmt.Sprintf("backends=%d", n), func(b *testing.B) { benchmarkPGCollect(b, n) })
-	}
+	return counts
 }
 
 func benchmarkPGCollect(b *testing.B, n int) {

@@ -1,0 +1,95 @@
+package collectors
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/slotwatch/slotwatch/internal/testserver"
+)
+
+// activityNoTextQuery is activityQuery without the statement texts: what
+// sending them costs is the difference.
+var activityNoTextQuery = strings.Replace(activityQuery, "coalesce(query, '')", "''::text AS notext", 1)
+
+// BenchmarkPGActivityVsFloor sets the activity query beside PostgreSQL's
+// own floor for listing every backend (floorQuery) on the same server and
+// connection, one of each per iteration so that both see the same load,
+// in BenchmarkPGCollect's mix of N backends (SLOTWATCH_BENCH_PG=1;
+// SLOTWATCH_BENCH_PG_BACKENDS lists the N). It reports each query's mean
+// and fastest server time (pg_stat_statements), their ratios, the time
+// above the floor per 1,000 backends (linear growth keeps it flat), and
+// the same query without the statement texts (what sending them costs):
+//
+//	SLOTWATCH_BENCH_PG=1 SLOTWATCH_BENCH_PG_BACKENDS=100,1000,5000 \
+//	    go test ./collectors -run '^$' -bench PGActivityVsFloor -benchmem -benchtime 200x
+func BenchmarkPGActivityVsFloor(b *testing.B) {
+	for _, n := range benchBackends(b) {
+		b.Run(fmt.Sprintf("backends=%d", n), func(b *testing.B) { benchActivityVsFloor(b, n) })
+	}
+}
+
+func benchActivityVsFloor(b *testing.B, n int) {
+	p := testserver.StartPostgres(b, testserver.PGOptions{MaxConnections: n + 60, Settings: map[string]string{
+		"shared_preload_libraries": "'pg_stat_statements'", "pg_stat_statements.track": "all",
+	}})
+	p.Psql(b, "postgres", `CREATE EXTENSION pg_stat_statements; CREATE ROLE app LOGIN;
+		CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0); GRANT ALL ON t TO app`)
+	holdBenchMix(b, p, n)
+	c := newPGCollector(PGConfig{DSN: p.DSN, Interval: time.Second, StatementTimeout: 10 * time.Second, ConnectTimeout: 5 * time.Second}, nil)
+	defer c.close()
+	ctx := context.Background()
+	var s Snapshot
+	s.Errors = map[string]string{}
+	c.collect(ctx)(&s) // connect, read names and settings
+	p.Psql(b, "postgres", "SELECT pg_stat_statements_reset()")
+	b.ReportAllocs()
+	for b.Loop() {
+		err := c.link.use(ctx, false, func(ctx context.Context, conn *pgx.Conn) error {
+			sessions, _, _, _, err := c.queryActivity(ctx, conn, -1)
+			if err != nil {
+				return err
+			}
+			if len(sessions) < n {
+				return fmt.Errorf("the activity query listed %d of %d held sessions", len(sessions), n)
+			}
+			if _, err := conn.Exec(ctx, floorQuery); err != nil {
+				return err
+			}
+			rows, err := conn.Query(ctx, activityNoTextQuery, int64(-1))
+			if err != nil {
+				return err
+			}
+			rows.Close()
+			return rows.Err()
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	stat := func(like, notLike string) (mean, fastest float64) {
+		out := p.Psql(b, "postgres", fmt.Sprintf(`SELECT sum(total_exec_time) / sum(calls), min(min_exec_time) FROM pg_stat_statements
+			WHERE query LIKE '%s' AND query NOT LIKE '%s' AND query NOT LIKE '%%pg_stat_statements%%'`, like, notLike))
+		if _, err := fmt.Sscanf(strings.ReplaceAll(out, "|", " "), "%g %g", &mean, &fastest); err != nil {
+			b.Fatalf("read pg_stat_statements for %s: %q: %v", like, out, err)
+		}
+		return mean, fastest
+	}
+	// pg_stat_statements shows constants as $n: tell the three by words.
+	act, actMin := stat("%coalesce(query,%", "%count(*)%")
+	floor, floorMin := stat("%count(*) FROM pg_stat_get_activity%", "%coalesce(query,%")
+	noText, noTextMin := stat("%AS notext%", "%coalesce(query,%")
+	b.ReportMetric(act, "activity-ms")
+	b.ReportMetric(actMin, "activity-min-ms")
+	b.ReportMetric(floor, "floor-ms")
+	b.ReportMetric(floorMin, "floor-min-ms")
+	b.ReportMetric(noText, "notext-ms")
+	b.ReportMetric(noTextMin, "notext-min-ms")
+	b.ReportMetric(act/floor, "activity/floor")
+	b.ReportMetric(actMin/floorMin, "fastest-activity/floor")
+	b.ReportMetric((act-floor)/float64(n)*1000, "above-floor-ms/1000-backends")
+}
