@@ -83,8 +83,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// BenchmarkBytesPerRefresh runs a real bubbletea program (the standard
-// renderer repaints only changed lines) and reports the bytes one viewer's
+// BenchmarkBytesPerRefresh runs a real bubbletea program with the
+// dashboard's renderer options (only changed cells reach the terminal)
+// and reports the bytes one viewer's
 // SSH link carries per steady one-second refresh, at 80x24 and 200x50.
 // Run with -benchtime=30x: each refresh waits for the renderer's flush.
 func BenchmarkBytesPerRefresh(b *testing.B) {
@@ -96,7 +97,7 @@ func BenchmarkBytesPerRefresh(b *testing.B) {
 			now := func() time.Time { return time.Unix(0, clock.Load()) }
 			out := &countingWriter{}
 			p := tea.NewProgram(viewerModel(frames, size[0], size[1], now),
-				tea.WithInput(nil), tea.WithOutput(out), tea.WithoutSignalHandler())
+				tui.ProgramOptions(out, tea.WithInput(nil), tea.WithoutSignalHandler(), tea.WithAltScreen())...)
 			done := make(chan struct{})
 			go func() { _, _ = p.Run(); close(done) }()
 			p.Send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})

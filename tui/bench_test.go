@@ -131,7 +131,7 @@ func benchBytes(b *testing.B, w, h int) {
 	f := incidentFrame(b)
 	out := &syncBuffer{}
 	m := New(context.Background(), Options{Now: func() time.Time { return fixedNow }}, asciiRenderer())
-	p := tea.NewProgram(m, tea.WithOutput(out), tea.WithInput(nil), tea.WithoutSignalHandler())
+	p := tea.NewProgram(m, ProgramOptions(out, tea.WithInput(nil), tea.WithoutSignalHandler(), tea.WithAltScreen())...)
 	done := make(chan struct{})
 	go func() { _, _ = p.Run(); close(done) }()
 	p.Send(tea.WindowSizeMsg{Width: w, Height: h})
@@ -169,8 +169,8 @@ func benchViewers(b *testing.B, viewers, w, h int) {
 		outs[i] = &syncBuffer{}
 		opts := Options{Now: func() time.Time { return fixedNow }, Viewer: &Viewer{Name: fmt.Sprintf("viewer%d", i)},
 			Presence: presence}
-		progs[i] = tea.NewProgram(New(context.Background(), opts, asciiRenderer()), tea.WithOutput(outs[i]),
-			tea.WithInput(nil), tea.WithoutSignalHandler())
+		progs[i] = tea.NewProgram(New(context.Background(), opts, asciiRenderer()),
+			ProgramOptions(outs[i], tea.WithInput(nil), tea.WithoutSignalHandler(), tea.WithAltScreen())...)
 		wg.Add(1)
 		go func(p *tea.Program) { defer wg.Done(); _, _ = p.Run() }(progs[i])
 		progs[i].Send(tea.WindowSizeMsg{Width: w, Height: h})

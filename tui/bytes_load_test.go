@@ -211,21 +211,29 @@ func (sc *screen) stop() {
 // BenchmarkTerminalBytesUnderLoad is what the dashboard writes to its
 // terminal per one-second refresh with 1,000 sessions changing as a real
 // load does, through bubbletea's real renderer, at the minimum size and a
-// war-room screen: what every viewer's link carries per second. Run with
-// -benchtime=60x (each refresh waits for two renderer flushes).
+// war-room screen: what every viewer's link carries per second; "lines" is
+// bubbletea's own renderer alone, "cells" the dashboard's (ProgramOptions).
+// Run with -benchtime=60x (each refresh waits for two renderer flushes).
 func BenchmarkTerminalBytesUnderLoad(b *testing.B) {
 	frames := loadFrames(b, 1000, 121)
 	for _, size := range [][2]int{{80, 24}, {200, 50}} {
-		b.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(b *testing.B) {
-			sc := newScreen(b, size[0], size[1], frames[0], Options{})
-			defer sc.stop()
-			start := sc.out.n.Load()
-			i := 0
-			for b.Loop() {
-				sc.refresh(frames[1+i%(len(frames)-1)])
-				i++
-			}
-			b.ReportMetric(float64(sc.out.n.Load()-start)/float64(b.N), "bytes/refresh")
-		})
+		for _, renderer := range []string{"lines", "cells"} {
+			b.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], renderer), func(b *testing.B) {
+				var sc *screen
+				if renderer == "cells" {
+					sc = newScreen(b, size[0], size[1], frames[0], Options{})
+				} else {
+					sc = newPlainScreen(b, size[0], size[1], frames[0], &countingWriter{})
+				}
+				defer sc.stop()
+				start := sc.out.n.Load()
+				i := 0
+				for b.Loop() {
+					sc.refresh(frames[1+i%(len(frames)-1)])
+					i++
+				}
+				b.ReportMetric(float64(sc.out.n.Load()-start)/float64(b.N), "bytes/refresh")
+			})
+		}
 	}
 }
