@@ -98,6 +98,7 @@ func (c *cellWriter) Write(p []byte) (int, error) {
 	}
 	if c.buf.Len() > 0 {
 		if _, err := c.out.Write(c.buf.Bytes()); err != nil {
+			c.repaint = true // the terminal may hold part of it
 			return 0, err
 		}
 	}
@@ -224,7 +225,9 @@ func (c cellFile) Read(p []byte) (int, error) { return c.f.Read(p) }
 func (c cellFile) Close() error               { return c.f.Close() }
 func (c cellFile) Fd() uintptr                { return c.f.Fd() }
 
-// cellOutput is the program options that put a cellWriter before out.
+// cellOutput is the program options that put a cellWriter before out; the
+// filter it sets must stay the program's only one (a later WithFilter
+// would replace it and the writer would miss resizes).
 func cellOutput(out io.Writer) []tea.ProgramOption {
 	cw := newCellWriter(out)
 	var w io.Writer = cw
