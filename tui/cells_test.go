@@ -116,3 +116,31 @@ func TestCellWriterShowsWhatTheRendererShows(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCellWriter: whatever the renderer (or server text inside a frame)
+// sends, the writer does not panic, and output that is not a frame
+// passes through whole.
+func FuzzCellWriter(f *testing.F) {
+	f.Add([]byte("\x1b[H\x1b[1mtitle\x1b[0m\x1b[K\r\n\nlast\x1b[3;H"), []byte("\x1b[Hnew\x1b[K\r\n\n\x1b[J\x1b[3;H"))
+	f.Add([]byte("\x1b[?1049h"), []byte("\x1b[H报表\x1b[K\x1b[H"))
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		var out bytes.Buffer
+		c := newCellWriter(&out)
+		c.resize(20, 5)
+		for _, p := range [][]byte{first, second} {
+			out.Reset()
+			if _, err := c.Write(p); err != nil {
+				t.Fatal(err)
+			}
+			if _, frame := c.parseFrameCopy(p); !frame && !bytes.Equal(out.Bytes(), p) {
+				t.Fatalf("non-frame %q came out as %q", p, out.Bytes())
+			}
+		}
+	})
+}
+
+// parseFrameCopy tells whether p is a frame without changing c.
+func (c *cellWriter) parseFrameCopy(p []byte) ([]string, bool) {
+	probe := &cellWriter{lines: c.lines}
+	return probe.parseFrame(p)
+}
