@@ -38,8 +38,8 @@ const settingsTTL = 30 * time.Second
 // come raw with the statement's now() (durations are computed in Go
 // against that one instant, as now() - x was), client_addr comes as inet
 // (formatted in Go), nothing is sorted. date_part parsed its unit name
-// and host() printed the address for every row: together a quarter of
-// the query's server time at 1,000 backends (issue 13). The rest is
+// and host() printed the address for every row, a large share of the
+// query's server time (docs/benchmarks.md). The rest is
 // pg_stat_get_activity's own: a copy of every backend's status and a
 // linear search of the proc array per row, which no query can avoid.
 const activityQuery = `SELECT pid, backend_start, coalesce(datid, 0), coalesce(usesysid, 0),
