@@ -116,7 +116,7 @@ func TestBlockedByRootLockQueue(t *testing.T) {
 	}
 }
 
-// The 500-waiter queue of issue 13 at 5,000 backends.
+// A 500-waiter queue at 5,000 backends.
 func BenchmarkBlockedByRootQueue500(b *testing.B) {
 	sessions, byPID := lockQueue(500)
 	b.ReportAllocs()

@@ -9,7 +9,7 @@ import (
 	"github.com/slotwatch/slotwatch/collectors"
 )
 
-// Fixtures shaped like the real Django 4.2 app of issue 9 (gunicorn, 4
+// Fixtures shaped like the real Django 4.2 app slotwatch was tried against (gunicorn, 4
 // workers × 10 threads, max_connections 40, 3 reserved: 37 usable).
 
 // djangoApp: 37 idle talentflow-web sessions. Unfixed (CONN_MAX_AGE=None):

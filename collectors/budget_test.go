@@ -235,7 +235,7 @@ func testWithConnAfterTerminate(t *testing.T, p *testserver.Postgres) {
 	}
 }
 
-// testWithConnAtLimit is issue 8's measurement, taken to the end: every
+// testWithConnAtLimit is the connection-budget measurement, taken to the end: every
 // ordinary slot held by an ordinary role besides the console's (a superuser
 // takes an ordinary slot while there is one), then superuser connections
 // until even the reserved slots are gone; the console can still terminate.

@@ -16,7 +16,7 @@ import (
 )
 
 // BenchmarkPGCollect is one PostgreSQL collection (one tick) with N client
-// backends held in issue 13's mix: 60 % idle, 20 % idle in transaction (one
+// backends held in the benchmarks' mix: 60 % idle, 20 % idle in transaction (one
 // of them holding a row lock), 10 % active in pg_sleep, 10 % waiting on that
 // row lock. It needs a server with N connections, so it runs only with
 // SLOTWATCH_BENCH_PG=1; SLOTWATCH_BENCH_PG_BACKENDS lists the N (default
@@ -121,7 +121,7 @@ func benchmarkPGCollect(b *testing.B, n int) {
 	}
 	deepCPU := perTick(procCPU(b, backend)-serverBefore, deepTicks) - tickCPU
 	// PostgreSQL's own floor: any listing of every backend's state pays
-	// this, whatever it selects (issue 13 asks what of the activity
+	// this, whatever it selects (the question is what of the activity
 	// query's time is ours).
 	const floorCalls = 20
 	err := c.link.use(ctx, false, func(ctx context.Context, conn *pgx.Conn) error {
@@ -227,7 +227,7 @@ func benchSessions(st *PGStats) int {
 	return n
 }
 
-// holdBenchMix holds n backends of role app in issue 13's mix and returns
+// holdBenchMix holds n backends of role app in the benchmarks' mix and returns
 // how many wait on the row lock. The connections end with the server at
 // cleanup: several are busy in a statement, and a pgx connection must not be
 // closed while in use. They stay reachable until then, or the garbage

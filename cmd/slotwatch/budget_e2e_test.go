@@ -17,7 +17,7 @@ import (
 	"github.com/slotwatch/slotwatch/internal/testserver"
 )
 
-// TestConnectionBudget is issue 8 §2 measured: a server with
+// TestConnectionBudget is the connection budget measured: a server with
 // max_connections = 12 and 3 reserved slots, nine held by an ordinary role,
 // and the console (collectors + the dashboard's action drivers, wired as
 // watch wires them) connected as a superuser. It holds one backend, so two
