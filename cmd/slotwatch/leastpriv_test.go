@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,4 +109,19 @@ func anys(ss []string) []any {
 		out[i] = s
 	}
 	return out
+}
+
+// TestReadmeGivesTheTestedSetups: the README's "Monitoring role" shows
+// exactly the grants and the ACL these tests run.
+func TestReadmeGivesTheTestedSetups(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl := "ACL SETUSER " + redisMonitorUser + " " + strings.Replace(redisLeastACL, ">s3cret", ">PASSWORD", 1)
+	for _, want := range []string{pgReadGrant, pgSignalGrant, pgGuardGrant, acl} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("README.md does not show the tested setup %q", want)
+		}
+	}
 }
