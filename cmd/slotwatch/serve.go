@@ -142,7 +142,7 @@ func serveSessions(ctx context.Context, env *environment, s *settings, cfg colle
 			errorSentence(env, err)
 			return exitError
 		}
-		if svc, err = actionFleet(set, cfg, s.policy(), audit, actions.Operator{}); err != nil {
+		if svc, err = actionFleet(set, s.policy(), audit, actions.Operator{}); err != nil {
 			errorSentence(env, err)
 			return exitError
 		}

@@ -66,7 +66,7 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 		return exitError
 	}
 	// on the collectors' connections: no slot of their own
-	fleet, err := actionFleet(set, cfg, s.policy(), audit, actions.CurrentOperator(env.getenv))
+	fleet, err := actionFleet(set, s.policy(), audit, actions.CurrentOperator(env.getenv))
 	if err != nil {
 		errorSentence(env, err)
 		return exitError
