@@ -57,7 +57,7 @@ type Model struct {
 	promFleet promFleetView
 	// pendingShow is a server just attached, shown once a frame lists it.
 	pendingShow string
-	timeline  *timelineView
+	timeline    *timelineView
 }
 
 // New builds the root model. ctx bounds the actions it runs; r renders the
