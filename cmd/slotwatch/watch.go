@@ -72,6 +72,9 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 		return exitError
 	}
 	opts.Mitigator = fleet
+	if set.MaxLive() > 0 {
+		opts.Attacher = set // a / d in the fleet view
+	}
 	if err := tui.Run(ctx, opts); err != nil {
 		errorSentence(env, err)
 		return exitError
