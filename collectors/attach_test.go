@@ -22,6 +22,10 @@ func TestLiveNames(t *testing.T) {
 		{SourceRedis, "redis://:hunter2@cache-3:6379/0", "live:cache-3:6379"},
 	} {
 		got := LiveName(c.kind, c.target)
+		// The fleet view names an instance from its redacted target.
+		if redacted := LiveName(c.kind, RedactURL(c.target)); redacted != got {
+			t.Errorf("LiveName of the redacted %q = %q, of the target %q", c.target, redacted, got)
+		}
 		if got != c.want || strings.Contains(got, "s3cret") || strings.Contains(got, "hunter2") {
 			t.Errorf("LiveName(%s, %q) = %q, want %q", c.kind, c.target, got, c.want)
 		}
