@@ -47,6 +47,27 @@ type FleetServer struct {
 // (SingleFleet), where names stay empty and JSON is unchanged.
 type Fleet struct {
 	pg, rds []NamedService // the primary first
+	// live finds servers attached while the console runs (nil: none);
+	// shared by every copy, so all served sessions see one set.
+	live LiveServers
+}
+
+// LiveServers are the servers attached live (collectors.Set.Attach): a
+// name the fleet does not hold is looked up there at each request, so an
+// action reaches an attached server and is refused once it is detached.
+type LiveServers interface {
+	// LiveDrivers is the driver of the attached server of that kind and
+	// name; ok is false when none is attached by that name.
+	LiveDrivers(kind, name string) (pg PGDriver, rds RedisDriver, ok bool)
+}
+
+// WithLive is f reaching the servers live attaches as well, each a member
+// named by its attached name with the policy, audit log and operator of
+// the fleet's own members.
+func (f *Fleet) WithLive(live LiveServers) *Fleet {
+	c := *f
+	c.live = live
+	return &c
 }
 
 // NewFleet builds a fleet from its members. Names must be unique (across
@@ -131,7 +152,7 @@ func kindName(kind string) string {
 
 // each returns a fleet with fn applied to every member's service.
 func (f *Fleet) each(fn func(*Service) *Service) *Fleet {
-	c := &Fleet{pg: make([]NamedService, len(f.pg)), rds: make([]NamedService, len(f.rds))}
+	c := &Fleet{pg: make([]NamedService, len(f.pg)), rds: make([]NamedService, len(f.rds)), live: f.live}
 	done := map[*Service]*Service{} // a service in both lists (SingleFleet) stays one
 	for _, pair := range []struct{ dst, src []NamedService }{{c.pg, f.pg}, {c.rds, f.rds}} {
 		for i, m := range pair.src {
@@ -250,15 +271,39 @@ func (f *Fleet) route(kind, name string) (*Service, error) {
 		// Nothing of this kind: the Service says what to configure.
 		return f.any(), nil
 	}
+	if s, ok := f.liveMember(kind, name); ok {
+		return s, nil
+	}
 	names := make([]string, 0, len(list))
 	for _, m := range list {
-		names = append(names, m.Name)
+		if m.Name != "" {
+			names = append(names, m.Name)
+		}
 	}
 	known := "there is none"
 	if len(names) > 0 {
 		known = "the servers are " + strings.Join(names, ", ")
 	}
-	return nil, &RefusedError{Reason: fmt.Sprintf("no %s server named %q is configured; %s", kindName(kind), name, known)}
+	what := "configured"
+	if f.live != nil {
+		what = "configured or attached"
+	}
+	return nil, &RefusedError{Reason: fmt.Sprintf("no %s server named %q is %s; %s", kindName(kind), name, what, known)}
+}
+
+// liveMember is the attached server of kind named name as a member: the
+// fleet's shared service (operator, viewer, clock) on its drivers.
+func (f *Fleet) liveMember(kind, name string) (*Service, bool) {
+	if f.live == nil {
+		return nil, false
+	}
+	pg, rds, ok := f.live.LiveDrivers(kind, name)
+	if !ok {
+		return nil, false
+	}
+	c := *f.any()
+	c.pg, c.rds = pg, rds
+	return c.member(name, kind), true
 }
 
 // refuseUnknown audits a request for a server that is not configured and

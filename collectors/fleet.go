@@ -20,6 +20,16 @@ type ServerInfo struct {
 // carry Servers.
 func (c Config) fleet() bool { return len(c.MorePG)+len(c.MoreRedis) > 0 }
 
+// attachable reports whether fleet instances can be attached live: the
+// fleet is read from Prometheus and fleet.live says how to reach one.
+func (c Config) attachable() bool {
+	if c.PromFleet == nil {
+		return false
+	}
+	l := c.PromFleet.Live
+	return l.Postgres != "" || l.PGService != "" || l.Redis != ""
+}
+
 // pgServers lists the PostgreSQL servers, the primary first.
 func (c Config) pgServers() []PGConfig {
 	var out []PGConfig
@@ -145,7 +155,11 @@ func (s *Set) PGServer(name string) *PGRunner {
 	if name == "" {
 		return s.pg
 	}
-	return s.pgByName[name]
+	if r, ok := s.pgByName[name]; ok {
+		return r
+	}
+	r, _ := s.live.runner(name)
+	return r
 }
 
 // RedisServer is the runner of the Redis server (or cluster) of that name;
@@ -157,7 +171,11 @@ func (s *Set) RedisServer(name string) *RedisRunner {
 	if name == "" {
 		return s.redis
 	}
-	return s.redisByName[name]
+	if r, ok := s.redisByName[name]; ok {
+		return r
+	}
+	_, r := s.live.runner(name)
+	return r
 }
 
 // Servers lists every configured PostgreSQL and Redis server in the order

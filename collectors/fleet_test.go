@@ -32,7 +32,7 @@ func TestValidateNames(t *testing.T) {
 		t.Errorf("distinct servers: %v", err)
 	}
 	// Without a primary the first extra server is one.
-	p, err := buildSources(Config{MoreRedis: []RedisConfig{{URL: "redis://127.0.0.1:1/0"}, {URL: "redis://127.0.0.1:2/0"}}})
+	p, err := buildSources(Config{MoreRedis: []RedisConfig{{URL: "redis://127.0.0.1:1/0"}, {URL: "redis://127.0.0.1:2/0"}}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,16 @@ type PromFleetConfig struct {
 	StaleAfter time.Duration
 	// Live says how to watch one instance live (promfleet_live.go).
 	Live LiveTemplates
+	// MaxLive is how many instances may be attached live at once
+	// (attach.go); default DefaultMaxLive.
+	MaxLive int
+}
+
+func (c PromFleetConfig) maxLive() int {
+	if c.MaxLive <= 0 {
+		return DefaultMaxLive
+	}
+	return c.MaxLive
 }
 
 func (c PromFleetConfig) withDefaults() PromFleetConfig {

@@ -54,7 +54,16 @@ type Set struct {
 	redisByName map[string]*RedisRunner
 	servers     []ServerInfo
 	closers     []func()
+	// listed: snapshots carry Servers (several servers, or attaching).
+	listed bool
+	// live attaches fleet instances while the set runs; nil when
+	// fleet.live is not configured or the set is not running (CollectOnce).
+	live *liveSet
 }
+
+// Listed reports whether the set's snapshots list their servers in
+// Snapshot.Servers, so actions must name the server they target.
+func (s *Set) Listed() bool { return s != nil && s.listed }
 
 // PG runs statements on the PostgreSQL collector's connection; nil when no
 // PostgreSQL target is configured (its WithConn then says so).
@@ -90,6 +99,7 @@ type plan struct {
 	set     *Set
 	servers []ServerSnapshot
 	names   []string // each source's name, beside sources
+	own     *ownBackends
 }
 
 // intervals is each source's sampling period in seconds (the first of a
@@ -113,13 +123,16 @@ func (p *plan) add(name string, src source) {
 // collector and one connection per PostgreSQL and Redis server, and the
 // jobs query on the primary PostgreSQL collector's connection when its DSN
 // is the pg target's, so the console holds one slot per server.
-func buildSources(cfg Config) (*plan, error) {
+// With attach (Start of a configuration that can attach fleet instances)
+// the servers are listed even when there is one, as attached ones will be.
+func buildSources(cfg Config, attach bool) (*plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withPrimaries().withDefaults()
-	p := &plan{set: &Set{pgByName: map[string]*PGRunner{}, redisByName: map[string]*RedisRunner{}}}
 	own := newOwnBackends()
+	p := &plan{own: own, set: &Set{pgByName: map[string]*PGRunner{}, redisByName: map[string]*RedisRunner{},
+		listed: cfg.fleet() || (attach && cfg.attachable())}}
 	var primaryLink *pgLink
 	for i, pg := range cfg.pgServers() {
 		link := newPGLink(pg.DSN, "slotwatch", pg.StatementTimeout, pg.ConnectTimeout, own)
@@ -186,7 +199,7 @@ func buildSources(cfg Config) (*plan, error) {
 // into its place in Snapshot.Servers too.
 func (p *plan) addServer(cfg Config, info ServerInfo, src source) {
 	p.set.servers = append(p.set.servers, info)
-	if !cfg.fleet() {
+	if !p.set.listed {
 		p.add(info.Kind, src)
 		return
 	}
@@ -211,11 +224,15 @@ func newRedisSource(cfg RedisConfig) (source, *RedisRunner, func()) {
 // connections close when ctx is cancelled. The error is only for invalid
 // configuration.
 func Start(ctx context.Context, cfg Config, out Sink) (*Set, error) {
-	p, err := buildSources(cfg)
+	p, err := buildSources(cfg, true)
 	if err != nil {
 		return nil, err
 	}
 	h := newMerger(p.servers, p.intervals())
+	if cfg.attachable() {
+		p.set.live = &liveSet{ctx: ctx, merger: h, out: out, templates: cfg.PromFleet.Live,
+			max: cfg.PromFleet.maxLive(), own: p.own, attached: map[string]*liveServer{}}
+	}
 	var wg sync.WaitGroup
 	for _, src := range p.sources {
 		wg.Go(func() { runSource(ctx, src, h, out) })
@@ -256,7 +273,7 @@ func runSource(ctx context.Context, src source, h *merger, out Sink) {
 // concurrently. Invalid configuration is reported in Errors under
 // "config".
 func CollectOnce(ctx context.Context, cfg Config) Snapshot {
-	p, err := buildSources(cfg)
+	p, err := buildSources(cfg, false)
 	if err != nil {
 		return Snapshot{TakenAt: time.Now(), Errors: map[string]string{"config": err.Error()}}
 	}

@@ -50,7 +50,7 @@ func TestSnapshotsCarryEachSourcesInterval(t *testing.T) {
 	p, err := buildSources(Config{
 		Redis:    &RedisConfig{URL: "redis://127.0.0.1:1"},
 		Alerting: &AlertingConfig{Alertmanager: "http://127.0.0.1:1", Interval: time.Minute},
-	})
+	}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/slotwatch/slotwatch/actions"
 	"github.com/slotwatch/slotwatch/analysis"
+	"github.com/slotwatch/slotwatch/collectors"
 	"github.com/slotwatch/slotwatch/internal/fanout"
 	"github.com/slotwatch/slotwatch/tui"
 )
@@ -296,6 +297,7 @@ func (s *Server) program(sess ssh.Session, ss *sshSession, pty ssh.Pty) *tea.Pro
 	opts.Viewer = &tui.Viewer{Name: ss.id.Name, Fingerprint: ss.id.Fingerprint, Addr: ss.id.Addr, Operator: ss.id.Operator}
 	opts.Presence = s.roster.presence
 	opts.Mitigator = ss.mit
+	opts.Attacher = sessionAttacher(opts.Attacher, ss.id)
 	opts.Feed = ss.feed
 	opts.Input, opts.Output, opts.RecordingErrors = nil, nil, nil
 	p := tea.NewProgram(tui.New(ss.ctx, opts, sessionRenderer(sess, pty)),
@@ -392,3 +394,24 @@ func noColor(environ []string) bool {
 	}
 	return false
 }
+
+// sessionAttacher is the session's Attacher: the shared one for an
+// operator, a refusing one for a viewer, nil when attaching is not wired.
+func sessionAttacher(shared tui.Attacher, id Identity) tui.Attacher {
+	if shared == nil || id.Operator {
+		return shared
+	}
+	return viewerAttacher{}
+}
+
+// viewerAttacher is a served viewer's Attacher: attaching opens a
+// connection every session then shares, so only operators may.
+type viewerAttacher struct{}
+
+func (viewerAttacher) Attach(context.Context, collectors.FleetInstance) (collectors.ServerInfo, error) {
+	return collectors.ServerInfo{}, errViewerAttach
+}
+
+func (viewerAttacher) Detach(context.Context, string) error { return errViewerAttach }
+
+var errViewerAttach = errors.New("only operators (serve.operators) may attach or detach live servers; ask one to")

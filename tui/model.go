@@ -55,7 +55,9 @@ type Model struct {
 
 	// promFleet is the fleet from Prometheus (promfleet.go).
 	promFleet promFleetView
-	timeline  *timelineView
+	// pendingShow is a server just attached, shown once a frame lists it.
+	pendingShow string
+	timeline    *timelineView
 }
 
 // New builds the root model. ctx bounds the actions it runs; r renders the
@@ -73,6 +75,7 @@ func New(ctx context.Context, opts Options, r *lipgloss.Renderer) Model {
 		findings: findingsView{keys: k.findings, enter: k.sessions.Detail}, helpScreen: helpScreen{keys: k.help}}
 	m.st.styleBubbles(&m.help, &m.input.Model)
 	m.promFleet = *newPromFleetView(m.st)
+	m.promFleet.canAttach = opts.Attacher != nil
 	m.timeline = newTimeline(m.st, opts.Mitigator)
 	m.footer.setText(opts.Notice)
 	if m.actionsDisabled() {
@@ -155,6 +158,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		first := !m.hasFrame
 		m.applyFrame(msg.frame, m.opts.Now())
 		m.onPromFleetFrame(msg, first)
+		if m.pendingShow != "" {
+			m.showAttached(m.pendingShow)
+		}
 		return nil
 	case tickMsg:
 		m.promFleet.Update(msg)
@@ -179,6 +185,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.KeyMsg:
 		return m.onKey(msg)
+	}
+	if m.onAttachMsg(msg) {
+		return nil
 	}
 	return m.onActionMsg(msg)
 }

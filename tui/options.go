@@ -66,6 +66,9 @@ type Options struct {
 	ReplaySpeed float64
 	// Mitigator runs actions; nil disables them.
 	Mitigator Mitigator
+	// Attacher attaches live collectors to an instance of the fleet view
+	// (a / d there); nil: the view only shows how to watch it.
+	Attacher Attacher
 	// GroupIdleOver is N in "terminate all idle longer than N in this group"
 	// (default 10m).
 	GroupIdleOver time.Duration

@@ -77,6 +77,14 @@ type promFleetView struct {
 	sort      fleetSort
 	group     int // index into stats.GroupBy; -1 none
 
+	// canAttach: an Attacher is wired (a / d); attached are the live
+	// servers the snapshot lists, by name; note is the last attach or
+	// detach outcome, shown until the next key.
+	canAttach bool
+	attach    attachKeys
+	attached  map[string]bool
+	note      string
+
 	lines  []fleetLine
 	cursor string // the selected instance, by key: rows re-sort every refresh
 	top    int
@@ -85,7 +93,7 @@ type promFleetView struct {
 }
 
 func newPromFleetView(st styles) *promFleetView {
-	return &promFleetView{keys: newPromFleetKeys(), st: st, group: -1}
+	return &promFleetView{keys: newPromFleetKeys(), attach: newAttachKeys(), st: st, group: -1}
 }
 
 // configured is true when the snapshot carries the fleet source at all.
@@ -109,6 +117,12 @@ func (v *promFleetView) setFrame(f analysis.Frame) {
 	s := f.Snapshot
 	v.src = s.Source(collectors.SourcePromFleet)
 	v.stats = s.PromFleet
+	v.attached = map[string]bool{}
+	for _, sv := range s.Servers {
+		if strings.HasPrefix(sv.Name, collectors.LivePrefix) {
+			v.attached[sv.Name] = true
+		}
+	}
 	if s.TakenAt.After(v.now) {
 		v.now = s.TakenAt
 	}
@@ -404,6 +418,9 @@ func (v *promFleetView) ShortHelp() []key.Binding {
 	if v.filtering {
 		return []key.Binding{v.keys.Accept, v.keys.Cancel}
 	}
+	if v.canAttach {
+		return []key.Binding{v.attach.Attach, v.attach.Detach, v.keys.Filter, v.keys.Sort, v.keys.Group, v.keys.Close}
+	}
 	return []key.Binding{v.keys.Filter, v.keys.Sort, v.keys.Group, v.keys.Close}
 }
 
@@ -460,6 +477,9 @@ func (v *promFleetView) View() string {
 // selectedLine names the selected instance with its labels and how to
 // watch it live (fleet.live), or why that cannot be said.
 func (v *promFleetView) selectedLine() string {
+	if v.note != "" {
+		return termtext.Clean(" " + v.note)
+	}
 	in := v.selected()
 	if in == nil {
 		return ""
@@ -473,6 +493,10 @@ func (v *promFleetView) selectedLine() string {
 	}
 	live := ""
 	switch {
+	case v.attached[liveNameOf(in)] && liveNameOf(in) != "":
+		live = "attached live as " + liveNameOf(in) + " (a shows it, d detaches)"
+	case v.canAttach && in.LiveError == "" && in.Live != "":
+		live = "a attaches live: " + in.Live
 	case in.LiveError != "":
 		live = "live: " + in.LiveError
 	case in.Live != "" && in.Kind == collectors.FleetRedis:

@@ -28,6 +28,7 @@ func (m *Model) onPromFleetOpenKey(msg tea.KeyMsg) bool {
 	if !key.Matches(msg, promFleetOpen) || !m.promFleet.configured() {
 		return false
 	}
+	m.promFleet.note = ""
 	m.mode = modePromFleet
 	return true
 }
@@ -47,6 +48,10 @@ func (m *Model) onPromFleetKey(msg tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 	}
+	if cmd, ok := m.onAttachKey(msg); ok {
+		return cmd
+	}
+	v.note = ""
 	return v.Update(msg)
 }
 
@@ -62,6 +67,9 @@ func (m *Model) promFleetScreen(w, h int) block {
 // helpGroup is the fleet view's keys for the full help page.
 func (v *promFleetView) helpGroup() helpGroup {
 	n := v.keys.nav
-	return helpGroup{"Fleet view (F, from Prometheus)", []key.Binding{promFleetOpen, n.Up, n.Down, n.PageDown,
-		v.keys.Filter, v.keys.Sort, v.keys.Group, v.keys.Close}}
+	keys := []key.Binding{promFleetOpen, n.Up, n.Down, n.PageDown, v.keys.Filter, v.keys.Sort, v.keys.Group}
+	if v.canAttach {
+		keys = append(keys, v.attach.Attach, v.attach.Detach)
+	}
+	return helpGroup{"Fleet view (F, from Prometheus)", append(keys, v.keys.Close)}
 }

@@ -255,6 +255,7 @@ var configRanges = map[string]configRange{
 	"fleet.interval":          durRange(0, time.Hour),
 	"fleet.window":            durRange(0, 7*day),
 	"fleet.stale_after":       durRange(0, day),
+	"fleet.max_live":          {lo: 1, hi: 50},
 }
 
 // checkConfigValues walks a mapping, checks every key of configRanges it

@@ -52,9 +52,18 @@ func actionDrivers(set *collectors.Set) (pg actions.PGDriver, rds actions.RedisD
 
 // actionFleet is one actions.Service per configured server, each on its
 // collector's connection (actionDrivers' rule, per server), routed by
-// server name; for a single target it is that one service.
-func actionFleet(set *collectors.Set, cfg collectors.Config, policy actions.Policy, audit *actions.AuditLog, op actions.Operator) (*actions.Fleet, error) {
-	if len(cfg.MorePG)+len(cfg.MoreRedis) == 0 {
+// server name; for a single target it is that one service. When the set
+// can attach fleet instances, the fleet reaches them too, by name.
+func actionFleet(set *collectors.Set, policy actions.Policy, audit *actions.AuditLog, op actions.Operator) (*actions.Fleet, error) {
+	f, err := configuredFleet(set, policy, audit, op)
+	if err != nil || set.MaxLive() == 0 {
+		return f, err
+	}
+	return f.WithLive(liveServers{set}), nil
+}
+
+func configuredFleet(set *collectors.Set, policy actions.Policy, audit *actions.AuditLog, op actions.Operator) (*actions.Fleet, error) {
+	if !set.Listed() || len(set.Servers()) == 0 {
 		pg, rds := actionDrivers(set)
 		return actions.SingleFleet(actions.NewService(pg, rds, policy, audit, op)), nil
 	}

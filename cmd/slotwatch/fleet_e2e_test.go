@@ -254,7 +254,7 @@ func TestFleetConnectionBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer audit.Close()
-	fleet, err := actionFleet(set, cfg, s.policy(), audit, actions.Operator{User: "test"})
+	fleet, err := actionFleet(set, s.policy(), audit, actions.Operator{User: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

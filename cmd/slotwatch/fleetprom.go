@@ -14,6 +14,9 @@ type fleetSection struct {
 	GroupBy    []string      `yaml:"group_by"`   // default cluster, region, instance
 	Window     time.Duration `yaml:"window"`     // sparkline span, default 15m
 	StaleAfter time.Duration `yaml:"stale_after"`
+	// MaxLive is how many instances may be attached live at once (each
+	// holds one connection); default 3.
+	MaxLive int `yaml:"max_live"`
 	// Live renders each instance's live target from its labels
 	// ({{.host}}); passwords come from .pgpass, PGPASSFILE or the
 	// environment, never from labels.
@@ -32,6 +35,6 @@ func promFleetConfig(s *settings) *collectors.PromFleetConfig {
 		return nil
 	}
 	return &collectors.PromFleetConfig{URL: f.Prometheus, Interval: f.Interval, GroupBy: f.GroupBy,
-		Window: f.Window, StaleAfter: f.StaleAfter,
+		Window: f.Window, StaleAfter: f.StaleAfter, MaxLive: f.MaxLive,
 		Live: collectors.LiveTemplates{Postgres: f.Live.Postgres, PGService: f.Live.PGService, Redis: f.Live.Redis}}
 }

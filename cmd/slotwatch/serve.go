@@ -142,9 +142,14 @@ func serveSessions(ctx context.Context, env *environment, s *settings, cfg colle
 			errorSentence(env, err)
 			return exitError
 		}
-		if svc, err = actionFleet(set, cfg, s.policy(), audit, actions.Operator{}); err != nil {
+		if svc, err = actionFleet(set, s.policy(), audit, actions.Operator{}); err != nil {
 			errorSentence(env, err)
 			return exitError
+		}
+		if set.MaxLive() > 0 {
+			// One collector set for every viewer: an attach is shared,
+			// and serve lets only operators attach or detach.
+			dashboard.Attacher = set
 		}
 	}
 	if err := f.metrics.serveFrames(ctx, env, feed.frames); err != nil {

@@ -66,12 +66,15 @@ func watch(ctx context.Context, env *environment, s *settings, cfg collectors.Co
 		return exitError
 	}
 	// on the collectors' connections: no slot of their own
-	fleet, err := actionFleet(set, cfg, s.policy(), audit, actions.CurrentOperator(env.getenv))
+	fleet, err := actionFleet(set, s.policy(), audit, actions.CurrentOperator(env.getenv))
 	if err != nil {
 		errorSentence(env, err)
 		return exitError
 	}
 	opts.Mitigator = fleet
+	if set.MaxLive() > 0 {
+		opts.Attacher = set // a / d in the fleet view
+	}
 	if err := tui.Run(ctx, opts); err != nil {
 		errorSentence(env, err)
 		return exitError
