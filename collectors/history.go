@@ -38,6 +38,9 @@ type Point struct {
 	PoolerOK      bool
 	PoolerWaiting int
 	PoolerMaxWait float64
+	// PGFailed, RedisFailed and PoolerFailed: the source is watched and
+	// its sample failed (an outage), as against one that is not watched.
+	PGFailed, RedisFailed, PoolerFailed bool
 }
 
 // Key identifies a Redis group across snapshots.
@@ -64,6 +67,9 @@ func redisGroupCounts(r *RedisStats) map[string]int {
 // costs memory per point.
 func pointWithoutGroups(s Snapshot) Point {
 	p := Point{At: s.TakenAt}
+	p.PGFailed = s.Errors[SourcePostgres] != ""
+	p.RedisFailed = s.Errors[SourceRedis] != ""
+	p.PoolerFailed = s.Errors[SourcePgBouncer] != ""
 	if pg := s.Postgres; pg != nil {
 		_, failed := s.Errors[SourcePostgres]
 		p.PGOK = !failed

@@ -352,13 +352,29 @@ func chartColumns(pts tlPoints, cols tlColumns, series []tlSeries) (values [][]f
 			val, ok := series[i].value(p)
 			switch {
 			case !ok:
-				down[sourceIndex(series[i].source)][c] = true
+				// A source that is not watched is no outage.
+				if failed(p, series[i].source) {
+					down[sourceIndex(series[i].source)][c] = true
+				}
 			case math.IsNaN(values[i][c]) || val > values[i][c]:
 				values[i][c] = val
 			}
 		}
 	})
 	return values, down
+}
+
+// failed: the point's sample of source failed (not merely absent).
+func failed(p *collectors.Point, source string) bool {
+	switch source {
+	case collectors.SourcePostgres:
+		return p.PGFailed
+	case collectors.SourceRedis:
+		return p.RedisFailed
+	case collectors.SourcePgBouncer:
+		return p.PoolerFailed
+	}
+	return false
 }
 
 // barRows draws values rows high, scaled from zero as spark.Line does

@@ -317,3 +317,31 @@ func TestFlowTimelineFollowsReplay(t *testing.T) {
 		t.Fatalf("the position mark is not at column %d of the axis %q", cols.of(pos), axis)
 	}
 }
+
+// TestTimelineUnwatchedSourceIsNoOutage: a console without pgbouncer marks
+// no pgbouncer outage in the down band; the row says it is not configured.
+func TestTimelineUnwatchedSourceIsNoOutage(t *testing.T) {
+	opts := Options{Mitigator: &fakeMitigator{audit: timelineAudit()}, Now: func() time.Time { return fixedNow }}
+	m := New(context.Background(), opts, asciiRenderer())
+	m = update(m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	pipe := analysis.NewPipeline(analysis.DefaultRules())
+	for _, f := range timelineHour(t) {
+		snap := f.Snapshot
+		snap.PgBouncer = nil
+		delete(snap.IntervalSeconds, "pgbouncer")
+		m = update(m, frameMsg{frame: pipe.Step(snap)})
+	}
+	next, cmd := m.Update(keyMsg("T"))
+	m = update(next.(Model), cmd())
+	view := m.timeline.View()
+	down := string(chartRow(t, view, "down p/r/b"))
+	if strings.Contains(down, "b") {
+		t.Errorf("pgbouncer is not watched, yet the down band marks it: %q", down)
+	}
+	if !strings.Contains(down, "r") {
+		t.Errorf("the Redis outage is no longer marked: %q", down)
+	}
+	if !strings.Contains(view, "not configured") {
+		t.Errorf("the pgbouncer row does not say it is not configured:\n%s", view)
+	}
+}
