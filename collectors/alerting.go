@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -113,19 +112,8 @@ func newAlertingCollector(cfg AlertingConfig) (*alertingCollector, error) {
 			}
 		}
 	}
-	// One kept-alive connection per server: polling every 15 s must not
-	// open a new connection (and a TIME_WAIT) each time.
-	c.client = &http.Client{
-		Timeout: orDuration(cfg.Timeout, 5*time.Second),
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        2,
-			MaxIdleConnsPerHost: 1,
-			MaxConnsPerHost:     1,
-			IdleConnTimeout:     5 * time.Minute,
-		},
-	}
+	// Alertmanager and Prometheus: one kept-alive connection each.
+	c.client = keptAliveClient(orDuration(cfg.Timeout, 5*time.Second), 2)
 	return c, nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"text/template"
@@ -258,17 +256,7 @@ func newPromFleetCollector(cfg PromFleetConfig) (*promFleetCollector, error) {
 	c.api = &promClient{base: u, secrets: secretsOf(cfg.URL)}
 	// One kept-alive connection, whatever the fleet's size: the queries of
 	// a refresh run one after another on it.
-	c.api.client = &http.Client{
-		Timeout: cfg.Timeout,
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        1,
-			MaxIdleConnsPerHost: 1,
-			MaxConnsPerHost:     1,
-			IdleConnTimeout:     5 * time.Minute,
-		},
-	}
+	c.api.client = keptAliveClient(cfg.Timeout, 1)
 	return c, nil
 }
 
