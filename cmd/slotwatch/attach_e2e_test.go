@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -56,21 +55,7 @@ func TestAttachActDetach(t *testing.T) {
 	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := (&targetFlags{configPath: config}).resolve(envFrom(map[string]string{"HOME": dir}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := collectorsConfig(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	box := collectors.NewMailbox()
-	set, err := collectors.Start(ctx, cfg, box)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, set, box := startFromConfig(t, config, dir)
 	if set.MaxLive() != 2 {
 		t.Fatalf("max_live from the file: %d", set.MaxLive())
 	}

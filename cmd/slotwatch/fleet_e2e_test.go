@@ -218,21 +218,7 @@ func TestFleetConnectionBudget(t *testing.T) {
 		t.Skip("starts two PostgreSQL servers, a Redis and a Redis Cluster")
 	}
 	f := startFleet(t)
-	s, err := (&targetFlags{configPath: f.config}).resolve(envFrom(map[string]string{"HOME": t.TempDir()}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := collectorsConfig(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	box := collectors.NewMailbox()
-	set, err := collectors.Start(ctx, cfg, box)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, set, box := startFromConfig(t, f.config, t.TempDir())
 	waitFor(t, "a sample of every server", func() bool {
 		select {
 		case <-box.Ready():
@@ -420,4 +406,26 @@ func TestServeFleetOverSSH(t *testing.T) {
 			t.Errorf("serve holds %s backends on %s with two sessions, want 1", n, name)
 		}
 	}
+}
+
+// startFromConfig starts the collectors a config file names, as watch
+// would, until the test ends; the context ends with the test too.
+func startFromConfig(t *testing.T, config, home string) (context.Context, *settings, *collectors.Set, *collectors.Mailbox) {
+	t.Helper()
+	s, err := (&targetFlags{configPath: config}).resolve(envFrom(map[string]string{"HOME": home}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := collectorsConfig(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	box := collectors.NewMailbox()
+	set, err := collectors.Start(ctx, cfg, box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, s, set, box
 }
