@@ -17,8 +17,8 @@ var promFleetOpen = bind([]string{"F"}, "F", "fleet (Prometheus)")
 func (m *Model) onPromFleetFrame(msg frameMsg, first bool) {
 	m.promFleet.Update(msg)
 	s := msg.frame.Snapshot
-	if first && m.mode == modeNormal && m.promFleet.configured() && s.Postgres == nil && s.Redis == nil &&
-		s.Errors[collectors.SourcePostgres] == "" && s.Errors[collectors.SourceRedis] == "" {
+	if first && m.mode == modeNormal && m.promFleet.configured() &&
+		!s.Source(collectors.SourcePostgres).Configured() && !s.Source(collectors.SourceRedis).Configured() {
 		m.mode = modePromFleet
 	}
 }
