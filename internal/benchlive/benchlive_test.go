@@ -107,7 +107,7 @@ type pgResult struct {
 }
 
 // measurePostgres holds n backends and measures slotwatch and then, when
-// it is installed, pg_activity on them, each at a 1 s refresh.
+// they are on PATH, pg_activity and pgcenter on them, each at a 1 s refresh.
 func measurePostgres(t testing.TB, bin string, n int, window time.Duration) []pgResult {
 	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: n + 60,
 		Settings: map[string]string{"shared_preload_libraries": "'pg_stat_statements'", "pg_stat_statements.track": "all"}})
@@ -126,6 +126,13 @@ func measurePostgres(t testing.TB, bin string, n int, window time.Duration) []pg
 		proc := runCommandInTmux(t, fmt.Sprintf("pg_activity-%d", n), "", pga, "-h", pg.Host, "-p", strconv.Itoa(pg.Port), "-U", "bench", "-d", "postgres",
 			"--refresh", "1", "--no-db-size")
 		r := measureConsole(t, pg, proc, "pg_activity", window)
+		r.floorMS = runs[0].floorMS
+		runs = append(runs, r)
+	}
+	if pgc, err := exec.LookPath("pgcenter"); err == nil {
+		// pgcenter top refreshes every second by default.
+		proc := runCommandInTmux(t, fmt.Sprintf("pgcenter-%d", n), "", pgc, "top", "-h", pg.Host, "-p", strconv.Itoa(pg.Port), "-U", "bench", "-d", "postgres")
+		r := measureConsole(t, pg, proc, "pgcenter", window)
 		r.floorMS = runs[0].floorMS
 		runs = append(runs, r)
 	}
