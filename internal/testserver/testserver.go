@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -112,9 +113,22 @@ func StartPostgres(t testing.TB, opts PGOptions) *Postgres {
 		t.Fatal(err)
 	}
 	logFile := filepath.Join(dir, "server.log")
-	if out, err := runAs(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(logFile)
-		t.Fatalf("pg_ctl start failed: %v\n%s\n%s", err, out, log)
+	// The port was free when freePort asked; a parallel test's server may
+	// bind it first, so a failed start tries another port (a later line of
+	// postgresql.conf wins).
+	for attempt := 1; ; attempt++ {
+		out, err := runAs(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput()
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			log, _ := os.ReadFile(logFile)
+			t.Fatalf("pg_ctl start failed three times on three ports: %v\n%s\n%s", err, out, log)
+		}
+		port = freePort(t)
+		if err := appendConf(filepath.Join(data, "postgresql.conf"), map[string]string{"port": strconv.Itoa(port)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		_ = runAs(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").Run()
@@ -198,6 +212,8 @@ type Redis struct {
 	Addr string
 	URL  string
 	cmd  *exec.Cmd
+	// exited is closed once the process has exited and been reaped.
+	exited <-chan struct{}
 }
 
 // RedisOptions are server settings for a throwaway Redis.
@@ -207,6 +223,9 @@ type RedisOptions struct {
 }
 
 // StartRedis starts redis-server on a free port; it is stopped at cleanup.
+// A free port is only free when it was asked for: another test's server can
+// take it before redis-server binds it, so a server that exits before it
+// listens is started again on another port.
 func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
@@ -214,22 +233,118 @@ func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 		Missing(t, "redis-server", "redis-server")
 	}
 	dir := t.TempDir()
-	port := freePort(t)
+	var lastLog string
+	for range 5 {
+		port := freePort(t)
+		if clusterEnabled(opts.Args) {
+			port = freeClusterPort(t)
+		}
+		r, log, ok := startRedisOnce(t, bin, dir, port, opts)
+		if ok {
+			return r
+		}
+		lastLog = log
+	}
+	t.Fatalf("redis-server exited before it listened, five times on five ports; its last log:\n%s", lastLog)
+	return nil
+}
+
+// startRedisOnce starts redis-server on port and waits until it listens
+// (ok) or exits (its log is returned, so the caller can try again).
+func startRedisOnce(t testing.TB, bin, dir string, port int, opts RedisOptions) (*Redis, string, bool) {
+	t.Helper()
+	logFile := filepath.Join(dir, "redis-"+strconv.Itoa(port)+".log")
 	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--maxclients", strconv.Itoa(orDefault(opts.MaxClients, 10000)), "--daemonize", "no",
-		"--logfile", filepath.Join(dir, "redis.log")}
+		"--logfile", logFile}
 	args = append(args, opts.Args...)
 	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if !listensBeforeExit(addr, exited) {
+		_ = cmd.Process.Kill()
+		<-exited
+		log, _ := os.ReadFile(logFile)
+		return nil, string(log), false
+	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	waitForPort(t, addr)
-	return &Redis{Addr: addr, URL: "redis://" + addr + "/0", cmd: cmd}
+	return &Redis{Addr: addr, URL: "redis://" + addr + "/0", cmd: cmd, exited: exited}, "", true
+}
+
+// listensBeforeExit polls addr until a Redis there answers PING (true),
+// the process exits, or 15 s pass (false). It asks for a reply rather than
+// only connecting, as the port may be held by whoever took it first.
+func listensBeforeExit(addr string, exited <-chan struct{}) bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if answersPing(addr) {
+			return true
+		}
+		select {
+		case <-exited:
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+func answersPing(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	// +PONG, or -NOAUTH from a server with a password: either way a Redis.
+	reply := make([]byte, 1)
+	if _, err := io.ReadFull(c, reply); err != nil {
+		return false
+	}
+	return reply[0] == '+' || reply[0] == '-'
+}
+
+func clusterEnabled(args []string) bool {
+	for i, a := range args {
+		if a == "--cluster-enabled" && i+1 < len(args) && args[i+1] == "yes" {
+			return true
+		}
+	}
+	return false
+}
+
+// freeClusterPort is a free port whose cluster bus port (port+10000, fixed
+// by Redis) is free and below 65536 too; the kernel's ephemeral range
+// reaches above 55535, where a cluster node cannot start.
+func freeClusterPort(t testing.TB) int {
+	t.Helper()
+	for range 200 {
+		port := freePort(t)
+		if port+10000 > 65535 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+10000)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
+	}
+	t.Fatal("found no free port whose cluster bus port (port+10000) is free too in 200 tries")
+	return 0
 }
 
 // SharedPostgresDSN is the machine's PostgreSQL service (SLOTWATCH_TEST_PG
@@ -385,7 +500,7 @@ func (r *Redis) Stop(t testing.TB) {
 		t.Fatal("this Redis was not started by StartRedis")
 	}
 	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
+	<-r.exited
 }
 
 // prependHBA puts lines first in pg_hba.conf: the first matching line
