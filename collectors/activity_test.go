@@ -13,7 +13,7 @@ import (
 	"github.com/slotwatch/slotwatch/internal/testserver"
 )
 
-// viewQuery is what activityQuery replaced: the pg_stat_activity view, with
+// viewQuery is what the activity queries replaced: the pg_stat_activity view, with
 // host() and date_part computed by the server for every row.
 const viewQuery = `SELECT pid, backend_start, coalesce(datid, 0), coalesce(usesysid, 0),
   coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, ''),

@@ -42,7 +42,7 @@ func TestCollectorBackendKeepsItsMemory(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = plain.Close(context.Background()) })
 	query := func() {
-		rows, err := plain.Query(ctx, activityQuery, int64(-1))
+		rows, err := plain.Query(ctx, wholeActivityQuery, int64(-1))
 		if err != nil {
 			t.Fatal(err)
 		}

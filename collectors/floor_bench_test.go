@@ -11,18 +11,22 @@ import (
 	"github.com/slotwatch/slotwatch/internal/testserver"
 )
 
-// activityNoTextQuery is activityQuery without the statement texts: what
-// sending them costs is the difference.
-var activityNoTextQuery = strings.Replace(activityQuery, "coalesce(query, '')", "''::text AS notext", 1)
+// benchWholeQuery is wholeActivityQuery, the read of every row whole (after
+// a reconnect, or on a server where most backends changed since the last
+// tick); the extra condition only gives it a pg_stat_statements entry apart
+// from the collector's own whole reads.
+var benchWholeQuery = wholeActivityQuery + " AND 1 = 1"
 
 // BenchmarkPGActivityVsFloor sets the activity query beside PostgreSQL's
 // own floor for listing every backend (floorQuery) on the same server and
 // connection, one of each per iteration so that both see the same load,
 // in BenchmarkPGCollect's mix of N backends (SLOTWATCH_BENCH_PG=1;
-// SLOTWATCH_BENCH_PG_BACKENDS lists the N). It reports each query's mean
-// and fastest server time (pg_stat_statements), their ratios, the time
-// above the floor per 1,000 backends (linear growth keeps it flat), and
-// the same query without the statement texts (what sending them costs):
+// SLOTWATCH_BENCH_PG_BACKENDS lists the N), a tenth of which run a
+// statement every second. Each iteration stands for one tick of a
+// collector with a 1 s interval. It reports each query's mean and fastest
+// server time (pg_stat_statements), their ratios, the time above the floor
+// per 1,000 backends (linear growth keeps it flat), and the same query
+// with every row whole, the worst case (every backend changed):
 //
 //	SLOTWATCH_BENCH_PG=1 SLOTWATCH_BENCH_PG_BACKENDS=100,1000,5000 \
 //	    go test ./collectors -run '^$' -bench PGActivityVsFloor -benchmem -benchtime 200x
@@ -38,13 +42,19 @@ func benchActivityVsFloor(b *testing.B, n int) {
 	}})
 	p.Psql(b, "postgres", `CREATE EXTENSION pg_stat_statements; CREATE ROLE app LOGIN;
 		CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0); GRANT ALL ON t TO app`)
-	holdBenchMix(b, p, n)
-	c := newPGCollector(PGConfig{DSN: p.DSN, Interval: time.Second, StatementTimeout: 10 * time.Second, ConnectTimeout: 5 * time.Second}, nil)
+	churners := n / 10
+	holdBenchMix(b, p, n-churners)
+	churn(b, p, churners, time.Second)
+	const interval = time.Second
+	c := newPGCollector(PGConfig{DSN: p.DSN, Interval: interval, StatementTimeout: 10 * time.Second, ConnectTimeout: 5 * time.Second}, nil)
 	defer c.close()
 	ctx := context.Background()
 	var s Snapshot
 	s.Errors = map[string]string{}
 	c.collect(ctx)(&s) // connect, read names and settings
+	// Measure the steady state: the held backends' own changes (the
+	// statements that set up the mix) older than a tick's window.
+	time.Sleep(2*interval + changeSlack)
 	p.Psql(b, "postgres", "SELECT pg_stat_statements_reset()")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -56,10 +66,13 @@ func benchActivityVsFloor(b *testing.B, n int) {
 			if len(sessions) < n {
 				return fmt.Errorf("the activity query listed %d of %d held sessions", len(sessions), n)
 			}
+			// The iterations come faster than ticks: the next one asks
+			// about the interval a real tick would.
+			c.known.since.Time = c.known.since.Time.Add(-interval)
 			if _, err := conn.Exec(ctx, floorQuery); err != nil {
 				return err
 			}
-			rows, err := conn.Query(ctx, activityNoTextQuery, int64(-1))
+			rows, err := conn.Query(ctx, benchWholeQuery, int64(-1))
 			if err != nil {
 				return err
 			}
@@ -80,16 +93,55 @@ func benchActivityVsFloor(b *testing.B, n int) {
 		return mean, fastest
 	}
 	// pg_stat_statements shows constants as $n: tell the three by words.
-	act, actMin := stat("%coalesce(query,%", "%count(*)%")
-	floor, floorMin := stat("%count(*) FROM pg_stat_get_activity%", "%coalesce(query,%")
-	noText, noTextMin := stat("%AS notext%", "%coalesce(query,%")
+	act, actMin := stat("%ROW(datid%", "%count(*) FROM%")
+	floor, floorMin := stat("%count(*) FROM pg_stat_get_activity%", "%ROW(datid%")
+	whole, wholeMin := stat("%int8) AND $% = $%", "%ROW(datid%")
 	b.ReportMetric(act, "activity-ms")
 	b.ReportMetric(actMin, "activity-min-ms")
 	b.ReportMetric(floor, "floor-ms")
 	b.ReportMetric(floorMin, "floor-min-ms")
-	b.ReportMetric(noText, "notext-ms")
-	b.ReportMetric(noTextMin, "notext-min-ms")
+	b.ReportMetric(whole, "whole-ms")
+	b.ReportMetric(wholeMin, "whole-min-ms")
 	b.ReportMetric(act/floor, "activity/floor")
 	b.ReportMetric(actMin/floorMin, "fastest-activity/floor")
+	b.ReportMetric(wholeMin/floorMin, "fastest-whole/floor")
 	b.ReportMetric((act-floor)/float64(n)*1000, "above-floor-ms/1000-backends")
+}
+
+// churn holds n more backends of role app, each running a statement every
+// period (spread across it), as a load's busy connections do; they stop at
+// cleanup.
+func churn(b *testing.B, p *testserver.Postgres, n int, period time.Duration) {
+	b.Helper()
+	conns := testserver.ConnectMany(b, p.DSNFor("app", "postgres")+"&application_name=bench-churn", n)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, n)
+	b.Cleanup(func() {
+		cancel()
+		for range n {
+			<-done
+		}
+		for _, c := range conns {
+			_ = c.Close(context.Background())
+		}
+	})
+	for i, c := range conns {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			time.Sleep(period * time.Duration(i) / time.Duration(max(n, 1)))
+			t := time.NewTicker(period)
+			defer t.Stop()
+			for {
+				if _, err := c.Exec(ctx, "SELECT 1"); err != nil && ctx.Err() == nil {
+					b.Errorf("a churning backend's statement failed: %v", err)
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
 }

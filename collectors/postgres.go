@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,42 +14,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // settingsTTL is how long the slot settings are cached: they only change
 // with a restart.
 const settingsTTL = 30 * time.Second
-
-// activityQuery returns every client backend in one round trip, from
-// pg_stat_get_activity (what the pg_stat_activity view reads; names come
-// from pgNames). Rows the role may not see have a NULL backend_type; those
-// with a role and a database are kept as client backends (an autovacuum or
-// parallel worker of another role can slip in for its few seconds; the
-// launchers and writers have no database and stay out). pg_blocking_pids
-// takes every lock-manager partition lock, so it is not called here: the
-// wait graph (waitgraph.go) asks only about waiters whose answer may have
-// changed, using state_change to tell. $1 is a database oid, or -1 for
-// all databases. slotwatch's other connections are left out afterwards,
-// so that they can be counted.
-//
-// The server does no per-row work beyond the function itself: timestamps
-// come raw with the statement's now() (durations are computed in Go
-// against that one instant, as now() - x was), client_addr comes as inet
-// (formatted in Go), nothing is sorted. date_part parsed its unit name
-// and host() printed the address for every row, a large share of the
-// query's server time (docs/benchmarks.md). The rest is
-// pg_stat_get_activity's own: a copy of every backend's status and a
-// linear search of the proc array per row, which no query can avoid.
-const activityQuery = `SELECT pid, backend_start, coalesce(datid, 0), coalesce(usesysid, 0),
-  coalesce(application_name, ''), client_addr, coalesce(state, ''),
-  state_change, xact_start, query_start,
-  coalesce(wait_event_type, ''), coalesce(wait_event, ''),
-  coalesce(query, ''), backend_type IS NULL, now()
-FROM pg_stat_get_activity(NULL)
-WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL))
-  AND pid <> pg_backend_pid()
-  AND ($1::int8 < 0 OR datid::int8 = $1::int8)`
 
 // settingsQuery reads the slot settings; reserved_connections exists from
 // PostgreSQL 16 on and reads as NULL before.
@@ -82,8 +50,9 @@ type pgCollector struct {
 	waits    *waitGraph
 	settings pgSettings
 	lastGood *PGStats
-	// text, addrs and lastRows make a tick's scan allocate only what is
-	// new since the last one.
+	// known is every backend's last whole row; text, addrs and lastRows
+	// make a tick's scan allocate only what is new since the last one.
+	known    knownRows
 	text     interner
 	addrs    addrNames
 	lastRows int
@@ -283,147 +252,6 @@ func (e *noSuchDatabase) Error() string { return e.msg }
 func isProtocolViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "08P01"
-}
-
-// queryActivity reads the sessions (names not filled) with, for each, its
-// database and role oid and its state_change (zero when NULL).
-func (c *pgCollector) queryActivity(ctx context.Context, conn *pgx.Conn, dbFilter int64) (sessions []Session, datids, roleids []uint32, stateChanges []time.Time, err error) {
-	rows, err := conn.Query(ctx, activityQuery, dbFilter)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	defer rows.Close()
-	c.text.startTick(c.lastRows)
-	var r activityRow
-	dest := r.dest(&c.text, &c.addrs)
-	sessions = make([]Session, 0, max(c.lastRows, 64))
-	datids, roleids, stateChanges = make([]uint32, 0, cap(sessions)), make([]uint32, 0, cap(sessions)), make([]time.Time, 0, cap(sessions))
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, nil, nil, nil, err
-		}
-		sessions = append(sessions, r.session())
-		datids, roleids, stateChanges = append(datids, r.datid), append(roleids, r.roleid), append(stateChanges, r.stateChange.Time)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, nil, err
-	}
-	c.lastRows = len(sessions)
-	return sessions, datids, roleids, stateChanges, nil
-}
-
-// activityRow is one row of activityQuery as scanned; the scan targets are
-// reused for every row, so that a row costs no allocation beyond the
-// strings not seen before.
-type activityRow struct {
-	pid                   int32
-	start, stateChange    pgtype.Timestamptz
-	xactStart, queryStart pgtype.Timestamptz
-	now                   pgtype.Timestamptz
-	datid, roleid         uint32
-	app, addr, state      string
-	waitType, wait, query string
-	hidden                bool
-}
-
-func (r *activityRow) dest(text *interner, addrs *addrNames) []any {
-	return []any{&r.pid, &r.start, &r.datid, &r.roleid, text.into(&r.app), addrs.into(&r.addr), text.into(&r.state),
-		&r.stateChange, &r.xactStart, &r.queryStart, text.into(&r.waitType), text.into(&r.wait), text.into(&r.query),
-		&r.hidden, &r.now}
-}
-
-// session is the row as a Session; its durations are measured to the
-// statement's now(), on the server's clock, as now() - x was. A NULL
-// timestamp is a zero duration.
-func (r *activityRow) session() Session {
-	s := Session{PID: r.pid, ApplicationName: r.app, ClientAddr: r.addr, State: r.state, WaitEventType: r.waitType,
-		WaitEvent: r.wait, Query: r.query, Hidden: r.hidden,
-		BlockedBy: []int32{}, // filled for lock waiters by the wait graph
-	}
-	if r.start.Valid {
-		s.BackendStart = r.start.Time
-	}
-	s.BackendSeconds = r.secondsSince(r.start)
-	s.StateSeconds = r.secondsSince(r.stateChange)
-	s.XactSeconds = r.secondsSince(r.xactStart)
-	s.QuerySeconds = r.secondsSince(r.queryStart)
-	return s
-}
-
-func (r *activityRow) secondsSince(t pgtype.Timestamptz) float64 {
-	if !t.Valid || !r.now.Valid {
-		return 0
-	}
-	return r.now.Time.Sub(t.Time).Seconds()
-}
-
-// interner hands out one string per distinct text column value: states,
-// wait events, application names and most idle sessions' last statements
-// repeat across rows and ticks, and each copy was an allocation per row
-// per tick. It is forgotten when it grows well past the rows of a tick
-// (texts that no longer occur).
-type interner struct{ m map[string]string }
-
-func (in *interner) startTick(rows int) {
-	if in.m == nil || len(in.m) > 8*rows+1024 {
-		in.m = make(map[string]string, 2*rows+64)
-	}
-}
-
-func (in *interner) get(b []byte) string {
-	if s, ok := in.m[string(b)]; ok { // no allocation for the lookup
-		return s
-	}
-	s := string(b)
-	in.m[s] = s
-	return s
-}
-
-func (in *interner) into(dst *string) internedText { return internedText{dst: dst, in: in} }
-
-// internedText scans a text column (pgx hands it the driver's bytes) into
-// *dst through the interner.
-type internedText struct {
-	dst *string
-	in  *interner
-}
-
-func (t internedText) ScanBytes(b []byte) error {
-	*t.dst = t.in.get(b)
-	return nil
-}
-
-// addrNames formats client addresses as host() did ("" for NULL: a Unix
-// socket), once per distinct address.
-type addrNames struct{ m map[netip.Addr]string }
-
-func (a *addrNames) into(dst *string) addrText { return addrText{dst: dst, names: a} }
-
-func (a *addrNames) name(addr netip.Addr) string {
-	if s, ok := a.m[addr]; ok {
-		return s
-	}
-	if a.m == nil || len(a.m) > 4096 {
-		a.m = map[netip.Addr]string{}
-	}
-	s := addr.String()
-	a.m[addr] = s
-	return s
-}
-
-// addrText scans an inet column into *dst as text without the mask.
-type addrText struct {
-	dst   *string
-	names *addrNames
-}
-
-func (t addrText) ScanNetipPrefix(p netip.Prefix) error {
-	if !p.IsValid() {
-		*t.dst = ""
-		return nil
-	}
-	*t.dst = t.names.name(p.Addr())
-	return nil
 }
 
 // connectPG opens one connection named appName with a statement timeout,

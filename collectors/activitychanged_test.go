@@ -1,0 +1,132 @@
+package collectors
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/slotwatch/slotwatch/internal/testserver"
+)
+
+// After the first read, a tick asks the server only for the backends that
+// changed, and what it builds from the rows it kept is still the
+// pg_stat_activity view, field by field, durations included: a renamed
+// session, a new one, one that closed, idle ones whose state ages, a lock
+// waiter whose wait goes on. A row the collector lost makes the tick read
+// every row again, and a server where most backends changed is read whole.
+func TestActivityAsksOnlyForChangedRows(t *testing.T) {
+	t.Parallel()
+	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 40})
+	pg.Psql(t, "postgres", "CREATE ROLE app LOGIN; CREATE TABLE r (id int PRIMARY KEY); INSERT INTO r VALUES (1); GRANT ALL ON r TO app")
+	ctx := context.Background()
+	app := pg.DSNFor("app", "postgres")
+	open := func(name string) *pgx.Conn {
+		t.Helper()
+		c, err := holdConn(app, name)
+		if err != nil {
+			t.Fatalf("open %s: %v", name, err)
+		}
+		t.Cleanup(func() { _ = c.Close(context.Background()) })
+		return c
+	}
+	run := func(c *pgx.Conn, sqls ...string) {
+		t.Helper()
+		for _, q := range sqls {
+			if _, err := c.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	renamed, closing, untouched := open("idle-a"), open("idle-b"), open("idle-c")
+	for range 6 {
+		run(open("idle-more"), "SELECT 1")
+	}
+	run(open("holder"), "BEGIN", "UPDATE r SET id = id WHERE id = 1")
+	waiter := open("waiter")
+	busyCtx, stop := context.WithCancel(ctx)
+	var busy sync.WaitGroup
+	t.Cleanup(func() { stop(); busy.Wait() })
+	busy.Go(func() { _, _ = waiter.Exec(busyCtx, "UPDATE r SET id = id WHERE id = 1") })
+	waitLocks(t, pg, 1)
+	run(untouched, "SELECT 1")
+
+	watcher := open("slotwatch-test")
+	c := &pgCollector{waits: newWaitGraph()}
+	tick := func() map[int32]Session {
+		t.Helper()
+		run(watcher, "BEGIN") // one snapshot and one now() for both reads
+		defer run(watcher, "ROLLBACK")
+		want := viewRows(t, watcher)
+		got, _, _, _, err := c.queryActivity(ctx, watcher, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d sessions, the view has %d", len(got), len(want))
+		}
+		byPID := map[int32]Session{}
+		for _, s := range got {
+			byPID[s.PID] = s
+		}
+		for _, w := range want {
+			g, ok := byPID[w.PID]
+			if !ok {
+				t.Fatalf("pid %d (%s) is in the view, not in the collector's rows", w.PID, w.ApplicationName)
+			}
+			sameSession(t, g, w)
+		}
+		return byPID
+	}
+
+	time.Sleep(changeSlack + 200*time.Millisecond) // every state older than a tick's window
+	first := tick()
+	if c.known.partial || c.known.wholeRows != len(first) {
+		t.Fatalf("the first read asked for changed rows only (%v) or got %d of %d rows whole", c.known.partial, c.known.wholeRows, len(first))
+	}
+
+	run(renamed, "SET application_name = 'renamed'")
+	_ = closing.Close(ctx)
+	fresh := open("fresh")
+	second := tick()
+	if !c.known.partial || c.known.wholeRows != 2 {
+		t.Fatalf("the second tick asked for changed rows only: %v, with %d rows whole; want the renamed and the new session", c.known.partial, c.known.wholeRows)
+	}
+	if s := second[int32(renamed.PgConn().PID())]; s.ApplicationName != "renamed" {
+		t.Errorf("the renamed session reads %q", s.ApplicationName)
+	}
+	if _, ok := second[int32(closing.PgConn().PID())]; ok {
+		t.Error("the closed session is still listed")
+	}
+	if _, ok := second[int32(fresh.PgConn().PID())]; !ok {
+		t.Error("the new session is not listed")
+	}
+	if s, was := second[int32(untouched.PgConn().PID())], first[int32(untouched.PgConn().PID())]; s.StateSeconds <= was.StateSeconds {
+		t.Errorf("an unchanged idle session did not age: %v s, then %v s", was.StateSeconds, s.StateSeconds)
+	}
+
+	delete(c.known.rows, int32(untouched.PgConn().PID()))
+	tick()
+	if c.known.partial || c.known.rows[int32(untouched.PgConn().PID())].row.pid == 0 {
+		t.Error("a tick that met a backend it had no row for did not read every row again")
+	}
+
+	time.Sleep(changeSlack + 200*time.Millisecond)
+	tick()
+	var conns []*pgx.Conn
+	for range 12 {
+		conns = append(conns, open("idle-more"))
+	}
+	for _, cn := range conns {
+		run(cn, "SELECT 2")
+	}
+	tick() // most backends changed: counted, so the next tick reads whole
+	if 3*c.known.changed <= c.known.listed {
+		t.Fatalf("%d of %d backends counted as changed after most ran a statement", c.known.changed, c.known.listed)
+	}
+	tick()
+	if c.known.partial {
+		t.Error("a server where most backends changed was read with changed rows only")
+	}
+}
