@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -16,9 +17,22 @@ import (
 // session, a new one, one that closed, idle ones whose state ages, a lock
 // waiter whose wait goes on. A row the collector lost makes the tick read
 // every row again, and a server where most backends changed is read whole.
+// It runs on the default server and on every version of the matrix
+// (SLOTWATCH_PG_MATRIX), since the record's binary form is the server's.
 func TestActivityAsksOnlyForChangedRows(t *testing.T) {
 	t.Parallel()
-	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 40})
+	bins, err := testserver.MatrixBins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("default", func(t *testing.T) { t.Parallel(); testChangedRows(t, "") })
+	for major, bin := range bins {
+		t.Run(fmt.Sprintf("PostgreSQL%d", major), func(t *testing.T) { t.Parallel(); testChangedRows(t, bin) })
+	}
+}
+
+func testChangedRows(t *testing.T, bin string) {
+	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 40, Bin: bin})
 	pg.Psql(t, "postgres", "CREATE ROLE app LOGIN; CREATE TABLE r (id int PRIMARY KEY); INSERT INTO r VALUES (1); GRANT ALL ON r TO app")
 	ctx := context.Background()
 	app := pg.DSNFor("app", "postgres")
