@@ -106,6 +106,7 @@ func benchActivityVsFloor(b *testing.B, n int) {
 	b.ReportMetric(actMin/floorMin, "fastest-activity/floor")
 	b.ReportMetric(wholeMin/floorMin, "fastest-whole/floor")
 	b.ReportMetric((act-floor)/float64(n)*1000, "above-floor-ms/1000-backends")
+	b.ReportMetric((actMin-floorMin)/float64(n)*1000, "fastest-above-floor-ms/1000-backends")
 }
 
 // churn holds n more backends of role app, each running a statement every
