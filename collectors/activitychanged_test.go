@@ -144,3 +144,38 @@ func testChangedRows(t *testing.T, bin string) {
 		t.Error("a server where most backends changed was read with changed rows only")
 	}
 }
+
+// The running collector, not only queryActivity called by hand, reads a
+// steady server with the changed-rows query: pg_stat_statements counts its
+// whole reads (the first, and one every wholeEvery) and its partial ones.
+func TestRunningCollectorReadsChangedRows(t *testing.T) {
+	t.Parallel()
+	pg := testserver.StartPostgres(t, testserver.PGOptions{MaxConnections: 60, Settings: map[string]string{
+		"shared_preload_libraries": "'pg_stat_statements'", "pg_stat_statements.track": "all",
+	}})
+	pg.Psql(t, "postgres", "CREATE EXTENSION pg_stat_statements; CREATE ROLE app LOGIN")
+	for _, c := range testserver.ConnectMany(t, pg.DSNFor("app", "postgres"), 30) {
+		t.Cleanup(func() { _ = c.Close(context.Background()) })
+	}
+	_, mb, cancel := startSet(t, Config{PG: &PGConfig{DSN: pg.DSN, Interval: 100 * time.Millisecond}})
+	defer cancel()
+	waitMailbox(t, mb, func(s Snapshot) bool { return s.Postgres != nil && len(s.Postgres.Sessions) >= 30 })
+	// Ten ticks after every state is older than a tick's window.
+	time.Sleep(changeSlack + time.Second)
+	calls := func() (whole, changed int) {
+		out := pg.Psql(t, "postgres", `SELECT coalesce(sum(calls) FILTER (WHERE query NOT LIKE '%ROW(datid%'), 0),
+			coalesce(sum(calls) FILTER (WHERE query LIKE '%ROW(datid%'), 0)
+			FROM pg_stat_statements WHERE query LIKE '%pg_stat_get_activity(%' AND query NOT LIKE '%pg_stat_statements%'`)
+		if _, err := fmt.Sscanf(out, "%d|%d", &whole, &changed); err != nil {
+			t.Fatalf("read pg_stat_statements %q: %v", out, err)
+		}
+		return whole, changed
+	}
+	whole0, changed0 := calls()
+	time.Sleep(time.Second)
+	whole1, changed1 := calls()
+	if changed1-changed0 < 5 || whole1 != whole0 {
+		t.Fatalf("in a steady second the collector read %d times with changed rows only and %d times whole; want about 10 and 0",
+			changed1-changed0, whole1-whole0)
+	}
+}
