@@ -38,23 +38,7 @@ func TestActivityRowsMatchPgStatActivity(t *testing.T) {
 		Settings: map[string]string{"listen_addresses": "'127.0.0.1,::1'"}})
 	pg.Psql(t, "postgres", "CREATE ROLE app LOGIN; CREATE ROLE watcher LOGIN; CREATE TABLE r (id int PRIMARY KEY); INSERT INTO r VALUES (1); GRANT ALL ON r TO app")
 	ctx := context.Background()
-	open := func(dsn, app string) *pgx.Conn {
-		t.Helper()
-		c, err := holdConn(dsn, app)
-		if err != nil {
-			t.Fatalf("open %s: %v", app, err)
-		}
-		t.Cleanup(func() { _ = c.Close(context.Background()) })
-		return c
-	}
-	run := func(c *pgx.Conn, sqls ...string) {
-		t.Helper()
-		for _, q := range sqls {
-			if _, err := c.Exec(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-	}
+	open, run := testSessions(t)
 	app := pg.DSNFor("app", "postgres")
 	run(open(app, "idle"), "SELECT 1")
 	run(open(app, "idle-in-tx"), "BEGIN", "SELECT 2")
@@ -116,6 +100,29 @@ func TestActivityRowsMatchPgStatActivity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testSessions opens sessions named app that close at cleanup, and runs
+// statements on them, failing the test on error.
+func testSessions(t *testing.T) (open func(dsn, app string) *pgx.Conn, run func(c *pgx.Conn, sqls ...string)) {
+	open = func(dsn, app string) *pgx.Conn {
+		t.Helper()
+		c, err := holdConn(dsn, app)
+		if err != nil {
+			t.Fatalf("open %s: %v", app, err)
+		}
+		t.Cleanup(func() { _ = c.Close(context.Background()) })
+		return c
+	}
+	run = func(c *pgx.Conn, sqls ...string) {
+		t.Helper()
+		for _, q := range sqls {
+			if _, err := c.Exec(context.Background(), q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	return open, run
 }
 
 func portOf(pg *testserver.Postgres) string { return strconv.Itoa(pg.Port) }

@@ -36,23 +36,8 @@ func testChangedRows(t *testing.T, bin string) {
 	pg.Psql(t, "postgres", "CREATE ROLE app LOGIN; CREATE TABLE r (id int PRIMARY KEY); INSERT INTO r VALUES (1); GRANT ALL ON r TO app")
 	ctx := context.Background()
 	app := pg.DSNFor("app", "postgres")
-	open := func(name string) *pgx.Conn {
-		t.Helper()
-		c, err := holdConn(app, name)
-		if err != nil {
-			t.Fatalf("open %s: %v", name, err)
-		}
-		t.Cleanup(func() { _ = c.Close(context.Background()) })
-		return c
-	}
-	run := func(c *pgx.Conn, sqls ...string) {
-		t.Helper()
-		for _, q := range sqls {
-			if _, err := c.Exec(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-	}
+	openAs, run := testSessions(t)
+	open := func(name string) *pgx.Conn { t.Helper(); return openAs(app, name) }
 	renamed, closing, untouched := open("idle-a"), open("idle-b"), open("idle-c")
 	for range 6 {
 		run(open("idle-more"), "SELECT 1")
