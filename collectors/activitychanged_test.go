@@ -79,7 +79,22 @@ func testChangedRows(t *testing.T, bin string) {
 		return byPID
 	}
 
+	// A wait event is read live, not from the transaction's snapshot of the
+	// backends: a session a moment past its statement may show none in the
+	// view and ClientRead a moment later. Each tick starts once every idle
+	// session sits in ClientRead.
+	settle := func() {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); pg.Psql(t, "postgres",
+			"SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND state = 'idle' AND wait_event IS DISTINCT FROM 'ClientRead'") != "0"; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("idle sessions did not settle in ClientRead within 10 s")
+			}
+		}
+	}
+
 	time.Sleep(changeSlack + 200*time.Millisecond) // every state older than a tick's window
+	settle()
 	first := tick()
 	if c.known.partial || c.known.wholeRows != len(first) {
 		t.Fatalf("the first read asked for changed rows only (%v) or got %d of %d rows whole", c.known.partial, c.known.wholeRows, len(first))
@@ -88,6 +103,7 @@ func testChangedRows(t *testing.T, bin string) {
 	run(renamed, "SET application_name = 'renamed'")
 	_ = closing.Close(ctx)
 	fresh := open("fresh")
+	settle()
 	second := tick()
 	if !c.known.partial || c.known.wholeRows != 2 {
 		t.Fatalf("the second tick asked for changed rows only: %v, with %d rows whole; want the renamed and the new session", c.known.partial, c.known.wholeRows)
@@ -120,6 +136,7 @@ func testChangedRows(t *testing.T, bin string) {
 	for _, cn := range conns {
 		run(cn, "SELECT 2")
 	}
+	settle()
 	tick() // most backends changed: counted, so the next tick reads whole
 	if 3*c.known.changed <= c.known.listed {
 		t.Fatalf("%d of %d backends counted as changed after most ran a statement", c.known.changed, c.known.listed)
