@@ -169,9 +169,7 @@ func sparkSeries(trend []collectors.Point, width int, value func(*collectors.Poi
 			continue
 		}
 		lowest = min(lowest, b)
-		if math.IsNaN(out[b]) || v > out[b] {
-			out[b] = v
-		}
+		out[b] = spark.Peak(out[b], v)
 	}
 	if lowest == int64(width) {
 		return nil

@@ -356,8 +356,8 @@ func chartColumns(pts tlPoints, cols tlColumns, series []tlSeries) (values [][]f
 				if failed(p, series[i].source) {
 					down[sourceIndex(series[i].source)][c] = true
 				}
-			case math.IsNaN(values[i][c]) || val > values[i][c]:
-				values[i][c] = val
+			default:
+				values[i][c] = spark.Peak(values[i][c], val)
 			}
 		}
 	})

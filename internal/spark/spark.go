@@ -48,8 +48,10 @@ func Line(values []float64, width int, ceil float64) string {
 	return b.String()
 }
 
-// BucketMax folds values into at most width buckets, each the maximum of
-// its values, so a short spike in a long series still shows.
+// BucketMax folds values into at most width buckets, each the peak of its
+// values (Peak), so a short spike in a long series still shows and a
+// missing sample beside it does not blank it; a bucket with no sample at
+// all stays NaN, a gap.
 func BucketMax(values []float64, width int) []float64 {
 	if width <= 0 || len(values) <= width {
 		return values
@@ -57,13 +59,24 @@ func BucketMax(values []float64, width int) []float64 {
 	out := make([]float64, width)
 	for c := range out {
 		from, to := c*len(values)/width, (c+1)*len(values)/width
-		m := values[from]
+		m := math.NaN()
 		for _, v := range values[from:to] {
-			m = math.Max(m, v)
+			m = Peak(m, v)
 		}
 		out[c] = m
 	}
 	return out
+}
+
+// Peak is the rule every bucketing of a series follows (the dashboard's
+// sparklines, the timeline's columns, the fleet's and the report's): a
+// bucket is the highest sample in it, and NaN (no sample) only while no
+// sample has come. math.Max would let one NaN blank the bucket.
+func Peak(cur, v float64) float64 {
+	if math.IsNaN(cur) || v > cur {
+		return v
+	}
+	return cur
 }
 
 // Downsample folds a time series (xs ascending, ys NaN where there was no

@@ -92,3 +92,16 @@ func TestDownsampleLeavesShortSeries(t *testing.T) {
 		t.Fatalf("a series shorter than the width was changed: %d points", len(gx))
 	}
 }
+
+// A missing sample beside a spike does not blank the bucket; a bucket with
+// no sample at all is a gap, not zero.
+func TestBucketMaxMissingSamples(t *testing.T) {
+	nan := math.NaN()
+	got := BucketMax([]float64{nan, 90, 3, 4, nan, nan, 5, nan}, 4)
+	if len(got) != 4 || got[0] != 90 || got[1] != 4 || !math.IsNaN(got[2]) || got[3] != 5 {
+		t.Errorf("buckets %v, want [90 4 NaN 5]", got)
+	}
+	if line := Line(got, 4, 0); line != "█▁ ▁" {
+		t.Errorf("drawn %q, want the spike, a low bar, a gap, a low bar", line)
+	}
+}
