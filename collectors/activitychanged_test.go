@@ -101,17 +101,25 @@ func testChangedRows(t *testing.T, bin string) {
 	}
 
 	run(renamed, "SET application_name = 'renamed'")
+	closedPID := closing.PgConn().PID()
 	_ = closing.Close(ctx)
+	for deadline := time.Now().Add(10 * time.Second); pg.Psql(t, "postgres", fmt.Sprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", closedPID)) != "0"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed session's backend did not exit within 10 s")
+		}
+	}
 	fresh := open("fresh")
 	settle()
 	second := tick()
-	if !c.known.partial || c.known.wholeRows != 2 {
-		t.Fatalf("the second tick asked for changed rows only: %v, with %d rows whole; want the renamed and the new session", c.known.partial, c.known.wholeRows)
+	// The renamed and the new session come whole; on a loaded machine a
+	// backend whose change fell inside the slack may too, never most.
+	if !c.known.partial || c.known.wholeRows < 2 || 2*c.known.wholeRows >= c.known.listed {
+		t.Fatalf("the second tick asked for changed rows only: %v, with %d of %d rows whole; want the renamed and the new session, not most", c.known.partial, c.known.wholeRows, c.known.listed)
 	}
 	if s := second[int32(renamed.PgConn().PID())]; s.ApplicationName != "renamed" {
 		t.Errorf("the renamed session reads %q", s.ApplicationName)
 	}
-	if _, ok := second[int32(closing.PgConn().PID())]; ok {
+	if _, ok := second[int32(closedPID)]; ok {
 		t.Error("the closed session is still listed")
 	}
 	if _, ok := second[int32(fresh.PgConn().PID())]; !ok {
