@@ -145,6 +145,8 @@ func (c *pgCollector) scanActivity(ctx context.Context, conn *pgx.Conn, dbFilter
 	defer rows.Close()
 	if k.rows == nil {
 		k.rows = make(map[int32]knownRow, max(c.lastRows, 64))
+	}
+	if !changedOnly {
 		k.wholeAt = time.Now()
 	}
 	k.tick++
