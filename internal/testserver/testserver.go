@@ -235,11 +235,11 @@ func StartRedis(t testing.TB, opts RedisOptions) *Redis {
 	dir := t.TempDir()
 	var lastLog string
 	for range 5 {
-		port := freePort(t)
+		pickPort := freePort
 		if clusterEnabled(opts.Args) {
-			port = freeClusterPort(t)
+			pickPort = freeClusterPort
 		}
-		r, log, ok := startRedisOnce(t, bin, dir, port, opts)
+		r, log, ok := startRedisOnce(t, bin, dir, pickPort(t), opts)
 		if ok {
 			return r
 		}
